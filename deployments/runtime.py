@@ -1,0 +1,56 @@
+"""Starting the app on a local (in-process) Ray, and talking to it through its handle."""
+
+from __future__ import annotations
+
+import logging
+import os
+
+import ray
+from ray import serve
+from ray.exceptions import RayTaskError
+from ray.serve.handle import DeploymentHandle
+
+from deployments.app import build_app
+from mexa_ray.config import AppConfig
+from mexa_ray.errors import MexaError
+
+log = logging.getLogger(__name__)
+
+
+def start(config: AppConfig, *, http: bool = False, host: str = "127.0.0.1", port: int = 8000,
+          quiet: bool = True) -> DeploymentHandle:
+    """Start (or join) Ray, deploy the app and return the ingress handle.
+
+    With RAY_ADDRESS set this joins that cluster; otherwise it starts a local Ray in this process.
+    """
+    if not ray.is_initialized():
+        kwargs: dict = {"include_dashboard": False, "log_to_driver": not quiet,
+                        "logging_level": logging.WARNING if quiet else logging.INFO}
+        if not os.environ.get("RAY_ADDRESS"):
+            # small containers: keep the object store off most of /dev/shm
+            kwargs["object_store_memory"] = int(os.environ.get("MEXA_OBJECT_STORE_BYTES",
+                                                               512 * 2**20))
+        ray.init(**kwargs)
+    if http:
+        serve.start(http_options={"host": host, "port": port},
+                    logging_config={"log_level": "WARNING" if quiet else "INFO"})
+    else:
+        serve.start(proxy_location="Disabled",
+                    logging_config={"log_level": "WARNING" if quiet else "INFO"})
+    return serve.run(build_app(config), name=config.name, route_prefix="/")
+
+
+def ask(handle: DeploymentHandle, payload: dict, timeout_s: float = 300.0) -> dict:
+    """Answer one /v1/reason body through the ingress handle (no HTTP); bad input raises the
+    library's MexaError, as it would be answered 4xx over HTTP."""
+    try:
+        return handle.answer.remote(payload).result(timeout_s=timeout_s)
+    except RayTaskError as exc:
+        if isinstance(exc.cause, MexaError):
+            raise exc.cause from None
+        raise
+
+
+def stop() -> None:
+    serve.shutdown()
+    ray.shutdown()

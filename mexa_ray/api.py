@@ -1,0 +1,71 @@
+"""The request schema of `POST /v1/reason`, validated with pydantic.
+
+Validation errors become `InvalidRequest` naming the dotted field (`media.0.type`), which the
+ingress answers as HTTP 422 with the error body from DESIGN.md.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from mexa_ray.errors import InvalidRequest
+
+MediaType = Literal["video", "audio", "points", "image", "table", "text", "volume"]
+
+
+class MediaIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    type: MediaType
+    #: a file under one of the server's media roots
+    path: str | None = Field(default=None, min_length=1, max_length=4096)
+    #: base64 of the file's bytes
+    data: str | None = Field(default=None, min_length=1)
+    #: file format (extension) such as "wav" or "ply"; guessed from the path or bytes if absent
+    format: str | None = Field(default=None, max_length=16)
+    name: str | None = Field(default=None, max_length=256)
+
+    @model_validator(mode="after")
+    def _one_source(self) -> "MediaIn":
+        if (self.path is None) == (self.data is None):
+            raise ValueError("give exactly one of 'path' or 'data'")
+        return self
+
+
+class ReasonRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    question: str = Field(max_length=100_000)
+    options: list[str] = Field(default_factory=list, max_length=26)
+    task: str | None = Field(default=None, max_length=1000)
+    media: list[MediaIn] = Field(default_factory=list)
+    experts: list[str] | None = None
+    deadline_s: float | None = Field(default=None, gt=0, le=3600)
+
+    @field_validator("question")
+    @classmethod
+    def _not_blank(cls, v: str) -> str:
+        if not v.strip():
+            raise ValueError("the question is empty")
+        return v.strip()
+
+    @field_validator("options")
+    @classmethod
+    def _options_not_blank(cls, v: list[str]) -> list[str]:
+        if any(not o.strip() for o in v):
+            raise ValueError("options must not be empty strings")
+        return [o.strip() for o in v]
+
+
+def parse_request(payload: Any) -> ReasonRequest:
+    if not isinstance(payload, dict):
+        raise InvalidRequest(f"the body must be a JSON object, got {type(payload).__name__}")
+    try:
+        return ReasonRequest.model_validate(payload)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        field = ".".join(str(p) for p in err["loc"]) or None
+        msg = err["msg"].removeprefix("Value error, ")
+        raise InvalidRequest(f"{field}: {msg}" if field else msg, field=field) from None

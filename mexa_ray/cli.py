@@ -1,0 +1,187 @@
+"""`mexa demo | serve | ask | experts`.
+
+Commands that need Ray Serve import `deployments` lazily, so `mexa experts` stays fast and the
+library itself never imports Serve.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import json
+import signal
+import sys
+import time
+from pathlib import Path
+
+from mexa_ray.cards import expert_cards
+from mexa_ray.config import load_config
+from mexa_ray.errors import MexaError
+
+MEDIA_FLAGS = ("image", "video", "audio", "points", "table", "text", "volume")
+
+
+def _dump(obj: dict, pretty: bool) -> str:
+    return json.dumps(obj, indent=2 if pretty else None, ensure_ascii=False)
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from deployments import runtime
+    from mexa_ray.demo import demo_dir, examples
+
+    started = time.time()
+    requests = examples()
+    config = load_config(args.config).with_media_roots([demo_dir()])
+    handle = runtime.start(config, quiet=not args.verbose)
+    try:
+        for i, request in enumerate(requests, 1):
+            answer = runtime.ask(handle, request)
+            print(_dump({"example": i, "question": request["question"],
+                         "options": request.get("options", []),
+                         "media": [m["type"] for m in request["media"]], **answer}, args.pretty),
+                  flush=True)
+    finally:
+        runtime.stop()
+    print(f"demo: {len(requests)} questions answered in {time.time() - started:.1f}s",
+          file=sys.stderr)
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from deployments import runtime
+
+    config = load_config(args.config)
+    runtime.start(config, http=True, host=args.host, port=args.port, quiet=not args.verbose)
+    print(f"mexa-ray serving {config.name} on http://{args.host}:{args.port} "
+          "(POST /v1/reason, GET /v1/experts, GET /healthz); Ctrl-C stops", file=sys.stderr)
+    stop = []
+    signal.signal(signal.SIGTERM, lambda *_: stop.append(True))
+    try:
+        while not stop:
+            time.sleep(0.5)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        runtime.stop()
+    return 0
+
+
+def _ask_payload(args: argparse.Namespace, inline: bool) -> dict:
+    media = []
+    for kind in MEDIA_FLAGS:
+        for path in getattr(args, kind) or []:
+            p = Path(path)
+            if not p.is_file():
+                raise MexaError(f"no such file: {path}", field=kind)
+            if inline:  # a remote server cannot see our files: send the bytes
+                media.append({"type": kind, "data": base64.b64encode(p.read_bytes()).decode(),
+                              "format": p.suffix.lstrip(".") or None, "name": p.name})
+            else:
+                media.append({"type": kind, "path": str(p.resolve())})
+    payload: dict = {"question": args.question, "options": args.option or [], "media": media}
+    if args.task:
+        payload["task"] = args.task
+    if args.expert:
+        payload["experts"] = args.expert
+    if args.deadline:
+        payload["deadline_s"] = args.deadline
+    return payload
+
+
+def cmd_ask(args: argparse.Namespace) -> int:
+    if args.url:
+        import requests
+
+        payload = _ask_payload(args, inline=True)
+        resp = requests.post(args.url.rstrip("/") + "/v1/reason", json=payload, timeout=600)
+        if resp.status_code >= 400:
+            print(_dump(resp.json() if resp.headers.get("content-type", "").startswith(
+                "application/json") else {"error": resp.text}, True), file=sys.stderr)
+            return 1
+        print(_dump(resp.json(), args.pretty))
+        return 0
+    from deployments import runtime
+
+    payload = _ask_payload(args, inline=False)
+    roots = {str(Path(m["path"]).parent) for m in payload["media"]}
+    handle = runtime.start(load_config(args.config).with_media_roots(sorted(roots)),
+                           quiet=not args.verbose)
+    try:
+        print(_dump(runtime.ask(handle, payload), args.pretty))
+    finally:
+        runtime.stop()
+    return 0
+
+
+def cmd_experts(args: argparse.Namespace) -> int:
+    cards = expert_cards(load_config(args.config))
+    if args.json:
+        print(_dump({"experts": cards}, True))
+        return 0
+    for c in cards:
+        skills = ", ".join(f"{s['id']} {s['name']}" for s in c["skills"])
+        res = c["resources"]
+        print(f"{c['name']}  [{', '.join(c['modalities'])}]  backend={c['backend']}"
+              + (f" model={c['model']}" if c["model"] else ""))
+        print(f"    skills: {skills}")
+        print(f"    resources: num_cpus={res['num_cpus']} num_gpus={res['num_gpus']} "
+              f"replicas={res['replicas']} timeout={c['timeout_s']}s")
+        print(f"    {c['description']}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="mexa", description="MEXA multimodal reasoning on Ray")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    def common(p: argparse.ArgumentParser, config: bool = True) -> None:
+        if config:
+            p.add_argument("--config", help="app config YAML (default: the offline CPU experts)")
+        p.add_argument("--verbose", action="store_true", help="show Ray and Serve logs")
+
+    p = sub.add_parser("demo", help="answer the bundled example questions on a local Ray")
+    common(p)
+    p.add_argument("--pretty", action="store_true", help="indent the JSON answers")
+    p.set_defaults(func=cmd_demo)
+
+    p = sub.add_parser("serve", help="deploy the app and serve HTTP until interrupted")
+    common(p)
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8000)
+    p.set_defaults(func=cmd_serve)
+
+    p = sub.add_parser("ask", help="ask one question, of a server (--url) or in-process")
+    common(p)
+    p.add_argument("--url", help="a running server, e.g. http://127.0.0.1:8000")
+    for kind in MEDIA_FLAGS:
+        p.add_argument(f"--{kind}", action="append", metavar="FILE", help=f"a {kind} file")
+    p.add_argument("--option", action="append", metavar="TEXT", help="an answer option (repeat)")
+    p.add_argument("--task", help="task type, e.g. 'audio question answering'")
+    p.add_argument("--expert", action="append", metavar="NAME", help="use this expert (repeat)")
+    p.add_argument("--deadline", type=float, metavar="SECONDS", help="whole-request budget")
+    p.add_argument("--pretty", action="store_true")
+    p.add_argument("question")
+    p.set_defaults(func=cmd_ask)
+
+    p = sub.add_parser("experts", help="list the expert cards of a config")
+    p.add_argument("--config")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_experts)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.command == "ask" and args.url and args.config:
+        print("error: give --url or --config, not both", file=sys.stderr)
+        return 2
+    try:
+        return args.func(args)
+    except MexaError as exc:
+        where = f" ({exc.field})" if exc.field else ""
+        print(f"error{where}: {exc.message}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,146 @@
+"""The bundled demo: inputs the project makes itself (nothing fetched) and questions about them.
+
+The same generators build test media, so tests and the demo exercise identical inputs.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+
+
+def demo_dir() -> Path:
+    return Path(os.environ.get("MEXA_HOME", Path.home() / ".cache" / "mexa-ray")) / "demo"
+
+
+def make_table(path: Path) -> Path:
+    """scikit-learn's bundled breast-cancer data (569 tumours) with a readable diagnosis column."""
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+    from sklearn.datasets import load_breast_cancer
+
+    ds = load_breast_cancer()
+    columns = {name: ds.data[:, i].round(4) for i, name in enumerate(ds.feature_names[:10])}
+    columns["diagnosis"] = [str(ds.target_names[t]) for t in ds.target]
+    pacsv.write_csv(pa.table(columns), path)
+    return path
+
+
+def make_scene(path: Path, seed: int = 0) -> Path:
+    """A 4 x 3 m room (z up): floor, back wall, a table, a ball and a lamp, as a PLY point cloud."""
+    import open3d as o3d
+
+    o3d.utility.random.seed(seed)
+
+    def box(w, d, h, at, colour, n):
+        mesh = o3d.geometry.TriangleMesh.create_box(w, d, h).translate(at)
+        return mesh.sample_points_uniformly(n).paint_uniform_color(colour)
+
+    floor = box(4.0, 3.0, 0.02, (0, 0, -0.02), (0.6, 0.6, 0.6), 24000)
+    wall = box(4.0, 0.02, 2.5, (0, 3.0, 0), (0.9, 0.9, 0.85), 16000)
+    table = box(1.2, 0.8, 0.75, (0.5, 0.8, 0.0), (0.5, 0.3, 0.1), 6000)
+    ball = (o3d.geometry.TriangleMesh.create_sphere(0.25).translate((2.6, 1.0, 0.25))
+            .sample_points_uniformly(3000).paint_uniform_color((0.85, 0.1, 0.1)))
+    lamp = (o3d.geometry.TriangleMesh.create_cylinder(0.12, 1.6).translate((3.4, 2.3, 0.8))
+            .sample_points_uniformly(3000).paint_uniform_color((0.2, 0.3, 0.9)))
+    cloud = floor + wall + table + ball + lamp
+    o3d.io.write_point_cloud(str(path), cloud)
+    return path
+
+
+def make_melody(path: Path, sr: int = 16000, bpm: float = 120.0, beats: int = 12) -> Path:
+    """A C-major arpeggio, one plucked note per beat, synthesised with numpy."""
+    import soundfile as sf
+
+    notes = [261.63, 329.63, 392.00, 523.25]
+    beat = 60.0 / bpm
+    t = np.arange(int(sr * beat)) / sr
+    env = np.exp(-t * 6.0)
+    parts = [0.5 * env * np.sin(2 * np.pi * notes[k % 4] * t) for k in range(beats)]
+    sf.write(path, np.concatenate(parts).astype(np.float32), sr)
+    return path
+
+
+def make_tone(path: Path, freq: float = 440.0, seconds: float = 2.0, sr: int = 16000) -> Path:
+    import soundfile as sf
+
+    t = np.arange(int(sr * seconds)) / sr
+    sf.write(path, (0.5 * np.sin(2 * np.pi * freq * t)).astype(np.float32), sr)
+    return path
+
+
+def make_noise(path: Path, seconds: float = 2.0, sr: int = 16000, seed: int = 0) -> Path:
+    import soundfile as sf
+
+    rng = np.random.default_rng(seed)
+    sf.write(path, (0.3 * rng.standard_normal(int(sr * seconds))).astype(np.float32), sr)
+    return path
+
+
+def make_video(path: Path, seconds: float = 3.0, fps: int = 10, size=(128, 96)) -> Path:
+    """A red square sliding left to right on white, then a cut to a blue background."""
+    import av
+
+    w, h = size
+    n = int(seconds * fps)
+    with av.open(str(path), "w") as out:
+        stream = out.add_stream("mpeg4", rate=fps)
+        stream.width, stream.height, stream.pix_fmt = w, h, "yuv420p"
+        stream.bit_rate = 2_000_000
+        for i in range(n):
+            cut = i >= int(n * 2 / 3)
+            img = np.full((h, w, 3), (30, 60, 200) if cut else (255, 255, 255), dtype=np.uint8)
+            x = int((w - 24) * i / max(1, n - 1))
+            img[h // 2 - 12:h // 2 + 12, x:x + 24] = (220, 30, 30)
+            for packet in stream.encode(av.VideoFrame.from_ndarray(img, format="rgb24")):
+                out.mux(packet)
+        for packet in stream.encode():
+            out.mux(packet)
+    return path
+
+
+def make_image(path: Path, size=(160, 120)) -> Path:
+    """A green disc in the centre of a white picture."""
+    from PIL import Image, ImageDraw
+
+    w, h = size
+    im = Image.new("RGB", size, (255, 255, 255))
+    ImageDraw.Draw(im).ellipse((w // 2 - 35, h // 2 - 35, w // 2 + 35, h // 2 + 35),
+                               fill=(40, 170, 40))
+    im.save(path)
+    return path
+
+
+def examples(root: Path | None = None) -> list[dict]:
+    """Make the demo inputs if needed and return the demo requests (POST /v1/reason bodies)."""
+    root = root or demo_dir()
+    root.mkdir(parents=True, exist_ok=True)
+    files = {
+        "breast_cancer.csv": make_table, "room.ply": make_scene, "melody.wav": make_melody,
+        "red_square.mp4": make_video, "green_disc.png": make_image,
+    }
+    for name, make in files.items():
+        if not (root / name).exists():
+            tmp = root / f".tmp-{name}"
+            make(tmp)
+            tmp.replace(root / name)  # atomic, so an interrupted first run leaves no half file
+    return [
+        {"question": "Which diagnosis is more common among the patients in this table?",
+         "options": ["malignant", "benign"], "task": "clinical table question answering",
+         "media": [{"type": "table", "path": str(root / "breast_cancer.csv")}]},
+        {"question": "How many objects stand on the floor of this room?",
+         "options": ["2", "3", "4", "5"], "task": "3D scene question answering",
+         "media": [{"type": "points", "path": str(root / "room.ply")}]},
+        {"question": "Is this recording music, speech, or noise?",
+         "options": ["music", "speech", "noise"], "task": "audio question answering",
+         "media": [{"type": "audio", "path": str(root / "melody.wav")}]},
+        {"question": "In which direction does the red square move?",
+         "options": ["rightwards", "leftwards", "upwards", "downwards"],
+         "task": "video question answering",
+         "media": [{"type": "video", "path": str(root / "red_square.mp4")}]},
+        {"question": "What colour is the shape in the centre of the picture?",
+         "options": ["red", "green", "blue"], "task": "image question answering",
+         "media": [{"type": "image", "path": str(root / "green_disc.png")}]},
+    ]

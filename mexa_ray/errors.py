@@ -1,0 +1,73 @@
+"""One exception hierarchy for the whole library.
+
+Every error a caller can cause is a `MexaError` (a `ValueError`), carrying the request field it is
+about, so that the HTTP ingress can map it to a 4xx body without knowing where it was raised.
+"""
+
+from __future__ import annotations
+
+
+class MexaError(ValueError):
+    """Base of all errors caused by bad input or bad configuration."""
+
+    #: machine-readable error type, used as `error.type` in HTTP bodies
+    type: str = "invalid_request"
+    #: HTTP status the ingress answers with
+    status: int = 400
+
+    def __init__(self, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.field = field
+
+    def to_dict(self) -> dict:
+        body: dict = {"type": self.type, "message": self.message}
+        if self.field is not None:
+            body["field"] = self.field
+        return {"error": body}
+
+
+class InvalidRequest(MexaError):
+    """The request is well-formed JSON but asks for something impossible or is missing a part."""
+
+    type = "invalid_request"
+    status = 422
+
+
+class UnsupportedMedia(MexaError):
+    """A media item has a type or format that no loader understands."""
+
+    type = "unsupported_media"
+    status = 415
+
+
+class MediaError(MexaError):
+    """A media item could not be read: missing file, outside the media roots, or corrupt."""
+
+    type = "invalid_media"
+    status = 422
+
+
+class PayloadTooLarge(MexaError):
+    """A request or one of its media items is over a configured size limit."""
+
+    type = "payload_too_large"
+    status = 413
+
+
+class MediaAccessDenied(MediaError):
+    """A media path points outside every configured media root."""
+
+    type = "media_access_denied"
+    status = 403
+
+
+class UnknownExpert(InvalidRequest):
+    type = "unknown_expert"
+
+
+class ConfigError(MexaError):
+    """The app config (YAML) is invalid; `field` is the dotted path of the bad entry."""
+
+    type = "config_error"
+    status = 500

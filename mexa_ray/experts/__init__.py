@@ -1,0 +1,47 @@
+"""Expert backends and the registry that maps config `backend` names to classes.
+
+Backends are imported on first use so that a replica loads only the libraries its expert needs.
+A config may also name any class as "package.module:ClassName".
+"""
+
+from __future__ import annotations
+
+import importlib
+
+from mexa_ray.config import ExpertSpec
+from mexa_ray.errors import ConfigError
+from mexa_ray.experts.base import Expert
+from mexa_ray.types import Skill
+
+BACKENDS: dict[str, str] = {
+    "table": "mexa_ray.experts.table:TableExpert",
+    "points": "mexa_ray.experts.points:PointCloudExpert",
+    "audio": "mexa_ray.experts.audio:AudioExpert",
+    "visual": "mexa_ray.experts.visual:VisualExpert",
+    "text": "mexa_ray.experts.text:TextExpert",
+    "synthetic": "mexa_ray.experts.synthetic:SyntheticExpert",
+}
+
+
+def backend_class(backend: str) -> type[Expert]:
+    target = BACKENDS.get(backend, backend)
+    if ":" not in target:
+        raise ConfigError(f"unknown expert backend {backend!r}; registered: "
+                          f"{', '.join(sorted(BACKENDS))}, or give 'package.module:ClassName'",
+                          field="backend")
+    module_name, class_name = target.split(":", 1)
+    try:
+        cls = getattr(importlib.import_module(module_name), class_name)
+    except (ImportError, AttributeError) as exc:
+        raise ConfigError(f"expert backend {backend!r} cannot be imported: {exc}",
+                          field="backend") from None
+    if not (isinstance(cls, type) and issubclass(cls, Expert)):
+        raise ConfigError(f"expert backend {backend!r} is not an Expert subclass", field="backend")
+    return cls
+
+
+def build_expert(spec: ExpertSpec, skills: dict[str, Skill]) -> Expert:
+    return backend_class(spec.backend)(spec, skills)
+
+
+__all__ = ["BACKENDS", "Expert", "backend_class", "build_expert"]

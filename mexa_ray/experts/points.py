@@ -1,0 +1,155 @@
+"""3D scene analysis with open3d (C1, C2): extent, density, planes, object clusters, layout."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import open3d as o3d
+
+from mexa_ray.colours import colour_name
+from mexa_ray.experts.base import Expert
+from mexa_ray.media.points import read_points
+from mexa_ray.text_utils import fmt_num
+from mexa_ray.types import Media, Query, Skill
+
+_AXES = {"x": 0, "y": 1, "z": 2}
+
+
+@dataclass
+class _Cluster:
+    size: int
+    centroid: np.ndarray
+    extent: np.ndarray
+    bottom: float
+    colour: str | None
+
+
+def _xyz(v: np.ndarray) -> str:
+    return "(" + ", ".join(fmt_num(round(float(a), 2)) for a in v) + ")"
+
+
+class PointCloudExpert(Expert):
+    """Geometry report of a point-cloud scene; z is up unless `options.up_axis` says otherwise."""
+
+    def describe(self, item: Media, query: Query, skill: Skill) -> str:
+        pcd = read_points(item.path, item.format)
+        n_raw = len(pcd.points)
+        max_points = int(self.options.get("max_points", 60000))
+        if n_raw > max_points:
+            pcd = pcd.random_down_sample(max_points / n_raw)
+        up = _AXES[self.options.get("up_axis", "z")]
+        pts = np.asarray(pcd.points)
+        lo, hi = pts.min(axis=0), pts.max(axis=0)
+        extent = hi - lo
+        diag = float(np.linalg.norm(extent)) or 1.0
+        nn = float(np.mean(pcd.compute_nearest_neighbor_distance())) if len(pts) > 1 else 0.0
+        volume = float(np.prod(np.maximum(extent, 1e-6)))
+        lines = [
+            f"Point cloud with {n_raw} points"
+            + (f" (analysed on {len(pts)} sampled points)" if n_raw > len(pts) else "") + ".",
+            f"Scene extent {fmt_num(extent[0])} x {fmt_num(extent[1])} x {fmt_num(extent[2])} "
+            f"units (x by y by z), from {_xyz(lo)} to {_xyz(hi)}.",
+            f"Density: {fmt_num(n_raw / volume)} points per cubic unit of the bounding box; "
+            f"mean spacing between neighbouring points {fmt_num(nn)} units.",
+        ]
+        rest, floor_h, plane_lines = self._planes(pcd, up, nn, diag)
+        lines.extend(plane_lines)
+        clusters = self._clusters(rest, nn, diag, floor_h, up)
+        lines.extend(self._cluster_lines(clusters, floor_h, up))
+        if skill.id == "C2" or len(clusters) > 1:
+            lines.extend(self._layout_lines(clusters, (lo + hi) / 2, up))
+        return "\n".join(lines)
+
+    def _planes(self, pcd, up: int, nn: float, diag: float):
+        """Peel off large planes with RANSAC; returns the remaining cloud and the floor height."""
+        threshold = max(2.0 * nn, 0.005 * diag)
+        o3d.utility.random.seed(int(self.options.get("seed", 0)))  # repeatable RANSAC
+        total = len(pcd.points)
+        rest, floor_h, lines = pcd, None, []
+        for _ in range(int(self.options.get("max_planes", 3))):
+            if len(rest.points) < max(100, 0.2 * total):
+                break
+            model, inliers = rest.segment_plane(distance_threshold=threshold, ransac_n=3,
+                                                num_iterations=500)
+            if len(inliers) < float(self.options.get("min_plane_fraction", 0.15)) * total:
+                break
+            normal = np.asarray(model[:3]) / (np.linalg.norm(model[:3]) or 1.0)
+            plane_pts = np.asarray(rest.points)[inliers]
+            height = float(plane_pts[:, up].mean())
+            share = 100.0 * len(inliers) / total
+            if abs(normal[up]) > 0.9:
+                if floor_h is None or height < floor_h:
+                    kind = "floor" if floor_h is None else "horizontal surface"
+                    floor_h = height if floor_h is None else min(floor_h, height)
+                else:
+                    kind = "raised horizontal surface (table top, shelf or ceiling)"
+                lines.append(f"Dominant plane: {kind} at height {fmt_num(height)} "
+                             f"({share:.0f}% of points).")
+            elif abs(normal[up]) < 0.2:
+                centre = plane_pts.mean(axis=0)
+                lines.append(f"Dominant plane: vertical wall through {_xyz(centre)} with normal "
+                             f"{_xyz(normal)} ({share:.0f}% of points).")
+            else:
+                lines.append(f"Dominant plane: sloped surface with normal {_xyz(normal)} "
+                             f"({share:.0f}% of points).")
+            rest = rest.select_by_index(inliers, invert=True)
+        if not lines:
+            lines.append("No dominant plane (floor or wall) was found.")
+        return rest, floor_h, lines
+
+    def _clusters(self, rest, nn: float, diag: float, floor_h, up: int) -> list[_Cluster]:
+        if len(rest.points) < 10:
+            return []
+        eps = float(self.options.get("cluster_eps", 0)) or max(3.0 * nn, 0.01 * diag)
+        labels = np.asarray(rest.cluster_dbscan(eps=eps, min_points=10, print_progress=False))
+        pts = np.asarray(rest.points)
+        cols = np.asarray(rest.colors) if rest.has_colors() else None
+        min_size = max(20, int(0.005 * len(pts)))
+        out = []
+        for label in range(labels.max() + 1 if labels.size else 0):
+            mask = labels == label
+            if mask.sum() < min_size:
+                continue
+            p = pts[mask]
+            out.append(_Cluster(int(mask.sum()), p.mean(axis=0), p.max(axis=0) - p.min(axis=0),
+                                float(p[:, up].min()),
+                                colour_name(cols[mask].mean(axis=0)) if cols is not None else None))
+        out.sort(key=lambda c: -c.size)
+        return out
+
+    def _cluster_lines(self, clusters: list[_Cluster], floor_h, up: int) -> list[str]:
+        if not clusters:
+            return ["No separate objects were found apart from the planes."]
+        max_listed = int(self.options.get("max_objects", 8))
+        on_floor = sum(1 for c in clusters if floor_h is not None and c.bottom - floor_h < 0.05)
+        lines = [f"{len(clusters)} separate objects (DBSCAN clusters) apart from the planes"
+                 + (f"; {on_floor} of them stand on the floor." if floor_h is not None else ".")]
+        for i, c in enumerate(clusters[:max_listed], 1):
+            colour = f", {c.colour}" if c.colour else ""
+            above = (f", bottom {fmt_num(round(c.bottom - floor_h, 2))} above the floor"
+                     if floor_h is not None else "")
+            lines.append(f"Object {i}: {c.size} points{colour}, centred at {_xyz(c.centroid)}, "
+                         f"size {fmt_num(c.extent[0])} x {fmt_num(c.extent[1])} x "
+                         f"{fmt_num(c.extent[2])}, height {fmt_num(c.extent[up])}{above}.")
+        tallest = max(range(len(clusters)), key=lambda k: clusters[k].extent[up])
+        largest = max(range(len(clusters)), key=lambda k: float(np.prod(clusters[k].extent)))
+        lines.append(f"The largest object by volume is object {largest + 1}; "
+                     f"the tallest is object {tallest + 1}.")
+        return lines
+
+    def _layout_lines(self, clusters: list[_Cluster], centre: np.ndarray, up: int) -> list[str]:
+        horizontal = [a for a in range(3) if a != up]
+        lines = []
+        for i, c in enumerate(clusters[:4], 1):
+            d = c.centroid - centre
+            a, b = horizontal
+            side = "right" if d[a] > 0 else "left"
+            depth = "back" if d[b] > 0 else "front"
+            lines.append(f"Object {i} is {fmt_num(abs(round(d[a], 2)))} to the {side} and "
+                         f"{fmt_num(abs(round(d[b], 2)))} to the {depth} of the scene centre.")
+        for i in range(min(len(clusters), 4)):
+            for j in range(i + 1, min(len(clusters), 4)):
+                dist = float(np.linalg.norm(clusters[i].centroid - clusters[j].centroid))
+                lines.append(f"Objects {i + 1} and {j + 1} are {fmt_num(round(dist, 2))} apart.")
+        return lines

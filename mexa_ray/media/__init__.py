@@ -1,0 +1,113 @@
+"""Load and validate each modality; one module per modality.
+
+The ingress calls `probe` on every item so that unreadable or corrupt files are refused with a
+4xx before any expert runs; experts call the `read_*` functions of the module they need.
+"""
+
+from __future__ import annotations
+
+import importlib
+from pathlib import Path
+from types import ModuleType
+
+from mexa_ray.errors import MediaAccessDenied, MediaError, UnsupportedMedia
+from mexa_ray.types import MEDIA_TYPES, Media
+
+_MODULES = {"table": "table", "points": "points", "audio": "audio", "image": "image",
+            "video": "video", "text": "text", "volume": "volume"}
+
+#: file extensions that mean the same format
+_ALIASES = {"jpeg": "jpg", "tif": "tiff", "mpg": "mpeg", "htm": "txt"}
+
+
+def module_for(media_type: str) -> ModuleType:
+    if media_type not in _MODULES:
+        raise UnsupportedMedia(f"unknown media type {media_type!r}; known: {', '.join(MEDIA_TYPES)}",
+                               field="type")
+    return importlib.import_module(f"mexa_ray.media.{_MODULES[media_type]}")
+
+
+def formats(media_type: str) -> tuple[str, ...]:
+    return module_for(media_type).FORMATS
+
+
+def sniff_format(media_type: str, head: bytes) -> str | None:
+    """Guess a format from the first bytes of an upload that came without one."""
+    if head.startswith(b"\x93NUMPY"):
+        return "npy"
+    if media_type == "table":
+        return "parquet" if head.startswith(b"PAR1") else "csv"
+    if media_type == "points":
+        if head.startswith(b"ply"):
+            return "ply"
+        if head.lstrip().startswith((b"# .PCD", b"VERSION")):
+            return "pcd"
+        return "xyz"
+    if media_type == "audio":
+        if head[:4] == b"RIFF":
+            return "wav"
+        if head[:4] == b"fLaC":
+            return "flac"
+        if head[:4] == b"OggS":
+            return "ogg"
+        if head[:3] == b"ID3" or head[:2] in (b"\xff\xfb", b"\xff\xf3", b"\xff\xf2"):
+            return "mp3"
+    if media_type == "image":
+        signatures = {b"\x89PNG": "png", b"\xff\xd8\xff": "jpg", b"GIF8": "gif", b"BM": "bmp",
+                      b"II*\x00": "tiff", b"MM\x00*": "tiff"}
+        for sig, fmt in signatures.items():
+            if head.startswith(sig):
+                return fmt
+        if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+            return "webp"
+    if media_type == "video":
+        if head[4:8] == b"ftyp":
+            return "mp4"
+        if head.startswith(b"\x1a\x45\xdf\xa3"):
+            return "mkv"
+        if head[:4] == b"RIFF" and head[8:11] == b"AVI":
+            return "avi"
+    if media_type == "text":
+        return "txt"
+    return None
+
+
+def resolve_format(media: Media, field: str, head: bytes | None = None) -> str:
+    """The item's format: its `format` field, else its file extension, else sniffed bytes."""
+    fmt = media.format
+    if not fmt and media.path:
+        fmt = Path(media.path).suffix.lstrip(".")
+    if not fmt and head is not None:
+        fmt = sniff_format(media.type, head)
+    if not fmt:
+        raise UnsupportedMedia(f"cannot tell the format of this {media.type}; give 'format' "
+                               f"(one of {', '.join(formats(media.type))})", field=field)
+    fmt = _ALIASES.get(fmt.lower(), fmt.lower())
+    if fmt not in formats(media.type):
+        raise UnsupportedMedia(f"format {fmt!r} is not supported for {media.type}; "
+                               f"supported: {', '.join(formats(media.type))}", field=field)
+    return fmt
+
+
+def check_under_roots(path: str | Path, roots: list[Path], field: str) -> Path:
+    """Resolve `path` (following symlinks) and refuse it unless it lies inside a media root."""
+    resolved = Path(path).expanduser().resolve()
+    if not any(resolved.is_relative_to(root) for root in roots):
+        raise MediaAccessDenied(f"path {str(path)!r} is outside the allowed media roots", field=field)
+    if not resolved.is_file():
+        raise MediaError(f"no such file: {str(path)!r}", field=field)
+    return resolved
+
+
+def probe(media_type: str, path: str | Path, fmt: str, field: str) -> dict:
+    """Open the file with its modality's reader; raise MediaError naming `field` if it fails."""
+    module = module_for(media_type)
+    try:
+        return module.probe(path, fmt)
+    except MexaErrorTypes:
+        raise
+    except Exception as exc:  # every reader has its own exception types for corrupt input
+        raise MediaError(f"cannot read {media_type} ({fmt}): {exc}", field=field) from None
+
+
+MexaErrorTypes = (MediaError, UnsupportedMedia)

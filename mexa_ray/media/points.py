@@ -1,0 +1,35 @@
+"""Point clouds (PLY, PCD, XYZ, PTS, NumPy) read into open3d geometry."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import open3d as o3d
+
+FORMATS = ("ply", "pcd", "xyz", "xyzn", "xyzrgb", "pts", "npy")
+
+
+def read_points(path: str | Path, fmt: str) -> o3d.geometry.PointCloud:
+    """Read a point cloud; `.npy` holds an (N, 3) array of xyz or (N, 6) of xyz + rgb."""
+    if fmt == "npy":
+        arr = np.load(path, allow_pickle=False)
+        if arr.ndim != 2 or arr.shape[1] not in (3, 6) or not np.issubdtype(arr.dtype, np.number):
+            raise ValueError(f"a .npy point cloud must be a numeric (N, 3) or (N, 6) array, "
+                             f"got shape {arr.shape} of {arr.dtype}")
+        pcd = o3d.geometry.PointCloud(o3d.utility.Vector3dVector(arr[:, :3].astype(np.float64)))
+        if arr.shape[1] == 6:
+            rgb = arr[:, 3:].astype(np.float64)
+            pcd.colors = o3d.utility.Vector3dVector(rgb / 255.0 if rgb.max() > 1.0 else rgb)
+    else:
+        # open3d reports unreadable files as an empty cloud (plus a warning), not an exception
+        pcd = o3d.io.read_point_cloud(str(path), format=fmt, print_progress=False)
+    if len(pcd.points) == 0:
+        raise ValueError("no points could be read (empty or corrupt file)")
+    if not np.isfinite(np.asarray(pcd.points)).all():
+        pcd = pcd.remove_non_finite_points()
+    return pcd
+
+
+def probe(path: str | Path, fmt: str) -> dict:
+    return {"points": len(read_points(path, fmt).points)}

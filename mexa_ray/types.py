@@ -1,0 +1,121 @@
+"""Plain data types that cross process boundaries (Serve hops, Ray Data rows).
+
+They are small, picklable dataclasses. Media travel by reference (a path under a media root, or a
+Ray object ref to uploaded bytes), never as decoded arrays, so a query is cheap to fan out.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+MEDIA_TYPES: tuple[str, ...] = ("video", "audio", "points", "image", "table", "text", "volume")
+
+
+@dataclass
+class Media:
+    """One input item. Exactly one of `path` (a file the experts can read) or `ref` is set.
+
+    `ref` is an opaque handle to the bytes (a Ray ObjectRef in the Serve app); the transport
+    layer turns it into a node-local file before an expert runs, keyed by `sha256`.
+    """
+
+    type: str
+    path: str | None = None
+    ref: Any = None
+    format: str | None = None
+    sha256: str | None = None
+    name: str | None = None
+
+    def describe(self) -> str:
+        return self.name or (self.path.rsplit("/", 1)[-1] if self.path else f"{self.type} upload")
+
+
+@dataclass
+class Query:
+    question: str
+    options: list[str] = field(default_factory=list)
+    task: str | None = None
+    media: list[Media] = field(default_factory=list)
+    #: expert names the caller insists on; None lets the router decide
+    experts: list[str] | None = None
+    #: whole-request budget in seconds; None means the app default
+    deadline_s: float | None = None
+    request_id: str = field(default_factory=lambda: uuid.uuid4().hex[:16])
+
+    @property
+    def modalities(self) -> list[str]:
+        seen: list[str] = []
+        for m in self.media:
+            if m.type not in seen:
+                seen.append(m.type)
+        return seen
+
+    def media_of(self, types: list[str] | tuple[str, ...]) -> list[Media]:
+        return [m for m in self.media if m.type in types]
+
+
+@dataclass(frozen=True)
+class Skill:
+    """A MEXA skill: what an expert can say about one kind of input."""
+
+    id: str
+    name: str
+    area: str
+    modalities: tuple[str, ...]
+    description: str
+
+
+@dataclass
+class SelectedExpert:
+    expert: str
+    skill: str
+    why: str
+    score: float = 0.0
+
+
+@dataclass
+class Selection:
+    experts: list[SelectedExpert]
+    #: which path decided: "embedding", "forced" (caller named experts), later "llm:<model>"
+    router: str
+    #: input modalities that no configured expert handles
+    uncovered: list[str] = field(default_factory=list)
+
+
+@dataclass
+class ExpertReport:
+    expert: str
+    skill: str
+    text: str
+    latency_s: float
+    #: wall-clock start/end (time.time()) so callers can see that experts overlapped
+    started_at: float = 0.0
+    finished_at: float = 0.0
+
+
+@dataclass
+class MissingExpert:
+    expert: str
+    reason: str
+
+
+@dataclass
+class Answer:
+    answer: str
+    option_index: int | None
+    reasoning: str
+    selected: list[SelectedExpert]
+    reports: list[ExpertReport]
+    missing: list[MissingExpert]
+    timings: dict[str, float]
+    request_id: str
+    #: who answered: "evidence-ranking" (the non-LRM fallback) or "lrm:<model id>"
+    aggregator: str = ""
+    router: str = ""
+    notes: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
