@@ -4,8 +4,7 @@ Every error a client can cause is answered 4xx with {"error": {"type", "message"
 same validation runs for handle calls (`answer`), which the demo and `mexa ask` use in-process.
 """
 
-from __future__ import annotations
-
+# no `from __future__ import annotations` here: FastAPI must see the real `Request` type
 import asyncio
 import base64
 import binascii
@@ -13,14 +12,16 @@ import logging
 import time
 
 from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException
 from ray import serve
 from ray.exceptions import RayTaskError
 from ray.serve.handle import DeploymentHandle
 
 from deployments.transport import publish, spool
 from mexa_ray import media as media_io
-from mexa_ray.api import ReasonRequest, parse_request
+from mexa_ray.api import MediaIn, ReasonRequest, parse_request
 from mexa_ray.cards import expert_cards
 from mexa_ray.config import AppConfig
 from mexa_ray.errors import InvalidRequest, MediaError, MexaError, PayloadTooLarge
@@ -32,6 +33,20 @@ api = FastAPI(title="mexa-ray", description="MEXA multimodal reasoning with expe
 
 def error_response(exc: MexaError) -> JSONResponse:
     return JSONResponse(exc.to_dict(), status_code=exc.status)
+
+
+@api.exception_handler(HTTPException)
+async def _http_error(request: Request, exc: HTTPException) -> JSONResponse:
+    """Unknown routes and wrong methods get the same error body as everything else."""
+    body = {"error": {"type": "http_error", "message": str(exc.detail)}}
+    return JSONResponse(body, status_code=exc.status_code, headers=getattr(exc, "headers", None))
+
+
+@api.exception_handler(RequestValidationError)
+async def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
+    err = exc.errors()[0] if exc.errors() else {"loc": (), "msg": "invalid request"}
+    field = ".".join(str(p) for p in err["loc"][1:]) or None
+    return error_response(InvalidRequest(err["msg"], field=field))
 
 
 @serve.deployment
@@ -71,7 +86,7 @@ class Ingress:
         return Query(question=req.question, options=req.options, task=req.task, media=media,
                      experts=req.experts, deadline_s=req.deadline_s)
 
-    def _media(self, i: int, m) -> Media:
+    def _media(self, i: int, m: MediaIn) -> Media:
         field = f"media.{i}"
         if m.path is not None:
             path = media_io.check_under_roots(m.path, self.roots, f"{field}.path")

@@ -8,11 +8,15 @@ from __future__ import annotations
 
 import argparse
 import base64
+import contextlib
 import json
+import os
 import signal
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
+from typing import TextIO
 
 from mexa_ray.cards import expert_cards
 from mexa_ray.config import load_config
@@ -25,6 +29,25 @@ def _dump(obj: dict, pretty: bool) -> str:
     return json.dumps(obj, indent=2 if pretty else None, ensure_ascii=False)
 
 
+@contextlib.contextmanager
+def json_stdout() -> Iterator[TextIO]:
+    """Yield a writer to the real stdout and send everything else printed meanwhile (Ray's own
+    messages, which it writes from several threads and processes) to stderr, so stdout stays
+    pure JSON for pipes."""
+    sys.stdout.flush()
+    saved = os.dup(1)
+    out = os.fdopen(os.dup(saved), "w")
+    os.dup2(2, 1)
+    try:
+        yield out
+    finally:
+        out.flush()
+        sys.stdout.flush()
+        os.dup2(saved, 1)
+        os.close(saved)
+        out.close()
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from deployments import runtime
     from mexa_ray.demo import demo_dir, examples
@@ -32,16 +55,17 @@ def cmd_demo(args: argparse.Namespace) -> int:
     started = time.time()
     requests = examples()
     config = load_config(args.config).with_media_roots([demo_dir()])
-    handle = runtime.start(config, quiet=not args.verbose)
-    try:
-        for i, request in enumerate(requests, 1):
-            answer = runtime.ask(handle, request)
-            print(_dump({"example": i, "question": request["question"],
-                         "options": request.get("options", []),
-                         "media": [m["type"] for m in request["media"]], **answer}, args.pretty),
-                  flush=True)
-    finally:
-        runtime.stop()
+    with json_stdout() as out:
+        handle = runtime.start(config, quiet=not args.verbose)
+        try:
+            for i, request in enumerate(requests, 1):
+                answer = runtime.ask(handle, request)
+                print(_dump({"example": i, "question": request["question"],
+                             "options": request.get("options", []),
+                             "media": [m["type"] for m in request["media"]], **answer},
+                            args.pretty), file=out, flush=True)
+        finally:
+            runtime.stop()
     print(f"demo: {len(requests)} questions answered in {time.time() - started:.1f}s",
           file=sys.stderr)
     return 0
@@ -104,12 +128,13 @@ def cmd_ask(args: argparse.Namespace) -> int:
 
     payload = _ask_payload(args, inline=False)
     roots = {str(Path(m["path"]).parent) for m in payload["media"]}
-    handle = runtime.start(load_config(args.config).with_media_roots(sorted(roots)),
-                           quiet=not args.verbose)
-    try:
-        print(_dump(runtime.ask(handle, payload), args.pretty))
-    finally:
-        runtime.stop()
+    config = load_config(args.config).with_media_roots(sorted(roots))
+    with json_stdout() as out:
+        handle = runtime.start(config, quiet=not args.verbose)
+        try:
+            print(_dump(runtime.ask(handle, payload), args.pretty), file=out)
+        finally:
+            runtime.stop()
     return 0
 
 

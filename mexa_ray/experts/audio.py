@@ -86,15 +86,20 @@ def analyse_audio(x: np.ndarray, sr: int) -> AudioFeatures:
     centroid = float(np.median((spec * freqs).sum(axis=1) / (spec.sum(axis=1) + _EPS)))
 
     band = (freqs >= 50) & (freqs <= 4000)
-    mean_spec = spec[voiced].mean(axis=0) if voiced.any() else spec.mean(axis=0)
-    peaks_hz = _spectral_peaks(mean_spec, freqs, band)
+    # peaks on a 4x zero-padded spectrum of at most 2000 loud frames: ~6 Hz resolution at 16 kHz
+    loud = frames[voiced] if voiced.any() else frames
+    loud = loud[np.linspace(0, len(loud) - 1, min(len(loud), 2000)).astype(int)]
+    fine = np.abs(np.fft.rfft(loud, n=4 * frame, axis=1)).mean(axis=0)
+    fine_freqs = np.fft.rfftfreq(4 * frame, 1.0 / sr)
+    peaks_hz = _spectral_peaks(fine, fine_freqs, (fine_freqs >= 50) & (fine_freqs <= 4000))
     pitches = freqs[band][np.argmax(spec[:, band], axis=1)][voiced] if voiced.any() else []
     pitch = float(np.median(pitches)) if len(pitches) else None
     spread = float(np.std(12 * np.log2(np.asarray(pitches) / pitch))) if pitch else 0.0
 
     log_spec = np.log1p(spec)
     flux = np.concatenate([[0.0], np.maximum(np.diff(log_spec, axis=0), 0).sum(axis=1)])
-    onsets = _pick_onsets(flux, times, min_gap=0.1)
+    # an onset must also be a real change: a tenth of a typical frame's log-spectral mass
+    onsets = _pick_onsets(flux, times, min_gap=0.1, floor=0.1 * float(log_spec.sum(axis=1).mean()))
     tempo = _tempo(flux, hop / sr) if len(onsets) >= 4 else None
 
     env = rms - rms.mean()
@@ -108,7 +113,7 @@ def analyse_audio(x: np.ndarray, sr: int) -> AudioFeatures:
                          spread, flatness, centroid, onsets, tempo, modulation)
 
 
-def _spectral_peaks(mag: np.ndarray, freqs: np.ndarray, band: np.ndarray, top: int = 3):
+def _spectral_peaks(mag: np.ndarray, freqs: np.ndarray, band: np.ndarray, top: int = 4):
     m = np.where(band, mag, 0.0)
     is_peak = (m[1:-1] > m[:-2]) & (m[1:-1] >= m[2:]) & (m[1:-1] > 0.1 * m.max())
     cand = np.nonzero(is_peak)[0] + 1
@@ -116,10 +121,11 @@ def _spectral_peaks(mag: np.ndarray, freqs: np.ndarray, band: np.ndarray, top: i
     return [float(freqs[i]) for i in cand]
 
 
-def _pick_onsets(flux: np.ndarray, times: np.ndarray, min_gap: float) -> list[float]:
+def _pick_onsets(flux: np.ndarray, times: np.ndarray, min_gap: float,
+                 floor: float) -> list[float]:
     if flux.max() <= 0:
         return []
-    threshold = np.median(flux) + 2.0 * np.std(flux)
+    threshold = max(np.median(flux) + 2.0 * np.std(flux), floor)
     out: list[float] = []
     for i in range(1, len(flux) - 1):
         if flux[i] > threshold and flux[i] >= flux[i - 1] and flux[i] >= flux[i + 1]:

@@ -29,6 +29,20 @@ def _xyz(v: np.ndarray) -> str:
     return "(" + ", ".join(fmt_num(round(float(a), 2)) for a in v) + ")"
 
 
+def _is_surface(pts: np.ndarray, normal: np.ndarray, diag: float) -> bool:
+    """A real plane is large and filled: its points span a good part of the scene and cover
+    most cells of a 10 x 10 grid over their extent within the plane."""
+    u = np.cross(normal, [1.0, 0.0, 0.0] if abs(normal[0]) < 0.9 else [0.0, 1.0, 0.0])
+    u /= np.linalg.norm(u)
+    v = np.cross(normal, u)
+    uv = np.stack([pts @ u, pts @ v], axis=1)
+    lo, hi = uv.min(axis=0), uv.max(axis=0)
+    if float(np.linalg.norm(hi - lo)) < 0.3 * diag:
+        return False
+    cells = np.floor((uv - lo) / np.maximum(hi - lo, 1e-9) * 9.999).astype(int)
+    return len(np.unique(cells[:, 0] * 10 + cells[:, 1])) >= 50
+
+
 class PointCloudExpert(Expert):
     """Geometry report of a point-cloud scene; z is up unless `options.up_axis` says otherwise."""
 
@@ -76,6 +90,8 @@ class PointCloudExpert(Expert):
                 break
             normal = np.asarray(model[:3]) / (np.linalg.norm(model[:3]) or 1.0)
             plane_pts = np.asarray(rest.points)[inliers]
+            if not _is_surface(plane_pts, normal, diag):
+                break  # a slice through objects, not a floor, wall or table top
             height = float(plane_pts[:, up].mean())
             share = 100.0 * len(inliers) / total
             if abs(normal[up]) > 0.9:

@@ -1,0 +1,81 @@
+"""Shared fixtures: generated media, one embedding model, and one real Ray Serve app per session.
+
+Ray takes seconds to start and the app longer to deploy, so both happen once; every end-to-end
+test talks to the same app over HTTP (and through its handle).
+"""
+
+from __future__ import annotations
+
+import socket
+from pathlib import Path
+
+import pytest
+
+from mexa_ray.config import AppConfig, EmbeddingSpec, load_config, parse_config
+from mexa_ray.demo import examples
+
+#: experts whose work is a controlled sleep or failure, added to the default app for tests
+SYNTHETIC_EXPERTS = [
+    {"name": "slow-a", "delay_s": 0.5, "timeout_s": 10, "gpus": 0.5},
+    {"name": "slow-b", "delay_s": 0.5, "timeout_s": 10, "gpus": 0.5},
+    {"name": "broken", "delay_s": 0.0, "timeout_s": 10, "fail": True},
+    {"name": "sluggish", "delay_s": 5.0, "timeout_s": 0.5},
+]
+
+
+@pytest.fixture(scope="session")
+def demo_requests(tmp_path_factory) -> list[dict]:
+    return examples(tmp_path_factory.mktemp("demo"))
+
+
+@pytest.fixture(scope="session")
+def media_dir(demo_requests) -> Path:
+    return Path(demo_requests[0]["media"][0]["path"]).parent
+
+
+@pytest.fixture(scope="session")
+def embedder():
+    from mexa_ray.embedding import shared_embedder
+
+    return shared_embedder(EmbeddingSpec())
+
+
+def app_config_for_tests(media_dir: Path) -> AppConfig:
+    """The default config plus the synthetic experts, with the generated media as a root."""
+    data = load_config().model_dump()
+    for s in SYNTHETIC_EXPERTS:
+        data["experts"].append({
+            "name": s["name"], "backend": "synthetic", "modalities": ["text"], "skills": ["T1"],
+            "description": f"Synthetic test expert {s['name']}.", "timeout_s": s["timeout_s"],
+            "options": {"delay_s": s["delay_s"], "fail": s.get("fail", False)},
+            "deployment": {"num_replicas": 1, "max_ongoing_requests": 8,
+                           "ray_actor_options": {"num_cpus": 0.05, "num_gpus": s.get("gpus", 0)}},
+        })
+    data["ingress"]["media_roots"] = [str(media_dir)]
+    return parse_config(data)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def serve_app(media_dir):
+    """A real local Ray (with two logical GPUs) running the app; yields (handle, base_url)."""
+    import ray
+    from ray import serve
+
+    from deployments.app import build_app
+
+    ray.init(num_cpus=4, num_gpus=2, include_dashboard=False, object_store_memory=300 * 2**20,
+             log_to_driver=False)
+    port = _free_port()
+    serve.start(http_options={"host": "127.0.0.1", "port": port},
+                logging_config={"log_level": "WARNING"})
+    config = app_config_for_tests(media_dir)
+    handle = serve.run(build_app(config), name=config.name, route_prefix="/")
+    yield handle, f"http://127.0.0.1:{port}"
+    serve.shutdown()
+    ray.shutdown()

@@ -1,0 +1,91 @@
+"""The console script as a user runs it: `mexa experts`, `mexa demo`, `mexa ask`."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import psutil
+import pytest
+
+from mexa_ray.cli import main
+
+
+def run_mexa(*args: str, env: dict | None = None, timeout: float = 300) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "mexa_ray.cli", *args], capture_output=True,
+                          text=True, timeout=timeout, env={**os.environ, **(env or {})})
+
+
+def test_experts_lists_the_cards():
+    out = run_mexa("experts", "--json")
+    assert out.returncode == 0, out.stderr
+    names = [c["name"] for c in json.loads(out.stdout)["experts"]]
+    assert names[:4] == ["table-profiler", "scene-geometry", "audio-signal", "visual-stats"]
+
+
+def test_bad_config_is_a_clear_error(tmp_path):
+    bad = tmp_path / "c.yaml"
+    bad.write_text("experts:\n  - name: x\n    backend: table\n    modalities: [table]\n"
+                   "    skills: [Q7]\n    description: d\n")
+    out = run_mexa("experts", "--config", str(bad))
+    assert out.returncode == 2
+    assert "experts.0.skills" in out.stderr and "unknown skill 'Q7'" in out.stderr
+
+
+def _ray_processes_under(path: Path) -> list[str]:
+    found = []
+    for p in psutil.process_iter(["cmdline"]):
+        try:
+            if any(str(path) in part for part in p.info["cmdline"] or []):
+                found.append(" ".join(p.info["cmdline"])[:120])
+        except psutil.Error:
+            continue
+    return found
+
+
+@pytest.fixture
+def ray_tmp():
+    """A Ray temp dir of its own, short enough for Ray's unix socket paths (107 bytes)."""
+    path = Path(tempfile.mkdtemp(prefix="mxr", dir="/tmp"))
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
+def test_demo_answers_every_example_and_leaves_nothing_running(tmp_path, ray_tmp):
+    out = run_mexa("demo", env={"MEXA_HOME": str(tmp_path / "home"), "RAY_TMPDIR": str(ray_tmp)})
+    assert out.returncode == 0, out.stderr[-3000:]
+    answers = [json.loads(line) for line in out.stdout.splitlines() if line.strip()]
+    assert {a["media"][0] for a in answers} >= {"table", "points", "audio", "video", "image"}
+    for a in answers:
+        assert a["selected"] and a["reports"] and not a["missing"]
+        assert all(r["text"] and r["latency_s"] > 0 for r in a["reports"])
+        assert all(s["why"] for s in a["selected"])
+        assert "not an LRM" in a["reasoning"]
+    assert [a["answer"] for a in answers] == ["benign", "3", "music", "rightwards", "green"]
+    assert _ray_processes_under(ray_tmp) == []
+
+
+def test_ask_in_process(ray_tmp, media_dir):
+    out = run_mexa("ask", "--points", str(media_dir / "room.ply"), "--option", "2", "--option", "3",
+                   "How many objects stand on the floor?",
+                   env={"RAY_TMPDIR": str(ray_tmp)})
+    assert out.returncode == 0, out.stderr[-3000:]
+    answer = json.loads(out.stdout)
+    assert answer["answer"] == "3" and answer["reports"][0]["expert"] == "scene-geometry"
+
+
+@pytest.mark.serve
+def test_ask_against_a_running_server(serve_app, media_dir, capsys):
+    _, url = serve_app
+    code = main(["ask", "--url", url, "--image", str(media_dir / "green_disc.png"),
+                 "--option", "red", "--option", "green", "What colour is the disc?"])
+    assert code == 0
+    assert json.loads(capsys.readouterr().out)["answer"] == "green"
+    code = main(["ask", "--url", url, "--image", str(media_dir / "room.ply"), "What is it?"])
+    err = json.loads(capsys.readouterr().err)["error"]
+    assert code == 1 and err["type"] == "unsupported_media" and err["field"] == "media.0.format"

@@ -1,0 +1,101 @@
+"""Each offline expert on generated input: the report states facts that are true of the input."""
+
+import re
+
+import pytest
+
+from mexa_ray import demo
+from mexa_ray.config import load_config, parse_config
+from mexa_ray.experts import build_expert
+from mexa_ray.experts.synthetic import SyntheticExpertError
+from mexa_ray.types import Media, Query
+
+CONFIG = load_config()
+SKILLS = CONFIG.skill_catalogue()
+
+
+def report(expert: str, kind: str, path, skill: str, question: str = "Describe it.") -> str:
+    e = build_expert(CONFIG.expert(expert), SKILLS)
+    q = Query(question, media=[Media(type=kind, path=str(path), format=path.suffix[1:])])
+    r = e.run(q, skill)
+    assert r.expert == expert and r.skill == skill and r.latency_s >= 0
+    return r.text
+
+
+def test_table_profile(media_dir):
+    text = report("table-profiler", "table", media_dir / "breast_cancer.csv", "F2",
+                  "Which tumour has the highest mean radius?")
+    assert "569 rows and 11 columns" in text
+    assert "'benign' in 357 rows (62.7%)" in text
+    assert "the most common value is 'benign'" in text
+    assert "Row 212 (highest mean radius)" in text  # 28.11, the maximum
+
+
+def test_point_cloud_scene(media_dir):
+    text = report("scene-geometry", "points", media_dir / "room.ply", "C1")
+    assert "Dominant plane: floor" in text
+    assert "vertical wall" in text
+    assert "3 separate objects" in text and "3 of them stand on the floor" in text
+    assert "red" in text and "blue" in text and "brown" in text
+
+
+def test_point_cloud_from_numpy(tmp_path):
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    blob_a = rng.normal((0, 0, 0), 0.05, (500, 3))
+    blob_b = rng.normal((2, 0, 0), 0.05, (500, 3))
+    path = tmp_path / "two.npy"
+    np.save(path, np.vstack([blob_a, blob_b]))
+    text = report("scene-geometry", "points", path, "C2")
+    assert "2 separate objects" in text
+    distance = float(re.search(r"Objects 1 and 2 are ([\d.]+) apart", text).group(1))
+    assert distance == pytest.approx(2.0, abs=0.05)  # the blobs' centres are 2 units apart
+
+
+@pytest.mark.parametrize("make, expected", [
+    (lambda p: demo.make_tone(p, 440.0), ["A4", "steady tone"]),
+    (demo.make_noise, ["noise-like"]),
+    (demo.make_melody, ["tonal and rhythmic", "Estimated tempo 120 beats per minute",
+                          "C4", "E4", "G4", "C5"]),
+])
+def test_audio_signal(tmp_path, make, expected):
+    path = make(tmp_path / "clip.wav")
+    text = report("audio-signal", "audio", path, "B3")
+    for phrase in expected:
+        assert phrase in text
+
+
+def test_video_motion_and_cuts(media_dir):
+    text = report("visual-stats", "video", media_dir / "red_square.mp4", "A1")
+    assert "30 frames at 10 fps" in text
+    assert "1 scene cut at 2.00s" in text
+    assert "moving red region travels rightwards" in text
+
+
+def test_image_layout_and_short_caption(media_dir):
+    path = media_dir / "green_disc.png"
+    assert "green at the centre" in report("visual-stats", "image", path, "A2")
+    short = report("visual-stats", "image", path, "A3")
+    assert short.count("\n") == 1 and "mostly white" in short  # header + one sentence
+
+
+def test_text_is_passed_through_within_its_limit(tmp_path):
+    path = tmp_path / "notes.txt"
+    path.write_text("word " * 2000)
+    text = report("text-reader", "text", path, "T1")
+    assert "Text of 2000 words (first 4000 of 10000 characters)" in text
+
+
+def test_expert_refuses_a_skill_it_lacks(media_dir):
+    e = build_expert(CONFIG.expert("table-profiler"), SKILLS)
+    with pytest.raises(ValueError, match="no skill 'A1'"):
+        e.run(Query("q"), "A1")
+
+
+def test_synthetic_expert_fails_on_request():
+    spec = parse_config({"experts": [{
+        "name": "b", "backend": "synthetic", "modalities": ["text"], "skills": ["T1"],
+        "description": "d", "options": {"fail": True}}]}).experts[0]
+    with pytest.raises(SyntheticExpertError):
+        build_expert(spec, SKILLS).run(Query("q"), "T1")

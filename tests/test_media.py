@@ -1,0 +1,68 @@
+import os
+from pathlib import Path
+
+import pytest
+
+from mexa_ray import media
+from mexa_ray.errors import MediaAccessDenied, MediaError, UnsupportedMedia
+from mexa_ray.types import Media
+
+DEMO_FILES = {"table": "breast_cancer.csv", "points": "room.ply", "audio": "melody.wav",
+              "video": "red_square.mp4", "image": "green_disc.png"}
+
+
+@pytest.mark.parametrize("kind", sorted(DEMO_FILES))
+def test_probe_reads_every_generated_input(media_dir, kind):
+    path = media_dir / DEMO_FILES[kind]
+    fmt = media.resolve_format(Media(type=kind, path=str(path)), "f")
+    info = media.probe(kind, path, fmt, "f")
+    assert info and all(v for v in info.values())
+
+
+@pytest.mark.parametrize("kind", sorted(DEMO_FILES))
+def test_sniffing_recognises_every_generated_input(media_dir, kind):
+    path = media_dir / DEMO_FILES[kind]
+    assert media.sniff_format(kind, path.read_bytes()[:64]) == path.suffix.lstrip(".")
+
+
+@pytest.mark.parametrize("kind, fmt", [("points", "ply"), ("audio", "wav"), ("video", "mp4"),
+                                       ("image", "png"), ("table", "parquet"),
+                                       ("volume", "npy")])
+def test_corrupt_files_are_media_errors_naming_the_field(tmp_path, kind, fmt):
+    bad = tmp_path / f"bad.{fmt}"
+    bad.write_bytes(b"\x00\x01garbage" * 10)
+    with pytest.raises(MediaError) as info:
+        media.probe(kind, bad, fmt, "media.0.path")
+    assert info.value.field == "media.0.path"
+
+
+def test_text_must_be_utf8(tmp_path):
+    bad = tmp_path / "t.txt"
+    bad.write_bytes(b"\xff\xfe\xfa")
+    with pytest.raises(MediaError, match="UTF-8"):
+        media.probe("text", bad, "txt", "f")
+
+
+def test_unsupported_format_and_type():
+    with pytest.raises(UnsupportedMedia, match="not supported for audio"):
+        media.resolve_format(Media(type="audio", path="/x/clip.docx"), "media.0.format")
+    with pytest.raises(UnsupportedMedia, match="unknown media type"):
+        media.module_for("smell")
+    with pytest.raises(UnsupportedMedia, match="give 'format'"):
+        media.resolve_format(Media(type="points"), "media.0.format")
+
+
+def test_paths_outside_the_roots_are_refused(tmp_path):
+    root = tmp_path / "root"
+    root.mkdir()
+    inside = root / "a.txt"
+    inside.write_text("hi")
+    outside = tmp_path / "secret.txt"
+    outside.write_text("no")
+    os.symlink(outside, root / "link.txt")
+    assert media.check_under_roots(inside, [root], "f") == inside.resolve()
+    for attempt in [outside, root / ".." / "secret.txt", root / "link.txt", Path("/etc/passwd")]:
+        with pytest.raises(MediaAccessDenied):
+            media.check_under_roots(attempt, [root], "media.0.path")
+    with pytest.raises(MediaError, match="no such file"):
+        media.check_under_roots(root / "missing.wav", [root], "f")

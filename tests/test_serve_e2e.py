@@ -1,0 +1,193 @@
+"""End to end through a real local Ray Serve app: HTTP ingress -> selector -> expert deployments
+-> aggregator, with media by path and by upload, bad input, failing and slow experts."""
+
+from __future__ import annotations
+
+import base64
+import time
+
+import httpx
+import pytest
+
+from deployments import runtime
+from mexa_ray.errors import MexaError
+
+pytestmark = pytest.mark.serve
+
+
+@pytest.fixture(scope="module")
+def http(serve_app):
+    _, base_url = serve_app
+    with httpx.Client(base_url=base_url, timeout=120) as client:
+        yield client
+
+
+def reason(http, body: dict) -> httpx.Response:
+    return http.post("/v1/reason", json=body)
+
+
+def test_health_and_expert_cards(http):
+    r = http.get("/healthz")
+    assert r.status_code == 200 and r.json()["status"] == "ok"
+    cards = {c["name"]: c for c in http.get("/v1/experts").json()["experts"]}
+    assert {"table-profiler", "scene-geometry", "audio-signal", "visual-stats"} <= set(cards)
+    assert cards["table-profiler"]["skills"] == [{"id": "F2", "name": "Table Description"}]
+    assert cards["slow-a"]["resources"]["num_gpus"] == 0.5
+
+
+def test_table_question_over_http(http, demo_requests):
+    r = reason(http, demo_requests[0])
+    assert r.status_code == 200, r.text
+    a = r.json()
+    assert a["answer"] == "benign" and a["option_index"] == 1
+    assert [s["expert"] for s in a["selected"]] == ["table-profiler"]
+    assert a["selected"][0]["skill"] == "F2" and a["selected"][0]["why"]
+    report = a["reports"][0]
+    assert report["expert"] == "table-profiler" and "569 rows" in report["text"]
+    assert report["latency_s"] > 0
+    assert a["missing"] == [] and a["aggregator"] == "evidence-ranking"
+    assert a["request_id"] and a["timings"]["total_s"] >= a["timings"]["experts_s"]
+
+
+def test_uploaded_media_travel_by_reference(http, media_dir):
+    data = base64.b64encode((media_dir / "melody.wav").read_bytes()).decode()
+    r = reason(http, {"question": "Is this recording music, speech, or noise?",
+                      "options": ["music", "speech", "noise"],
+                      "media": [{"type": "audio", "data": data}]})  # format sniffed from bytes
+    assert r.status_code == 200, r.text
+    a = r.json()
+    assert a["answer"] == "music"
+    assert a["reports"][0]["expert"] == "audio-signal"
+    assert "Estimated tempo 120" in a["reports"][0]["text"]
+
+
+def test_point_cloud_through_the_handle(serve_app, demo_requests):
+    handle, _ = serve_app
+    a = runtime.ask(handle, demo_requests[1])
+    assert a["answer"] == "3" and a["reports"][0]["expert"] == "scene-geometry"
+
+
+def test_bad_input_through_the_handle_raises_the_library_error(serve_app):
+    handle, _ = serve_app
+    with pytest.raises(MexaError) as info:
+        runtime.ask(handle, {"question": "  "})
+    assert info.value.field == "question"
+
+
+def _b64(raw: bytes) -> str:
+    return base64.b64encode(raw).decode()
+
+
+BAD_BODIES = [
+    ({"question": ""}, 422, "invalid_request", "question"),
+    ({"options": ["a"]}, 422, "invalid_request", "question"),
+    ({"question": "q", "media": [{"type": "smell", "path": "x"}]}, 422, "invalid_request",
+     "media.0.type"),
+    ({"question": "q", "media": [{"type": "audio", "path": "missing.wav"}]}, 403,
+     "media_access_denied", "media.0.path"),
+    ({"question": "q", "media": [{"type": "table", "path": "/etc/passwd"}]}, 403,
+     "media_access_denied", "media.0.path"),
+    ({"question": "q", "media": [{"type": "image", "data": _b64(b"\x89PNG\r\n\x1a\nbroken")}]},
+     422, "invalid_media", "media.0.data"),
+    ({"question": "q", "media": [{"type": "audio", "data": "%%not base64%%"}]}, 422,
+     "invalid_media", "media.0.data"),
+    ({"question": "q", "media": [{"type": "points", "data": _b64(b"ply\nformat ascii 1.0\nbad"),
+                                  "format": "ply"}]}, 422, "invalid_media", "media.0.data"),
+    ({"question": "q", "media": [{"type": "audio", "data": _b64(b"xx"), "format": "docx"}]}, 415,
+     "unsupported_media", "media.0.format"),
+    ({"question": "q", "media": [{"type": "text", "data": _b64(b"hello")}],
+      "experts": ["nobody"]}, 422, "unknown_expert", "experts.0"),
+]
+
+
+@pytest.mark.parametrize("body, status, kind, field", BAD_BODIES)
+def test_bad_input_is_a_4xx_with_the_error_body(http, body, status, kind, field):
+    r = reason(http, body)
+    assert r.status_code == status, r.text
+    err = r.json()["error"]
+    assert err["type"] == kind and err["field"] == field and err["message"]
+
+
+def test_missing_file_under_a_root_is_named(http, media_dir):
+    r = reason(http, {"question": "q", "media": [{"type": "audio",
+                                                   "path": str(media_dir / "nope.wav")}]})
+    assert r.status_code == 422 and "no such file" in r.json()["error"]["message"]
+
+
+def test_malformed_json_and_wrong_shape(http):
+    r = http.post("/v1/reason", content=b"{not json", headers={"content-type": "application/json"})
+    assert r.status_code == 400 and r.json()["error"]["type"] == "invalid_request"
+    r = http.post("/v1/reason", json=["a", "list"])
+    assert r.status_code == 422 and "JSON object" in r.json()["error"]["message"]
+
+
+def test_service_keeps_serving_after_bad_input(http, demo_requests):
+    for body, *_ in BAD_BODIES:
+        reason(http, body)
+    assert http.get("/healthz").status_code == 200
+    assert reason(http, demo_requests[4]).json()["answer"] == "green"
+
+
+def _text_media() -> list[dict]:
+    return [{"type": "text", "data": _b64(b"A short note."), "format": "txt"}]
+
+
+def test_experts_run_in_parallel(http):
+    """Two 0.5 s experts: their calls overlap, and the answer comes in well under 1 s."""
+    started = time.perf_counter()
+    r = reason(http, {"question": "What does the note say?", "media": _text_media(),
+                      "experts": ["slow-a", "slow-b"]})
+    elapsed = time.perf_counter() - started
+    assert r.status_code == 200, r.text
+    reports = {x["expert"]: x for x in r.json()["reports"]}
+    assert set(reports) == {"slow-a", "slow-b"}
+    a, b = reports["slow-a"], reports["slow-b"]
+    assert a["started_at"] < b["finished_at"] and b["started_at"] < a["finished_at"]  # overlap
+    assert elapsed < 0.9, f"sequential would take >= 1.0 s; took {elapsed:.2f}s"
+
+
+def test_failing_expert_is_reported_missing_and_the_rest_answer(http):
+    r = reason(http, {"question": "What does the note say?", "media": _text_media(),
+                      "experts": ["slow-a", "broken"]})
+    assert r.status_code == 200, r.text
+    a = r.json()
+    assert [x["expert"] for x in a["reports"]] == ["slow-a"]
+    (missing,) = a["missing"]
+    assert missing["expert"] == "broken"
+    assert "SyntheticExpertError" in missing["reason"] and "on purpose" in missing["reason"]
+    assert a["answer"]
+
+
+def test_expert_past_its_deadline_is_reported_missing(http):
+    started = time.perf_counter()
+    r = reason(http, {"question": "What does the note say?", "media": _text_media(),
+                      "experts": ["text-reader", "sluggish"]})
+    elapsed = time.perf_counter() - started
+    assert r.status_code == 200, r.text
+    a = r.json()
+    assert [x["expert"] for x in a["reports"]] == ["text-reader"]
+    assert a["missing"][0]["expert"] == "sluggish"
+    assert "timed out" in a["missing"][0]["reason"] and "expert timeout" in a["missing"][0]["reason"]
+    assert elapsed < 4.0  # the 5 s expert was not waited for
+
+
+def test_request_deadline_bounds_every_expert(http):
+    r = reason(http, {"question": "What does the note say?", "media": _text_media(),
+                      "experts": ["slow-a"], "deadline_s": 0.2})
+    assert r.status_code == 200, r.text
+    a = r.json()
+    assert a["reports"] == [] and "request deadline" in a["missing"][0]["reason"]
+    assert a["answer"] == "unknown"
+
+
+def test_each_expert_gets_its_own_resources(serve_app):
+    """The two experts configured with num_gpus 0.5 hold exactly one of the two logical GPUs."""
+    import ray
+
+    used = ray.cluster_resources()["GPU"] - ray.available_resources().get("GPU", 0.0)
+    assert used == pytest.approx(1.0)
+
+
+def test_unknown_route_has_the_error_body(http):
+    r = http.get("/v1/nothing-here")
+    assert r.status_code == 404 and r.json()["error"]["type"] == "http_error"
