@@ -24,7 +24,8 @@ from mexa_ray import media as media_io
 from mexa_ray.api import MediaIn, ReasonRequest, parse_request
 from mexa_ray.cards import expert_cards
 from mexa_ray.config import AppConfig
-from mexa_ray.errors import InvalidRequest, MediaError, MexaError, PayloadTooLarge
+from mexa_ray.errors import (InvalidRequest, MediaError, MexaError, PayloadTooLarge,
+                             first_validation_error)
 from mexa_ray.types import Media, Query
 
 log = logging.getLogger("ray.serve")
@@ -44,9 +45,8 @@ async def _http_error(request: Request, exc: HTTPException) -> JSONResponse:
 
 @api.exception_handler(RequestValidationError)
 async def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
-    err = exc.errors()[0] if exc.errors() else {"loc": (), "msg": "invalid request"}
-    field = ".".join(str(p) for p in err["loc"][1:]) or None
-    return error_response(InvalidRequest(err["msg"], field=field))
+    field, msg = first_validation_error(list(exc.errors()), skip=1)  # loc starts with "body"
+    return error_response(InvalidRequest(msg, field=field))
 
 
 @serve.deployment

@@ -10,7 +10,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from mexa_ray.errors import InvalidRequest
+from mexa_ray.errors import InvalidRequest, first_validation_error
 
 MediaType = Literal["video", "audio", "points", "image", "table", "text", "volume"]
 
@@ -65,7 +65,5 @@ def parse_request(payload: Any) -> ReasonRequest:
     try:
         return ReasonRequest.model_validate(payload)
     except ValidationError as exc:
-        err = exc.errors()[0]
-        field = ".".join(str(p) for p in err["loc"]) or None
-        msg = err["msg"].removeprefix("Value error, ")
+        field, msg = first_validation_error(exc.errors())
         raise InvalidRequest(f"{field}: {msg}" if field else msg, field=field) from None

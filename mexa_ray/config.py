@@ -13,7 +13,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from mexa_ray.errors import ConfigError
+from mexa_ray.errors import ConfigError, first_validation_error
 from mexa_ray.skills import DEFAULT_SKILLS
 from mexa_ray.types import MEDIA_TYPES, Skill
 
@@ -174,9 +174,7 @@ def parse_config(data: Any, source: str = "<config>") -> AppConfig:
     try:
         return AppConfig.model_validate(data)
     except ValidationError as exc:
-        err = exc.errors()[0]
-        loc = ".".join(str(p) for p in err["loc"])
-        msg = err["msg"].removeprefix("Value error, ")
+        loc, msg = first_validation_error(exc.errors())
         if not loc and ": " in msg:  # our own cross-field checks carry their field in the text
             loc, msg = msg.split(": ", 1)
         raise ConfigError(f"{source}: {loc or 'config'}: {msg}", field=loc or None) from None

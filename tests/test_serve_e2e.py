@@ -128,18 +128,20 @@ def test_service_keeps_serving_after_bad_input(http, demo_requests):
     assert reason(http, demo_requests[4]).json()["answer"] == "green"
 
 
-def _text_media() -> list[dict]:
-    return [{"type": "text", "data": _b64(b"A short note."), "format": "txt"}]
+def ask_note(http, experts: list[str], **extra) -> tuple[dict, float]:
+    """Ask about a short uploaded note with the named experts; (answer, seconds taken)."""
+    started = time.perf_counter()
+    r = reason(http, {"question": "What does the note say?", "experts": experts, **extra,
+                      "media": [{"type": "text", "data": _b64(b"A short note."), "format": "txt"}]})
+    elapsed = time.perf_counter() - started
+    assert r.status_code == 200, r.text
+    return r.json(), elapsed
 
 
 def test_experts_run_in_parallel(http):
     """Two 0.5 s experts: their calls overlap, and the answer comes in well under 1 s."""
-    started = time.perf_counter()
-    r = reason(http, {"question": "What does the note say?", "media": _text_media(),
-                      "experts": ["slow-a", "slow-b"]})
-    elapsed = time.perf_counter() - started
-    assert r.status_code == 200, r.text
-    reports = {x["expert"]: x for x in r.json()["reports"]}
+    answer, elapsed = ask_note(http, ["slow-a", "slow-b"])
+    reports = {x["expert"]: x for x in answer["reports"]}
     assert set(reports) == {"slow-a", "slow-b"}
     a, b = reports["slow-a"], reports["slow-b"]
     assert a["started_at"] < b["finished_at"] and b["started_at"] < a["finished_at"]  # overlap
@@ -147,10 +149,7 @@ def test_experts_run_in_parallel(http):
 
 
 def test_failing_expert_is_reported_missing_and_the_rest_answer(http):
-    r = reason(http, {"question": "What does the note say?", "media": _text_media(),
-                      "experts": ["slow-a", "broken"]})
-    assert r.status_code == 200, r.text
-    a = r.json()
+    a, _ = ask_note(http, ["slow-a", "broken"])
     assert [x["expert"] for x in a["reports"]] == ["slow-a"]
     (missing,) = a["missing"]
     assert missing["expert"] == "broken"
@@ -159,12 +158,7 @@ def test_failing_expert_is_reported_missing_and_the_rest_answer(http):
 
 
 def test_expert_past_its_deadline_is_reported_missing(http):
-    started = time.perf_counter()
-    r = reason(http, {"question": "What does the note say?", "media": _text_media(),
-                      "experts": ["text-reader", "sluggish"]})
-    elapsed = time.perf_counter() - started
-    assert r.status_code == 200, r.text
-    a = r.json()
+    a, elapsed = ask_note(http, ["text-reader", "sluggish"])
     assert [x["expert"] for x in a["reports"]] == ["text-reader"]
     assert a["missing"][0]["expert"] == "sluggish"
     assert "timed out" in a["missing"][0]["reason"] and "expert timeout" in a["missing"][0]["reason"]
@@ -172,10 +166,7 @@ def test_expert_past_its_deadline_is_reported_missing(http):
 
 
 def test_request_deadline_bounds_every_expert(http):
-    r = reason(http, {"question": "What does the note say?", "media": _text_media(),
-                      "experts": ["slow-a"], "deadline_s": 0.2})
-    assert r.status_code == 200, r.text
-    a = r.json()
+    a, _ = ask_note(http, ["slow-a"], deadline_s=0.2)
     assert a["reports"] == [] and "request deadline" in a["missing"][0]["reason"]
     assert a["answer"] == "unknown"
 

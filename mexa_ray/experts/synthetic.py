@@ -9,7 +9,7 @@ from __future__ import annotations
 import time
 
 from mexa_ray.experts.base import Expert
-from mexa_ray.types import Media, Query, Skill
+from mexa_ray.types import ExpertReport, Media, Query, Skill
 
 
 class SyntheticExpertError(RuntimeError):
@@ -22,9 +22,7 @@ class SyntheticExpert(Expert):
     def describe(self, item: Media, query: Query, skill: Skill) -> str:
         raise NotImplementedError  # run() is overridden: it needs no media
 
-    def run(self, query: Query, skill_id: str):
-        from mexa_ray.types import ExpertReport
-
+    def run(self, query: Query, skill_id: str) -> ExpertReport:
         started = time.time()
         time.sleep(float(self.options.get("delay_s", 0.0)))
         if self.options.get("fail"):

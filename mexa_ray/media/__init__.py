@@ -104,10 +104,8 @@ def probe(media_type: str, path: str | Path, fmt: str, field: str) -> dict:
     module = module_for(media_type)
     try:
         return module.probe(path, fmt)
-    except MexaErrorTypes:
+    except (MediaError, UnsupportedMedia):
         raise
     except Exception as exc:  # every reader has its own exception types for corrupt input
         raise MediaError(f"cannot read {media_type} ({fmt}): {exc}", field=field) from None
 
-
-MexaErrorTypes = (MediaError, UnsupportedMedia)
