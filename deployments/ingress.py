@@ -123,6 +123,11 @@ class Ingress:
         except MexaError as exc:
             log.info("rejected request: %s (%s)", exc.message, exc.field)
             return error_response(exc)
+        except Exception:  # a bug, not the client's fault: logged, answered with the error body
+            log.exception("request failed")
+            return JSONResponse({"error": {"type": "internal_error",
+                                           "message": "the request failed inside the service; "
+                                                      "see the server log"}}, status_code=500)
 
     @api.get("/v1/experts")
     async def experts(self) -> dict:

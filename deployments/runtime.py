@@ -17,26 +17,28 @@ from mexa_ray.errors import MexaError
 log = logging.getLogger(__name__)
 
 
+def connect(quiet: bool = True) -> None:
+    """Join the cluster at RAY_ADDRESS, or start a local Ray in this process; no-op if joined."""
+    if ray.is_initialized():
+        return
+    kwargs: dict = {"include_dashboard": False, "log_to_driver": not quiet,
+                    "logging_level": logging.WARNING if quiet else logging.INFO}
+    if not os.environ.get("RAY_ADDRESS"):
+        # small containers: keep the object store off most of /dev/shm
+        kwargs["object_store_memory"] = int(os.environ.get("MEXA_OBJECT_STORE_BYTES",
+                                                           512 * 2**20))
+    ray.init(**kwargs)
+
+
 def start(config: AppConfig, *, http: bool = False, host: str = "127.0.0.1", port: int = 8000,
           quiet: bool = True) -> DeploymentHandle:
-    """Start (or join) Ray, deploy the app and return the ingress handle.
-
-    With RAY_ADDRESS set this joins that cluster; otherwise it starts a local Ray in this process.
-    """
-    if not ray.is_initialized():
-        kwargs: dict = {"include_dashboard": False, "log_to_driver": not quiet,
-                        "logging_level": logging.WARNING if quiet else logging.INFO}
-        if not os.environ.get("RAY_ADDRESS"):
-            # small containers: keep the object store off most of /dev/shm
-            kwargs["object_store_memory"] = int(os.environ.get("MEXA_OBJECT_STORE_BYTES",
-                                                               512 * 2**20))
-        ray.init(**kwargs)
+    """Connect to Ray, deploy the app (with an HTTP proxy if asked) and return the ingress handle."""
+    connect(quiet)
+    logging_config = {"log_level": "WARNING" if quiet else "INFO"}
     if http:
-        serve.start(http_options={"host": host, "port": port},
-                    logging_config={"log_level": "WARNING" if quiet else "INFO"})
+        serve.start(http_options={"host": host, "port": port}, logging_config=logging_config)
     else:
-        serve.start(proxy_location="Disabled",
-                    logging_config={"log_level": "WARNING" if quiet else "INFO"})
+        serve.start(proxy_location="Disabled", logging_config=logging_config)
     return serve.run(build_app(config), name=config.name, route_prefix="/")
 
 

@@ -71,21 +71,27 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def _interrupt(*_: object) -> None:
+    raise KeyboardInterrupt
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     from deployments import runtime
 
     config = load_config(args.config)
-    runtime.start(config, http=True, host=args.host, port=args.port, quiet=not args.verbose)
-    print(f"mexa-ray serving {config.name} on http://{args.host}:{args.port} "
-          "(POST /v1/reason, GET /v1/experts, GET /healthz); Ctrl-C stops", file=sys.stderr)
-    stop = []
-    signal.signal(signal.SIGTERM, lambda *_: stop.append(True))
+    runtime.connect(quiet=not args.verbose)
+    # after ray.init, which installs its own SIGTERM handler: SIGTERM shuts down like Ctrl-C
+    signal.signal(signal.SIGTERM, _interrupt)
     try:
-        while not stop:
-            time.sleep(0.5)
+        runtime.start(config, http=True, host=args.host, port=args.port, quiet=not args.verbose)
+        print(f"mexa-ray serving {config.name} on http://{args.host}:{args.port} "
+              "(POST /v1/reason, GET /v1/experts, GET /healthz); Ctrl-C stops", file=sys.stderr)
+        while True:
+            time.sleep(3600)
     except KeyboardInterrupt:
-        pass
+        print("mexa-ray: shutting down", file=sys.stderr)
     finally:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)  # a second SIGTERM stops at once
         runtime.stop()
     return 0
 

@@ -89,3 +89,38 @@ def test_ask_against_a_running_server(serve_app, media_dir, capsys):
     code = main(["ask", "--url", url, "--image", str(media_dir / "room.ply"), "What is it?"])
     err = json.loads(capsys.readouterr().err)["error"]
     assert code == 1 and err["type"] == "unsupported_media" and err["field"] == "media.0.format"
+
+
+def test_serve_answers_http_and_stops_cleanly_on_sigterm(ray_tmp, media_dir):
+    import signal
+    import socket
+    import time
+
+    import httpx
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = subprocess.Popen([sys.executable, "-m", "mexa_ray.cli", "serve", "--port", str(port)],
+                            cwd=media_dir, env={**os.environ, "RAY_TMPDIR": str(ray_tmp)},
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        base = f"http://127.0.0.1:{port}"
+        deadline = time.time() + 180
+        while time.time() < deadline:
+            try:
+                if httpx.get(f"{base}/healthz", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(1)
+        body = {"question": "What colour is the shape in the centre?",
+                "options": ["red", "green"], "media": [{"type": "image", "path": "green_disc.png"}]}
+        r = httpx.post(f"{base}/v1/reason", json=body, timeout=120)  # path relative to the cwd root
+        assert r.status_code == 200, r.text
+        assert r.json()["answer"] == "green"
+        assert len(httpx.get(f"{base}/v1/experts").json()["experts"]) == 5
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0, err[-2000:]
+    assert _ray_processes_under(ray_tmp) == []
