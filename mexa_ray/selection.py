@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 
-import numpy as np
 
 from mexa_ray.config import AppConfig, ExpertSpec
 from mexa_ray.embedding import Embedder
