@@ -12,7 +12,6 @@ import logging
 import time
 
 from fastapi import FastAPI, Request
-from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 from ray import serve
@@ -24,8 +23,7 @@ from mexa_ray import media as media_io
 from mexa_ray.api import MediaIn, ReasonRequest, parse_request
 from mexa_ray.cards import expert_cards
 from mexa_ray.config import AppConfig
-from mexa_ray.errors import (InvalidRequest, MediaError, MexaError, PayloadTooLarge,
-                             first_validation_error)
+from mexa_ray.errors import InvalidRequest, MediaError, MexaError, PayloadTooLarge
 from mexa_ray.types import Media, Query
 
 log = logging.getLogger("ray.serve")
@@ -41,12 +39,6 @@ async def _http_error(request: Request, exc: HTTPException) -> JSONResponse:
     """Unknown routes and wrong methods get the same error body as everything else."""
     body = {"error": {"type": "http_error", "message": str(exc.detail)}}
     return JSONResponse(body, status_code=exc.status_code, headers=getattr(exc, "headers", None))
-
-
-@api.exception_handler(RequestValidationError)
-async def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
-    field, msg = first_validation_error(list(exc.errors()), skip=1)  # loc starts with "body"
-    return error_response(InvalidRequest(msg, field=field))
 
 
 @serve.deployment

@@ -7,13 +7,12 @@ about, so that the HTTP ingress can map it to a 4xx body without knowing where i
 from __future__ import annotations
 
 
-def first_validation_error(errors: list[dict], skip: int = 0) -> tuple[str | None, str]:
-    """(dotted field, message) of a pydantic validation error list's first entry; `skip` drops
-    leading location parts such as FastAPI's "body"."""
+def first_validation_error(errors: list[dict]) -> tuple[str | None, str]:
+    """(dotted field, message) of a pydantic validation error list's first entry."""
     if not errors:
         return None, "invalid input"
     err = errors[0]
-    field = ".".join(str(p) for p in err.get("loc", ())[skip:]) or None
+    field = ".".join(str(p) for p in err.get("loc", ())) or None
     return field, str(err.get("msg", "invalid")).removeprefix("Value error, ")
 
 

@@ -55,7 +55,12 @@ def app_config_for_tests(media_dir: Path) -> AppConfig:
     return parse_config(data)
 
 
-def _free_port() -> int:
+@pytest.fixture
+def free_port() -> int:
+    return pick_free_port()
+
+
+def pick_free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
@@ -71,7 +76,7 @@ def serve_app(media_dir):
 
     ray.init(num_cpus=4, num_gpus=2, include_dashboard=False, object_store_memory=300 * 2**20,
              log_to_driver=False)
-    port = _free_port()
+    port = pick_free_port()
     serve.start(http_options={"host": "127.0.0.1", "port": port},
                 logging_config={"log_level": "WARNING"})
     config = app_config_for_tests(media_dir)

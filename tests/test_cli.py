@@ -91,16 +91,13 @@ def test_ask_against_a_running_server(serve_app, media_dir, capsys):
     assert code == 1 and err["type"] == "unsupported_media" and err["field"] == "media.0.format"
 
 
-def test_serve_answers_http_and_stops_cleanly_on_sigterm(ray_tmp, media_dir):
+def test_serve_answers_http_and_stops_cleanly_on_sigterm(ray_tmp, media_dir, free_port):
     import signal
-    import socket
     import time
 
     import httpx
 
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port
     proc = subprocess.Popen([sys.executable, "-m", "mexa_ray.cli", "serve", "--port", str(port)],
                             cwd=media_dir, env={**os.environ, "RAY_TMPDIR": str(ray_tmp)},
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
