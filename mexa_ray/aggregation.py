@@ -1,23 +1,25 @@
 """Turning expert reports into an answer.
 
-The default (no LLM configured) is the evidence-ranking fallback: it scores each option, or for
-open questions each report line, against the question by embedding similarity plus exact word and
-number overlap, and explains which report line decided. It says plainly that it is not an LRM;
-the LRM aggregator with MEXA's prompt slots in behind the same `answer` method.
+The LRM aggregator is MEXA's: the reports enter the reasoning model's prompt through one template
+per skill, the model reasons, and the option letter is extracted from its answer. The
+evidence-ranking aggregator is the fallback when no LRM is configured (the embedded default) or
+the LRM fails: it scores each option, or for open questions each report line, against the
+question by embedding similarity plus exact word and number overlap, and says plainly that it is
+not an LRM.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
-from mexa_ray.config import AggregatorSpec
+from mexa_ray.config import AggregatorSpec, AppConfig
 from mexa_ray.embedding import Embedder
+from mexa_ray.llm import Generator, build_generator, first_line
+from mexa_ray.prompts import LETTERS, aggregator_messages, extract_option
 from mexa_ray.text_utils import content_words, words
 from mexa_ray.types import Answer, ExpertReport, MissingExpert, Query, Selection
-
-LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 
 
 @dataclass
@@ -32,6 +34,7 @@ class Verdict:
     answer: str
     option_index: int | None
     reasoning: str
+    notes: list[str] = field(default_factory=list)
 
 
 def evidence_units(reports: list[ExpertReport]) -> list[Evidence]:
@@ -64,7 +67,8 @@ class EvidenceRankingAggregator:
         self.lexical_weight = spec.lexical_weight
         self.embedder = embedder
 
-    def answer(self, query: Query, reports: list[ExpertReport]) -> Verdict:
+    def answer(self, query: Query, reports: list[ExpertReport],
+               missing: list[MissingExpert] | None = None) -> Verdict:
         units = evidence_units(reports)
         preface = ("Evidence-ranking fallback, not an LRM: no reasoning model is configured, so "
                    "the answer is the one best supported by the expert reports, scored by "
@@ -109,10 +113,51 @@ class EvidenceRankingAggregator:
         return Verdict(query.options[chosen], chosen, " ".join(lines))
 
 
+class LRMAggregator:
+    """MEXA's aggregation on a (large) reasoning model; evidence ranking if the model fails."""
+
+    def __init__(self, generator: Generator, fallback: EvidenceRankingAggregator) -> None:
+        self.generator = generator
+        self.fallback = fallback
+        self.name = f"lrm:{generator.label}"
+
+    def answer(self, query: Query, reports: list[ExpertReport],
+               missing: list[MissingExpert] | None = None) -> Verdict:
+        messages = aggregator_messages(query, reports, missing or [])
+        try:
+            out = self.generator.generate([messages])[0]
+        except Exception as exc:  # the LRM is down: answer from the evidence, and say so
+            verdict = self.fallback.answer(query, reports)
+            verdict.notes.append(f"the LRM {self.generator.label} failed ({type(exc).__name__}: "
+                                 f"{first_line(str(exc))}); the evidence-ranking fallback "
+                                 "answered")
+            return verdict
+        notes = [] if out.finished else [
+            "the LRM stopped at max_new_tokens; the answer may be cut short"]
+        if not query.options:
+            return Verdict(out.text.strip(), None, out.reasoning, notes)
+        index = extract_option(out.text, query.options)
+        if index is None:
+            notes.append(f"the LRM's answer names no option: {first_line(out.text) or 'empty'!r}")
+            return Verdict(out.text.strip(), None, out.reasoning, notes)
+        return Verdict(query.options[index], index, out.reasoning, notes)
+
+
+def build_aggregator(config: AppConfig,
+                     embedder: Embedder) -> LRMAggregator | EvidenceRankingAggregator:
+    """The aggregator the config asks for; an LRM loads here, once per replica."""
+    fallback = EvidenceRankingAggregator(config.aggregator, embedder)
+    spec = config.aggregator
+    if spec.kind == "lrm" and spec.llm is not None:
+        return LRMAggregator(build_generator(spec.llm, "aggregator.llm"), fallback)
+    return fallback
+
+
 def build_answer(query: Query, selection: Selection, reports: list[ExpertReport],
                  missing: list[MissingExpert], verdict: Verdict, aggregator: str,
                  timings: dict[str, float]) -> Answer:
     notes = [f"no configured expert reads {m} input" for m in selection.uncovered]
+    notes += selection.notes + verdict.notes
     return Answer(answer=verdict.answer, option_index=verdict.option_index,
                   reasoning=verdict.reasoning, selected=selection.experts, reports=reports,
                   missing=missing, timings=timings, request_id=query.request_id,

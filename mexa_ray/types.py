@@ -79,10 +79,13 @@ class SelectedExpert:
 @dataclass
 class Selection:
     experts: list[SelectedExpert]
-    #: which path decided: "embedding", "forced" (caller named experts), later "llm:<model>"
+    #: which path decided: "llm:<model>", "embedding" (also when the LLM router fell back to it:
+    #: `notes` says why) or "forced" (the caller named the experts)
     router: str
     #: input modalities that no configured expert handles
     uncovered: list[str] = field(default_factory=list)
+    #: what a user should know about how the choice was made (fallbacks, dropped skill ids)
+    notes: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -112,7 +115,8 @@ class Answer:
     missing: list[MissingExpert]
     timings: dict[str, float]
     request_id: str
-    #: who answered: "evidence-ranking" (the non-LRM fallback) or "lrm:<model id>"
+    #: who answered: "lrm:<model id>" or "evidence-ranking" (the non-LRM fallback; `notes` says
+    #: why when an LRM was configured but could not answer)
     aggregator: str = ""
     router: str = ""
     notes: list[str] = field(default_factory=list)

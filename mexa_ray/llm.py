@@ -1,0 +1,361 @@
+"""Text generation backends for the router, the aggregator and model-backed experts.
+
+Every backend takes OpenAI-style conversations and returns `Generation`s, so that the router and
+aggregator prompts do not care whether the model runs in this process (transformers, vLLM) or
+behind an OpenAI-compatible endpoint. Message content is a string, or a list of parts:
+`{"type": "text", "text": ...}`, `{"type": "image", "image": PIL.Image}`,
+`{"type": "audio", "audio": float32 array at the model's sampling rate}`.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import logging
+import os
+import re
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import numpy as np
+
+from mexa_ray.config import ModelSpec
+from mexa_ray.errors import ConfigError
+from mexa_ray.weights import resolve_model_path
+
+log = logging.getLogger(__name__)
+
+Message = dict[str, Any]
+Conversation = list[Message]
+
+#: the default transformers Auto class per model kind
+AUTO_CLASSES = {"text": "AutoModelForCausalLM", "vision": "AutoModelForImageTextToText",
+                "audio": "AutoModelForMultimodalLM"}
+
+_THINK_OPEN, _THINK_CLOSE = "<think>", "</think>"
+
+
+@dataclass
+class Generation:
+    #: the answer part: what follows a reasoning model's </think>, or all of a plain model's text
+    text: str
+    #: the <think> part of a reasoning model (or the endpoint's reasoning_content); "" if none
+    reasoning: str
+    #: the decoded output, untouched, for logs and debugging
+    raw: str
+    #: whether the model stopped by itself (False: it ran into max_new_tokens)
+    finished: bool = True
+
+
+def split_reasoning(raw: str) -> tuple[str, str]:
+    """(reasoning, answer) of a reasoning model's output.
+
+    Handles `<think>..</think>answer`, `..</think>answer` (chat templates of DeepSeek-R1 distills
+    open the <think> themselves) and an unterminated `<think>..` (ran out of tokens: no answer).
+    """
+    text = raw.strip()
+    if _THINK_CLOSE in text:
+        head, _, answer = text.rpartition(_THINK_CLOSE)
+        parts = [p.strip() for p in re.split(r"</?think>", head) if p.strip()]
+        return "\n".join(parts), answer.strip()
+    if text.startswith(_THINK_OPEN):
+        return text[len(_THINK_OPEN):].strip(), ""
+    return "", text
+
+
+class Generator(Protocol):
+    label: str
+
+    def generate(self, conversations: list[Conversation]) -> list[Generation]:
+        """One Generation per conversation, in order."""
+
+    def check_health(self) -> None:
+        """Raise if the model can no longer serve (e.g. its GPU is gone)."""
+
+
+def _content_parts(message: Message) -> list[dict]:
+    content = message.get("content", "")
+    return [{"type": "text", "text": content}] if isinstance(content, str) else list(content)
+
+
+def media_of(conversation: Conversation, kind: str) -> list[Any]:
+    """The images (or audio arrays) of a conversation in the order the template places them."""
+    return [part[kind] for m in conversation for part in _content_parts(m)
+            if part.get("type") == kind]
+
+
+def placement(spec: ModelSpec, field: str) -> tuple[str, Any]:
+    """(device, torch dtype) for a model: CUDA and bfloat16 when this process sees a GPU (Serve
+    sets CUDA_VISIBLE_DEVICES from the deployment's num_gpus), else CPU and float32."""
+    import torch
+
+    cuda = torch.cuda.is_available()
+    if spec.device == "cuda" and not cuda:
+        raise ConfigError(f"{field}.device is 'cuda' but no GPU is visible to this process "
+                          "(give the deployment num_gpus)", field=f"{field}.device")
+    device = "cuda" if spec.device == "cuda" or (spec.device == "auto" and cuda) else "cpu"
+    dtype = {"auto": torch.bfloat16 if device == "cuda" else torch.float32,
+             "bfloat16": torch.bfloat16, "float16": torch.float16,
+             "float32": torch.float32}[spec.dtype]
+    return device, dtype
+
+
+def load_kwargs(spec: ModelSpec) -> dict[str, Any]:
+    """from_pretrained arguments every processor and model of a spec shares."""
+    common: dict[str, Any] = {"revision": spec.revision,
+                              "trust_remote_code": spec.trust_remote_code}
+    if spec.gguf_file:
+        common["gguf_file"] = spec.gguf_file
+    return common
+
+
+class TransformersGenerator:
+    """A transformers model in this process: the model's own chat template, batched generate.
+
+    On a GPU replica (Serve gives it `num_gpus`, so CUDA is visible) the model loads in bfloat16
+    with `device_map="auto"`, which also spreads a large LRM over several GPUs; on CPU, float32.
+    """
+
+    def __init__(self, spec: ModelSpec, field: str = "llm") -> None:
+        import transformers
+
+        self.spec = spec
+        self.label = spec.label
+        path = resolve_model_path(spec.model, f"{field}.model")
+        self.device, dtype = placement(spec, field)
+        common = load_kwargs(spec)
+        auto_name = spec.auto_class or AUTO_CLASSES[spec.kind]
+        auto_class = getattr(transformers, auto_name, None)
+        if auto_class is None:
+            raise ConfigError(f"{field}.auto_class: transformers has no {auto_name}",
+                              field=f"{field}.auto_class")
+        try:
+            if spec.kind == "text":
+                self.processor = None
+                self.tokenizer = transformers.AutoTokenizer.from_pretrained(path, **common)
+            else:
+                self.processor = transformers.AutoProcessor.from_pretrained(path, **common)
+                self.tokenizer = self.processor.tokenizer
+            self.model = auto_class.from_pretrained(
+                path, dtype=dtype, device_map="auto" if self.device == "cuda" else None, **common)
+        except OSError as exc:  # no such hub id / folder, no weights in it
+            raise ConfigError(f"{field}.model: cannot load {spec.label!r}: {exc}",
+                              field=f"{field}.model") from None
+        self.model.eval()
+        self.dtype = dtype
+        # decoder-only batches are padded on the left so every row continues from its prompt
+        self.tokenizer.padding_side = "left"
+        if self.tokenizer.pad_token is None:
+            self.tokenizer.pad_token = self.tokenizer.eos_token
+        template_owner = self.processor if self.processor is not None else self.tokenizer
+        if not getattr(template_owner, "chat_template", None):
+            raise ConfigError(f"{field}.model: {spec.label!r} has no chat template; MEXA's "
+                              "prompts need an instruction-tuned model", field=f"{field}.model")
+        self._template_owner = template_owner
+        self._strip = [t for t in self.tokenizer.all_special_tokens
+                       if t not in (_THINK_OPEN, _THINK_CLOSE)]
+        self._lock = threading.Lock()  # one generate at a time per model; calls come from threads
+        log.info("loaded %s (%s) on %s as %s", spec.label, auto_name, self.device, dtype)
+
+    def _prompt(self, conversation: Conversation) -> str:
+        return self._template_owner.apply_chat_template(
+            conversation, tokenize=False, add_generation_prompt=True,
+            **self.spec.chat_template_kwargs)
+
+    def _encode(self, conversations: list[Conversation]):
+        prompts = [self._prompt(c) for c in conversations]
+        if self.processor is None:
+            return self.tokenizer(prompts, return_tensors="pt", padding=True,
+                                  add_special_tokens=False)
+        kwargs: dict[str, Any] = {"text": prompts, "return_tensors": "pt", "padding": True}
+        if self.spec.kind == "vision":
+            images = [img for c in conversations for img in media_of(c, "image")]
+            if images:
+                kwargs["images"] = images
+        else:
+            audio = [a for c in conversations for a in media_of(c, "audio")]
+            if audio:
+                kwargs["audio"] = audio
+                kwargs["sampling_rate"] = self.sampling_rate
+        return self.processor(**kwargs)
+
+    @property
+    def sampling_rate(self) -> int:
+        """The audio rate an audio-language model's feature extractor expects."""
+        return int(getattr(self.processor.feature_extractor, "sampling_rate", 16000))
+
+    def _decode(self, ids) -> tuple[str, bool]:
+        text = self.tokenizer.decode(ids, skip_special_tokens=False)
+        finished = self.tokenizer.eos_token is not None and self.tokenizer.eos_token in text
+        for tok in self._strip:
+            text = text.replace(tok, "")
+        return text, finished
+
+    def generate(self, conversations: list[Conversation]) -> list[Generation]:
+        import torch
+
+        out: list[Generation] = []
+        sampling = self.spec.temperature > 0
+        gen_kwargs: dict[str, Any] = {
+            "max_new_tokens": self.spec.max_new_tokens, "do_sample": sampling,
+            "pad_token_id": self.tokenizer.pad_token_id,
+            # greedy unless asked: override sampling defaults a model's generation_config carries
+            "temperature": self.spec.temperature if sampling else None,
+            "top_p": self.spec.top_p if sampling else None, "top_k": None}
+        step = self.spec.batch_size
+        with self._lock, torch.inference_mode():
+            for start in range(0, len(conversations), step):
+                enc = self._encode(conversations[start:start + step])
+                enc = {k: (v.to(self.model.device, dtype=self.dtype)
+                           if torch.is_floating_point(v) else v.to(self.model.device))
+                       for k, v in enc.items() if hasattr(v, "to")}
+                ids = self.model.generate(**enc, **gen_kwargs)
+                prompt_len = enc["input_ids"].shape[1]
+                for row in ids[:, prompt_len:]:
+                    raw, finished = self._decode(row)
+                    reasoning, text = split_reasoning(raw)
+                    out.append(Generation(text, reasoning, raw, finished))
+        return out
+
+    def check_health(self) -> None:
+        import torch
+
+        if self.device == "cuda" and not torch.cuda.is_available():
+            raise RuntimeError(f"{self.label}: the GPU this model was loaded on is gone")
+
+
+def _data_url(image: Any) -> str:
+    buf = io.BytesIO()
+    image.convert("RGB").save(buf, format="PNG")
+    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode()
+
+
+def _wav_base64(samples: np.ndarray, rate: int) -> str:
+    import soundfile as sf
+
+    buf = io.BytesIO()
+    sf.write(buf, samples, rate, format="WAV")
+    return base64.b64encode(buf.getvalue()).decode()
+
+
+def openai_messages(conversation: Conversation, audio_rate: int = 16000) -> list[dict]:
+    """Our conversation in the OpenAI chat format: images as data URLs, audio as base64 WAV."""
+    messages = []
+    for m in conversation:
+        if isinstance(m.get("content"), str):
+            messages.append({"role": m["role"], "content": m["content"]})
+            continue
+        parts = []
+        for part in _content_parts(m):
+            if part["type"] == "image":
+                parts.append({"type": "image_url", "image_url": {"url": _data_url(part["image"])}})
+            elif part["type"] == "audio":
+                parts.append({"type": "input_audio", "input_audio": {
+                    "data": _wav_base64(part["audio"], audio_rate), "format": "wav"}})
+            else:
+                parts.append({"type": "text", "text": part["text"]})
+        messages.append({"role": m["role"], "content": parts})
+    return messages
+
+
+class OpenAIGenerator:
+    """Any OpenAI-compatible chat endpoint (vLLM's server, hosted reasoning models).
+
+    The client does the retries with backoff and the timeouts; conversations of one batch are
+    sent concurrently. A `reasoning_content` field (DeepSeek, vLLM reasoning parsers) is taken as
+    the reasoning; otherwise <think> tags in the text are split as for local models.
+    """
+
+    sampling_rate = 16000
+
+    def __init__(self, spec: ModelSpec, field: str = "llm") -> None:
+        from openai import OpenAI
+
+        base_url = spec.base_url or os.environ.get("OPENAI_BASE_URL")
+        if not base_url:
+            raise ConfigError(f"{field}.base_url: the openai backend needs an endpoint URL "
+                              "(or $OPENAI_BASE_URL)", field=f"{field}.base_url")
+        self.spec = spec
+        self.label = spec.label
+        self.client = OpenAI(base_url=base_url,
+                             api_key=os.environ.get(spec.api_key_env) or "not-needed",
+                             timeout=spec.request_timeout_s, max_retries=spec.max_retries)
+        self._pool = ThreadPoolExecutor(max_workers=spec.batch_size,
+                                        thread_name_prefix="openai-generator")
+
+    def _one(self, conversation: Conversation) -> Generation:
+        kwargs: dict[str, Any] = {"model": self.spec.model,
+                                  "messages": openai_messages(conversation, self.sampling_rate),
+                                  "max_tokens": self.spec.max_new_tokens,
+                                  "temperature": self.spec.temperature}
+        if self.spec.temperature > 0:
+            kwargs["top_p"] = self.spec.top_p
+        if self.spec.chat_template_kwargs:
+            kwargs["extra_body"] = {"chat_template_kwargs": self.spec.chat_template_kwargs}
+        response = self.client.chat.completions.create(**kwargs)
+        choice = response.choices[0]
+        raw = choice.message.content or ""
+        extra = getattr(choice.message, "reasoning_content", None) or (
+            (choice.message.model_extra or {}).get("reasoning_content"))
+        reasoning, text = split_reasoning(raw)
+        if extra:
+            reasoning = (str(extra).strip() + ("\n" + reasoning if reasoning else "")).strip()
+        return Generation(text, reasoning, raw, choice.finish_reason != "length")
+
+    def generate(self, conversations: list[Conversation]) -> list[Generation]:
+        return list(self._pool.map(self._one, conversations))
+
+    def check_health(self) -> None:
+        """The endpoint is someone else's service: its outages show up as missing answers."""
+
+
+class VLLMGenerator:
+    """An in-process vLLM engine (GPU); imported lazily so that CPU installs never need vllm.
+
+    vLLM must be the first to touch CUDA in the replica, so nothing here imports torch first.
+    """
+
+    def __init__(self, spec: ModelSpec, field: str = "llm") -> None:
+        try:
+            from vllm import LLM, SamplingParams
+        except ImportError:
+            raise ConfigError(f"{field}.backend: 'vllm' needs the vllm package "
+                              "(pip install 'mexa-ray[vllm]' on a GPU machine)",
+                              field=f"{field}.backend") from None
+        self.spec = spec
+        self.label = spec.label
+        dtype = "auto" if spec.dtype == "auto" else spec.dtype
+        self.engine = LLM(model=resolve_model_path(spec.model, f"{field}.model"),
+                          revision=spec.revision, dtype=dtype,
+                          trust_remote_code=spec.trust_remote_code, **spec.engine_options)
+        self.params = SamplingParams(max_tokens=spec.max_new_tokens,
+                                     temperature=spec.temperature, top_p=spec.top_p)
+
+    def generate(self, conversations: list[Conversation]) -> list[Generation]:
+        outputs = self.engine.chat([openai_messages(c) for c in conversations], self.params,
+                                   chat_template_kwargs=self.spec.chat_template_kwargs or None,
+                                   use_tqdm=False)
+        result = []
+        for o in outputs:
+            raw = o.outputs[0].text
+            reasoning, text = split_reasoning(raw)
+            result.append(Generation(text, reasoning, raw, o.outputs[0].finish_reason != "length"))
+        return result
+
+    def check_health(self) -> None:
+        """vLLM's engine raises on its own when its GPU fails."""
+
+
+def build_generator(spec: ModelSpec, field: str = "llm") -> Generator:
+    """Load the model a spec names (once; callers keep the generator for the replica's life)."""
+    backends = {"transformers": TransformersGenerator, "openai": OpenAIGenerator,
+                "vllm": VLLMGenerator}
+    return backends[spec.backend](spec, field)
+
+
+def first_line(text: str, limit: int = 200) -> str:
+    """A short, single-line excerpt of model output for notes and logs."""
+    line = re.sub(r"\s+", " ", text).strip()
+    return line if len(line) <= limit else line[: limit - 1] + "…"

