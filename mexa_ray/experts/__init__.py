@@ -20,6 +20,12 @@ BACKENDS: dict[str, str] = {
     "visual": "mexa_ray.experts.visual:VisualExpert",
     "text": "mexa_ray.experts.text:TextExpert",
     "synthetic": "mexa_ray.experts.synthetic:SyntheticExpert",
+    # model-backed (transformers; `model` names the weights)
+    "vlm": "mexa_ray.experts.vision:VisionLanguageExpert",
+    "speech": "mexa_ray.experts.speech:SpeechExpert",
+    "audio-lm": "mexa_ray.experts.audio_lm:AudioLanguageExpert",
+    "scene-vlm": "mexa_ray.experts.scene3d:SceneVLMExpert",
+    "ct-vlm": "mexa_ray.experts.ct:CTExpert",
 }
 
 

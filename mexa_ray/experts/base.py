@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import time
 from abc import ABC, abstractmethod
+from typing import Any
 
 from mexa_ray.config import ExpertSpec
 from mexa_ray.errors import InvalidRequest
@@ -27,23 +28,47 @@ class Expert(ABC):
         self.options = dict(spec.options)
         self.skills = {sid: skills[sid] for sid in spec.skills}
 
-    def run(self, query: Query, skill_id: str) -> ExpertReport:
+    #: whether `run_batch` does better than one `run` per call (one batched model forward);
+    #: the Serve deployment then gathers concurrent requests with `@serve.batch`
+    batches: bool = False
+
+    def plan(self, query: Query, skill_id: str) -> tuple[Skill, list[Media]]:
+        """The skill to apply and the media items it reads."""
         skill = self.skills.get(skill_id)
         if skill is None:
             raise InvalidRequest(f"expert {self.name!r} has no skill {skill_id!r}", field="skill")
         readable = set(skill.modalities) & set(self.spec.modalities)
-        items = query.media_of(tuple(readable))
-        started = time.time()
-        parts = [self._describe_item(item, query, skill, len(items) > 1) for item in items]
-        text = "\n".join(parts) if parts else f"No {'/'.join(sorted(readable))} input was given."
-        finished = time.time()
-        log.info("expert %s skill %s request %s: %.3fs", self.name, skill_id, query.request_id,
-                 finished - started)
-        return ExpertReport(self.name, skill_id, text, finished - started, started, finished)
+        return skill, query.media_of(tuple(readable))
 
-    def _describe_item(self, item: Media, query: Query, skill: Skill, label: bool) -> str:
-        body = self.describe(item, query, skill)
-        return f"[{item.type}: {item.describe()}]\n{body}" if label else body
+    def report(self, query: Query, skill: Skill, items: list[Media], bodies: list[str],
+               started: float) -> ExpertReport:
+        """One report from the per-item texts (labelled by item when there are several)."""
+        if len(items) > 1:
+            bodies = [f"[{item.type}: {item.describe()}]\n{body}"
+                      for item, body in zip(items, bodies)]
+        readable = sorted(set(skill.modalities) & set(self.spec.modalities))
+        text = "\n".join(bodies) if bodies else f"No {'/'.join(readable)} input was given."
+        finished = time.time()
+        log.info("expert %s skill %s request %s: %.3fs", self.name, skill.id, query.request_id,
+                 finished - started)
+        return ExpertReport(self.name, skill.id, text, finished - started, started, finished)
+
+    def run(self, query: Query, skill_id: str) -> ExpertReport:
+        skill, items = self.plan(query, skill_id)
+        started = time.time()
+        return self.report(query, skill, items,
+                           [self.describe(item, query, skill) for item in items], started)
+
+    def run_batch(self, calls: list[tuple[Query, str]]) -> list[ExpertReport | Exception]:
+        """Reports for many (query, skill) calls; a failing call yields its exception, so one
+        bad input does not fail the calls batched with it."""
+        out: list[ExpertReport | Exception] = []
+        for query, skill_id in calls:
+            try:
+                out.append(self.run(query, skill_id))
+            except Exception as exc:  # noqa: BLE001 - handed back to that call's caller
+                out.append(exc)
+        return out
 
     @abstractmethod
     def describe(self, item: Media, query: Query, skill: Skill) -> str:
@@ -51,3 +76,62 @@ class Expert(ABC):
 
     def check_health(self) -> None:
         """Raise if the expert cannot serve (model not loaded, device lost)."""
+
+
+class BatchedExpert(Expert):
+    """An expert whose model works on batches: each media item becomes model inputs
+    (`prepare`), the inputs of every call in a batch go through the model together (`infer`),
+    and each item's outputs become its report text (`compose`)."""
+
+    batches = True
+
+    @abstractmethod
+    def prepare(self, item: Media, query: Query, skill: Skill) -> list[Any]:
+        """The model inputs for one media item (e.g. one prompt per video frame)."""
+
+    @abstractmethod
+    def infer(self, inputs: list[Any]) -> list[Any]:
+        """One output per input, in order; the batched model call."""
+
+    @abstractmethod
+    def compose(self, item: Media, query: Query, skill: Skill, inputs: list[Any],
+                outputs: list[Any]) -> str:
+        """The item's report text from its inputs and the model's outputs."""
+
+    def describe(self, item: Media, query: Query, skill: Skill) -> str:
+        inputs = self.prepare(item, query, skill)
+        return self.compose(item, query, skill, inputs, self.infer(inputs))
+
+    def run_batch(self, calls: list[tuple[Query, str]]) -> list[ExpertReport | Exception]:
+        started = time.time()
+        results: list[ExpertReport | Exception | None] = [None] * len(calls)
+        plans: list[tuple[int, Skill, list[Media], list[list[Any]]]] = []
+        for i, (query, skill_id) in enumerate(calls):
+            try:  # a request whose media cannot be read fails alone
+                skill, items = self.plan(query, skill_id)
+                plans.append((i, skill, items, [self.prepare(m, query, skill) for m in items]))
+            except Exception as exc:  # noqa: BLE001 - handed back to that call's caller
+                results[i] = exc
+        flat = [x for *_, per_item in plans for inputs in per_item for x in inputs]
+        try:
+            outputs = self.infer(flat) if flat else []
+        except Exception as exc:  # noqa: BLE001 - the model failed: every planned call fails
+            for i, *_ in plans:
+                results[i] = exc
+            return results  # type: ignore[return-value]
+        pos = 0
+        for i, skill, items, per_item in plans:
+            query = calls[i][0]
+            bodies = []
+            for item, inputs in zip(items, per_item):
+                bodies.append(self.compose(item, query, skill, inputs,
+                                           outputs[pos:pos + len(inputs)]))
+                pos += len(inputs)
+            results[i] = self.report(query, skill, items, bodies, started)
+        return results  # type: ignore[return-value]
+
+    def run(self, query: Query, skill_id: str) -> ExpertReport:
+        result = self.run_batch([(query, skill_id)])[0]
+        if isinstance(result, Exception):
+            raise result
+        return result

@@ -76,7 +76,8 @@ def resolve_format(media: Media, field: str, head: bytes | None = None) -> str:
     """The item's format: its `format` field, else its file extension, else sniffed bytes."""
     fmt = media.format
     if not fmt and media.path:
-        fmt = Path(media.path).suffix.lstrip(".")
+        name = Path(media.path).name.lower()
+        fmt = "nii" if name.endswith(".nii.gz") else Path(name).suffix.lstrip(".")
     if not fmt and head is not None:
         fmt = sniff_format(media.type, head)
     if not fmt:

@@ -70,3 +70,9 @@ def probe(path: str | Path, fmt: str) -> dict:
         else:
             raise ValueError("no frame could be decoded")
         return {"width": stream.codec_context.width, "height": stream.codec_context.height}
+
+
+def has_audio_track(path: str | Path) -> bool:
+    """Whether the container holds an audio stream (read from the header; nothing decoded)."""
+    with av.open(str(path)) as container:
+        return bool(container.streams.audio)

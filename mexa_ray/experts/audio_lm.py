@@ -1,0 +1,21 @@
+"""Audio-language expert for sound and music skills (B2, B3): Qwen2-Audio and the like.
+
+The clip (or a video's audio track) is resampled to the model's rate with FFmpeg and given to the
+model with a skill-specific instruction.
+"""
+
+from __future__ import annotations
+
+from mexa_ray.experts.generative import GenerativeExpert, Prompt
+from mexa_ray.media.audio import load_waveform
+from mexa_ray.types import Media, Query, Skill
+
+
+class AudioLanguageExpert(GenerativeExpert):
+    """options: max_seconds (audio read per item, default 30), instructions."""
+
+    def prepare(self, item: Media, query: Query, skill: Skill) -> list[Prompt]:
+        rate = self.generator.sampling_rate
+        samples = load_waveform(item.path, rate, float(self.options.get("max_seconds", 30)))
+        return [Prompt("", [{"type": "audio", "audio": samples},
+                            {"type": "text", "text": self.instruction(skill, query)}])]

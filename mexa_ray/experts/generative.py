@@ -1,0 +1,69 @@
+"""Experts whose report is written by a vision- or audio-language model.
+
+A media item becomes one or more prompts (an image, each sampled video frame, each CT slice,
+each rendered 3D view, an audio clip); the prompts of a whole batch of requests go through the
+model in one `generate`, and the captions are put back together per item with their labels.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from mexa_ray.config import ExpertSpec
+from mexa_ray.errors import ConfigError
+from mexa_ray.experts.base import BatchedExpert
+from mexa_ray.llm import build_generator
+from mexa_ray.prompts import expert_instruction
+from mexa_ray.types import Media, Query, Skill
+
+
+@dataclass
+class Prompt:
+    """One model call for one media item: a label ("12.5s", "axial slice 40") and the user
+    message's content parts (media first, then the instruction)."""
+
+    label: str
+    content: list[dict[str, Any]]
+
+
+def image_prompt(label: str, image: Any, instruction: str) -> Prompt:
+    return Prompt(label, [{"type": "image", "image": image}, {"type": "text", "text": instruction}])
+
+
+def to_pil(frame: np.ndarray) -> Any:
+    from PIL import Image
+
+    return Image.fromarray(np.ascontiguousarray(frame[..., :3]).astype(np.uint8))
+
+
+class GenerativeExpert(BatchedExpert):
+    """Loads its model once (in `__init__`, so a replica is ready only when it can serve);
+    subclasses turn an item into prompts (`prepare`) and may format the captions (`compose`)."""
+
+    def __init__(self, spec: ExpertSpec, skills: dict[str, Skill]) -> None:
+        super().__init__(spec, skills)
+        if spec.model is None:
+            raise ConfigError(f"expert {spec.name!r}: backend {spec.backend!r} needs a `model`",
+                              field="model")
+        self.generator = build_generator(spec.model, f"experts.{spec.name}.model")
+        #: per-skill instruction overrides, e.g. {E1: "Read the licence plate."}
+        self.instructions: dict[str, str] = dict(self.options.get("instructions", {}))
+
+    def instruction(self, skill: Skill, query: Query) -> str:
+        return expert_instruction(skill.id, query.question, self.instructions)
+
+    def infer(self, inputs: list[Prompt]) -> list[str]:
+        outs = self.generator.generate([[{"role": "user", "content": p.content}] for p in inputs])
+        return [o.text.strip() for o in outs]
+
+    def compose(self, item: Media, query: Query, skill: Skill, inputs: list[Prompt],
+                outputs: list[str]) -> str:
+        if len(inputs) == 1 and not inputs[0].label:
+            return outputs[0]
+        return "\n".join(f"[{p.label}] {text}" for p, text in zip(inputs, outputs))
+
+    def check_health(self) -> None:
+        self.generator.check_health()

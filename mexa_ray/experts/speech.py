@@ -1,0 +1,96 @@
+"""Speech expert (B1): Whisper (or any speech-seq2seq model) transcribes audio and video audio
+tracks into subtitles with timestamps.
+
+transformers' ASR pipeline does the 30-second chunking, the timestamp decoding and the batching;
+this class only loads the model as the config says and formats the subtitles.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from mexa_ray.config import ExpertSpec
+from mexa_ray.errors import ConfigError
+from mexa_ray.experts.base import BatchedExpert
+from mexa_ray.llm import load_kwargs, placement
+from mexa_ray.media.audio import load_waveform
+from mexa_ray.media.video import has_audio_track
+from mexa_ray.types import Media, Query, Skill
+from mexa_ray.weights import resolve_model_path
+
+SAMPLE_RATE = 16000
+
+
+def subtitle_lines(result: dict[str, Any]) -> list[str]:
+    """"[start-end s] text" per chunk; the full text when the model gave no timestamps."""
+    lines = []
+    for chunk in result.get("chunks") or []:
+        start, end = chunk.get("timestamp") or (None, None)
+        text = str(chunk.get("text", "")).strip()
+        if not text:
+            continue
+        span = (f"{start:.1f}-{end:.1f}s" if end is not None else f"{start:.1f}s-end"
+                if start is not None else "?")
+        lines.append(f"[{span}] {text}")
+    if not lines and str(result.get("text", "")).strip():
+        lines.append(str(result["text"]).strip())
+    return lines
+
+
+class SpeechExpert(BatchedExpert):
+    """options: language (e.g. "en"; default: the model detects it), max_seconds (default 600),
+    chunk_length_s (default 30), batch size from the model spec."""
+
+    def __init__(self, spec: ExpertSpec, skills: dict[str, Skill]) -> None:
+        super().__init__(spec, skills)
+        if spec.model is None:
+            raise ConfigError(f"expert {spec.name!r}: backend 'speech' needs a `model`",
+                              field="model")
+        from transformers import AutoModelForSpeechSeq2Seq, AutoProcessor, pipeline
+
+        field = f"experts.{spec.name}.model"
+        path = resolve_model_path(spec.model.model, field)
+        self.device, dtype = placement(spec.model, field)
+        try:
+            processor = AutoProcessor.from_pretrained(path, **load_kwargs(spec.model))
+            model = AutoModelForSpeechSeq2Seq.from_pretrained(path, dtype=dtype,
+                                                              **load_kwargs(spec.model))
+        except OSError as exc:
+            raise ConfigError(f"{field}: cannot load {spec.model.label!r}: {exc}",
+                              field=field) from None
+        self.asr = pipeline("automatic-speech-recognition", model=model,
+                            tokenizer=processor.tokenizer,
+                            feature_extractor=processor.feature_extractor,
+                            chunk_length_s=float(self.options.get("chunk_length_s", 30)),
+                            device=self.device, dtype=dtype)
+        self.batch_size = spec.model.batch_size
+        generate: dict[str, Any] = {"max_new_tokens": spec.model.max_new_tokens}
+        if self.options.get("language"):
+            generate["language"] = self.options["language"]
+        if getattr(model.generation_config, "is_multilingual", False):
+            generate["task"] = "transcribe"
+        self.generate_kwargs = generate
+
+    def prepare(self, item: Media, query: Query, skill: Skill) -> list[dict[str, Any]]:
+        if item.type == "video" and not has_audio_track(item.path):
+            return []  # a silent video is a fact to report, not a failure
+        samples = load_waveform(item.path, SAMPLE_RATE, float(self.options.get("max_seconds", 600)))
+        return [{"raw": samples, "sampling_rate": SAMPLE_RATE}]
+
+    def infer(self, inputs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        out = self.asr(inputs, return_timestamps=True, batch_size=self.batch_size,
+                       generate_kwargs=dict(self.generate_kwargs))
+        return out if isinstance(out, list) else [out]
+
+    def compose(self, item: Media, query: Query, skill: Skill, inputs: list[dict[str, Any]],
+                outputs: list[dict[str, Any]]) -> str:
+        if not inputs:
+            return "The video has no audio track."
+        lines = subtitle_lines(outputs[0])
+        return ("Subtitles:\n" + "\n".join(lines)) if lines else "No speech was recognised."
+
+    def check_health(self) -> None:
+        import torch
+
+        if self.device == "cuda" and not torch.cuda.is_available():
+            raise RuntimeError(f"{self.name}: the GPU this model was loaded on is gone")
