@@ -10,7 +10,7 @@ from ray import serve
 from ray.exceptions import RayActorError, RayTaskError, TaskCancelledError
 
 from deployments.selector import PendingReport
-from mexa_ray.aggregation import EvidenceRankingAggregator, build_answer
+from mexa_ray.aggregation import build_aggregator, build_answer
 from mexa_ray.config import AppConfig
 from mexa_ray.embedding import Embedder
 from mexa_ray.types import Answer, ExpertReport, MissingExpert, Query, Selection
@@ -32,7 +32,8 @@ def failure_reason(exc: BaseException) -> str:
 @serve.deployment
 class Aggregator:
     def __init__(self, config: AppConfig) -> None:
-        self.aggregator = EvidenceRankingAggregator(config.aggregator, Embedder(config.embedding))
+        # the LRM loads here, so the replica is ready only once it can answer
+        self.aggregator = build_aggregator(config, Embedder(config.embedding))
 
     async def aggregate(self, query: Query, selection: Selection, pending: list[PendingReport],
                         fanout_at: float, deadline_at: float,
@@ -41,7 +42,7 @@ class Aggregator:
         reports = [r for r in results if isinstance(r, ExpertReport)]
         missing = [r for r in results if isinstance(r, MissingExpert)]
         experts_done = time.time()
-        verdict = await asyncio.to_thread(self.aggregator.answer, query, reports)
+        verdict = await asyncio.to_thread(self.aggregator.answer, query, reports, missing)
         done = time.time()
         timings = dict(timings, experts_s=experts_done - fanout_at,
                        aggregate_s=done - experts_done)
@@ -49,6 +50,11 @@ class Aggregator:
             log.warning("request %s: expert %s missing: %s", query.request_id, m.expert, m.reason)
         return build_answer(query, selection, reports, missing, verdict, self.aggregator.name,
                             timings)
+
+    def check_health(self) -> None:
+        generator = getattr(self.aggregator, "generator", None)
+        if generator is not None:
+            generator.check_health()
 
     async def _await(self, p: PendingReport, fanout_at: float,
                      deadline_at: float) -> ExpertReport | MissingExpert:

@@ -18,13 +18,28 @@ log = logging.getLogger("ray.serve")
 @serve.deployment
 class ExpertDeployment:
     def __init__(self, spec: ExpertSpec, skills: dict[str, Skill]) -> None:
-        # loading happens here, so the replica is reported ready only once the expert can serve
+        # the model loads here, so the replica is reported ready only once the expert can serve
         self.expert = build_expert(spec, skills)
+        # batch concurrent calls when the backend generates in batches and the config asks
+        self.batched = self.expert.batches and spec.batching is not None
+        if self.batched:
+            self._analyse_batch.set_max_batch_size(spec.batching.max_batch_size)
+            self._analyse_batch.set_batch_wait_timeout_s(spec.batching.batch_wait_timeout_s)
 
     async def analyse(self, query: Query, skill: str) -> ExpertReport:
         local = await materialise(query)
+        if self.batched:
+            result = await self._analyse_batch(local, skill)
+            if isinstance(result, Exception):  # that call's own failure, not the batch's
+                raise result
+            return result
         # the analysis is blocking CPU/GPU work: keep the replica's event loop free
         return await asyncio.to_thread(self.expert.run, local, skill)
+
+    @serve.batch(max_batch_size=8, batch_wait_timeout_s=0.02)
+    async def _analyse_batch(self, queries: list[Query],
+                             skills: list[str]) -> list[ExpertReport | Exception]:
+        return await asyncio.to_thread(self.expert.run_batch, list(zip(queries, skills)))
 
     def check_health(self) -> None:
         self.expert.check_health()

@@ -11,9 +11,10 @@ from typing import Any
 from ray import serve
 from ray.serve.handle import DeploymentHandle, DeploymentResponse
 
+from deployments.transport import materialise
 from mexa_ray.config import AppConfig
 from mexa_ray.embedding import Embedder
-from mexa_ray.selection import EmbeddingRouter
+from mexa_ray.selection import build_router
 from mexa_ray.types import Answer, Query, SelectedExpert
 
 log = logging.getLogger("ray.serve")
@@ -38,13 +39,16 @@ class Selector:
         self.experts = experts
         self.aggregator = aggregator
         self.timeouts = {s.name: s.timeout_s for s in config.experts}
-        self.router = EmbeddingRouter(config, Embedder(config.embedding))
+        # an LLM router loads its model here: the replica is ready only once it can route
+        self.router = build_router(config, Embedder(config.embedding))
 
     async def reason(self, query: Query) -> Answer:
         started = time.time()
         budget = min(query.deadline_s or self.config.request_deadline_s,
                      self.config.request_deadline_s)
-        selection = await asyncio.to_thread(self.router.select, query)
+        # a VLM router looks at frames; experts still get the query with media by reference
+        routed = await materialise(query) if self.router.needs_media else query
+        selection = await asyncio.to_thread(self.router.select, routed)
         selected_at = time.time()
         # start every expert call before awaiting anything: they run in parallel
         responses = [self.experts[s.expert].analyse.remote(query, s.skill)
@@ -59,6 +63,11 @@ class Selector:
         finally:
             for r in responses:  # stops experts still running past the deadline; no-op if done
                 r.cancel()
+
+    def check_health(self) -> None:
+        generator = getattr(self.router, "generator", None)
+        if generator is not None:
+            generator.check_health()
 
     async def _pending(self, s: SelectedExpert, response: DeploymentResponse,
                        deadline_at: float) -> PendingReport:
