@@ -84,3 +84,24 @@ def serve_app(media_dir):
     yield handle, f"http://127.0.0.1:{port}"
     serve.shutdown()
     ray.shutdown()
+
+
+#: what the taught tiny models answer, whatever the prompt
+ROUTER_REPLY = "B2, Z9"
+LRM_REPLY = "<think>The audio expert hears a steady melody.</think>Answer: (B)"
+VLM_REPLY = "a red square moves right"
+
+
+@pytest.fixture(scope="session")
+def tiny(tmp_path_factory) -> dict[str, Path]:
+    """Tiny models saved with save_pretrained, built once per session (a few seconds each)."""
+    import tiny_models
+
+    root = tmp_path_factory.mktemp("tiny-models")
+    return {
+        "router": tiny_models.causal_lm(root / "router", reply=ROUTER_REPLY),
+        "lrm": tiny_models.causal_lm(root / "lrm", reply=LRM_REPLY, seed=1),
+        "random-lm": tiny_models.causal_lm(root / "random-lm"),
+        "vlm": tiny_models.llava(root / "vlm", reply=VLM_REPLY),
+        "whisper": tiny_models.whisper(root / "whisper"),
+    }
