@@ -275,15 +275,24 @@ def parse_config(data: Any, source: str = "<config>") -> AppConfig:
         raise ConfigError(f"{source}: {loc or 'config'}: {msg}", field=loc or None) from None
 
 
+def packaged_configs() -> list[str]:
+    """Names of the configs shipped in mexa_ray/configs (usable as `--config NAME`)."""
+    return sorted(f.name.removesuffix(".yaml") for f in resources.files("mexa_ray.configs").iterdir()
+                  if f.name.endswith(".yaml"))
+
+
 def load_config(path: str | Path | None = None) -> AppConfig:
-    """Load a YAML config file, or the packaged default (offline CPU experts) when path is None."""
-    if path is None:
-        text = resources.files("mexa_ray.configs").joinpath(DEFAULT_CONFIG).read_text()
-        source = f"mexa_ray/configs/{DEFAULT_CONFIG}"
+    """Load a YAML config file, or a packaged config by name ("gpu-1x80gb"), or the packaged
+    default (offline CPU experts) when path is None."""
+    name = DEFAULT_CONFIG if path is None else f"{str(path).removesuffix('.yaml')}.yaml"
+    p = Path(path) if path is not None else None
+    if p is None or (not p.is_file() and name.removesuffix(".yaml") in packaged_configs()):
+        text = resources.files("mexa_ray.configs").joinpath(name).read_text()
+        source = f"mexa_ray/configs/{name}"
     else:
-        p = Path(path)
         if not p.is_file():
-            raise ConfigError(f"config file not found: {p}", field="config")
+            raise ConfigError(f"config file not found: {p} (packaged configs: "
+                              f"{', '.join(packaged_configs())})", field="config")
         text, source = p.read_text(), str(p)
     try:
         data = yaml.safe_load(text)

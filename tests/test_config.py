@@ -93,3 +93,23 @@ def test_serve_options_carry_resources_and_scaling():
     assert "num_replicas" not in opts
     fixed = config.expert("text-reader").deployment.serve_options()
     assert fixed["num_replicas"] == 1 and "autoscaling_config" not in fixed
+
+
+@pytest.mark.parametrize("name", ["gpu-1x80gb", "gpu-cluster"])
+def test_recommended_gpu_configs_are_valid_and_complete(name):
+    config = load_config(name)
+    assert config.router.kind == "llm" and config.aggregator.kind == "lrm"
+    for spec in config.experts:
+        backend_class(spec.backend)  # every backend imports
+    covered = {sid for spec in config.experts for sid in spec.skills}
+    assert {s.id for s in MEXA_SKILLS} <= covered  # all 17 MEXA skills have an expert
+    if name == "gpu-1x80gb":  # everything shares one card
+        deployments = [config.router.deployment, config.aggregator.deployment,
+                       config.ingress.deployment] + [s.deployment for s in config.experts]
+        assert sum(d.ray_actor_options.get("num_gpus", 0) for d in deployments) <= 1.0
+
+
+def test_packaged_configs_load_by_name_and_unknown_names_are_clear():
+    assert load_config("default").experts == load_config().experts
+    with pytest.raises(ConfigError, match="packaged configs: default, gpu-1x80gb, gpu-cluster"):
+        load_config("gpu-9x")

@@ -130,6 +130,20 @@ def test_llm_router_falls_back_when_its_endpoint_is_down(embedder, clip):
     assert any("LLM router failed (APIConnectionError" in n for n in selection.notes)
 
 
+def test_vision_router_is_shown_frames(tiny, embedder, video):
+    from mexa_ray.selection import router_frames
+
+    query = Query("What moves?", media=[Media("video", path=str(video), format="mp4")])
+    assert len(router_frames(query, 2)) == 2
+    router = llm_router({"model": str(tiny["vlm"]), "kind": "vision", "max_new_tokens": 12},
+                        embedder)
+    assert router.needs_media and router.frames == 4
+    selection = router.select(query)
+    # the tiny VLM read the frames and answered its caption, which names no skill
+    assert selection.router == "embedding"
+    assert any(f"it said: '{VLM_REPLY}'" in n for n in selection.notes)
+
+
 def test_llm_router_leaves_forced_experts_alone(tiny, embedder, clip):
     selection = llm_router(str(tiny["router"]), embedder).select(
         audio_query(clip, experts=["audio-signal"]))
