@@ -156,6 +156,9 @@ class TransformersGenerator:
         self._template_owner = template_owner
         self._strip = [t for t in self.tokenizer.all_special_tokens
                        if t not in (_THINK_OPEN, _THINK_CLOSE)]
+        stop = getattr(self.model.generation_config, "eos_token_id", None)
+        self._stop_ids = {self.tokenizer.eos_token_id, *(stop if isinstance(stop, list) else
+                                                         [stop])} - {None}
         self._lock = threading.Lock()  # one generate at a time per model; calls come from threads
         log.info("loaded %s (%s) on %s as %s", spec.label, auto_name, self.device, dtype)
 
@@ -187,8 +190,9 @@ class TransformersGenerator:
         return int(getattr(self.processor.feature_extractor, "sampling_rate", 16000))
 
     def _decode(self, ids) -> tuple[str, bool]:
+        # stopped by itself: some stop token (models may have several, e.g. Llama 3) was emitted
+        finished = bool(self._stop_ids & set(ids.tolist()))
         text = self.tokenizer.decode(ids, skip_special_tokens=False)
-        finished = self.tokenizer.eos_token is not None and self.tokenizer.eos_token in text
         for tok in self._strip:
             text = text.replace(tok, "")
         return text, finished
