@@ -52,9 +52,7 @@ class Aggregator:
                             timings)
 
     def check_health(self) -> None:
-        generator = getattr(self.aggregator, "generator", None)
-        if generator is not None:
-            generator.check_health()
+        self.aggregator.check_health()
 
     async def _await(self, p: PendingReport, fanout_at: float,
                      deadline_at: float) -> ExpertReport | MissingExpert:

@@ -65,9 +65,7 @@ class Selector:
                 r.cancel()
 
     def check_health(self) -> None:
-        generator = getattr(self.router, "generator", None)
-        if generator is not None:
-            generator.check_health()
+        self.router.check_health()
 
     async def _pending(self, s: SelectedExpert, response: DeploymentResponse,
                        deadline_at: float) -> PendingReport:

@@ -88,6 +88,9 @@ class EvidenceRankingAggregator:
         return Verdict(u.text, None, f"{preface} The most relevant evidence (score "
                        f"{scores[best]:.2f}) is from {u.expert} [{u.skill}]: \"{u.text}\".")
 
+    def check_health(self) -> None:
+        """No model of its own beyond the embedder, which runs on CPU."""
+
     def _choose_option(self, query: Query, units: list[Evidence], unit_vecs: np.ndarray,
                        preface: str) -> Verdict:
         hyps = self.embedder.encode([f"{query.question} {opt}" for opt in query.options])
@@ -120,6 +123,9 @@ class LRMAggregator:
         self.generator = generator
         self.fallback = fallback
         self.name = f"lrm:{generator.label}"
+
+    def check_health(self) -> None:
+        self.generator.check_health()
 
     def answer(self, query: Query, reports: list[ExpertReport],
                missing: list[MissingExpert] | None = None) -> Verdict:

@@ -111,6 +111,14 @@ def load_kwargs(spec: ModelSpec) -> dict[str, Any]:
     return common
 
 
+def check_device(device: str, label: str) -> None:
+    """Raise if the GPU a model was loaded on is no longer visible (a health check fails)."""
+    import torch
+
+    if device == "cuda" and not torch.cuda.is_available():
+        raise RuntimeError(f"{label}: the GPU this model was loaded on is gone")
+
+
 class TransformersGenerator:
     """A transformers model in this process: the model's own chat template, batched generate.
 
@@ -224,10 +232,7 @@ class TransformersGenerator:
         return out
 
     def check_health(self) -> None:
-        import torch
-
-        if self.device == "cuda" and not torch.cuda.is_available():
-            raise RuntimeError(f"{self.label}: the GPU this model was loaded on is gone")
+        check_device(self.device, self.label)
 
 
 def _data_url(image: Any) -> str:

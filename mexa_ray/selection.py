@@ -66,17 +66,23 @@ class EmbeddingRouter:
                 best[spec.name] = (score, skill)
         return best
 
+    def uncovered(self, present: set[str]) -> list[str]:
+        """Present modalities that no configured expert reads."""
+        return sorted(present - {m for s, k in self.cards for m in readable(s, k, present)})
+
+    def check_health(self) -> None:
+        """No model of its own beyond the embedder, which runs on CPU."""
+
     def select(self, query: Query) -> Selection:
         present = set(query.modalities)
-        covered = {m for s, k in self.cards for m in readable(s, k, present)}
-        uncovered = sorted(present - covered)
+        uncovered = self.uncovered(present)
         if query.experts is not None:
             return self._forced(query, present, uncovered)
         best = self._scores(query, present)
         if not best:
             return Selection([], self.name, uncovered)
         chosen: dict[str, str] = {}
-        for modality in sorted(covered):
+        for modality in sorted(present - set(uncovered)):
             able = [e for e, (_, k) in best.items() if modality in readable(self.specs[e], k, present)]
             if able:
                 top = max(able, key=lambda e: best[e][0])
@@ -119,6 +125,9 @@ class Router(Protocol):
     needs_media: bool
 
     def select(self, query: Query) -> Selection: ...
+
+    def check_health(self) -> None:
+        """Raise if the router's model can no longer serve."""
 
 
 def router_frames(query: Query, limit: int) -> list:
@@ -204,8 +213,10 @@ class LLMRouter:
             notes.append(f"the LLM router named {len(ids)} skills; kept the first "
                          f"{self.max_experts} (router.max_experts)")
         log.info("request %s: LLM router chose %s", query.request_id, ids)
-        covered = {m for s, k in self.fallback.cards for m in readable(s, k, present)}
-        return Selection(selected, self.name, sorted(present - covered), notes)
+        return Selection(selected, self.name, self.fallback.uncovered(present), notes)
+
+    def check_health(self) -> None:
+        self.generator.check_health()
 
     def _fall_back(self, query: Query, reason: str, notes: list[str] | None = None) -> Selection:
         selection = self.fallback.select(query)

@@ -5,13 +5,22 @@ from __future__ import annotations
 import logging
 import time
 from abc import ABC, abstractmethod
+from dataclasses import dataclass
 from typing import Any
 
-from mexa_ray.config import ExpertSpec
-from mexa_ray.errors import InvalidRequest
+from mexa_ray.config import ExpertSpec, ModelSpec
+from mexa_ray.errors import ConfigError, InvalidRequest
 from mexa_ray.types import ExpertReport, Media, Query, Skill
 
 log = logging.getLogger(__name__)
+
+
+def required_model(spec: ExpertSpec) -> ModelSpec:
+    """The model a model-backed expert's card must name."""
+    if spec.model is None:
+        raise ConfigError(f"expert {spec.name!r}: backend {spec.backend!r} needs a `model`",
+                          field="model")
+    return spec.model
 
 
 class Expert(ABC):
@@ -78,6 +87,15 @@ class Expert(ABC):
         """Raise if the expert cannot serve (model not loaded, device lost)."""
 
 
+@dataclass
+class Prepared:
+    """What one media item gives the model (`inputs`), and the report text that goes before
+    the model's outputs (`header`: facts read while preparing, so the item is read once)."""
+
+    inputs: list[Any]
+    header: str = ""
+
+
 class BatchedExpert(Expert):
     """An expert whose model works on batches: each media item becomes model inputs
     (`prepare`), the inputs of every call in a batch go through the model together (`infer`),
@@ -86,7 +104,7 @@ class BatchedExpert(Expert):
     batches = True
 
     @abstractmethod
-    def prepare(self, item: Media, query: Query, skill: Skill) -> list[Any]:
+    def prepare(self, item: Media, query: Query, skill: Skill) -> Prepared:
         """The model inputs for one media item (e.g. one prompt per video frame)."""
 
     @abstractmethod
@@ -94,25 +112,26 @@ class BatchedExpert(Expert):
         """One output per input, in order; the batched model call."""
 
     @abstractmethod
-    def compose(self, item: Media, query: Query, skill: Skill, inputs: list[Any],
+    def compose(self, item: Media, query: Query, skill: Skill, prepared: Prepared,
                 outputs: list[Any]) -> str:
-        """The item's report text from its inputs and the model's outputs."""
+        """The item's report text from what was prepared and the model's outputs."""
 
     def describe(self, item: Media, query: Query, skill: Skill) -> str:
-        inputs = self.prepare(item, query, skill)
-        return self.compose(item, query, skill, inputs, self.infer(inputs))
+        prepared = self.prepare(item, query, skill)
+        outputs = self.infer(prepared.inputs) if prepared.inputs else []
+        return self.compose(item, query, skill, prepared, outputs)
 
     def run_batch(self, calls: list[tuple[Query, str]]) -> list[ExpertReport | Exception]:
         started = time.time()
         results: list[ExpertReport | Exception | None] = [None] * len(calls)
-        plans: list[tuple[int, Skill, list[Media], list[list[Any]]]] = []
+        plans: list[tuple[int, Skill, list[Media], list[Prepared]]] = []
         for i, (query, skill_id) in enumerate(calls):
             try:  # a request whose media cannot be read fails alone
                 skill, items = self.plan(query, skill_id)
                 plans.append((i, skill, items, [self.prepare(m, query, skill) for m in items]))
             except Exception as exc:  # noqa: BLE001 - handed back to that call's caller
                 results[i] = exc
-        flat = [x for *_, per_item in plans for inputs in per_item for x in inputs]
+        flat = [x for *_, per_item in plans for prepared in per_item for x in prepared.inputs]
         try:
             outputs = self.infer(flat) if flat else []
         except Exception as exc:  # noqa: BLE001 - the model failed: every planned call fails
@@ -123,10 +142,10 @@ class BatchedExpert(Expert):
         for i, skill, items, per_item in plans:
             query = calls[i][0]
             bodies = []
-            for item, inputs in zip(items, per_item):
-                bodies.append(self.compose(item, query, skill, inputs,
-                                           outputs[pos:pos + len(inputs)]))
-                pos += len(inputs)
+            for item, prepared in zip(items, per_item):
+                n = len(prepared.inputs)
+                bodies.append(self.compose(item, query, skill, prepared, outputs[pos:pos + n]))
+                pos += n
             results[i] = self.report(query, skill, items, bodies, started)
         return results  # type: ignore[return-value]
 

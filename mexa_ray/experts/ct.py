@@ -3,11 +3,10 @@ vision-language model, with the volume's intensity statistics."""
 
 from __future__ import annotations
 
-from functools import lru_cache
-
 import numpy as np
 
-from mexa_ray.experts.generative import GenerativeExpert, Prompt, image_prompt, to_pil
+from mexa_ray.experts.base import Prepared
+from mexa_ray.experts.generative import GenerativeExpert, image_prompt, to_pil
 from mexa_ray.media.volume import read_volume
 from mexa_ray.text_utils import fmt_num
 from mexa_ray.types import Media, Query, Skill
@@ -33,37 +32,19 @@ def sample_slices(vol: np.ndarray, per_axis: int) -> list[tuple[str, np.ndarray]
     return out
 
 
-@lru_cache(maxsize=2)
-def _cached_volume(path: str) -> np.ndarray:
-    """prompts() and compose() of one item both need the volume: read it once."""
-    return read_volume(path)
-
-
 class CTExpert(GenerativeExpert):
     """options: slices_per_axis (default 3), window ([lo, hi] display range; default the
     volume's 1st-99th percentile), max_side (default 448), instructions."""
 
-    def _volume(self, item: Media) -> np.ndarray:
-        return _cached_volume(item.path)
-
-    def prepare(self, item: Media, query: Query, skill: Skill) -> list[Prompt]:
-        vol = self._volume(item)
+    def prepare(self, item: Media, query: Query, skill: Skill) -> Prepared:
+        vol = read_volume(item.path)
         lo, hi = self.options.get("window") or np.percentile(vol, [1, 99]).tolist()
         instruction = self.instruction(skill, query)
         max_side = int(self.options.get("max_side", 448))
-        prompts = []
-        for label, sl in sample_slices(vol, int(self.options.get("slices_per_axis", 3))):
-            image = to_pil(window(sl, float(lo), float(hi)))
-            if max(image.size) > max_side:
-                image.thumbnail((max_side, max_side))
-            prompts.append(image_prompt(label, image, instruction))
-        return prompts
-
-    def compose(self, item: Media, query: Query, skill: Skill, inputs: list[Prompt],
-                outputs: list[str]) -> str:
-        vol = self._volume(item)
+        prompts = [image_prompt(label, to_pil(window(sl, float(lo), float(hi)), max_side),
+                                instruction)
+                   for label, sl in sample_slices(vol, int(self.options.get("slices_per_axis", 3)))]
         stats = (f"CT volume of shape {' x '.join(str(d) for d in vol.shape)} (depth x height x "
                  f"width); intensities from {fmt_num(float(vol.min()))} to "
                  f"{fmt_num(float(vol.max()))}, mean {fmt_num(round(float(vol.mean()), 1))}.")
-        return (stats + "\nSlice descriptions:\n"
-                + super().compose(item, query, skill, inputs, outputs))
+        return Prepared(prompts, header=f"{stats}\nSlice descriptions:")

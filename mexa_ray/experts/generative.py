@@ -13,8 +13,7 @@ from typing import Any
 import numpy as np
 
 from mexa_ray.config import ExpertSpec
-from mexa_ray.errors import ConfigError
-from mexa_ray.experts.base import BatchedExpert
+from mexa_ray.experts.base import BatchedExpert, Prepared, required_model
 from mexa_ray.llm import build_generator
 from mexa_ray.prompts import expert_instruction
 from mexa_ray.types import Media, Query, Skill
@@ -33,10 +32,14 @@ def image_prompt(label: str, image: Any, instruction: str) -> Prompt:
     return Prompt(label, [{"type": "image", "image": image}, {"type": "text", "text": instruction}])
 
 
-def to_pil(frame: np.ndarray) -> Any:
+def to_pil(frame: np.ndarray, max_side: int | None = None) -> Any:
+    """An RGB PIL image, shrunk (aspect kept) to at most `max_side` pixels a side."""
     from PIL import Image
 
-    return Image.fromarray(np.ascontiguousarray(frame[..., :3]).astype(np.uint8))
+    image = Image.fromarray(np.ascontiguousarray(frame[..., :3]).astype(np.uint8))
+    if max_side is not None and max(image.size) > max_side:
+        image.thumbnail((max_side, max_side))
+    return image
 
 
 class GenerativeExpert(BatchedExpert):
@@ -45,10 +48,7 @@ class GenerativeExpert(BatchedExpert):
 
     def __init__(self, spec: ExpertSpec, skills: dict[str, Skill]) -> None:
         super().__init__(spec, skills)
-        if spec.model is None:
-            raise ConfigError(f"expert {spec.name!r}: backend {spec.backend!r} needs a `model`",
-                              field="model")
-        self.generator = build_generator(spec.model, f"experts.{spec.name}.model")
+        self.generator = build_generator(required_model(spec), f"experts.{spec.name}.model")
         #: per-skill instruction overrides, e.g. {E1: "Read the licence plate."}
         self.instructions: dict[str, str] = dict(self.options.get("instructions", {}))
 
@@ -59,11 +59,14 @@ class GenerativeExpert(BatchedExpert):
         outs = self.generator.generate([[{"role": "user", "content": p.content}] for p in inputs])
         return [o.text.strip() for o in outs]
 
-    def compose(self, item: Media, query: Query, skill: Skill, inputs: list[Prompt],
+    def compose(self, item: Media, query: Query, skill: Skill, prepared: Prepared,
                 outputs: list[str]) -> str:
-        if len(inputs) == 1 and not inputs[0].label:
-            return outputs[0]
-        return "\n".join(f"[{p.label}] {text}" for p, text in zip(inputs, outputs))
+        prompts = prepared.inputs
+        if len(prompts) == 1 and not prompts[0].label:
+            body = outputs[0]
+        else:
+            body = "\n".join(f"[{p.label}] {text}" for p, text in zip(prompts, outputs))
+        return f"{prepared.header}\n{body}" if prepared.header else body
 
     def check_health(self) -> None:
         self.generator.check_health()

@@ -47,7 +47,10 @@ class PointCloudExpert(Expert):
     """Geometry report of a point-cloud scene; z is up unless `options.up_axis` says otherwise."""
 
     def describe(self, item: Media, query: Query, skill: Skill) -> str:
-        pcd = read_points(item.path, item.format)
+        return self.describe_cloud(read_points(item.path, item.format), skill)
+
+    def describe_cloud(self, pcd: o3d.geometry.PointCloud, skill: Skill) -> str:
+        """The geometry report of a cloud already read (the scene-view expert reuses it)."""
         n_raw = len(pcd.points)
         max_points = int(self.options.get("max_points", 60000))
         if n_raw > max_points:

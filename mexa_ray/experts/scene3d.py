@@ -10,7 +10,8 @@ from __future__ import annotations
 import numpy as np
 
 from mexa_ray.config import ExpertSpec
-from mexa_ray.experts.generative import GenerativeExpert, Prompt, image_prompt, to_pil
+from mexa_ray.experts.base import Prepared
+from mexa_ray.experts.generative import GenerativeExpert, image_prompt, to_pil
 from mexa_ray.experts.points import _AXES, PointCloudExpert
 from mexa_ray.media.points import read_points
 from mexa_ray.types import Media, Query, Skill
@@ -55,18 +56,12 @@ class SceneVLMExpert(GenerativeExpert):
         super().__init__(spec, skills)
         self.geometry = PointCloudExpert(spec, skills)
 
-    def prepare(self, item: Media, query: Query, skill: Skill) -> list[Prompt]:
+    def prepare(self, item: Media, query: Query, skill: Skill) -> Prepared:
         pcd = read_points(item.path, item.format)
         points = np.asarray(pcd.points)
         colours = np.asarray(pcd.colors) if pcd.has_colors() else None
         up = _AXES[self.options.get("up_axis", "z")]
         instruction = self.instruction(skill, query)
-        return [image_prompt(name, to_pil(view), instruction)
-                for name, view in render_views(points, colours, up,
-                                               int(self.options.get("view_size", 384)))]
-
-    def compose(self, item: Media, query: Query, skill: Skill, inputs: list[Prompt],
-                outputs: list[str]) -> str:
-        geometry = self.geometry.describe(item, query, skill)
-        return (geometry + "\nRendered views:\n"
-                + super().compose(item, query, skill, inputs, outputs))
+        views = render_views(points, colours, up, int(self.options.get("view_size", 384)))
+        return Prepared([image_prompt(name, to_pil(view), instruction) for name, view in views],
+                        header=self.geometry.describe_cloud(pcd, skill) + "\nRendered views:")

@@ -11,8 +11,8 @@ from typing import Any
 
 from mexa_ray.config import ExpertSpec
 from mexa_ray.errors import ConfigError
-from mexa_ray.experts.base import BatchedExpert
-from mexa_ray.llm import load_kwargs, placement
+from mexa_ray.experts.base import BatchedExpert, Prepared, required_model
+from mexa_ray.llm import check_device, load_kwargs, placement
 from mexa_ray.media.audio import load_waveform
 from mexa_ray.media.video import has_audio_track
 from mexa_ray.types import Media, Query, Skill
@@ -43,54 +43,49 @@ class SpeechExpert(BatchedExpert):
 
     def __init__(self, spec: ExpertSpec, skills: dict[str, Skill]) -> None:
         super().__init__(spec, skills)
-        if spec.model is None:
-            raise ConfigError(f"expert {spec.name!r}: backend 'speech' needs a `model`",
-                              field="model")
+        model_spec = required_model(spec)
         from transformers import AutoModelForSpeechSeq2Seq, AutoProcessor, pipeline
 
         field = f"experts.{spec.name}.model"
-        path = resolve_model_path(spec.model.model, field)
-        self.device, dtype = placement(spec.model, field)
+        path = resolve_model_path(model_spec.model, field)
+        self.device, dtype = placement(model_spec, field)
         try:
-            processor = AutoProcessor.from_pretrained(path, **load_kwargs(spec.model))
+            processor = AutoProcessor.from_pretrained(path, **load_kwargs(model_spec))
             model = AutoModelForSpeechSeq2Seq.from_pretrained(path, dtype=dtype,
-                                                              **load_kwargs(spec.model))
+                                                              **load_kwargs(model_spec))
         except OSError as exc:
-            raise ConfigError(f"{field}: cannot load {spec.model.label!r}: {exc}",
+            raise ConfigError(f"{field}: cannot load {model_spec.label!r}: {exc}",
                               field=field) from None
         self.asr = pipeline("automatic-speech-recognition", model=model,
                             tokenizer=processor.tokenizer,
                             feature_extractor=processor.feature_extractor,
                             chunk_length_s=float(self.options.get("chunk_length_s", 30)),
                             device=self.device, dtype=dtype)
-        self.batch_size = spec.model.batch_size
-        generate: dict[str, Any] = {"max_new_tokens": spec.model.max_new_tokens}
+        self.batch_size = model_spec.batch_size
+        generate: dict[str, Any] = {"max_new_tokens": model_spec.max_new_tokens}
         if self.options.get("language"):
             generate["language"] = self.options["language"]
         if getattr(model.generation_config, "is_multilingual", False):
             generate["task"] = "transcribe"
         self.generate_kwargs = generate
 
-    def prepare(self, item: Media, query: Query, skill: Skill) -> list[dict[str, Any]]:
+    def prepare(self, item: Media, query: Query, skill: Skill) -> Prepared:
         if item.type == "video" and not has_audio_track(item.path):
-            return []  # a silent video is a fact to report, not a failure
+            return Prepared([])  # a silent video is a fact to report, not a failure
         samples = load_waveform(item.path, SAMPLE_RATE, float(self.options.get("max_seconds", 600)))
-        return [{"raw": samples, "sampling_rate": SAMPLE_RATE}]
+        return Prepared([{"raw": samples, "sampling_rate": SAMPLE_RATE}])
 
     def infer(self, inputs: list[dict[str, Any]]) -> list[dict[str, Any]]:
         out = self.asr(inputs, return_timestamps=True, batch_size=self.batch_size,
                        generate_kwargs=dict(self.generate_kwargs))
         return out if isinstance(out, list) else [out]
 
-    def compose(self, item: Media, query: Query, skill: Skill, inputs: list[dict[str, Any]],
+    def compose(self, item: Media, query: Query, skill: Skill, prepared: Prepared,
                 outputs: list[dict[str, Any]]) -> str:
-        if not inputs:
+        if not prepared.inputs:
             return "The video has no audio track."
         lines = subtitle_lines(outputs[0])
         return ("Subtitles:\n" + "\n".join(lines)) if lines else "No speech was recognised."
 
     def check_health(self) -> None:
-        import torch
-
-        if self.device == "cuda" and not torch.cuda.is_available():
-            raise RuntimeError(f"{self.name}: the GPU this model was loaded on is gone")
+        check_device(self.device, self.name)

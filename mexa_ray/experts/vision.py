@@ -7,7 +7,8 @@ its timestamp, all frames in one batch.
 
 from __future__ import annotations
 
-from mexa_ray.experts.generative import GenerativeExpert, Prompt, image_prompt, to_pil
+from mexa_ray.experts.base import Prepared
+from mexa_ray.experts.generative import GenerativeExpert, image_prompt, to_pil
 from mexa_ray.media.image import read_image
 from mexa_ray.media.video import read_frames
 from mexa_ray.types import Media, Query, Skill
@@ -17,20 +18,14 @@ class VisionLanguageExpert(GenerativeExpert):
     """options: frames (video frames sampled, default 8), max_side (frame size, default 448),
     instructions (per-skill overrides)."""
 
-    def prepare(self, item: Media, query: Query, skill: Skill) -> list[Prompt]:
+    def prepare(self, item: Media, query: Query, skill: Skill) -> Prepared:
         instruction = self.instruction(skill, query)
         max_side = int(self.options.get("max_side", 448))
         if item.type == "image":
-            image = to_pil(read_image(item.path))
-            if max(image.size) > max_side:
-                image.thumbnail((max_side, max_side))
-            return [image_prompt("", image, instruction)]
+            return Prepared([image_prompt("", to_pil(read_image(item.path), max_side),
+                                          instruction)])
         frames = read_frames(item.path, max_frames=int(self.options.get("frames", 8)),
                              max_side=max_side)
-        return [image_prompt(f"{t:.1f}s", to_pil(f), instruction)
-                for t, f in zip(frames.times, frames.frames)]
-
-    def compose(self, item: Media, query: Query, skill: Skill, inputs: list[Prompt],
-                outputs: list[str]) -> str:
-        body = super().compose(item, query, skill, inputs, outputs)
-        return f"Frame captions ([time] caption):\n{body}" if item.type == "video" else body
+        return Prepared([image_prompt(f"{t:.1f}s", to_pil(f), instruction)
+                         for t, f in zip(frames.times, frames.frames)],
+                        header="Frame captions ([time] caption):")
