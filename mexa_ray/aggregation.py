@@ -16,10 +16,13 @@ import numpy as np
 
 from mexa_ray.config import AggregatorSpec, AppConfig
 from mexa_ray.embedding import Embedder
-from mexa_ray.llm import Generator, build_generator, first_line
+from mexa_ray.llm import Generation, Generator, build_generator, first_line
 from mexa_ray.prompts import LETTERS, aggregator_messages, extract_option
 from mexa_ray.text_utils import content_words, words
 from mexa_ray.types import Answer, ExpertReport, MissingExpert, Query, Selection
+
+#: one item to answer: the query, its experts' reports, and the experts that failed
+AggregateCall = tuple[Query, list[ExpertReport], list[MissingExpert]]
 
 
 @dataclass
@@ -88,6 +91,16 @@ class EvidenceRankingAggregator:
         return Verdict(u.text, None, f"{preface} The most relevant evidence (score "
                        f"{scores[best]:.2f}) is from {u.expert} [{u.skill}]: \"{u.text}\".")
 
+    def answer_batch(self, calls: list[AggregateCall]) -> list[Verdict]:
+        """Answers for many items; every text they need is embedded in one forward pass."""
+        texts = []
+        for query, reports, _ in calls:
+            texts += [u.text for u in evidence_units(reports)]
+            texts += ([f"{query.question} {opt}" for opt in query.options] if query.options
+                      else [query.question])
+        self.embedder.encode(texts)  # remembered: the answers below reuse the vectors
+        return [self.answer(query, reports, missing) for query, reports, missing in calls]
+
     def check_health(self) -> None:
         """No model of its own beyond the embedder, which runs on CPU."""
 
@@ -129,15 +142,24 @@ class LRMAggregator:
 
     def answer(self, query: Query, reports: list[ExpertReport],
                missing: list[MissingExpert] | None = None) -> Verdict:
-        messages = aggregator_messages(query, reports, missing or [])
+        return self.answer_batch([(query, reports, missing or [])])[0]
+
+    def answer_batch(self, calls: list[AggregateCall]) -> list[Verdict]:
+        """Answers for many items in one batched generation (how the bulk job feeds the LRM)."""
+        conversations = [aggregator_messages(q, reports, missing) for q, reports, missing in calls]
         try:
-            out = self.generator.generate([messages])[0]
+            outs = self.generator.generate(conversations)
         except Exception as exc:  # the LRM is down: answer from the evidence, and say so
-            verdict = self.fallback.answer(query, reports)
-            verdict.notes.append(f"the LRM {self.generator.label} failed ({type(exc).__name__}: "
-                                 f"{first_line(str(exc))}); the evidence-ranking fallback "
-                                 "answered")
-            return verdict
+            verdicts = self.fallback.answer_batch(calls)
+            for verdict in verdicts:
+                verdict.notes.append(f"the LRM {self.generator.label} failed "
+                                     f"({type(exc).__name__}: {first_line(str(exc))}); the "
+                                     "evidence-ranking fallback answered")
+            return verdicts
+        return [self._verdict(query, out) for (query, _, _), out in zip(calls, outs)]
+
+    @staticmethod
+    def _verdict(query: Query, out: Generation) -> Verdict:
         notes = [] if out.finished else [
             "the LRM stopped at max_new_tokens; the answer may be cut short"]
         if not query.options:

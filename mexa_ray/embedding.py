@@ -12,7 +12,14 @@ from mexa_ray.weights import resolve_model_path
 
 
 class Embedder:
-    """Unit-normalised sentence embeddings, so a dot product is a cosine similarity."""
+    """Unit-normalised sentence embeddings, so a dot product is a cosine similarity.
+
+    Vectors are remembered by text (a bounded memo), so a batch stage can embed every text of
+    many items in one forward pass (`encode` the lot first) and then score item by item.
+    """
+
+    #: texts remembered; the memo is dropped whole when full (a few MB at most)
+    memo_size = 8192
 
     def __init__(self, spec: EmbeddingSpec) -> None:
         from sentence_transformers import SentenceTransformer
@@ -20,14 +27,24 @@ class Embedder:
         self.model_id = spec.model
         self._model = SentenceTransformer(resolve_model_path(spec.model, "embedding.model"), device=spec.device)
         self._lock = threading.Lock()  # torch modules are not safe to call from many threads
+        self._memo: dict[str, np.ndarray] = {}
         self.encode(["warm-up"])  # the first call pays lazy initialisation; not a request's cost
 
     def encode(self, texts: list[str]) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
         with self._lock:
-            return self._model.encode(texts, normalize_embeddings=True, convert_to_numpy=True,
-                                      show_progress_bar=False)
+            todo = list(dict.fromkeys(t for t in texts if t not in self._memo))
+            if todo:
+                vectors = self._model.encode(todo, normalize_embeddings=True,
+                                             convert_to_numpy=True, show_progress_bar=False)
+                if len(self._memo) + len(todo) > self.memo_size:
+                    self._memo.clear()
+                self._memo.update(zip(todo, vectors))
+                fresh = dict(zip(todo, vectors))
+            else:
+                fresh = {}
+            return np.stack([fresh[t] if t in fresh else self._memo[t] for t in texts])
 
     @property
     def dim(self) -> int:

@@ -14,7 +14,7 @@ from typing import Protocol
 from mexa_ray.config import AppConfig, ExpertSpec
 from mexa_ray.embedding import Embedder
 from mexa_ray.errors import InvalidRequest, UnknownExpert
-from mexa_ray.llm import Generator, build_generator, first_line
+from mexa_ray.llm import Generation, Generator, build_generator, first_line
 from mexa_ray.prompts import parse_skill_ids, router_messages
 from mexa_ray.types import Query, SelectedExpert, Selection, Skill
 
@@ -73,6 +73,11 @@ class EmbeddingRouter:
     def check_health(self) -> None:
         """No model of its own beyond the embedder, which runs on CPU."""
 
+    def select_batch(self, queries: list[Query]) -> list[Selection]:
+        """Selections for many queries; their texts are embedded in one forward pass."""
+        self.embedder.encode([query_text(q) for q in queries])  # remembered for select()
+        return [self.select(q) for q in queries]
+
     def select(self, query: Query) -> Selection:
         present = set(query.modalities)
         uncovered = self.uncovered(present)
@@ -126,6 +131,8 @@ class Router(Protocol):
 
     def select(self, query: Query) -> Selection: ...
 
+    def select_batch(self, queries: list[Query]) -> list[Selection]: ...
+
     def check_health(self) -> None:
         """Raise if the router's model can no longer serve."""
 
@@ -178,21 +185,43 @@ class LLMRouter:
         return offered
 
     def select(self, query: Query) -> Selection:
-        if query.experts is not None:
-            return self.fallback.select(query)
-        present = set(query.modalities)
-        offered = self._offered(present)
-        if not offered:  # nothing to choose from: the fallback reports what is uncovered
-            return self.fallback.select(query)
+        return self.select_batch([query])[0]
+
+    def select_batch(self, queries: list[Query]) -> list[Selection]:
+        """Selections for many queries, their prompts generated in one batch (how the bulk job
+        feeds the router model)."""
+        results: list[Selection | None] = [None] * len(queries)
+        prompts: dict[int, tuple[list, dict[str, list[ExpertSpec]]]] = {}
+        for i, query in enumerate(queries):
+            offered = self._offered(set(query.modalities))
+            if query.experts is not None or not offered:
+                # named experts, or nothing to choose from: the fallback says what is uncovered
+                results[i] = self.fallback.select(query)
+                continue
+            try:
+                images = router_frames(query, self.frames) if self.frames else None
+                prompts[i] = (router_messages(query, [self.catalogue[s] for s in offered],
+                                              query.modalities, images), offered)
+            except Exception as exc:  # unreadable frames: this query falls back alone
+                results[i] = self._failed(query, exc)
+        order = list(prompts)
         try:
-            images = router_frames(query, self.frames) if self.frames else None
-            messages = router_messages(query, [self.catalogue[s] for s in offered],
-                                       query.modalities, images)
-            out = self.generator.generate([messages])[0]
-        except Exception as exc:  # a broken router model must not take the request down
-            log.exception("request %s: LLM router failed", query.request_id)
-            return self._fall_back(query, f"the LLM router failed ({type(exc).__name__}: "
-                                          f"{first_line(str(exc))})")
+            outs = self.generator.generate([prompts[i][0] for i in order]) if order else []
+        except Exception as exc:  # a broken router model must not take the requests down
+            outs = [exc] * len(order)
+        for i, out in zip(order, outs):
+            query, offered = queries[i], prompts[i][1]
+            results[i] = (self._failed(query, out) if isinstance(out, Exception)
+                          else self._interpret(query, out, offered))
+        return results  # type: ignore[return-value]
+
+    def _failed(self, query: Query, exc: Exception) -> Selection:
+        log.error("request %s: LLM router failed: %s", query.request_id, exc)
+        return self._fall_back(query, f"the LLM router failed ({type(exc).__name__}: "
+                                      f"{first_line(str(exc))})")
+
+    def _interpret(self, query: Query, out: Generation,
+                   offered: dict[str, list[ExpertSpec]]) -> Selection:
         ids, unknown = parse_skill_ids(out.text, list(offered))
         notes = []
         if unknown:
@@ -213,7 +242,8 @@ class LLMRouter:
             notes.append(f"the LLM router named {len(ids)} skills; kept the first "
                          f"{self.max_experts} (router.max_experts)")
         log.info("request %s: LLM router chose %s", query.request_id, ids)
-        return Selection(selected, self.name, self.fallback.uncovered(present), notes)
+        return Selection(selected, self.name,
+                         self.fallback.uncovered(set(query.modalities)), notes)
 
     def check_health(self) -> None:
         self.generator.check_health()
