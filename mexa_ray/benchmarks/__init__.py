@@ -1,0 +1,24 @@
+"""Benchmark adapters (one module each) and their scoring rules; `get_benchmark` by name."""
+
+from __future__ import annotations
+
+from mexa_ray.benchmarks.base import Benchmark, BenchmarkError, Item, MediaRef
+from mexa_ray.benchmarks.generic import Generic
+from mexa_ray.benchmarks.m3d import M3D
+from mexa_ray.benchmarks.mmau import MMAU
+from mexa_ray.benchmarks.sqa3d import SQA3D
+from mexa_ray.benchmarks.videommmu import VideoMMMU
+
+BENCHMARKS: dict[str, type[Benchmark]] = {
+    b.name: b for b in (MMAU, SQA3D, VideoMMMU, M3D, Generic)}
+
+
+def get_benchmark(name: str) -> Benchmark:
+    cls = BENCHMARKS.get(name.lower().replace("-", ""))
+    if cls is None:
+        raise BenchmarkError(f"unknown benchmark {name!r}; known: {', '.join(BENCHMARKS)}",
+                             field="benchmark")
+    return cls()
+
+
+__all__ = ["BENCHMARKS", "Benchmark", "BenchmarkError", "Item", "MediaRef", "get_benchmark"]
