@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import logging
-import os
-
 import ray
 from ray import serve
 from ray.exceptions import RayTaskError
@@ -13,21 +10,7 @@ from ray.serve.handle import DeploymentHandle
 from deployments.app import build_app
 from mexa_ray.config import AppConfig
 from mexa_ray.errors import MexaError
-
-log = logging.getLogger(__name__)
-
-
-def connect(quiet: bool = True) -> None:
-    """Join the cluster at RAY_ADDRESS, or start a local Ray in this process; no-op if joined."""
-    if ray.is_initialized():
-        return
-    kwargs: dict = {"include_dashboard": False, "log_to_driver": not quiet,
-                    "logging_level": logging.WARNING if quiet else logging.INFO}
-    if not os.environ.get("RAY_ADDRESS"):
-        # small containers: keep the object store off most of /dev/shm
-        kwargs["object_store_memory"] = int(os.environ.get("MEXA_OBJECT_STORE_BYTES",
-                                                           512 * 2**20))
-    ray.init(**kwargs)
+from mexa_ray.ray_runtime import connect
 
 
 def start(config: AppConfig, *, http: bool = False, host: str = "127.0.0.1", port: int = 8000,

@@ -1,4 +1,4 @@
-"""`mexa demo | serve | ask | experts`.
+"""`mexa demo | serve | ask | eval | experts`.
 
 Commands that need Ray Serve import `deployments` lazily, so `mexa experts` stays fast and the
 library itself never imports Serve.
@@ -144,6 +144,14 @@ def cmd_ask(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_eval(args: argparse.Namespace) -> int:
+    from jobs.evaluate import run
+
+    with json_stdout() as out:
+        print(run(args), file=out, flush=True)
+    return 0
+
+
 def cmd_experts(args: argparse.Namespace) -> int:
     cards = expert_cards(load_config(args.config))
     if args.json:
@@ -193,6 +201,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--pretty", action="store_true")
     p.add_argument("question")
     p.set_defaults(func=cmd_ask)
+
+    p = sub.add_parser("eval", help="evaluate a benchmark in bulk on Ray Data (resumable)")
+    from jobs.evaluate import add_arguments
+
+    add_arguments(p)
+    p.set_defaults(func=cmd_eval)
 
     p = sub.add_parser("experts", help="list the expert cards of a config")
     p.add_argument("--config")

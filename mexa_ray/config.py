@@ -123,6 +123,32 @@ class BatchingSpec(_Strict):
     batch_wait_timeout_s: float = Field(default=0.02, ge=0)
 
 
+class BulkSpec(_Strict):
+    """How a stage of the Ray Data evaluation job runs: an actor pool that loads the model once
+    per actor and is fed whole batches. Unset resources default to the Serve deployment's."""
+
+    #: actors in the pool: a fixed size, or [min, max] for an autoscaling pool
+    actors: int | tuple[int, int] = 1
+    batch_size: int = Field(default=16, ge=1)
+    num_cpus: float | None = Field(default=None, ge=0)
+    num_gpus: float | None = Field(default=None, ge=0)
+
+    @model_validator(mode="after")
+    def _pool_size(self) -> "BulkSpec":
+        low, high = self.actors if isinstance(self.actors, tuple) else (self.actors, self.actors)
+        if low < 1 or high < low:
+            raise ValueError(f"actors: need 1 <= min <= max, got {self.actors}")
+        return self
+
+    def resources(self, deployment: "DeploymentSettings") -> dict[str, float]:
+        """num_cpus / num_gpus per actor: this block's, else the Serve deployment's."""
+        actor = deployment.ray_actor_options
+        return {"num_cpus": self.num_cpus if self.num_cpus is not None
+                else float(actor.get("num_cpus", 0.25)),
+                "num_gpus": self.num_gpus if self.num_gpus is not None
+                else float(actor.get("num_gpus", 0))}
+
+
 class ExpertSpec(_Strict):
     """An expert card: what the router reads, and how the expert is built and deployed."""
 
@@ -142,6 +168,8 @@ class ExpertSpec(_Strict):
     #: batch concurrent requests (`@serve.batch`) when the backend generates in batches
     batching: BatchingSpec | None = None
     deployment: DeploymentSettings = Field(default_factory=DeploymentSettings)
+    #: the expert's stage in the bulk evaluation job (`mexa eval`)
+    bulk: BulkSpec = Field(default_factory=BulkSpec)
 
     @model_validator(mode="after")
     def _batches_can_fill(self) -> ExpertSpec:
@@ -175,6 +203,7 @@ class RouterSpec(_Strict):
     #: experts scoring within this margin of the best one are selected as well
     margin: float = Field(default=0.08, ge=0)
     deployment: DeploymentSettings = Field(default_factory=DeploymentSettings)
+    bulk: BulkSpec = Field(default_factory=BulkSpec)
 
     @model_validator(mode="after")
     def _llm_given(self) -> "RouterSpec":
@@ -189,6 +218,7 @@ class AggregatorSpec(_Strict):
     #: weight of exact word/number overlap next to embedding similarity (evidence ranking)
     lexical_weight: float = Field(default=0.5, ge=0)
     deployment: DeploymentSettings = Field(default_factory=DeploymentSettings)
+    bulk: BulkSpec = Field(default_factory=BulkSpec)
 
     @model_validator(mode="after")
     def _llm_given(self) -> "AggregatorSpec":

@@ -28,23 +28,24 @@ def make_table(path: Path) -> Path:
     return path
 
 
-def make_scene(path: Path, seed: int = 0) -> Path:
-    """A 4 x 3 m room (z up): floor, back wall, a table, a ball and a lamp, as a PLY point cloud."""
+def make_scene(path: Path, seed: int = 0, density: float = 1.0) -> Path:
+    """A 4 x 3 m room (z up): floor, back wall, a table, a ball and a lamp, as a PLY point cloud
+    (52k points at density 1)."""
     import open3d as o3d
 
     o3d.utility.random.seed(seed)
 
     def box(w, d, h, at, colour, n):
         mesh = o3d.geometry.TriangleMesh.create_box(w, d, h).translate(at)
-        return mesh.sample_points_uniformly(n).paint_uniform_color(colour)
+        return mesh.sample_points_uniformly(int(n * density)).paint_uniform_color(colour)
 
     floor = box(4.0, 3.0, 0.02, (0, 0, -0.02), (0.6, 0.6, 0.6), 24000)
     wall = box(4.0, 0.02, 2.5, (0, 3.0, 0), (0.9, 0.9, 0.85), 16000)
     table = box(1.2, 0.8, 0.75, (0.5, 0.8, 0.0), (0.5, 0.3, 0.1), 6000)
     ball = (o3d.geometry.TriangleMesh.create_sphere(0.25).translate((2.6, 1.0, 0.25))
-            .sample_points_uniformly(3000).paint_uniform_color((0.85, 0.1, 0.1)))
+            .sample_points_uniformly(int(3000 * density)).paint_uniform_color((0.85, 0.1, 0.1)))
     lamp = (o3d.geometry.TriangleMesh.create_cylinder(0.12, 1.6).translate((3.4, 2.3, 0.8))
-            .sample_points_uniformly(3000).paint_uniform_color((0.2, 0.3, 0.9)))
+            .sample_points_uniformly(int(3000 * density)).paint_uniform_color((0.2, 0.3, 0.9)))
     cloud = floor + wall + table + ball + lamp
     o3d.io.write_point_cloud(str(path), cloud)
     return path

@@ -67,15 +67,23 @@ def pick_free_port() -> int:
 
 
 @pytest.fixture(scope="session")
-def serve_app(media_dir):
-    """A real local Ray (with two logical GPUs) running the app; yields (handle, base_url)."""
+def ray_session():
+    """One local Ray (with two logical GPUs) for every test that needs Ray: Serve and Data."""
     import ray
+
+    ray.init(num_cpus=4, num_gpus=2, include_dashboard=False, object_store_memory=300 * 2**20,
+             log_to_driver=False)
+    yield ray.get_runtime_context().gcs_address
+    ray.shutdown()
+
+
+@pytest.fixture(scope="session")
+def serve_app(ray_session, media_dir):
+    """The app running on the session's Ray; yields (handle, base_url)."""
     from ray import serve
 
     from deployments.app import build_app
 
-    ray.init(num_cpus=4, num_gpus=2, include_dashboard=False, object_store_memory=300 * 2**20,
-             log_to_driver=False)
     port = pick_free_port()
     serve.start(http_options={"host": "127.0.0.1", "port": port},
                 logging_config={"log_level": "WARNING"})
@@ -83,7 +91,6 @@ def serve_app(media_dir):
     handle = serve.run(build_app(config), name=config.name, route_prefix="/")
     yield handle, f"http://127.0.0.1:{port}"
     serve.shutdown()
-    ray.shutdown()
 
 
 #: what the taught tiny models answer, whatever the prompt

@@ -37,6 +37,22 @@ def test_bad_config_is_a_clear_error(tmp_path):
     assert "experts.0.skills" in out.stderr and "unknown skill 'Q7'" in out.stderr
 
 
+def test_eval_refuses_bad_arguments_before_starting_ray(tmp_path):
+    common = ["--annotations", str(tmp_path / "none.json"), "--media-root", str(tmp_path),
+              "--out", str(tmp_path / "out")]
+    out = run_mexa("eval", "--benchmark", "nope", *common)
+    assert out.returncode == 2 and "error (benchmark): unknown benchmark 'nope'" in out.stderr
+    out = run_mexa("eval", "--benchmark", "mmau", *common)
+    assert out.returncode == 2 and "MMAU: no such file" in out.stderr
+    out = run_mexa("eval", "--benchmark", "mmau", "--limit", "0", *common)
+    assert out.returncode == 2 and "--limit must be at least 1" in out.stderr
+    job = subprocess.run([sys.executable, "-m", "jobs.evaluate", "--benchmark", "nope", *common],
+                         capture_output=True, text=True, timeout=120,
+                         cwd=Path(__file__).resolve().parents[1])
+    assert job.returncode == 2 and "unknown benchmark 'nope'" in job.stderr
+    assert not (tmp_path / "out").exists()  # nothing was started or written
+
+
 def _ray_processes_under(path: Path) -> list[str]:
     found = []
     for p in psutil.process_iter(["cmdline"]):

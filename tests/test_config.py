@@ -44,6 +44,8 @@ def _data(**expert_overrides):
     ({"colour": "red"}, "experts.0.colour", "Extra inputs"),
     ({"deployment": {"num_replicas": 2, "autoscaling_config": {"max_replicas": 3}}},
      "experts.0.deployment", "either num_replicas or autoscaling_config"),
+    ({"bulk": {"actors": [3, 1]}}, "experts.0.bulk.actors", "need 1 <= min <= max"),
+    ({"bulk": {"batch_size": 0}}, "experts.0.bulk.batch_size", "greater than or equal to 1"),
 ])
 def test_bad_config_names_the_field(override, field, words):
     with pytest.raises(ConfigError) as info:
@@ -113,3 +115,9 @@ def test_packaged_configs_load_by_name_and_unknown_names_are_clear():
     assert load_config("default").experts == load_config().experts
     with pytest.raises(ConfigError, match="packaged configs: default, gpu-1x80gb, gpu-cluster"):
         load_config("gpu-9x")
+
+
+def test_bulk_resources_default_to_the_serve_deployment():
+    spec = parse_config(_data(deployment={"ray_actor_options": {"num_cpus": 2, "num_gpus": 0.5}},
+                              bulk={"num_gpus": 0.25})).experts[0]
+    assert spec.bulk.resources(spec.deployment) == {"num_cpus": 2.0, "num_gpus": 0.25}

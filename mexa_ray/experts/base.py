@@ -41,6 +41,10 @@ class Expert(ABC):
     #: the Serve deployment then gathers concurrent requests with `@serve.batch`
     batches: bool = False
 
+    #: whether reports depend on the question (and options) and not only on the media and skill;
+    #: the bulk job's report cache keys on the question only for such experts
+    reads_question: bool = False
+
     def plan(self, query: Query, skill_id: str) -> tuple[Skill, list[Media]]:
         """The skill to apply and the media items it reads."""
         skill = self.skills.get(skill_id)

@@ -46,6 +46,8 @@ class GenerativeExpert(BatchedExpert):
     """Loads its model once (in `__init__`, so a replica is ready only when it can serve);
     subclasses turn an item into prompts (`prepare`) and may format the captions (`compose`)."""
 
+    reads_question = True
+
     def __init__(self, spec: ExpertSpec, skills: dict[str, Skill]) -> None:
         super().__init__(spec, skills)
         self.generator = build_generator(required_model(spec), f"experts.{spec.name}.model")

@@ -19,6 +19,8 @@ class SyntheticExpertError(RuntimeError):
 class SyntheticExpert(Expert):
     """options: delay_s (sleep per call), fail (raise instead of answering), text (report)."""
 
+    reads_question = True
+
     def describe(self, item: Media, query: Query, skill: Skill) -> str:
         raise NotImplementedError  # run() is overridden: it needs no media
 

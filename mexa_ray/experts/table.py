@@ -26,6 +26,8 @@ def _is_numeric(t: pa.DataType) -> bool:
 class TableExpert(Expert):
     """Profiles a CSV/Parquet table with pyarrow; each report line stands alone as evidence."""
 
+    reads_question = True
+
     def describe(self, item: Media, query: Query, skill: Skill) -> str:
         table = read_table(item.path, item.format)
         max_columns = int(self.options.get("max_columns", 12))
