@@ -7,6 +7,11 @@ item (what original MEXA's evaluation does, minus its thread pool of API calls);
 loading the models (and, for the job, starting Ray and its actors).
 
     python benchmarks/bulk_eval.py [--items 1000] [--annotations FILE] [--config NAME]
+                                   [--clip-seconds 10] [--tiny-llm]
+
+`--tiny-llm` swaps in MEXA's model path on this CPU: an LLM router and an LRM aggregator, both
+the tiny 2-layer chat model the tests build (tests/tiny_models.py, taught a fixed reply), so the
+effect of feeding models whole batches shows without a GPU.
 
 Prints a table and writes benchmarks/results/bulk_eval.json.
 """
@@ -36,7 +41,7 @@ def sequential(items, media_root: Path, config_name: str | None) -> dict:
     from mexa_ray.selection import build_router
     from mexa_ray.types import Media, Query
 
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), time.process_time()
     config = load_config(config_name)
     embedder = Embedder(config.embedding)
     router = build_router(config, embedder)
@@ -66,7 +71,7 @@ def sequential(items, media_root: Path, config_name: str | None) -> dict:
                                verdict.answer, verdict.option_index)
     done = time.perf_counter()
     return {"wall_s": done - started, "load_s": loaded - started, "answered": answered,
-            "correct": correct}
+            "correct": correct, "cpu_s": time.process_time() - cpu_started}
 
 
 def job(annotations: Path, media_root: Path, limit: int, config_name: str | None,
@@ -80,6 +85,30 @@ def job(annotations: Path, media_root: Path, limit: int, config_name: str | None
             "correct": summary["correct"], "stages": summary["stages"]}
 
 
+def tiny_llm_config(work: Path) -> str:
+    """The default config with the tiny LLM as router and LRM (built here; nothing downloaded)."""
+    import sys
+
+    import yaml
+
+    sys.path.insert(0, str(ROOT / "tests"))
+    import tiny_models
+
+    from mexa_ray.config import load_config
+
+    router = tiny_models.causal_lm(work / "router", reply="B2, B3")
+    lrm = tiny_models.causal_lm(work / "lrm", reply="<think>The clip is tonal.</think>Answer: (B)",
+                                seed=1)
+    data = load_config().model_dump(mode="json")
+    data["router"].update(kind="llm", llm={"model": str(router), "max_new_tokens": 8,
+                                           "batch_size": 32})
+    data["aggregator"].update(kind="lrm", llm={"model": str(lrm), "max_new_tokens": 24,
+                                               "batch_size": 32})
+    path = work / "tiny-llm.yaml"
+    path.write_text(yaml.safe_dump(data))
+    return str(path)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -88,7 +117,9 @@ def main() -> None:
     ap.add_argument("--config", help="app config (default: the offline default)")
     ap.add_argument("--clip-seconds", type=float, default=10.0,
                     help="length of the stand-in clips (MMAU's are mostly 10 s)")
-    ap.add_argument("--out", default=str(Path(__file__).parent / "results" / "bulk_eval.json"))
+    ap.add_argument("--tiny-llm", action="store_true",
+                    help="LLM router and LRM aggregator: the tests' tiny chat model")
+    ap.add_argument("--out", help="JSON results (default benchmarks/results/bulk_eval[_tiny].json)")
     args = ap.parse_args()
 
     from mexa_ray.benchmarks import get_benchmark
@@ -101,24 +132,29 @@ def main() -> None:
     for i, item in enumerate(items):
         write_standin(item, media_root, seed=i, seconds=args.clip_seconds)
 
+    if args.tiny_llm:
+        args.config = tiny_llm_config(work)
     loop = sequential(items, media_root, args.config)
     data = job(annotations, media_root, len(items), args.config, work / "run")
     n = len(items)
     rows = [("sequential loop", loop), ("Ray Data job", data)]
     print(f"{n} MMAU items ({annotations.name}), {args.clip_seconds:g} s stand-in clips, config "
-          f"{args.config or 'default'}, {os.cpu_count()} CPUs")
+          f"{'tiny LLM router + LRM' if args.tiny_llm else args.config or 'default'}, "
+          f"{os.cpu_count()} CPUs")
     print(f"{'pipeline':18} {'wall s':>8} {'items/s':>8} {'answered':>8} {'correct':>8}")
     for name, r in rows:
         print(f"{name:18} {r['wall_s']:8.1f} {n / r['wall_s']:8.2f} {r['answered']:8} "
               f"{r['correct']:8}")
     ratio = loop["wall_s"] / data["wall_s"]
     print(f"job / loop throughput: {ratio:.2f}x (loop model loading {loop['load_s']:.1f}s; "
-          f"loop without it {n / (loop['wall_s'] - loop['load_s']):.2f} items/s)")
-    out = Path(args.out)
+          f"loop without it {n / (loop['wall_s'] - loop['load_s']):.2f} items/s; the loop kept "
+          f"{loop['cpu_s'] / loop['wall_s']:.2f} cores busy: torch's own threads)")
+    out = Path(args.out or Path(__file__).parent / "results" /
+               f"bulk_eval{'_tiny' if args.tiny_llm else ''}.json")
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps({"machine": platform.platform(), "cpu_count": os.cpu_count(),
                                "items": n, "annotations": str(annotations),
-                               "config": args.config or "default", "clip_seconds": args.clip_seconds, "loop": loop, "job": data,
+                               "config": "tiny-llm" if args.tiny_llm else args.config or "default", "clip_seconds": args.clip_seconds, "loop": loop, "job": data,
                                "speedup": ratio}, indent=2))
     print(f"wrote {out}")
 
