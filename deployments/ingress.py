@@ -8,11 +8,13 @@ same validation runs for handle calls (`answer`), which the demo and `mexa ask` 
 import asyncio
 import base64
 import binascii
+import json
 import logging
 import time
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response, StreamingResponse
 from ray import serve
 from ray.exceptions import RayTaskError
 from ray.serve.handle import DeploymentHandle
@@ -22,6 +24,7 @@ from deployments.transport import publish, spool
 from mexa_ray import media as media_io
 from mexa_ray.api import MediaIn, ReasonRequest, parse_request
 from mexa_ray.cards import expert_cards
+from mexa_ray.chat_api import chunk, completion, models, parse_chat
 from mexa_ray.config import AppConfig
 from mexa_ray.errors import InvalidRequest, MediaError, MexaError, PayloadTooLarge
 from mexa_ray.types import Media, Query
@@ -30,8 +33,32 @@ log = logging.getLogger("ray.serve")
 api = FastAPI(title="mexa-ray", description="MEXA multimodal reasoning with expert models")
 
 
+INTERNAL_ERROR = {"error": {"type": "internal_error",
+                            "message": "the request failed inside the service; see the server log"}}
+
+
 def error_response(exc: MexaError) -> JSONResponse:
-    return JSONResponse(exc.to_dict(), status_code=exc.status)
+    body = exc.to_dict()
+    body["error"]["param"] = exc.field  # the name OpenAI clients read the field from
+    return JSONResponse(body, status_code=exc.status)
+
+
+async def answered(request: Request,
+                   handler: Callable[[object], Awaitable[Response]]) -> Response:
+    """Run a JSON route: bad JSON or bad input is a 4xx with the error body, a bug a 500 with
+    the same shape; the service keeps serving either way."""
+    try:
+        payload = await request.json()
+    except ValueError as exc:
+        return error_response(MexaError(f"the body is not valid JSON: {exc}"))
+    try:
+        return await handler(payload)
+    except MexaError as exc:
+        log.info("rejected request: %s (%s)", exc.message, exc.field)
+        return error_response(exc)
+    except Exception:  # a bug, not the client's fault: logged, answered with the error body
+        log.exception("request failed")
+        return JSONResponse(INTERNAL_ERROR, status_code=500)
 
 
 @api.exception_handler(HTTPException)
@@ -49,12 +76,17 @@ class Ingress:
         self.selector = selector
         self.roots = config.media_roots()
         self.cards = expert_cards(config)
+        self.started = int(time.time())
 
     async def answer(self, payload: object) -> dict:
         """Validate a /v1/reason body and answer it; raises MexaError for bad input."""
         started = time.time()
-        request = parse_request(payload)
-        query = await asyncio.to_thread(self._to_query, request)
+        return await self._answer(await self._validated(payload), started)
+
+    async def _validated(self, payload: object) -> Query:
+        return await asyncio.to_thread(self._to_query, parse_request(payload))
+
+    async def _answer(self, query: Query, started: float) -> dict:
         prepared = time.time()
         try:
             answer = await self.selector.reason.remote(query)
@@ -105,21 +137,54 @@ class Ingress:
         return publish(item, data)
 
     @api.post("/v1/reason")
-    async def reason(self, request: Request) -> JSONResponse:
-        try:
-            payload = await request.json()
-        except ValueError as exc:
-            return error_response(MexaError(f"the body is not valid JSON: {exc}"))
-        try:
-            return JSONResponse(await self.answer(payload))
+    async def reason(self, request: Request) -> Response:
+        return await answered(request, self._reason_response)
+
+    async def _reason_response(self, payload: object) -> Response:
+        return JSONResponse(await self.answer(payload))
+
+    @api.post("/v1/chat/completions")
+    async def chat_completions(self, request: Request) -> Response:
+        """OpenAI-compatible: the answer is the assistant message; MEXA's whole answer (experts,
+        reports, missing) is in the extra `mexa` field. `stream: true` sends SSE chunks."""
+        return await answered(request, self._chat_response)
+
+    async def _chat_response(self, payload: object) -> Response:
+        started, created = time.time(), int(time.time())
+        parsed = parse_chat(payload, self.config.name)
+        chat = parsed.chat
+        try:  # bad input is a 4xx before any stream starts, naming the chat request's field
+            query = await self._validated(parsed.reason)
         except MexaError as exc:
-            log.info("rejected request: %s (%s)", exc.message, exc.field)
-            return error_response(exc)
-        except Exception:  # a bug, not the client's fault: logged, answered with the error body
-            log.exception("request failed")
-            return JSONResponse({"error": {"type": "internal_error",
-                                           "message": "the request failed inside the service; "
-                                                      "see the server log"}}, status_code=500)
+            exc.field = parsed.field_of(exc.field)
+            raise
+        if not chat.stream:
+            answer = await self._answer(query, started)
+            return JSONResponse(completion(answer, chat.model, created))
+        return StreamingResponse(self._stream(query, started, chat.model, created),
+                                 media_type="text/event-stream")
+
+    async def _stream(self, query: Query, started: float, model: str,
+                      created: int) -> AsyncIterator[str]:
+        def event(body: dict) -> str:
+            return f"data: {json.dumps(body)}\n\n"
+
+        rid = query.request_id
+        yield event(chunk(rid, model, created, {"role": "assistant", "content": ""}))
+        try:
+            answer = await self._answer(query, started)
+        except Exception as exc:  # the status line is sent: report the failure in the stream
+            log.exception("request %s: streamed request failed", rid)
+            body = exc.to_dict() if isinstance(exc, MexaError) else INTERNAL_ERROR
+            yield event(body)
+        else:
+            yield event(chunk(rid, model, created, {"content": answer["answer"]}))
+            yield event(chunk(rid, model, created, {}, "stop", extra=answer))
+        yield "data: [DONE]\n\n"
+
+    @api.get("/v1/models")
+    async def list_models(self) -> dict:
+        return models(self.config.name, self.started)
 
     @api.get("/v1/experts")
     async def experts(self) -> dict:
