@@ -3,6 +3,8 @@ aggregator, the selector (given every expert's handle) and the HTTP ingress."""
 
 from __future__ import annotations
 
+import os
+
 from ray.serve import Application
 
 from deployments.aggregator import Aggregator
@@ -28,7 +30,20 @@ def build_app(config: AppConfig) -> Application:
     selector = Selector.options(
         name="selector", **config.router.deployment.serve_options()).bind(config, experts, aggregator)
     return Ingress.options(
-        name="ingress", **config.ingress.deployment.serve_options()).bind(config, selector)
+        name="ingress", **ingress_options(config)).bind(config, selector)
+
+
+def ingress_options(config: AppConfig) -> dict:
+    """The ingress's Serve options; the API keys variable, when the caller's environment has it,
+    travels to the ingress replicas in their runtime_env (on any node of a cluster)."""
+    options = config.ingress.deployment.serve_options()
+    keys = os.environ.get(config.ingress.api_keys_env)
+    if keys:
+        actor = options["ray_actor_options"]
+        env = dict(actor.get("runtime_env", {}).get("env_vars", {}))
+        env[config.ingress.api_keys_env] = keys
+        actor["runtime_env"] = {**actor.get("runtime_env", {}), "env_vars": env}
+    return options
 
 
 def app_builder(args: dict) -> Application:

@@ -8,8 +8,10 @@ same validation runs for handle calls (`answer`), which the demo and `mexa ask` 
 import asyncio
 import base64
 import binascii
+import hmac
 import json
 import logging
+import os
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 
@@ -43,12 +45,43 @@ def error_response(exc: MexaError) -> JSONResponse:
     return JSONResponse(body, status_code=exc.status)
 
 
+class Unauthorized(MexaError):
+    type = "unauthorized"
+    status = 401
+
+
+@api.middleware("http")
+async def _guard(request: Request, call_next: Callable) -> Response:
+    """Bearer-token check (every route but /healthz, when keys are configured) and the body-size
+    limit, before any route reads the body."""
+    keys: frozenset[str] = getattr(request.app.state, "api_keys", frozenset())
+    if keys and not request.url.path.rstrip("/").endswith("/healthz"):
+        scheme, _, token = request.headers.get("authorization", "").partition(" ")
+        if scheme.lower() != "bearer" or not any(hmac.compare_digest(token.strip(), k)
+                                                 for k in keys):
+            response = error_response(Unauthorized(
+                "missing or wrong API key: send 'Authorization: Bearer <key>'",
+                field="authorization"))
+            response.headers["WWW-Authenticate"] = "Bearer"
+            return response
+    limit = getattr(request.app.state, "max_body_bytes", None)
+    length = request.headers.get("content-length", "")
+    if limit and length.isdigit() and int(length) > limit:
+        return error_response(PayloadTooLarge(f"the body has {length} bytes; the limit is "
+                                              f"{limit}", field="body"))
+    return await call_next(request)
+
+
 async def answered(request: Request,
                    handler: Callable[[object], Awaitable[Response]]) -> Response:
     """Run a JSON route: bad JSON or bad input is a 4xx with the error body, a bug a 500 with
     the same shape; the service keeps serving either way."""
+    body = await request.body()
+    limit = request.app.state.max_body_bytes
+    if len(body) > limit:  # a chunked upload that sent no Content-Length
+        return error_response(PayloadTooLarge(f"the body is over {limit} bytes", field="body"))
     try:
-        payload = await request.json()
+        payload = json.loads(body)
     except ValueError as exc:
         return error_response(MexaError(f"the body is not valid JSON: {exc}"))
     try:
@@ -77,6 +110,9 @@ class Ingress:
         self.roots = config.media_roots()
         self.cards = expert_cards(config)
         self.started = int(time.time())
+        keys = os.environ.get(config.ingress.api_keys_env, "")
+        api.state.api_keys = frozenset(k.strip() for k in keys.split(",") if k.strip())
+        api.state.max_body_bytes = config.ingress.max_body_bytes
 
     async def answer(self, payload: object) -> dict:
         """Validate a /v1/reason body and answer it; raises MexaError for bad input."""

@@ -232,6 +232,12 @@ class IngressSpec(_Strict):
     max_question_chars: int = Field(default=4000, ge=1)
     max_media: int = Field(default=8, ge=0)
     max_media_bytes: int = Field(default=200 * 2**20, ge=1)
+    #: whole HTTP request bodies (uploads are base64: a third larger than the files)
+    max_body_bytes: int = Field(default=512 * 2**20, ge=1)
+    #: environment variable holding the accepted bearer tokens, comma-separated; when it is set
+    #: and not empty every route but /healthz needs `Authorization: Bearer <token>`. Keys are
+    #: never written in the config: `mexa serve` forwards the variable to the ingress replicas
+    api_keys_env: str = "MEXA_API_KEYS"
     deployment: DeploymentSettings = Field(default_factory=DeploymentSettings)
 
 
