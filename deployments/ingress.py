@@ -11,6 +11,7 @@ import binascii
 import hmac
 import json
 import logging
+import math
 import os
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -19,6 +20,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 from ray import serve
 from ray.exceptions import RayTaskError
+from ray.serve.exceptions import BackPressureError
 from ray.serve.handle import DeploymentHandle
 from starlette.exceptions import HTTPException
 
@@ -28,7 +30,13 @@ from mexa_ray.api import MediaIn, ReasonRequest, parse_request
 from mexa_ray.cards import expert_cards
 from mexa_ray.chat_api import chunk, completion, models, parse_chat
 from mexa_ray.config import AppConfig
-from mexa_ray.errors import InvalidRequest, MediaError, MexaError, PayloadTooLarge
+from mexa_ray.errors import (
+    InvalidRequest,
+    MediaError,
+    MexaError,
+    Overloaded,
+    PayloadTooLarge,
+)
 from mexa_ray.types import Media, Query
 
 log = logging.getLogger("ray.serve")
@@ -42,7 +50,10 @@ INTERNAL_ERROR = {"error": {"type": "internal_error",
 def error_response(exc: MexaError) -> JSONResponse:
     body = exc.to_dict()
     body["error"]["param"] = exc.field  # the name OpenAI clients read the field from
-    return JSONResponse(body, status_code=exc.status)
+    headers = {}
+    if isinstance(exc, Overloaded) and exc.retry_after_s is not None:
+        headers["Retry-After"] = str(max(1, math.ceil(exc.retry_after_s)))
+    return JSONResponse(body, status_code=exc.status, headers=headers)
 
 
 class Unauthorized(MexaError):
@@ -126,9 +137,15 @@ class Ingress:
         prepared = time.time()
         try:
             answer = await self.selector.reason.remote(query)
+        except BackPressureError as exc:  # the selectors' queues are full
+            raise Overloaded(f"the service is at capacity ({exc}); retry later",
+                             self.config.router.deployment.retry_after_s) from None
         except RayTaskError as exc:  # a MexaError raised downstream (e.g. unknown expert)
             if isinstance(exc.cause, MexaError):
                 raise exc.cause from None
+            if isinstance(exc.cause, BackPressureError):  # the aggregators' queues are full
+                raise Overloaded(f"the service is at capacity ({exc.cause}); retry later",
+                                 self.config.aggregator.deployment.retry_after_s) from None
             raise
         out = answer.to_dict()
         out["timings"].update(ingress_s=prepared - started, total_s=time.time() - started)

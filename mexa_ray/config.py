@@ -31,7 +31,11 @@ class DeploymentSettings(_Strict):
     num_replicas: int | None = Field(default=None, ge=1)
     autoscaling_config: dict[str, Any] | None = None
     max_ongoing_requests: int = Field(default=8, ge=1)
-    max_queued_requests: int = -1
+    #: requests waiting beyond max_ongoing_requests; past it callers get a 503 at once (with
+    #: Retry-After) instead of waiting without bound; -1 is unbounded
+    max_queued_requests: int = Field(default=-1, ge=-1)
+    #: the Retry-After (seconds) of those 503s
+    retry_after_s: float = Field(default=1.0, ge=0)
     ray_actor_options: dict[str, Any] = Field(default_factory=lambda: {"num_cpus": 0.25})
 
     @model_validator(mode="after")
@@ -46,6 +50,9 @@ class DeploymentSettings(_Strict):
             "max_queued_requests": self.max_queued_requests,
             "ray_actor_options": dict(self.ray_actor_options),
         }
+        if self.max_queued_requests >= 0:
+            opts["backpressure_config"] = {"status_code": 503,
+                                           "retry_after_s": self.retry_after_s}
         if self.autoscaling_config is not None:
             opts["autoscaling_config"] = dict(self.autoscaling_config)
         else:

@@ -75,6 +75,17 @@ class UnknownExpert(InvalidRequest):
     type = "unknown_expert"
 
 
+class Overloaded(MexaError):
+    """Every replica that could take the request is busy and its queue is full: retry later."""
+
+    type = "overloaded"
+    status = 503
+
+    def __init__(self, message: str, retry_after_s: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
+
+
 class ConfigError(MexaError):
     """The app config (YAML) is invalid; `field` is the dotted path of the bad entry."""
 

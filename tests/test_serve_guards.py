@@ -1,9 +1,11 @@
-"""Bearer-token auth and the body-size limit, on a second small app of the session's Ray whose
-ingress got its keys the way `mexa serve` passes them: from the caller's MEXA_API_KEYS."""
+"""The service's guards, each on a small app of its own on the session's Ray: bearer-token auth
+(the ingress gets its keys the way `mexa serve` passes them: from the caller's MEXA_API_KEYS),
+the body-size limit, and overload answered 503 with Retry-After instead of a hang."""
 
 from __future__ import annotations
 
 import base64
+from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import openai
@@ -88,3 +90,44 @@ def test_body_over_the_limit_is_413(guarded):
     assert r.status_code == 413
     r = httpx.post(f"{guarded}/v1/reason", json=note(), headers=auth, timeout=60)
     assert r.status_code == 200  # still serving
+
+
+@pytest.fixture(scope="module")
+def busy(serve_app):
+    """One selector replica that takes one request at a time and queues one more, in front of
+    an expert that works for a second."""
+    from ray import serve
+
+    from deployments.app import build_app
+
+    _, base_url = serve_app
+    config = parse_config({
+        "name": "mexa-busy",
+        "router": {"deployment": {**SMALL, "max_ongoing_requests": 1, "max_queued_requests": 1,
+                                  "retry_after_s": 2}},
+        "aggregator": {"deployment": SMALL}, "ingress": {"deployment": SMALL},
+        "experts": [{"name": "slow", "backend": "synthetic", "modalities": ["text"],
+                     "skills": ["T1"], "description": "Reads a note slowly.",
+                     "options": {"delay_s": 1.0}, "deployment": SMALL}],
+    })
+    serve.run(build_app(config), name=config.name, route_prefix="/busy")
+    yield f"{base_url}/busy"
+    serve.delete(config.name)
+
+
+def test_overload_is_503_with_retry_after_never_a_hang(busy):
+    def call(_):
+        return httpx.post(f"{busy}/v1/reason", json=note(), timeout=30)
+
+    with ThreadPoolExecutor(8) as pool:
+        responses = list(pool.map(call, range(8)))
+    codes = sorted(r.status_code for r in responses)
+    assert set(codes) == {200, 503}, codes
+    assert codes.count(200) >= 1 and codes.count(503) >= 4  # one runs, one may queue
+    for r in responses:
+        if r.status_code == 503:
+            assert r.headers["retry-after"] == "2"
+            assert r.json()["error"]["type"] == "overloaded"
+        else:
+            assert r.json()["reports"][0]["expert"] == "slow"
+    assert call(0).status_code == 200  # served again once the burst is over
