@@ -1,4 +1,4 @@
-"""`mexa demo | serve | ask | eval | experts`.
+"""`mexa demo | serve | ask | eval | build-config | experts`.
 
 Commands that need Ray Serve import `deployments` lazily, so `mexa experts` stays fast and the
 library itself never imports Serve.
@@ -152,6 +152,20 @@ def cmd_eval(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_build_config(args: argparse.Namespace) -> int:
+    import yaml
+
+    from deployments.serve_config import serve_config
+
+    config = load_config(args.config)
+    data = serve_config(config, args.config or "default", host=args.host, port=args.port)
+    print(f"# Serve config for the mexa-ray app {config.name!r}, made by `mexa build-config`.\n"
+          "# Deploy with `serve deploy serve_config.yaml` on a cluster where mexa-ray is "
+          "installed;\n# args.config names the app config there (a packaged name or a path).")
+    print(yaml.safe_dump(data, sort_keys=False), end="")
+    return 0
+
+
 def cmd_experts(args: argparse.Namespace) -> int:
     cards = expert_cards(load_config(args.config))
     if args.json:
@@ -207,6 +221,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_arguments(p)
     p.set_defaults(func=cmd_eval)
+
+    p = sub.add_parser("build-config", help="print a Serve config file (serve deploy) for a config")
+    p.add_argument("--config", help="app config: a packaged name or a path on the cluster")
+    p.add_argument("--host", default="0.0.0.0")
+    p.add_argument("--port", type=int, default=8000)
+    p.set_defaults(func=cmd_build_config)
 
     p = sub.add_parser("experts", help="list the expert cards of a config")
     p.add_argument("--config")
