@@ -9,6 +9,7 @@ import time
 from ray import serve
 from ray.exceptions import RayActorError, RayTaskError, TaskCancelledError
 
+from deployments.observability import ExpertMetrics, adopt_library_logs
 from deployments.selector import PendingReport
 from mexa_ray.aggregation import build_aggregator, build_answer
 from mexa_ray.config import AppConfig
@@ -32,6 +33,8 @@ def failure_reason(exc: BaseException) -> str:
 @serve.deployment
 class Aggregator:
     def __init__(self, config: AppConfig) -> None:
+        adopt_library_logs()
+        self.metrics = ExpertMetrics()
         # the LRM loads here, so the replica is ready only once it can answer
         self.aggregator = build_aggregator(config, Embedder(config.embedding))
 
@@ -57,14 +60,20 @@ class Aggregator:
     async def _await(self, p: PendingReport, fanout_at: float,
                      deadline_at: float) -> ExpertReport | MissingExpert:
         if p.error is not None:
-            return MissingExpert(p.expert, p.error)
+            return self._missing(p, "unscheduled", p.error)
         expert_deadline = fanout_at + p.timeout_s
         wait = max(0.0, min(expert_deadline, deadline_at) - time.time())
         try:
             return await asyncio.wait_for(asyncio.wrap_future(p.ref.future()), wait)
         except asyncio.TimeoutError:  # the selector cancels the call itself
             which = "expert timeout" if expert_deadline <= deadline_at else "request deadline"
-            return MissingExpert(p.expert, f"timed out after {time.time() - fanout_at:.2f}s "
-                                           f"({which})")
+            return self._missing(p, "timeout", f"timed out after {time.time() - fanout_at:.2f}s "
+                                               f"({which})")
+        except TaskCancelledError as exc:
+            return self._missing(p, "cancelled", failure_reason(exc))
         except Exception as exc:
-            return MissingExpert(p.expert, failure_reason(exc))
+            return self._missing(p, "failed", failure_reason(exc))
+
+    def _missing(self, p: PendingReport, kind: str, reason: str) -> MissingExpert:
+        self.metrics.failures.inc(tags={"expert": p.expert, "kind": kind})
+        return MissingExpert(p.expert, reason)

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 
 from ray import serve
 
+from deployments.observability import ExpertMetrics, adopt_library_logs
 from deployments.transport import materialise
 from mexa_ray.config import ExpertSpec
 from mexa_ray.experts import build_expert
@@ -18,6 +20,8 @@ log = logging.getLogger("ray.serve")
 @serve.deployment
 class ExpertDeployment:
     def __init__(self, spec: ExpertSpec, skills: dict[str, Skill]) -> None:
+        adopt_library_logs()
+        self.metrics = ExpertMetrics()
         # the model loads here, so the replica is reported ready only once the expert can serve
         self.expert = build_expert(spec, skills)
         # batch concurrent calls when the backend generates in batches and the config asks
@@ -27,6 +31,15 @@ class ExpertDeployment:
             self._analyse_batch.set_batch_wait_timeout_s(spec.batching.batch_wait_timeout_s)
 
     async def analyse(self, query: Query, skill: str) -> ExpertReport:
+        tags = {"expert": self.expert.name}
+        self.metrics.requests.inc(tags=tags)
+        started = time.perf_counter()
+        try:
+            return await self._analyse(query, skill)
+        finally:  # failures too: a slow failure is as slow for the request
+            self.metrics.latency.observe(time.perf_counter() - started, tags=tags)
+
+    async def _analyse(self, query: Query, skill: str) -> ExpertReport:
         local = await materialise(query)
         if self.batched:
             result = await self._analyse_batch(local, skill)

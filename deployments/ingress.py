@@ -24,6 +24,7 @@ from ray.serve.exceptions import BackPressureError
 from ray.serve.handle import DeploymentHandle
 from starlette.exceptions import HTTPException
 
+from deployments.observability import adopt_library_logs, current_request_id
 from deployments.transport import publish, spool
 from mexa_ray import media as media_io
 from mexa_ray.api import MediaIn, ReasonRequest, parse_request
@@ -116,6 +117,7 @@ async def _http_error(request: Request, exc: HTTPException) -> JSONResponse:
 @serve.ingress(api)
 class Ingress:
     def __init__(self, config: AppConfig, selector: DeploymentHandle) -> None:
+        adopt_library_logs()
         self.config = config
         self.selector = selector
         self.roots = config.media_roots()
@@ -160,8 +162,11 @@ class Ingress:
             raise InvalidRequest(f"{len(req.media)} media items; the limit is {limits.max_media}",
                                  field="media")
         media = [self._media(i, m) for i, m in enumerate(req.media)]
-        return Query(question=req.question, options=req.options, task=req.task, media=media,
-                     experts=req.experts, deadline_s=req.deadline_s)
+        query = Query(question=req.question, options=req.options, task=req.task, media=media,
+                      experts=req.experts, deadline_s=req.deadline_s)
+        # Serve's id (the client's x-request-id, or the proxy's): the one in every log line
+        query.request_id = current_request_id() or query.request_id
+        return query
 
     def _media(self, i: int, m: MediaIn) -> Media:
         field = f"media.{i}"

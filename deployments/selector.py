@@ -11,6 +11,7 @@ from typing import Any
 from ray import serve
 from ray.serve.handle import DeploymentHandle, DeploymentResponse
 
+from deployments.observability import ExpertMetrics, adopt_library_logs
 from deployments.transport import materialise
 from mexa_ray.config import AppConfig
 from mexa_ray.embedding import Embedder
@@ -35,6 +36,8 @@ class PendingReport:
 class Selector:
     def __init__(self, config: AppConfig, experts: dict[str, DeploymentHandle],
                  aggregator: DeploymentHandle) -> None:
+        adopt_library_logs()
+        self.metrics = ExpertMetrics()
         self.config = config
         self.experts = experts
         self.aggregator = aggregator
@@ -50,6 +53,8 @@ class Selector:
         routed = await materialise(query) if self.router.needs_media else query
         selection = await asyncio.to_thread(self.router.select, routed)
         selected_at = time.time()
+        for s in selection.experts:
+            self.metrics.selections.inc(tags={"expert": s.expert, "skill": s.skill})
         # start every expert call before awaiting anything: they run in parallel
         responses = [self.experts[s.expert].analyse.remote(query, s.skill)
                      for s in selection.experts]

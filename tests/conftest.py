@@ -86,11 +86,21 @@ def serve_app(ray_session, media_dir):
 
     port = pick_free_port()
     serve.start(http_options={"host": "127.0.0.1", "port": port},
-                logging_config={"log_level": "WARNING"})
+                logging_config={"log_level": "INFO"})  # request ids in the log files
     config = app_config_for_tests(media_dir)
     handle = serve.run(build_app(config), name=config.name, route_prefix="/")
     yield handle, f"http://127.0.0.1:{port}"
     serve.shutdown()
+
+
+@pytest.fixture(scope="session")
+def http(serve_app):
+    """An HTTP client for the session's app."""
+    import httpx
+
+    _, base_url = serve_app
+    with httpx.Client(base_url=base_url, timeout=120) as client:
+        yield client
 
 
 #: what the taught tiny models answer, whatever the prompt

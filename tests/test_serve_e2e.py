@@ -15,13 +15,6 @@ from mexa_ray.errors import MexaError
 pytestmark = pytest.mark.serve
 
 
-@pytest.fixture(scope="module")
-def http(serve_app):
-    _, base_url = serve_app
-    with httpx.Client(base_url=base_url, timeout=120) as client:
-        yield client
-
-
 def reason(http, body: dict) -> httpx.Response:
     return http.post("/v1/reason", json=body)
 
