@@ -3,8 +3,8 @@
 What MEXA needs maps onto OpenAI's message format like this:
 
 - the question is the text of the last user message; system messages become the `task`;
-- media are content parts of user messages: `image_url` (a `data:` URL; http(s) URLs are
-  refused, since the service does not fetch from the network), `input_audio` (`{data, format}`,
+- media are content parts of user messages: `image_url` (a `data:` URL, or an http(s) URL that
+  the ingress fetches only from the hosts in `ingress.url_hosts`; none by default), `input_audio` (`{data, format}`,
   base64 wav/mp3), and the extension parts `video`, `points`, `table`, `volume` and `document`
   (text), each `{"type": T, T: {"data": base64, "format": ..} | {"path": ..}}`;
 - MEXA's own settings go in an extra top-level field `mexa`: `options`, `experts`,
@@ -66,9 +66,8 @@ def _image(part: dict[str, Any], field: str) -> dict[str, Any]:
     url = spec.get("url") if isinstance(spec, dict) else spec
     if not isinstance(url, str) or not url:
         raise InvalidRequest("an image_url part needs image_url.url", field=f"{field}.image_url")
-    if url.startswith(("http://", "https://")):
-        raise InvalidRequest("image URLs are not fetched; send the image as a data: URL "
-                             "(data:image/png;base64,...)", field=f"{field}.image_url.url")
+    if url.startswith(("http://", "https://")):  # the ingress checks the host and fetches it
+        return {"type": "image", "url": url}
     m = _DATA_URL.match(url)
     if m is None:
         raise InvalidRequest("image_url.url must be a base64 data: URL",
@@ -119,11 +118,11 @@ def _parts(content: str | list[dict[str, Any]] | None,
                 raise InvalidRequest("a text part needs a 'text' string", field=f"{where}.text")
             texts.append(part["text"])
         elif kind == "image_url":
-            media.append((where, _image(part, where)))
+            media.append((f"{where}.image_url", _image(part, where)))
         elif kind == "input_audio":
-            media.append((where, _audio(part, where)))
+            media.append((f"{where}.input_audio", _audio(part, where)))
         elif kind in EXTENSION_PARTS:
-            media.append((where, _extension(part, kind, where)))
+            media.append((f"{where}.{kind}", _extension(part, kind, where)))
         else:
             raise InvalidRequest(f"unknown content part type {kind!r}; known: text, image_url, "
                                  f"input_audio, {', '.join(EXTENSION_PARTS)}",
@@ -147,7 +146,10 @@ class ChatBody(BaseModel):
         if head == "media" and rest:
             index, _, tail = rest.partition(".")
             if index.isdigit() and int(index) < len(self.media_fields):
-                return ".".join(p for p in (self.media_fields[int(index)], tail) if p)
+                part = self.media_fields[int(index)]
+                if part.endswith(".image_url") and tail in ("data", "format", "url"):
+                    tail = "url"  # an image's bytes, format and address are all its url
+                return ".".join(p for p in (part, tail) if p)
         return {"question": "messages", "options": "mexa.options", "experts": "mexa.experts",
                 "media": "messages"}.get(head, field)
 

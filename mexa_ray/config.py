@@ -239,6 +239,13 @@ class IngressSpec(_Strict):
     max_question_chars: int = Field(default=4000, ge=1)
     max_media: int = Field(default=8, ge=0)
     max_media_bytes: int = Field(default=200 * 2**20, ge=1)
+    #: audio and video longer than this (read from the file's header) are refused
+    max_media_seconds: float = Field(default=3600.0, gt=0)
+    #: hosts (`name` or `name:port`) whose http(s) URLs may be sent as media (`url`, or a chat
+    #: `image_url`); empty: no URL is fetched
+    url_hosts: list[str] = Field(default_factory=list)
+    #: the whole fetch of one URL, connecting included
+    url_timeout_s: float = Field(default=10.0, gt=0)
     #: whole HTTP request bodies (uploads are base64: a third larger than the files)
     max_body_bytes: int = Field(default=512 * 2**20, ge=1)
     #: environment variable holding the accepted bearer tokens, comma-separated; when it is set

@@ -36,15 +36,20 @@ def test_chat_body_becomes_a_reason_body():
                      user(text("What colour"), text("is the disc?"),
                           {"type": "image_url", "image_url": {"url": "data:image/png;base64,QUJD"}},
                           {"type": "input_audio", "input_audio": {"data": "QUJD", "format": "wav"}},
-                          {"type": "points", "points": {"path": "/data/room.ply"}})],
+                          {"type": "points", "points": {"path": "/data/room.ply"}},
+                          {"type": "image_url", "image_url": {"url": "https://img.example/a.png"}})],
         "mexa": {"options": ["red", "green"], "experts": ["visual-stats"], "deadline_s": 9}}, "mexa")
     assert parsed.reason == {
         "question": "What colour\nis the disc?", "task": "image question answering",
         "options": ["red", "green"], "experts": ["visual-stats"], "deadline_s": 9,
         "media": [{"type": "image", "data": "QUJD", "format": "png"},
                   {"type": "audio", "data": "QUJD", "format": "wav"},
-                  {"type": "points", "path": "/data/room.ply"}]}
-    assert parsed.field_of("media.2.path") == "messages.3.content.4.path"
+                  {"type": "points", "path": "/data/room.ply"},
+                  {"type": "image", "url": "https://img.example/a.png"}]}  # the ingress fetches
+    assert parsed.field_of("media.2.path") == "messages.3.content.4.points.path"
+    assert parsed.field_of("media.1.data") == "messages.3.content.3.input_audio.data"
+    assert parsed.field_of("media.3.url") == "messages.3.content.5.image_url.url"
+    assert parsed.field_of("media.0.data") == "messages.3.content.2.image_url.url"
     assert parsed.field_of("question") == "messages" and not parsed.chat.stream
 
 
@@ -52,7 +57,7 @@ def test_chat_body_becomes_a_reason_body():
     ({"model": "gpt-4o", "messages": [user(text("q"))]}, ModelNotFound, "model"),
     ({"model": "mexa", "messages": []}, InvalidRequest, "messages"),
     ({"model": "mexa", "messages": [user({"type": "image_url",
-                                          "image_url": {"url": "https://example.com/a.png"}})]},
+                                          "image_url": {"url": "ftp://example.com/a.png"}})]},
      InvalidRequest, "messages.0.content.0.image_url.url"),
     ({"model": "mexa", "messages": [user(text("q"), {"type": "image_url",
                                                      "image_url": {"url": "data:text/plain;base64,QQ=="}})]},
@@ -131,10 +136,11 @@ def test_client_errors_are_openai_errors_with_the_field(client, serve_app, media
     with pytest.raises(openai.NotFoundError) as info:
         client.chat.completions.create(model="gpt-4o", messages=[user(text("q"))])
     assert info.value.body["type"] == "model_not_found" and info.value.body["param"] == "model"
-    with pytest.raises(openai.UnprocessableEntityError) as info:
+    with pytest.raises(openai.PermissionDeniedError) as info:  # no URL hosts configured
         client.chat.completions.create(model="mexa", messages=[user(
             text("q"), {"type": "image_url", "image_url": {"url": "https://example.com/x.png"}})])
     assert info.value.body["param"] == "messages.0.content.1.image_url.url"
+    assert "fetches no URLs" in info.value.body["message"]
     # corrupt media is refused before the stream starts, naming the content part
     with pytest.raises(openai.UnprocessableEntityError) as info:
         client.chat.completions.create(model="mexa", stream=True, messages=[user(

@@ -1,11 +1,15 @@
 """The service's guards, each on a small app of its own on the session's Ray: bearer-token auth
 (the ingress gets its keys the way `mexa serve` passes them: from the caller's MEXA_API_KEYS),
-the body-size limit, and overload answered 503 with Retry-After instead of a hang."""
+the body-size limit, media URLs from an allow-list, the media duration limit, and overload
+answered 503 with Retry-After instead of a hang."""
 
 from __future__ import annotations
 
 import base64
+import functools
+import threading
 from concurrent.futures import ThreadPoolExecutor
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 
 import httpx
 import openai
@@ -131,3 +135,103 @@ def test_overload_is_503_with_retry_after_never_a_hang(busy):
         else:
             assert r.json()["reports"][0]["expert"] == "slow"
     assert call(0).status_code == 200  # served again once the burst is over
+
+
+class _MediaHost(SimpleHTTPRequestHandler):
+    """Serves the demo media; /moved redirects to the image."""
+
+    def do_GET(self) -> None:  # noqa: N802 (http.server's name)
+        if self.path == "/moved":
+            self.send_response(302)
+            self.send_header("Location", "/green_disc.png")
+            self.end_headers()
+            return
+        super().do_GET()
+
+    def log_message(self, *args) -> None:
+        pass
+
+
+@pytest.fixture(scope="module")
+def media_host(media_dir):
+    server = ThreadingHTTPServer(("127.0.0.1", 0),
+                                 functools.partial(_MediaHost, directory=str(media_dir)))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+
+
+@pytest.fixture(scope="module")
+def limited(serve_app, media_dir, media_host):
+    """Image and audio experts behind an ingress that fetches URLs from the test's media host
+    only, takes items up to 1 MB and audio or video up to 4 s."""
+    from ray import serve
+
+    from deployments.app import build_app
+
+    _, base_url = serve_app
+    experts = [{**e, "deployment": SMALL} for e in load_config().model_dump()["experts"]
+               if e["name"] in ("visual-stats", "audio-signal")]
+    config = parse_config({
+        "name": "mexa-limited",
+        "router": {"deployment": SMALL}, "aggregator": {"deployment": SMALL},
+        "ingress": {"media_roots": [str(media_dir)], "url_hosts": [media_host.split("//")[1]],
+                    "max_media_bytes": 2**20, "max_media_seconds": 4, "deployment": SMALL},
+        "experts": experts,
+    })
+    serve.run(build_app(config), name=config.name, route_prefix="/limited")
+    yield f"{base_url}/limited"
+    serve.delete(config.name)
+
+
+def colour_question(media: dict) -> dict:
+    return {"question": "What colour is the disc?", "options": ["red", "green", "blue"],
+            "media": [media]}
+
+
+def test_media_urls_only_from_allowed_hosts(limited, media_host):
+    r = httpx.post(f"{limited}/v1/reason", timeout=60, json=colour_question(
+        {"type": "image", "url": f"{media_host}/green_disc.png"}))
+    assert r.status_code == 200, r.text
+    assert r.json()["answer"] == "green" and r.json()["reports"][0]["expert"] == "visual-stats"
+    client = openai.OpenAI(base_url=f"{limited}/v1", api_key="-", max_retries=0)
+    reply = client.chat.completions.create(model="mexa-limited", messages=[{"role": "user", "content": [
+        {"type": "text", "text": "What colour is the disc?"},
+        {"type": "image_url", "image_url": {"url": f"{media_host}/green_disc.png"}}]}],
+        extra_body={"mexa": {"options": ["red", "green", "blue"]}})
+    assert reply.choices[0].message.content == "green"
+
+    port = media_host.rsplit(":", 1)[1]
+    refused = [  # (url, status, words in the message)
+        (f"http://localhost:{port}/green_disc.png", 403, "not an allowed host"),
+        ("http://127.0.0.1:1/green_disc.png", 403, "not an allowed host"),  # other port
+        (f"{media_host}/moved", 422, "redirects are not followed"),
+        (f"{media_host}/absent.png", 422, "HTTP 404"),
+        (f"{media_host}/room.ply", 413, "limit is 1048576"),  # 1.4 MB
+    ]
+    for url, status, words in refused:
+        r = httpx.post(f"{limited}/v1/reason", timeout=60,
+                       json=colour_question({"type": "image", "url": url}))
+        assert r.status_code == status, (url, r.text)
+        assert r.json()["error"]["field"] == "media.0.url" and words in r.json()["error"]["message"]
+    with pytest.raises(openai.PermissionDeniedError) as info:
+        client.chat.completions.create(model="mexa-limited", messages=[{"role": "user", "content": [
+            {"type": "text", "text": "What colour?"},
+            {"type": "image_url", "image_url": {"url": "http://169.254.169.254/latest/x.png"}}]}])
+    assert info.value.body["param"] == "messages.0.content.1.image_url.url"
+
+
+def test_audio_and_video_over_the_duration_limit_are_413(limited, media_dir):
+    melody = media_dir / "melody.wav"  # 6 s
+    for item, field in (({"type": "audio", "path": str(melody)}, "media.0.path"),
+                        ({"type": "audio", "data": base64.b64encode(melody.read_bytes()).decode()},
+                         "media.0.data")):
+        r = httpx.post(f"{limited}/v1/reason", timeout=60,
+                       json={"question": "Is this music?", "media": [item]})
+        assert r.status_code == 413, r.text
+        error = r.json()["error"]
+        assert error["field"] == field and "lasts 6.0 s; the limit is 4 s" in error["message"]
+    r = httpx.post(f"{limited}/v1/reason", timeout=60, json={  # a 3 s video is within it
+        "question": "Which way does the square move?", "options": ["left", "right"],
+        "media": [{"type": "video", "path": str(media_dir / "red_square.mp4")}]})
+    assert r.status_code == 200, r.text

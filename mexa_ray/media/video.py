@@ -69,7 +69,17 @@ def probe(path: str | Path, fmt: str) -> dict:
             break
         else:
             raise ValueError("no frame could be decoded")
-        return {"width": stream.codec_context.width, "height": stream.codec_context.height}
+        return {"width": stream.codec_context.width, "height": stream.codec_context.height,
+                "duration_s": _duration_s(container, stream)}
+
+
+def _duration_s(container, stream) -> float | None:
+    """From the header (the stream's, else the container's); None when neither says."""
+    if stream.duration is not None and stream.time_base is not None:
+        return float(stream.duration * stream.time_base)
+    if container.duration is not None:
+        return container.duration / av.time_base
+    return None
 
 
 def has_audio_track(path: str | Path) -> bool:
