@@ -112,11 +112,23 @@ def load_kwargs(spec: ModelSpec) -> dict[str, Any]:
 
 
 def check_device(device: str, label: str) -> None:
-    """Raise if the GPU a model was loaded on is no longer visible (a health check fails)."""
+    """Raise if the GPU a model was loaded on is gone or broken (a health check fails, and Serve
+    replaces the replica). A device that fell off the bus or hit an Xid error still "is
+    available" to torch; a tiny kernel round trip is what finds out."""
     import torch
 
-    if device == "cuda" and not torch.cuda.is_available():
+    if device != "cuda":
+        return
+    if not torch.cuda.is_available():
         raise RuntimeError(f"{label}: the GPU this model was loaded on is gone")
+    try:
+        probe = torch.ones(1, device="cuda") + 1
+        torch.cuda.synchronize()
+        ok = probe.item() == 2.0
+    except RuntimeError as exc:  # CUDA errors surface as RuntimeError subclasses
+        raise RuntimeError(f"{label}: the GPU fails: {exc}") from None
+    if not ok:
+        raise RuntimeError(f"{label}: the GPU computes wrong results")
 
 
 class TransformersGenerator:

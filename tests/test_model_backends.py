@@ -330,3 +330,19 @@ def test_whisper_expert_writes_timestamped_subtitles(tiny, clip):
     for line in lines[1:]:
         assert line.startswith("[") and "s] " in line
     assert expert.check_health() is None
+
+
+def test_health_check_fails_when_the_models_gpu_is_gone(tiny):
+    """A model placed on CUDA whose device is no longer there fails its health check (on this
+    CPU-only machine every CUDA device is 'gone'); one on CPU passes."""
+    from mexa_ray.llm import check_device
+
+    check_device("cpu", "lrm")
+    with pytest.raises(RuntimeError, match="lrm: the GPU this model was loaded on is gone"):
+        check_device("cuda", "lrm")
+    spec = ExpertSpec(name="asr", backend="speech", modalities=["audio"], skills=["B1"],
+                      description="d", model={"model": str(tiny["whisper"]), "max_new_tokens": 4})
+    expert = build_expert(spec, SKILLS)
+    expert.device = "cuda"  # as if loaded on a GPU that has since failed
+    with pytest.raises(RuntimeError, match="asr: the GPU"):
+        expert.check_health()
