@@ -113,6 +113,8 @@ def _parts(content: str | list[dict[str, Any]] | None,
     for j, part in enumerate(content):
         where = f"{field}.{j}"
         kind = part.get("type")
+        if not isinstance(kind, str):
+            raise InvalidRequest("a content part needs a 'type' string", field=f"{where}.type")
         if kind == "text":
             if not isinstance(part.get("text"), str):
                 raise InvalidRequest("a text part needs a 'text' string", field=f"{where}.text")

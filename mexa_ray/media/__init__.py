@@ -91,11 +91,17 @@ def resolve_format(media: Media, field: str, head: bytes | None = None) -> str:
 
 
 def check_under_roots(path: str | Path, roots: list[Path], field: str) -> Path:
-    """Resolve `path` (following symlinks) and refuse it unless it lies inside a media root."""
-    resolved = Path(path).expanduser().resolve()
-    if not any(resolved.is_relative_to(root) for root in roots):
+    """Resolve `path` (following symlinks) and refuse it unless it lies inside a media root.
+    A client's `~` is not the server's home: it is a plain name here."""
+    try:
+        resolved = Path(path).resolve()
+        inside = any(resolved.is_relative_to(root) for root in roots)
+        is_file = inside and resolved.is_file()
+    except (OSError, ValueError) as exc:  # a NUL byte, a name too long, a loop
+        raise MediaError(f"path {str(path)[:200]!r} cannot be used: {exc}", field=field) from None
+    if not inside:
         raise MediaAccessDenied(f"path {str(path)!r} is outside the allowed media roots", field=field)
-    if not resolved.is_file():
+    if not is_file:
         raise MediaError(f"no such file: {str(path)!r}", field=field)
     return resolved
 

@@ -1,0 +1,105 @@
+"""Faults under load, on a small app of its own on the session's Ray: an expert replica's actor
+is killed in the middle of a burst of requests. Every request must be answered (200, with the
+dead replica's expert under `missing` where it was lost, or a clean 503), none may hang, and
+Serve must bring the expert back."""
+
+from __future__ import annotations
+
+import base64
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import httpx
+import pytest
+
+from mexa_ray.config import parse_config
+
+pytestmark = pytest.mark.serve
+
+SMALL = {"num_replicas": 1, "max_ongoing_requests": 16,
+         "ray_actor_options": {"num_cpus": 0.05}}
+APP = "mexa-faults"
+REQUESTS = 16
+
+
+def synthetic(name: str, delay_s: float) -> dict:
+    return {"name": name, "backend": "synthetic", "modalities": ["text"], "skills": ["T1"],
+            "description": f"Reads a note ({name}).", "timeout_s": 10,
+            "options": {"delay_s": delay_s}, "deployment": SMALL}
+
+
+@pytest.fixture(scope="module")
+def faults(serve_app):
+    from ray import serve
+
+    from deployments.app import build_app
+
+    _, base_url = serve_app
+    config = parse_config({
+        "name": APP, "request_deadline_s": 20,
+        "router": {"deployment": SMALL}, "aggregator": {"deployment": SMALL},
+        "ingress": {"deployment": SMALL},
+        "experts": [synthetic("victim", 3.0), synthetic("steady", 0.2)],
+    })
+    serve.run(build_app(config), name=APP, route_prefix="/faults")
+    yield f"{base_url}/faults"
+    serve.delete(APP)
+
+
+def replica_actors(deployment: str) -> list[str]:
+    import ray
+
+    return [a["name"] for a in ray.util.list_named_actors(all_namespaces=True)
+            if a["name"].startswith(f"SERVE_REPLICA::{APP}#{deployment}#")]
+
+
+def ask(url: str) -> tuple[int, dict, float]:
+    started = time.perf_counter()
+    r = httpx.post(f"{url}/v1/reason", timeout=60, json={
+        "question": "What does the note say?", "experts": ["victim", "steady"],
+        "media": [{"type": "text", "format": "txt", "data": base64.b64encode(b"hello").decode()}]})
+    return r.status_code, r.json(), time.perf_counter() - started
+
+
+def test_killing_an_expert_replica_mid_burst_answers_every_request(faults):
+    import ray
+    from ray import serve
+
+    (victim,) = replica_actors("expert-victim")
+    with ThreadPoolExecutor(REQUESTS) as pool:
+        calls = [pool.submit(ask, faults) for _ in range(REQUESTS)]
+        time.sleep(2.0)  # the burst is in the victim's hands (each call takes 3 s)
+        ray.kill(ray.get_actor(victim, namespace="serve"), no_restart=True)
+        results = [c.result(timeout=90) for c in calls]  # a hang fails here
+
+    statuses = [status for status, _, _ in results]
+    assert set(statuses) <= {200, 503}, statuses
+    lost = 0
+    for status, body, seconds in results:
+        assert seconds < 30, f"a request took {seconds:.1f}s (the request deadline is 20 s)"
+        if status == 503:
+            assert body["error"]["type"] == "overloaded"
+            continue
+        answered = {r["expert"] for r in body["reports"]}
+        missing = {m["expert"]: m["reason"] for m in body["missing"]}
+        assert answered | set(missing) == {"victim", "steady"}, body
+        assert "steady" in answered, body  # the rest still answer
+        if "victim" in missing:
+            lost += 1
+    assert lost >= 1, f"the kill landed on no request: {results}"
+
+    def recovered() -> bool:
+        # (Serve may keep calling the deployment UNHEALTHY for a while after the new replica
+        # is up: what matters is a new replica serving)
+        deployment = serve.status().applications[APP].deployments["expert-victim"]
+        names = replica_actors("expert-victim")
+        return (deployment.replica_states.get("RUNNING") == 1 and bool(names)
+                and victim not in names)
+
+    end = time.monotonic() + 120  # a new worker process can take a while on a busy 2-core box
+    while not recovered() and time.monotonic() < end:
+        time.sleep(0.5)
+    assert recovered(), (f"Serve did not replace {victim}: {replica_actors('expert-victim')} "
+                         f"{serve.status().applications[APP].deployments['expert-victim']}")
+    status, body, _ = ask(faults)
+    assert status == 200 and {r["expert"] for r in body["reports"]} == {"victim", "steady"}
