@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import yaml
 from ray.serve.schema import ServeDeploySchema
 
@@ -55,3 +56,71 @@ def test_committed_example_is_what_the_command_prints():
     assert out.returncode == 0, out.stderr
     assert out.stdout == (ROOT / "deployments" / "serve_config.yaml").read_text()
     ServeDeploySchema.model_validate(yaml.safe_load(out.stdout))
+
+
+@pytest.mark.serve
+def test_serve_deploy_accepts_the_generated_config_and_serve_status_is_healthy(tmp_path):
+    """The operator's path: a Ray head started with `ray start`, the file from `mexa build-config`
+    given to `serve deploy`, `serve status` RUNNING with every deployment HEALTHY, then a
+    question over HTTP. The head runs with --block so that stopping it stops only its own Ray."""
+    import base64
+    import os
+    import signal
+    import tempfile
+    import time
+
+    import httpx
+    from conftest import pick_free_port
+
+    bin_dir = Path(sys.executable).parent
+    gcs, dashboard, http = pick_free_port(), pick_free_port(), pick_free_port()
+    temp = tempfile.mkdtemp(prefix="mxl", dir="/tmp")  # Ray's socket paths must stay short
+    env = {**os.environ, "RAY_AUTH_MODE": "token"}
+    config = tmp_path / "serve_config.yaml"
+    out = subprocess.run([sys.executable, "-m", "mexa_ray.cli", "build-config", "--port",
+                          str(http)], capture_output=True, text=True, timeout=120, cwd=ROOT)
+    config.write_text(out.stdout)
+    head = subprocess.Popen(
+        [str(bin_dir / "ray"), "start", "--head", "--block", f"--port={gcs}",
+         f"--dashboard-port={dashboard}", "--include-dashboard=true", "--num-cpus=4",
+         "--num-gpus=0", f"--temp-dir={temp}", "--disable-usage-stats"],
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    address = ["-a", f"http://127.0.0.1:{dashboard}"]
+
+    def serve(*args: str, timeout: float = 60) -> subprocess.CompletedProcess:
+        return subprocess.run([str(bin_dir / "serve"), *args], env=env, capture_output=True,
+                              text=True, timeout=timeout, cwd=tmp_path)
+
+    try:
+        deployed = None
+        for _ in range(60):  # the dashboard takes a while to answer
+            deployed = serve("deploy", str(config), *address)
+            if deployed.returncode == 0:
+                break
+            time.sleep(2)
+        assert deployed.returncode == 0, deployed.stderr[-2000:]
+        status = {}
+        for _ in range(90):
+            result = serve("status", *address)
+            status = yaml.safe_load(result.stdout or "{}") or {}
+            app = status.get("applications", {}).get("mexa", {})
+            if app.get("status") in ("RUNNING", "DEPLOY_FAILED", "UNHEALTHY"):
+                break
+            time.sleep(2)
+        app = status["applications"]["mexa"]
+        assert app["status"] == "RUNNING", app
+        deployments = app["deployments"]
+        assert {d["status"] for d in deployments.values()} == {"HEALTHY"}
+        assert len(deployments) == 3 + len(load_config().experts)
+        note = base64.b64encode(b"The meeting is on Tuesday.").decode()
+        r = httpx.post(f"http://127.0.0.1:{http}/v1/reason", timeout=120, json={
+            "question": "What day is the meeting?", "options": ["Monday", "Tuesday"],
+            "media": [{"type": "text", "data": note, "format": "txt"}]})
+        assert r.status_code == 200 and r.json()["answer"] == "Tuesday", r.text
+    finally:
+        serve("shutdown", "-y", *address)
+        os.killpg(head.pid, signal.SIGTERM)  # its own process group: this Ray only
+        try:
+            head.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            os.killpg(head.pid, signal.SIGKILL)
