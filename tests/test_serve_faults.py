@@ -63,7 +63,6 @@ def ask(url: str) -> tuple[int, dict, float]:
 
 def test_killing_an_expert_replica_mid_burst_answers_every_request(faults):
     import ray
-    from ray import serve
 
     (victim,) = replica_actors("expert-victim")
     with ThreadPoolExecutor(REQUESTS) as pool:
@@ -88,18 +87,16 @@ def test_killing_an_expert_replica_mid_burst_answers_every_request(faults):
             lost += 1
     assert lost >= 1, f"the kill landed on no request: {results}"
 
-    def recovered() -> bool:
-        # (Serve may keep calling the deployment UNHEALTHY for a while after the new replica
-        # is up: what matters is a new replica serving)
-        deployment = serve.status().applications[APP].deployments["expert-victim"]
-        names = replica_actors("expert-victim")
-        return (deployment.replica_states.get("RUNNING") == 1 and bool(names)
-                and victim not in names)
-
+    # recovered means a new replica writes the expert's report again (Serve's status can lag:
+    # it may still show the old replica RUNNING, or call the deployment UNHEALTHY for a while
+    # after the new one is up)
     end = time.monotonic() + 120  # a new worker process can take a while on a busy 2-core box
-    while not recovered() and time.monotonic() < end:
-        time.sleep(0.5)
-    assert recovered(), (f"Serve did not replace {victim}: {replica_actors('expert-victim')} "
-                         f"{serve.status().applications[APP].deployments['expert-victim']}")
-    status, body, _ = ask(faults)
-    assert status == 200 and {r["expert"] for r in body["reports"]} == {"victim", "steady"}
+    while True:
+        status, body, _ = ask(faults)
+        if status == 200 and "victim" in {r["expert"] for r in body["reports"]}:
+            break
+        assert time.monotonic() < end, f"Serve did not bring the expert back: {body}"
+        time.sleep(1)
+    names = replica_actors("expert-victim")
+    assert names and victim not in names, names
+    assert {r["expert"] for r in body["reports"]} == {"victim", "steady"}
