@@ -12,8 +12,11 @@ Prints a table and writes benchmarks/results/overhead.json. The hop columns are 
 answer's own `timings` (ingress: validation and upload; select: routing; experts: from fan-out
 to the last report; aggregate: answering); `outside` is the client's latency minus the chain's
 `total_s`, the cost of getting the request to the ingress and the answer back (the handle call,
-or the HTTP proxy). The report texts repeat, so the embedder's cache makes the aggregator's
-evidence ranking nearly free here: this measures the orchestration, not the models.
+or the HTTP proxy). `cpu` is the CPU time all Ray processes (replicas, proxy, raylet, GCS) spent
+per request: on this 2-core machine the chain is CPU-bound, so that, not waiting, is what sets
+the latency; `by_process` in the JSON splits it per replica. The report texts repeat, so the
+embedder's cache makes the aggregator's evidence ranking nearly free here: this measures the
+orchestration, not the models.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ import time
 from pathlib import Path
 
 import httpx
+import psutil
 import ray
 from ray import serve
 
@@ -49,20 +53,39 @@ def noop_config(n: int) -> AppConfig:
     return parse_config(data)
 
 
-def measure(call, n: int) -> tuple[list[float], list[dict]]:
-    """Latencies (s) and the answers' timings of n calls in a row, after a warm-up."""
+def ray_cpu_s() -> dict[str, float]:
+    """CPU seconds so far of each Ray process, by Serve replica name (others by program)."""
+    out: dict[str, float] = {}
+    for p in psutil.process_iter(["cmdline", "cpu_times"]):
+        cmd = " ".join(p.info["cmdline"] or [])
+        if p.info["cpu_times"] is None or not any(
+                s in cmd for s in ("ray::", "raylet", "gcs_server", "default_worker")):
+            continue
+        key = (cmd.split("ServeReplica:", 1)[1].split()[0] if "ServeReplica:" in cmd
+               else cmd.split()[0].rsplit("/", 1)[-1])
+        out[key] = out.get(key, 0.0) + p.info["cpu_times"].user + p.info["cpu_times"].system
+    return out
+
+
+def measure(call, n: int) -> tuple[list[float], list[dict], dict[str, float]]:
+    """Latencies (s), the answers' timings, and Ray's CPU ms per call by process, of n calls
+    in a row after a warm-up."""
     for _ in range(10):
         call()
     latencies, timings = [], []
+    cpu_before = ray_cpu_s()
     for _ in range(n):
         started = time.perf_counter()
         answer = call()
         latencies.append(time.perf_counter() - started)
         timings.append(answer["timings"])
-    return latencies, timings
+    cpu_after = ray_cpu_s()
+    cpu = {k: (v - cpu_before.get(k, 0.0)) * 1000 / n for k, v in cpu_after.items()}
+    return latencies, timings, {k: round(v, 2) for k, v in cpu.items() if v >= 0.05}
 
 
-def row(path: str, k: int, latencies: list[float], timings: list[dict]) -> dict:
+def row(path: str, k: int, latencies: list[float], timings: list[dict],
+        cpu: dict[str, float]) -> dict:
     ms = sorted(x * 1000 for x in latencies)
     out = {"path": path, "k": k, "requests": len(ms), "p50_ms": statistics.median(ms),
            "p99_ms": ms[min(len(ms) - 1, int(round(0.99 * (len(ms) - 1))))]}
@@ -70,6 +93,8 @@ def row(path: str, k: int, latencies: list[float], timings: list[dict]) -> dict:
         out[hop.replace("_s", "_ms")] = statistics.median(t[hop] * 1000 for t in timings)
     out["outside_ms"] = statistics.median(
         (lat - t["total_s"]) * 1000 for lat, t in zip(latencies, timings))
+    out["cpu_ms"] = sum(cpu.values())
+    out["by_process"] = dict(sorted(cpu.items(), key=lambda kv: -kv[1]))
     return out
 
 
@@ -106,7 +131,7 @@ def main() -> None:
         runtime.stop()
 
     cols = ["path", "k", "p50_ms", "p99_ms", "ingress_ms", "select_ms", "experts_ms",
-            "aggregate_ms", "outside_ms"]
+            "aggregate_ms", "outside_ms", "cpu_ms"]
     print("| " + " | ".join(cols) + " |")
     print("|" + " --- |" * len(cols))
     for r in rows:
