@@ -18,9 +18,6 @@ both use one torch thread, so the comparison is the serving path, not the thread
 from __future__ import annotations
 
 import argparse
-import json
-import os
-import platform
 import statistics
 import sys
 import tempfile
@@ -30,6 +27,7 @@ from pathlib import Path
 
 import numpy as np
 import ray
+from bench_io import RESULTS, write_results
 from PIL import Image
 from ray import serve
 
@@ -115,7 +113,7 @@ def main() -> None:
     ap.add_argument("--concurrency", type=int, default=16)
     ap.add_argument("--requests", type=int, default=128)
     ap.add_argument("--batch-sizes", default="4,8,16")
-    ap.add_argument("--out", default=str(Path(__file__).parent / "results" / "batching.json"))
+    ap.add_argument("--out", default=str(RESULTS / "batching.json"))
     args = ap.parse_args()
     sizes = [int(b) for b in args.batch_sizes.split(",")]
 
@@ -153,11 +151,7 @@ def main() -> None:
         share = f"{r['of_ceiling']:.0%}" if "of_ceiling" in r else ""
         print(f"| {r['case']} | {r['requests_per_s']:.1f} | {r['p50_s']:.3f} | "
               f"{r['vs_unbatched']:.2f} | {share} |")
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps({"machine": platform.platform(), "cpu_count": os.cpu_count(),
-                               "concurrency": args.concurrency, "rows": rows}, indent=2) + "\n")
-    print(f"wrote {out}")
+    write_results(args.out, {"concurrency": args.concurrency, "rows": rows})
 
 
 if __name__ == "__main__":

@@ -19,12 +19,12 @@ Prints a table and writes benchmarks/results/bulk_eval.json.
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import platform
 import tempfile
 import time
 from pathlib import Path
+
+from bench_io import RESULTS, write_results
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared" / "benchmarks" / "mmau" / "mmau-test-mini.json"
@@ -149,14 +149,10 @@ def main() -> None:
     print(f"job / loop throughput: {ratio:.2f}x (loop model loading {loop['load_s']:.1f}s; "
           f"loop without it {n / (loop['wall_s'] - loop['load_s']):.2f} items/s; the loop kept "
           f"{loop['cpu_s'] / loop['wall_s']:.2f} cores busy: torch's own threads)")
-    out = Path(args.out or Path(__file__).parent / "results" /
-               f"bulk_eval{'_tiny' if args.tiny_llm else ''}.json")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps({"machine": platform.platform(), "cpu_count": os.cpu_count(),
-                               "items": n, "annotations": str(annotations),
-                               "config": "tiny-llm" if args.tiny_llm else args.config or "default", "clip_seconds": args.clip_seconds, "loop": loop, "job": data,
-                               "speedup": ratio}, indent=2))
-    print(f"wrote {out}")
+    write_results(args.out or RESULTS / f"bulk_eval{'_tiny' if args.tiny_llm else ''}.json", {
+        "items": n, "annotations": str(annotations),
+        "config": "tiny-llm" if args.tiny_llm else args.config or "default",
+        "clip_seconds": args.clip_seconds, "loop": loop, "job": data, "speedup": ratio})
 
 
 if __name__ == "__main__":

@@ -15,14 +15,12 @@ from __future__ import annotations
 
 import argparse
 import base64
-import json
-import os
-import platform
 import statistics
 import time
 from pathlib import Path
 
 import ray
+from bench_io import RESULTS, write_results
 from ray import serve
 
 from deployments import runtime
@@ -77,7 +75,7 @@ def main() -> None:
     ap.add_argument("--latencies", default="0.05,0.1,0.2")
     ap.add_argument("--ks", default="1,2,4,8")
     ap.add_argument("--repeats", type=int, default=7)
-    ap.add_argument("--out", default=str(Path(__file__).parent / "results" / "fanout.json"))
+    ap.add_argument("--out", default=str(RESULTS / "fanout.json"))
     args = ap.parse_args()
     ks = [int(k) for k in args.ks.split(",")]
     rows = []
@@ -115,11 +113,7 @@ def main() -> None:
     for r in rows:
         print(f"{r['case']:28} {r['k']:>2} {r['ideal_s']:8.3f} {r['sequential_s']:8.3f} "
               f"{r['parallel_p50_s']:8.3f} {r['efficiency']:5.2f} {r['speedup']:7.2f}")
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps({"machine": platform.platform(), "cpu_count": os.cpu_count(),
-                               "repeats": args.repeats, "rows": rows}, indent=2))
-    print(f"wrote {out}")
+    write_results(args.out, {"repeats": args.repeats, "rows": rows})
 
 
 if __name__ == "__main__":

@@ -18,9 +18,6 @@ from __future__ import annotations
 
 import argparse
 import collections
-import json
-import os
-import platform
 import statistics
 import tempfile
 import threading
@@ -29,6 +26,7 @@ from pathlib import Path
 
 import httpx
 import psutil
+from bench_io import RESULTS, write_results
 
 from deployments import runtime
 from mexa_ray.config import load_config, parse_config
@@ -88,7 +86,7 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=30.0)
     ap.add_argument("--port", type=int, default=8431)
     ap.add_argument("--sample-every", type=float, default=5.0)
-    ap.add_argument("--out", default=str(Path(__file__).parent / "results" / "load.json"))
+    ap.add_argument("--out", default=str(RESULTS / "load.json"))
     args = ap.parse_args()
 
     media = Path(tempfile.mkdtemp(prefix="mexa-load-"))
@@ -150,10 +148,7 @@ def main() -> None:
           f"{', '.join(f'{k}: {v}' for k, v in summary['statuses'].items())} | {errors} | "
           f"{summary['p50_s']} | {summary['p99_s']} | {summary['replica_rss_mb_start']} -> "
           f"{summary['replica_rss_mb_half']} -> {summary['replica_rss_mb_end']} | {healthy} |")
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps({"machine": platform.platform(), "cpu_count": os.cpu_count(),
-                               **summary}, indent=2) + "\n")
+    write_results(args.out, summary)
 
 
 if __name__ == "__main__":

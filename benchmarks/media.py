@@ -19,8 +19,6 @@ from __future__ import annotations
 import argparse
 import base64
 import json
-import os
-import platform
 import statistics
 import tempfile
 import time
@@ -29,6 +27,7 @@ from pathlib import Path
 import httpx
 import numpy as np
 import ray
+from bench_io import RESULTS, write_results
 from ray import cloudpickle, serve
 
 from deployments import runtime
@@ -64,7 +63,7 @@ def main() -> None:
     ap.add_argument("--experts", type=int, default=4)
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--port", type=int, default=8433)
-    ap.add_argument("--out", default=str(Path(__file__).parent / "results" / "media.json"))
+    ap.add_argument("--out", default=str(RESULTS / "media.json"))
     args = ap.parse_args()
 
     root = Path(tempfile.mkdtemp(prefix="mexa-media-bench-"))
@@ -122,11 +121,7 @@ def main() -> None:
         print(f"| {r['way']} | {r['media_mb']:.0f} | {r['request_mb']:.1f} | "
               f"{r['per_expert_call_bytes']} | {r['by_value_per_expert_mb']:.0f} | "
               f"{r['latency_s']:.2f} | {r['ingress_s']:.2f} | {r['first_expert_start_s']:.2f} |")
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps({"machine": platform.platform(), "cpu_count": os.cpu_count(),
-                               "rows": rows}, indent=2) + "\n")
-    print(f"wrote {out}")
+    write_results(args.out, {"rows": rows})
 
 
 if __name__ == "__main__":

@@ -23,16 +23,13 @@ from __future__ import annotations
 
 import argparse
 import base64
-import json
-import os
-import platform
 import statistics
 import time
-from pathlib import Path
 
 import httpx
 import psutil
 import ray
+from bench_io import RESULTS, write_results
 from ray import serve
 
 from deployments import runtime
@@ -103,7 +100,7 @@ def main() -> None:
     ap.add_argument("--ks", default="1,2,4,8")
     ap.add_argument("--requests", type=int, default=200)
     ap.add_argument("--port", type=int, default=8432)
-    ap.add_argument("--out", default=str(Path(__file__).parent / "results" / "overhead.json"))
+    ap.add_argument("--out", default=str(RESULTS / "overhead.json"))
     args = ap.parse_args()
     ks = [int(k) for k in args.ks.split(",")]
     ray.init(num_cpus=4, include_dashboard=False, log_to_driver=False,
@@ -137,11 +134,7 @@ def main() -> None:
     for r in rows:
         print("| " + " | ".join(str(r[c]) if isinstance(r[c], (str, int)) else f"{r[c]:.1f}"
                                 for c in cols) + " |")
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps({"machine": platform.platform(), "cpu_count": os.cpu_count(),
-                               "rows": rows}, indent=2) + "\n")
-    print(f"wrote {out}")
+    write_results(args.out, {"rows": rows})
 
 
 if __name__ == "__main__":
