@@ -17,7 +17,7 @@ import numpy as np
 from mexa_ray.config import AggregatorSpec, AppConfig
 from mexa_ray.embedding import Embedder
 from mexa_ray.llm import Generation, Generator, build_generator, first_line
-from mexa_ray.prompts import LETTERS, aggregator_messages, extract_option
+from mexa_ray.prompts import LETTERS, aggregator_messages, answer_schema, extract_option
 from mexa_ray.text_utils import content_words, words
 from mexa_ray.types import Answer, ExpertReport, MissingExpert, Query, Selection
 
@@ -132,9 +132,12 @@ class EvidenceRankingAggregator:
 class LRMAggregator:
     """MEXA's aggregation on a (large) reasoning model; evidence ranking if the model fails."""
 
-    def __init__(self, generator: Generator, fallback: EvidenceRankingAggregator) -> None:
+    def __init__(self, generator: Generator, fallback: EvidenceRankingAggregator,
+                 cross_check: bool = False, constrained: bool = False) -> None:
         self.generator = generator
         self.fallback = fallback
+        self.cross_check = cross_check
+        self.constrained = constrained
         self.name = f"lrm:{generator.label}"
 
     def check_health(self) -> None:
@@ -147,8 +150,10 @@ class LRMAggregator:
     def answer_batch(self, calls: list[AggregateCall]) -> list[Verdict]:
         """Answers for many items in one batched generation (how the bulk job feeds the LRM)."""
         conversations = [aggregator_messages(q, reports, missing) for q, reports, missing in calls]
+        schemas = ([answer_schema(q.options) if q.options else None for q, _, _ in calls]
+                   if self.constrained else None)
         try:
-            outs = self.generator.generate(conversations)
+            outs = self.generator.generate(conversations, schemas)
         except Exception as exc:  # the LRM is down: answer from the evidence, and say so
             verdicts = self.fallback.answer_batch(calls)
             for verdict in verdicts:
@@ -156,19 +161,38 @@ class LRMAggregator:
                                      f"({type(exc).__name__}: {first_line(str(exc))}); the "
                                      "evidence-ranking fallback answered")
             return verdicts
-        return [self._verdict(query, out) for (query, _, _), out in zip(calls, outs)]
+        verdicts = [self._verdict(query, out) for (query, _, _), out in zip(calls, outs)]
+        if self.cross_check:
+            self._cross_check(calls, verdicts)
+        return verdicts
+
+    def _cross_check(self, calls: list[AggregateCall], verdicts: list[Verdict]) -> None:
+        """Note where the evidence ranking picks another option than the LRM. The LRM's answer
+        stands; the note lets a user see when a small model went against its own evidence."""
+        choice = [i for i, (query, _, _) in enumerate(calls) if query.options]
+        if not choice:
+            return
+        checks = self.fallback.answer_batch([calls[i] for i in choice])
+        for i, check in zip(choice, checks):
+            lrm = verdicts[i]
+            if check.option_index is not None and check.option_index != lrm.option_index:
+                lrm.notes.append(f"cross-check: the evidence ranking picks "
+                                 f"({LETTERS[check.option_index]}) "
+                                 f"{calls[i][0].options[check.option_index]} instead")
 
     @staticmethod
     def _verdict(query: Query, out: Generation) -> Verdict:
         notes = [] if out.finished else [
             "the LRM stopped at max_new_tokens; the answer may be cut short"]
+        # a model without a <think> part: its whole reply is the reasoning a user can read
+        reasoning = out.reasoning or out.text.strip()
         if not query.options:
-            return Verdict(out.text.strip(), None, out.reasoning, notes)
+            return Verdict(out.text.strip(), None, reasoning, notes)
         index = extract_option(out.text, query.options)
         if index is None:
             notes.append(f"the LRM's answer names no option: {first_line(out.text) or 'empty'!r}")
-            return Verdict(out.text.strip(), None, out.reasoning, notes)
-        return Verdict(query.options[index], index, out.reasoning, notes)
+            return Verdict(out.text.strip(), None, reasoning, notes)
+        return Verdict(query.options[index], index, reasoning, notes)
 
 
 def build_aggregator(config: AppConfig,
@@ -177,7 +201,8 @@ def build_aggregator(config: AppConfig,
     fallback = EvidenceRankingAggregator(config.aggregator, embedder)
     spec = config.aggregator
     if spec.kind == "lrm" and spec.llm is not None:
-        return LRMAggregator(build_generator(spec.llm, "aggregator.llm"), fallback)
+        return LRMAggregator(build_generator(spec.llm, "aggregator.llm"), fallback,
+                             spec.cross_check, spec.constrained)
     return fallback
 
 

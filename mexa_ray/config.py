@@ -82,12 +82,13 @@ class ModelSpec(_Strict):
     #: openai backend, the model name the endpoint serves
     model: str
     #: transformers (in-process, CPU or GPU), openai (any OpenAI-compatible endpoint: vLLM serve,
-    #: hosted APIs), vllm (in-process vLLM engine; needs the `vllm` extra)
-    backend: Literal["transformers", "openai", "vllm"] = "transformers"
+    #: hosted APIs), vllm (in-process vLLM engine; needs the `vllm` extra), llamacpp (a GGUF
+    #: file run natively by llama.cpp on CPU; needs the `offline` extra)
+    backend: Literal["transformers", "openai", "vllm", "llamacpp"] = "transformers"
     #: what the model reads besides text: text-only LM, vision-language, or audio-language
     kind: Literal["text", "vision", "audio"] = "text"
     revision: str | None = None
-    #: a GGUF file inside `model` (transformers dequantises it at load)
+    #: a GGUF file inside `model` (transformers dequantises it at load; llamacpp runs it as is)
     gguf_file: str | None = None
     #: auto: bfloat16 on GPU, float32 on CPU
     dtype: Literal["auto", "bfloat16", "float16", "float32"] = "auto"
@@ -109,7 +110,8 @@ class ModelSpec(_Strict):
     api_key_env: str = "OPENAI_API_KEY"
     request_timeout_s: float = Field(default=120.0, gt=0)
     max_retries: int = Field(default=2, ge=0)
-    #: vllm backend: engine arguments (tensor_parallel_size, gpu_memory_utilization, ...)
+    #: vllm / llamacpp backends: engine arguments (vllm: tensor_parallel_size,
+    #: gpu_memory_utilization, ...; llamacpp: n_ctx, n_threads, n_gpu_layers, ...)
     engine_options: dict[str, Any] = Field(default_factory=dict)
 
     @model_validator(mode="before")
@@ -204,6 +206,10 @@ class RouterSpec(_Strict):
     #: prompt on `llm`, falling back to the embedding router when it names no usable skill
     kind: Literal["embedding", "llm"] = "embedding"
     llm: ModelSpec | None = None
+    #: decode the LLM's reply under a grammar that admits only offered skill ids (llamacpp and
+    #: openai backends; others ignore it and the reply is parsed and checked as free text). Off
+    #: for reasoning models, whose <think> part a grammar would forbid
+    constrained: bool = False
     #: video/image frames shown to the router when its model is a vision-language model
     frames: int = Field(default=4, ge=0)
     max_experts: int = Field(default=4, ge=1)
@@ -224,6 +230,12 @@ class AggregatorSpec(_Strict):
     llm: ModelSpec | None = None
     #: weight of exact word/number overlap next to embedding similarity (evidence ranking)
     lexical_weight: float = Field(default=0.5, ge=0)
+    #: lrm: also rank the evidence, and note in the answer when it picks another option (worth
+    #: its few milliseconds with a small LRM that may go against its own reports)
+    cross_check: bool = False
+    #: lrm: for multiple choice, decode under a grammar that admits only "(letter) option"
+    #: (llamacpp and openai backends). Off for reasoning models, whose <think> part it forbids
+    constrained: bool = False
     deployment: DeploymentSettings = Field(default_factory=DeploymentSettings)
     bulk: BulkSpec = Field(default_factory=BulkSpec)
 
@@ -331,9 +343,8 @@ def packaged_configs() -> list[str]:
                   if f.name.endswith(".yaml"))
 
 
-def load_config(path: str | Path | None = None) -> AppConfig:
-    """Load a YAML config file, or a packaged config by name ("gpu-1x80gb"), or the packaged
-    default (offline CPU experts) when path is None."""
+def _read(path: str | Path | None, seen: tuple[str, ...] = ()) -> tuple[dict, str]:
+    """The raw mapping of a config file or packaged config, its `extends` chain merged in."""
     name = DEFAULT_CONFIG if path is None else f"{str(path).removesuffix('.yaml')}.yaml"
     p = Path(path) if path is not None else None
     if p is None or (not p.is_file() and name.removesuffix(".yaml") in packaged_configs()):
@@ -348,4 +359,45 @@ def load_config(path: str | Path | None = None) -> AppConfig:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         raise ConfigError(f"{source}: not valid YAML: {exc}") from None
+    if not isinstance(data, dict) or "extends" not in data:
+        return data, source
+    base_name = data.pop("extends")
+    if not isinstance(base_name, str) or not base_name:
+        raise ConfigError(f"{source}: extends: name a packaged config or a YAML file",
+                          field="extends")
+    if source in seen:
+        raise ConfigError(f"{source}: extends: the chain {' -> '.join(seen)} loops",
+                          field="extends")
+    if p is not None and not Path(base_name).is_absolute() and (p.parent / base_name).is_file():
+        base_name = str(p.parent / base_name)
+    base, _ = _read(base_name, seen + (source,))
+    return merge_configs(base, data), source
+
+
+def merge_configs(base: dict, override: dict) -> dict:
+    """`override` on top of `base`: mappings merge key by key, `experts` merge by name (an entry
+    replaces the base's entry of that name, new names are appended), other values replace."""
+    merged = dict(base)
+    for key, value in override.items():
+        if key == "experts" and isinstance(value, list) and isinstance(base.get(key), list):
+            by_name = {e.get("name"): e for e in base[key] if isinstance(e, dict)}
+            extra = []
+            for entry in value:
+                if isinstance(entry, dict) and entry.get("name") in by_name:
+                    by_name[entry["name"]] = entry
+                else:
+                    extra.append(entry)
+            merged[key] = list(by_name.values()) + extra
+        elif isinstance(value, dict) and isinstance(base.get(key), dict):
+            merged[key] = merge_configs(base[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def load_config(path: str | Path | None = None) -> AppConfig:
+    """Load a YAML config file, or a packaged config by name ("gpu-1x80gb"), or the packaged
+    default (offline models) when path is None. A config may start from another with
+    `extends: NAME` (a packaged config, or a file relative to this one) and change parts."""
+    data, source = _read(path)
     return parse_config(data, source)

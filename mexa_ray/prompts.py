@@ -55,6 +55,20 @@ def router_messages(query: Query, skills: list[Skill], present: list[str],
     return [{"role": "system", "content": ROUTER_SYSTEM}, {"role": "user", "content": content}]
 
 
+def router_schema(skill_ids: list[str], max_skills: int) -> dict:
+    """The JSON a constrained router may write: 1 to `max_skills` of the offered skill ids."""
+    return {"type": "object", "required": ["skills"], "properties": {"skills": {
+        "type": "array", "items": {"type": "string", "enum": list(skill_ids)},
+        "minItems": 1, "maxItems": max_skills}}}
+
+
+def answer_schema(options: list[str]) -> dict:
+    """The JSON a constrained aggregator may write for a multiple-choice question: one option,
+    as "(letter) text", so that a small model picks with the option's meaning in view."""
+    return {"type": "object", "required": ["answer"], "properties": {"answer": {
+        "type": "string", "enum": [f"({LETTERS[i]}) {opt}" for i, opt in enumerate(options)]}}}
+
+
 _ID = re.compile(r"(?<![A-Za-z0-9])([A-Za-z])[-_.]?(\d{1,2})(?![0-9A-Za-z])")
 
 

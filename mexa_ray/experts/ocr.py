@@ -1,0 +1,75 @@
+"""OCR expert (E1, E2): RapidOCR's ONNX detection and recognition models read the text in images
+and video keyframes, with where each line is on the picture.
+
+The rapidocr-onnxruntime package ships its models, so the offline default reads text with no
+download. Lines are reported top to bottom with their position and confidence, which is what a
+reasoner needs to tell a title from a caption.
+"""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+
+from mexa_ray.config import ExpertSpec
+from mexa_ray.errors import ConfigError
+from mexa_ray.experts.base import Expert
+from mexa_ray.media.image import read_image
+from mexa_ray.media.video import read_frames
+from mexa_ray.types import Media, Query, Skill
+
+_ROWS = ("top", "middle", "bottom")
+_COLS = ("left", "centre", "right")
+
+
+def where(box: list, width: int, height: int) -> str:
+    """"top left" .. "bottom right" for a text box, from its centre."""
+    xs, ys = [p[0] for p in box], [p[1] for p in box]
+    cx, cy = sum(xs) / len(xs), sum(ys) / len(ys)
+    row = _ROWS[min(2, int(3 * cy / max(1, height)))]
+    col = _COLS[min(2, int(3 * cx / max(1, width)))]
+    return "centre" if (row, col) == ("middle", "centre") else f"{row} {col}"
+
+
+class OCRExpert(Expert):
+    """options: frames (video keyframes read, default 4), max_side (frames are read at this
+    size, default 960), min_confidence (lines below it are dropped, default 0.5)."""
+
+    def __init__(self, spec: ExpertSpec, skills: dict[str, Skill]) -> None:
+        super().__init__(spec, skills)
+        try:
+            from rapidocr_onnxruntime import RapidOCR
+        except ImportError:
+            raise ConfigError(f"expert {spec.name!r}: backend 'ocr' needs rapidocr-onnxruntime "
+                              "(pip install 'mexa-ray[offline]')", field="backend") from None
+        self.engine = RapidOCR()
+        self.min_confidence = float(self.options.get("min_confidence", 0.5))
+        self._lock = threading.Lock()
+
+    def read(self, rgb: np.ndarray) -> list[str]:
+        """'"text" (position, confidence)' per line found, top to bottom."""
+        with self._lock:
+            found, _ = self.engine(np.ascontiguousarray(rgb[..., ::-1]))  # the engine wants BGR
+        height, width = rgb.shape[:2]
+        lines = sorted((line for line in found or [] if float(line[2]) >= self.min_confidence),
+                       key=lambda line: (min(p[1] for p in line[0]), min(p[0] for p in line[0])))
+        return [f'"{text}" ({where(box, width, height)}, confidence {float(conf):.2f})'
+                for box, text, conf in lines]
+
+    def describe(self, item: Media, query: Query, skill: Skill) -> str:
+        if item.type == "image":
+            lines = self.read(read_image(item.path))
+            return ("Text found in the image:\n" + "\n".join(lines)) if lines else \
+                "No text was found in the image."
+        frames = read_frames(item.path, max_frames=int(self.options.get("frames", 4)),
+                             max_side=int(self.options.get("max_side", 960)))
+        out, seen = [], set()
+        for t, frame in zip(frames.times, frames.frames):
+            for line in self.read(frame):
+                text = line.split('" (', 1)[0]
+                if text not in seen:  # a caption that stays on screen is reported once
+                    seen.add(text)
+                    out.append(f"[{t:.1f}s] {line}")
+        return ("Text found in the video's keyframes:\n" + "\n".join(out)) if out else \
+            f"No text was found in {len(frames.frames)} keyframes of the video."
