@@ -99,7 +99,7 @@ def tiny_llm_config(work: Path) -> str:
     router = tiny_models.causal_lm(work / "router", reply="B2, B3")
     lrm = tiny_models.causal_lm(work / "lrm", reply="<think>The clip is tonal.</think>Answer: (B)",
                                 seed=1)
-    data = load_config().model_dump(mode="json")
+    data = load_config("analytic").model_dump(mode="json")
     data["router"].update(kind="llm", llm={"model": str(router), "max_new_tokens": 8,
                                            "batch_size": 32})
     data["aggregator"].update(kind="lrm", llm={"model": str(lrm), "max_new_tokens": 24,
@@ -114,7 +114,8 @@ def main() -> None:
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--items", type=int, default=1000)
     ap.add_argument("--annotations", default=str(SHARED if SHARED.is_file() else SUBSET))
-    ap.add_argument("--config", help="app config (default: the offline default)")
+    ap.add_argument("--config", default="analytic",
+                    help="app config (default: analytic, the model-free pipeline)")
     ap.add_argument("--clip-seconds", type=float, default=10.0,
                     help="length of the stand-in clips (MMAU's are mostly 10 s)")
     ap.add_argument("--tiny-llm", action="store_true",

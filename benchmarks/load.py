@@ -90,8 +90,8 @@ def main() -> None:
     args = ap.parse_args()
 
     media = Path(tempfile.mkdtemp(prefix="mexa-load-"))
-    bodies = examples(media)
-    data = load_config().model_dump()
+    bodies = examples(media)[:5]  # table, point cloud, audio, video, image
+    data = load_config("analytic").model_dump()
     data["ingress"]["media_roots"] = [str(media)]
     runtime.start(parse_config(data), http=True, port=args.port)
     url = f"http://127.0.0.1:{args.port}"

@@ -41,7 +41,7 @@ HOPS = ("ingress_s", "select_s", "experts_s", "aggregate_s")
 
 
 def noop_config(n: int) -> AppConfig:
-    data = load_config().model_dump()
+    data = load_config("analytic").model_dump()
     data["experts"] = [{
         "name": f"noop-{i}", "backend": "synthetic", "modalities": ["text"], "skills": ["T1"],
         "description": f"no-op expert {i}", "timeout_s": 60, "options": {"delay_s": 0.0},

@@ -6,6 +6,7 @@ The same generators build test media, so tests and the demo exercise identical i
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -114,14 +115,40 @@ def make_image(path: Path, size=(160, 120)) -> Path:
     return path
 
 
+def make_sign(path: Path, text: str = "EXIT 42 NORTH", size=(480, 160)) -> Path:
+    """Black capitals on a yellow sign (Pillow's bundled font, so it renders anywhere)."""
+    from PIL import Image, ImageDraw, ImageFont
+
+    im = Image.new("RGB", size, (250, 210, 40))
+    font = ImageFont.load_default(size=44)
+    ImageDraw.Draw(im).text((30, size[1] // 2 - 26), text, fill=(10, 10, 10), font=font)
+    im.save(path)
+    return path
+
+
+SPOKEN = "Please meet me at the station at seven o'clock."
+
+
+def make_speech(path: Path, text: str = SPOKEN) -> Path:
+    """Speech synthesised with espeak-ng (a Debian package): a clip with known words."""
+    import subprocess
+
+    subprocess.run(["espeak-ng", "-v", "en-us", "-s", "150", "-w", str(path), text],
+                   check=True, capture_output=True, timeout=60)
+    return path
+
+
 def examples(root: Path | None = None) -> list[dict]:
     """Make the demo inputs if needed and return the demo requests (POST /v1/reason bodies)."""
     root = root or demo_dir()
     root.mkdir(parents=True, exist_ok=True)
     files = {
         "breast_cancer.csv": make_table, "room.ply": make_scene, "melody.wav": make_melody,
-        "red_square.mp4": make_video, "green_disc.png": make_image,
+        "red_square.mp4": make_video, "green_disc.png": make_image, "exit_sign.png": make_sign,
     }
+    speech = shutil.which("espeak-ng") is not None  # the spoken example needs a synthesiser
+    if speech:
+        files["station.wav"] = make_speech
     for name, make in files.items():
         if not (root / name).exists():
             tmp = root / f".tmp-{name}"
@@ -144,4 +171,12 @@ def examples(root: Path | None = None) -> list[dict]:
         {"question": "What colour is the shape in the centre of the picture?",
          "options": ["red", "green", "blue"], "task": "image question answering",
          "media": [{"type": "image", "path": str(root / "green_disc.png")}]},
-    ]
+        {"question": "Which exit number is written on the sign?",
+         "options": ["17", "42", "96"], "task": "scene text question answering",
+         "media": [{"type": "image", "path": str(root / "exit_sign.png")}]},
+    ] + ([
+        {"question": "At what time does the speaker want to meet?",
+         "options": ["five o'clock", "seven o'clock", "nine o'clock"],
+         "task": "spoken question answering",
+         "media": [{"type": "audio", "path": str(root / "station.wav")}]},
+    ] if speech else [])

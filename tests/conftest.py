@@ -42,7 +42,7 @@ def embedder():
 
 def app_config_for_tests(media_dir: Path) -> AppConfig:
     """The default config plus the synthetic experts, with the generated media as a root."""
-    data = load_config().model_dump()
+    data = load_config("analytic").model_dump()
     for s in SYNTHETIC_EXPERTS:
         data["experts"].append({
             "name": s["name"], "backend": "synthetic", "modalities": ["text"], "skills": ["T1"],

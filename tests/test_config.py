@@ -113,7 +113,7 @@ def test_recommended_gpu_configs_are_valid_and_complete(name):
 
 def test_packaged_configs_load_by_name_and_unknown_names_are_clear():
     assert load_config("default").experts == load_config().experts
-    with pytest.raises(ConfigError, match="packaged configs: default, gpu-1x80gb, gpu-cluster"):
+    with pytest.raises(ConfigError, match="packaged configs: analytic, default, gpu-1x80gb, gpu-cluster"):
         load_config("gpu-9x")
 
 
@@ -121,3 +121,32 @@ def test_bulk_resources_default_to_the_serve_deployment():
     spec = parse_config(_data(deployment={"ray_actor_options": {"num_cpus": 2, "num_gpus": 0.5}},
                               bulk={"num_gpus": 0.25})).experts[0]
     assert spec.bulk.resources(spec.deployment) == {"num_cpus": 2.0, "num_gpus": 0.25}
+
+
+def test_default_extends_analytic_with_models_and_keeps_its_experts():
+    default, analytic = load_config(), load_config("analytic")
+    assert default.router.kind == "llm" and default.aggregator.kind == "lrm"
+    assert analytic.router.kind == "embedding" and analytic.aggregator.kind == "evidence"
+    names = [e.name for e in default.experts]
+    assert names[:5] == [e.name for e in analytic.experts]  # replaced in place, new ones appended
+    assert names[5:] == ["speech-transcriber", "text-in-image"]
+    assert default.expert("visual-stats").options["classifier"]["arch"] == "efficientnet-lite0"
+    assert default.expert("table-profiler") == analytic.expert("table-profiler")
+    assert default.router.deployment == analytic.router.deployment  # merged, not replaced
+
+
+def test_extends_a_file_beside_the_config_and_refuses_loops(tmp_path):
+    (tmp_path / "base.yaml").write_text("extends: analytic\nrequest_deadline_s: 7\n")
+    (tmp_path / "mine.yaml").write_text(
+        "extends: base.yaml\nexperts:\n  - name: text-reader\n    backend: text\n"
+        "    modalities: [text]\n    skills: [T1]\n    description: Mine.\n")
+    config = load_config(tmp_path / "mine.yaml")
+    assert config.request_deadline_s == 7 and config.expert("text-reader").description == "Mine."
+    assert len(config.experts) == len(load_config("analytic").experts)
+    (tmp_path / "a.yaml").write_text("extends: b.yaml\n")
+    (tmp_path / "b.yaml").write_text("extends: a.yaml\n")
+    with pytest.raises(ConfigError, match="loops"):
+        load_config(tmp_path / "a.yaml")
+    (tmp_path / "c.yaml").write_text("extends: nowhere.yaml\n")
+    with pytest.raises(ConfigError, match="config file not found"):
+        load_config(tmp_path / "c.yaml")

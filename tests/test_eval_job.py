@@ -98,9 +98,10 @@ def test_mmau_through_the_job_resumes_and_reports(ray_session, mmau_media, tmp_p
     media_root, absent = mmau_media
     out = tmp_path / "mmau"
     items = get_benchmark("mmau").load(MMAU_FILE)
-    first = evaluate("mmau", MMAU_FILE, media_root, out, limit=60)
+    first = evaluate("mmau", MMAU_FILE, media_root, out, limit=60, config="analytic")
     assert first["run"]["items"] == 60 and table(out).num_rows == 60
-    second = evaluate("mmau", MMAU_FILE, media_root, out)  # resumes: only the other 90 run
+    # resumes: only the other 90 run
+    second = evaluate("mmau", MMAU_FILE, media_root, out, config="analytic")
     assert second["run"] == dict(second["run"], items=90, skipped=60)
 
     t = table(out)
@@ -133,7 +134,7 @@ def test_mmau_through_the_job_resumes_and_reports(ray_session, mmau_media, tmp_p
 
     # another run over the same media with the same report cache reruns no expert
     again = evaluate("mmau", MMAU_FILE, media_root, tmp_path / "again", limit=30,
-                     cache=out / "cache")
+                     cache=out / "cache", config="analytic")
     assert again["run"]["items"] == 30
     redo = {r["id"]: r for r in table(tmp_path / "again").to_pylist()}
     for rid, r in redo.items():
@@ -145,7 +146,7 @@ def test_mmau_through_the_job_resumes_and_reports(ray_session, mmau_media, tmp_p
 def test_sqa3d_through_the_job(ray_session, sqa3d_media, tmp_path):
     media_root, absent_scene = sqa3d_media
     out = tmp_path / "sqa3d"
-    summary = evaluate("sqa3d", SQA3D_FILE, media_root, out)
+    summary = evaluate("sqa3d", SQA3D_FILE, media_root, out, config="analytic")
     items = {i.id: i for i in get_benchmark("sqa3d").load(SQA3D_FILE)}
     rows = table(out).to_pylist()
     assert len(rows) == len(items) == 103
@@ -169,7 +170,7 @@ def test_a_killed_job_resumes_with_every_item_once(ray_session, mmau_media, tmp_
     """The driver is killed (SIGKILL) once some results are on disk; the rerun completes the
     benchmark and the union holds every item exactly once."""
     media_root, absent = mmau_media
-    data = load_config().model_dump(mode="json")
+    data = load_config("analytic").model_dump(mode="json")
     for spec in data["experts"]:
         spec["bulk"]["batch_size"] = 5
         if spec["name"] == "audio-signal":  # slow enough that the kill lands mid-run

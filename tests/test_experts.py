@@ -10,7 +10,7 @@ from mexa_ray.experts import build_expert
 from mexa_ray.experts.synthetic import SyntheticExpertError
 from mexa_ray.types import Media, Query
 
-CONFIG = load_config()
+CONFIG = load_config("analytic")
 SKILLS = CONFIG.skill_catalogue()
 
 

@@ -46,7 +46,7 @@ def video(tmp_path_factory) -> Path:
 
 
 def llm_router(model: str | dict, embedder) -> LLMRouter:
-    config = parse_config({**load_config().model_dump(),
+    config = parse_config({**load_config("analytic").model_dump(),
                            "router": {"kind": "llm", "llm": model, "max_experts": 4}})
     spec = config.router.llm
     return LLMRouter(config, build_generator(spec, "router.llm"), EmbeddingRouter(config, embedder))
@@ -71,7 +71,7 @@ def test_model_spec_accepts_an_id_or_a_full_spec():
 ])
 def test_bad_model_config_names_the_field(patch, field):
     with pytest.raises(ConfigError) as err:
-        parse_config({**load_config().model_dump(), **patch})
+        parse_config({**load_config("analytic").model_dump(), **patch})
     assert err.value.field == field
 
 

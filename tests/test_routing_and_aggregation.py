@@ -9,7 +9,7 @@ from mexa_ray.types import ExpertReport, Media, Query
 
 @pytest.fixture(scope="module")
 def router(embedder):
-    return EmbeddingRouter(load_config(), embedder)
+    return EmbeddingRouter(load_config("analytic"), embedder)
 
 
 @pytest.fixture(scope="module")

@@ -42,6 +42,14 @@ def test_table_question_over_http(http, demo_requests):
     assert a["request_id"] and a["timings"]["total_s"] >= a["timings"]["experts_s"]
 
 
+@pytest.mark.parametrize("index, expected", [(0, "benign"), (1, "3"), (2, "music"),
+                                             (3, "rightwards"), (4, "green")])
+def test_analytic_pipeline_answers_the_demo_questions(http, demo_requests, index, expected):
+    a = reason(http, demo_requests[index]).json()
+    assert a["answer"] == expected, a
+    assert a["router"] == "embedding" and a["aggregator"] == "evidence-ranking"
+
+
 def test_uploaded_media_travel_by_reference(http, media_dir):
     data = base64.b64encode((media_dir / "melody.wav").read_bytes()).decode()
     r = reason(http, {"question": "Is this recording music, speech, or noise?",

@@ -29,7 +29,7 @@ def guarded(serve_app):
     from deployments.app import build_app
 
     _, base_url = serve_app
-    text_reader = next(e for e in load_config().model_dump()["experts"]
+    text_reader = next(e for e in load_config("analytic").model_dump()["experts"]
                        if e["name"] == "text-reader")
     config = parse_config({
         "name": "mexa-guarded",
@@ -170,7 +170,7 @@ def limited(serve_app, media_dir, media_host):
     from deployments.app import build_app
 
     _, base_url = serve_app
-    experts = [{**e, "deployment": SMALL} for e in load_config().model_dump()["experts"]
+    experts = [{**e, "deployment": SMALL} for e in load_config("analytic").model_dump()["experts"]
                if e["name"] in ("visual-stats", "audio-signal")]
     config = parse_config({
         "name": "mexa-limited",

