@@ -409,6 +409,9 @@ class LlamaCppGenerator:
                    "verbose": False, **spec.engine_options}
         self.engine = Llama(path, **options)
         self._lock = threading.Lock()
+        # the first evaluation allocates llama.cpp's buffers and threads (about 1 s on 2 cores):
+        # pay it here, before the replica is ready, not in the first request
+        self.engine.create_chat_completion([{"role": "user", "content": "Hi"}], max_tokens=1)
         log.info("loaded %s with llama.cpp (%s)", spec.label, options)
 
     def _one(self, conversation: Conversation, schema: dict | None) -> Generation:

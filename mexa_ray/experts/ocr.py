@@ -46,6 +46,7 @@ class OCRExpert(Expert):
         self.engine = RapidOCR()
         self.min_confidence = float(self.options.get("min_confidence", 0.5))
         self._lock = threading.Lock()
+        self.read(np.full((64, 256, 3), 255, dtype=np.uint8))  # warm-up: the first run allocates
 
     def read(self, rgb: np.ndarray) -> list[str]:
         """'"text" (position, confidence)' per line found, top to bottom."""

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import threading
 
+import numpy as np
+
 from mexa_ray.config import ExpertSpec
 from mexa_ray.errors import ConfigError
 from mexa_ray.experts.base import Expert, required_model
@@ -51,6 +53,8 @@ class FasterWhisperExpert(Expert):
             raise ConfigError(f"{field}: cannot load {model_spec.label!r}: {exc}",
                               field=field) from None
         self._lock = threading.Lock()  # one transcription at a time uses the replica's threads
+        # warm-up: the first run allocates; pay it before the replica is ready
+        list(self.model.transcribe(np.zeros(SAMPLE_RATE, dtype=np.float32), language="en")[0])
 
     def describe(self, item: Media, query: Query, skill: Skill) -> str:
         if item.type == "video" and not has_audio_track(item.path):
