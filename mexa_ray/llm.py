@@ -397,6 +397,10 @@ class LlamaCppGenerator:
         except ImportError:
             raise ConfigError(f"{field}.backend: 'llamacpp' needs the llama-cpp-python package "
                               "(pip install 'mexa-ray[offline]')", field=f"{field}.backend") from None
+        if spec.kind != "text":
+            raise ConfigError(f"{field}.kind: the llamacpp backend runs text-only models; use "
+                              "transformers or vllm for a vision or audio model",
+                              field=f"{field}.kind")
         if not spec.gguf_file:
             raise ConfigError(f"{field}.gguf_file: the llamacpp backend loads a GGUF file; name "
                               "it inside `model`", field=f"{field}.gguf_file")

