@@ -15,21 +15,23 @@ import numpy as np
 from mexa_ray.config import ExpertSpec
 from mexa_ray.errors import ConfigError
 from mexa_ray.experts.base import Expert
+from mexa_ray.experts.visual import COLS, ROWS
 from mexa_ray.media.image import read_image
 from mexa_ray.media.video import read_frames
 from mexa_ray.types import Media, Query, Skill
 
-_ROWS = ("top", "middle", "bottom")
-_COLS = ("left", "centre", "right")
-
 
 def where(box: list, width: int, height: int) -> str:
-    """"top left" .. "bottom right" for a text box, from its centre."""
+    """"top left" .. "bottom right" for a text box, from its centre (the visual expert's grid)."""
     xs, ys = [p[0] for p in box], [p[1] for p in box]
     cx, cy = sum(xs) / len(xs), sum(ys) / len(ys)
-    row = _ROWS[min(2, int(3 * cy / max(1, height)))]
-    col = _COLS[min(2, int(3 * cx / max(1, width)))]
+    row = ROWS[min(2, int(3 * cy / max(1, height)))]
+    col = COLS[min(2, int(3 * cx / max(1, width)))]
     return "centre" if (row, col) == ("middle", "centre") else f"{row} {col}"
+
+
+def line_text(text: str, place: str, confidence: float) -> str:
+    return f'"{text}" ({place}, confidence {confidence:.2f})'
 
 
 class OCRExpert(Expert):
@@ -48,29 +50,27 @@ class OCRExpert(Expert):
         self._lock = threading.Lock()
         self.read(np.full((64, 256, 3), 255, dtype=np.uint8))  # warm-up: the first run allocates
 
-    def read(self, rgb: np.ndarray) -> list[str]:
-        """'"text" (position, confidence)' per line found, top to bottom."""
+    def read(self, rgb: np.ndarray) -> list[tuple[str, str, float]]:
+        """(text, position, confidence) per line found, top to bottom."""
         with self._lock:
             found, _ = self.engine(np.ascontiguousarray(rgb[..., ::-1]))  # the engine wants BGR
         height, width = rgb.shape[:2]
         lines = sorted((line for line in found or [] if float(line[2]) >= self.min_confidence),
                        key=lambda line: (min(p[1] for p in line[0]), min(p[0] for p in line[0])))
-        return [f'"{text}" ({where(box, width, height)}, confidence {float(conf):.2f})'
-                for box, text, conf in lines]
+        return [(text, where(box, width, height), float(conf)) for box, text, conf in lines]
 
     def describe(self, item: Media, query: Query, skill: Skill) -> str:
         if item.type == "image":
-            lines = self.read(read_image(item.path))
+            lines = [line_text(*found) for found in self.read(read_image(item.path))]
             return ("Text found in the image:\n" + "\n".join(lines)) if lines else \
                 "No text was found in the image."
         frames = read_frames(item.path, max_frames=int(self.options.get("frames", 4)),
                              max_side=int(self.options.get("max_side", 960)))
         out, seen = [], set()
         for t, frame in zip(frames.times, frames.frames):
-            for line in self.read(frame):
-                text = line.split('" (', 1)[0]
+            for text, place, confidence in self.read(frame):
                 if text not in seen:  # a caption that stays on screen is reported once
                     seen.add(text)
-                    out.append(f"[{t:.1f}s] {line}")
+                    out.append(f"[{t:.1f}s] {line_text(text, place, confidence)}")
         return ("Text found in the video's keyframes:\n" + "\n".join(out)) if out else \
             f"No text was found in {len(frames.frames)} keyframes of the video."

@@ -37,12 +37,16 @@ class FasterWhisperExpert(Expert):
         except ImportError:
             raise ConfigError(f"expert {spec.name!r}: backend 'speech-ct2' needs faster-whisper "
                               "(pip install 'mexa-ray[offline]')", field="backend") from None
-        import torch
+        import ctranslate2
 
         field = f"experts.{spec.name}.model"
         path = resolve_model_path(model_spec.model, field)
-        cuda = model_spec.device == "cuda" or (model_spec.device == "auto"
-                                               and torch.cuda.is_available())
+        # CTranslate2's own view: its wheel may be built without CUDA even where torch has it
+        gpus = ctranslate2.get_cuda_device_count()
+        if model_spec.device == "cuda" and not gpus:
+            raise ConfigError(f"{field}.device is 'cuda' but CTranslate2 sees no GPU",
+                              field=f"{field}.device")
+        cuda = model_spec.device == "cuda" or (model_spec.device == "auto" and gpus > 0)
         self.device = "cuda" if cuda else "cpu"
         compute = self.options.get("compute_type") or ("float16" if cuda else "int8")
         try:

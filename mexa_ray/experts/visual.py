@@ -14,8 +14,9 @@ from mexa_ray.media.video import Frames, read_frames
 from mexa_ray.text_utils import fmt_num
 from mexa_ray.types import Media, Query, Skill
 
-_ROWS = ("top", "middle", "bottom")
-_COLS = ("left", "centre", "right")
+#: the 3 x 3 grid that reports name places on a picture by ("top left" .. "bottom right")
+ROWS = ("top", "middle", "bottom")
+COLS = ("left", "centre", "right")
 
 
 def _small(img: np.ndarray, side: int = 96) -> np.ndarray:
@@ -39,8 +40,8 @@ def image_lines(img: np.ndarray, detailed: bool) -> list[str]:
     background = shares[0][0] if shares else "unknown"
     regions = []
     h, w = small.shape[:2]
-    for r, row in enumerate(_ROWS):
-        for c, col in enumerate(_COLS):
+    for r, row in enumerate(ROWS):
+        for c, col in enumerate(COLS):
             cell = small[r * h // 3:(r + 1) * h // 3, c * w // 3:(c + 1) * w // 3]
             if cell.size:
                 name = colour_shares(cell, top=1)[0][0]
