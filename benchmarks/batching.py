@@ -26,8 +26,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
-import ray
-from bench_io import RESULTS, write_results
+from bench_io import RESULTS, start_serve, write_results
 from PIL import Image
 from ray import serve
 
@@ -125,9 +124,7 @@ def main() -> None:
     queries = images(work, args.requests)
 
     rows = []
-    ray.init(num_cpus=4, include_dashboard=False, log_to_driver=False,
-             object_store_memory=300 * 2**20)
-    serve.start(proxy_location="Disabled", logging_config={"log_level": "WARNING"})
+    start_serve()
     try:
         rows.append(served(config_for(model, None), queries, args.concurrency,
                            "serve, unbatched"))

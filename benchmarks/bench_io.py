@@ -1,5 +1,6 @@
-"""What every benchmark writes: its JSON under benchmarks/results/, with the machine it ran on
-(figures from a 2-core build box and a GPU node must not be mistaken for each other)."""
+"""What the benchmarks share: how they start a local Ray and Serve, and how they write their JSON
+under benchmarks/results/, with the machine it ran on (figures from a 2-core build box and a GPU
+node must not be mistaken for each other)."""
 
 from __future__ import annotations
 
@@ -19,3 +20,17 @@ def write_results(out: str | Path, payload: dict) -> Path:
                                 **payload}, indent=2) + "\n")
     print(f"wrote {path}")
     return path
+
+
+def start_serve(port: int | None = None, object_store_mb: int = 300) -> None:
+    """A local Ray with 4 logical CPUs (the replicas' fractional `num_cpus` fit on 2 cores) and
+    Serve with its HTTP proxy on 127.0.0.1:`port`, or no proxy when `port` is None (handle calls
+    only). Serve logs warnings only, so its INFO access lines cost the measured chain nothing."""
+    import ray
+    from ray import serve
+
+    ray.init(num_cpus=4, include_dashboard=False, log_to_driver=False,
+             object_store_memory=object_store_mb * 2**20)
+    where = ({"http_options": {"host": "127.0.0.1", "port": port}} if port is not None
+             else {"proxy_location": "Disabled"})
+    serve.start(logging_config={"log_level": "WARNING"}, **where)

@@ -19,8 +19,7 @@ import statistics
 import time
 from pathlib import Path
 
-import ray
-from bench_io import RESULTS, write_results
+from bench_io import RESULTS, start_serve, write_results
 from ray import serve
 
 from deployments import runtime
@@ -79,9 +78,7 @@ def main() -> None:
     args = ap.parse_args()
     ks = [int(k) for k in args.ks.split(",")]
     rows = []
-    ray.init(num_cpus=4, include_dashboard=False, log_to_driver=False,
-             object_store_memory=300 * 2**20)
-    serve.start(proxy_location="Disabled", logging_config={"log_level": "WARNING"})
+    start_serve()
     try:
         for latency in (float(x) for x in args.latencies.split(",")):
             config = synthetic_config(latency, max(ks))

@@ -26,8 +26,7 @@ from pathlib import Path
 
 import httpx
 import numpy as np
-import ray
-from bench_io import RESULTS, write_results
+from bench_io import RESULTS, start_serve, write_results
 from ray import cloudpickle, serve
 
 from deployments import runtime
@@ -78,10 +77,7 @@ def main() -> None:
         "uploaded": {"type": "points", "data": upload, "format": "npy"},
     }
 
-    ray.init(num_cpus=4, include_dashboard=False, log_to_driver=False,
-             object_store_memory=1024 * 2**20)
-    serve.start(http_options={"host": "127.0.0.1", "port": args.port},
-                logging_config={"log_level": "WARNING"})
+    start_serve(args.port, object_store_mb=1024)
     rows = []
     try:
         serve.run(build_app(points_config(root, args.experts)), name="mexa", route_prefix="/")

@@ -28,8 +28,7 @@ import time
 
 import httpx
 import psutil
-import ray
-from bench_io import RESULTS, write_results
+from bench_io import RESULTS, start_serve, write_results
 from ray import serve
 
 from deployments import runtime
@@ -103,10 +102,7 @@ def main() -> None:
     ap.add_argument("--out", default=str(RESULTS / "overhead.json"))
     args = ap.parse_args()
     ks = [int(k) for k in args.ks.split(",")]
-    ray.init(num_cpus=4, include_dashboard=False, log_to_driver=False,
-             object_store_memory=300 * 2**20)
-    serve.start(http_options={"host": "127.0.0.1", "port": args.port},
-                logging_config={"log_level": "WARNING"})
+    start_serve(args.port)
     rows = []
     try:
         config = noop_config(max(ks))
