@@ -31,7 +31,9 @@ from PIL import Image
 from ray import serve
 
 from deployments import runtime
+from deployments.app import serve_options
 from deployments.expert import ExpertDeployment
+from deployments.transport import by_value
 from mexa_ray.config import AppConfig, parse_config
 from mexa_ray.experts import build_expert
 from mexa_ray.types import Media, Query
@@ -72,9 +74,10 @@ def summary(label: str, batch: int | None, wall: float, latencies: list[float]) 
 
 def served(config: AppConfig, queries: list[Query], concurrency: int, label: str) -> dict:
     spec = config.experts[0]
-    app = ExpertDeployment.options(name="vlm", **spec.deployment.serve_options()).bind(
+    app = ExpertDeployment.options(name="vlm", **serve_options(config, spec.deployment)).bind(
         spec, config.skill_catalogue())
-    handle = serve.run(app, name=config.name, route_prefix=None)
+    # called the way the selector calls an expert
+    handle = by_value(serve.run(app, name=config.name, route_prefix=None))
     handle.analyse.remote(queries[0], SKILL).result(timeout_s=300)  # warm-up
 
     def one(query: Query) -> float:

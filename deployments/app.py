@@ -11,7 +11,7 @@ from deployments.aggregator import Aggregator
 from deployments.expert import ExpertDeployment
 from deployments.ingress import Ingress
 from deployments.selector import Selector
-from mexa_ray.config import AppConfig, load_config
+from mexa_ray.config import AppConfig, DeploymentSettings, load_config
 
 
 def expert_deployment_name(expert: str) -> str:
@@ -21,29 +21,42 @@ def expert_deployment_name(expert: str) -> str:
 def build_app(config: AppConfig) -> Application:
     skills = config.skill_catalogue()
     experts = {
-        spec.name: ExpertDeployment.options(name=expert_deployment_name(spec.name),
-                                            **spec.deployment.serve_options()).bind(spec, skills)
+        spec.name: ExpertDeployment.options(
+            name=expert_deployment_name(spec.name),
+            **serve_options(config, spec.deployment)).bind(spec, skills)
         for spec in config.experts
     }
     aggregator = Aggregator.options(
-        name="aggregator", **config.aggregator.deployment.serve_options()).bind(config)
+        name="aggregator", **serve_options(config, config.aggregator.deployment)).bind(config)
     selector = Selector.options(
-        name="selector", **config.router.deployment.serve_options()).bind(config, experts, aggregator)
+        name="selector", **serve_options(config, config.router.deployment)).bind(
+            config, experts, aggregator)
     return Ingress.options(
         name="ingress", **ingress_options(config)).bind(config, selector)
+
+
+def serve_options(config: AppConfig, settings: DeploymentSettings, *, ingress: bool = False,
+                  env: dict[str, str] | None = None) -> dict:
+    """A deployment's Serve options: its own settings, plus the app's replica environment (and
+    `env`) in its runtime_env and its access-log switch (`config.serve`)."""
+    options = settings.serve_options()
+    actor = options["ray_actor_options"]
+    runtime_env = dict(actor.get("runtime_env", {}))
+    env_vars = {**config.serve.replica_env, **runtime_env.get("env_vars", {}), **(env or {})}
+    if env_vars:
+        actor["runtime_env"] = {**runtime_env, "env_vars": env_vars}
+    access = config.serve.access_log
+    options["logging_config"] = {"enable_access_log": access == "all"
+                                 or (access == "ingress" and ingress)}
+    return options
 
 
 def ingress_options(config: AppConfig) -> dict:
     """The ingress's Serve options; the API keys variable, when the caller's environment has it,
     travels to the ingress replicas in their runtime_env (on any node of a cluster)."""
-    options = config.ingress.deployment.serve_options()
     keys = os.environ.get(config.ingress.api_keys_env)
-    if keys:
-        actor = options["ray_actor_options"]
-        env = dict(actor.get("runtime_env", {}).get("env_vars", {}))
-        env[config.ingress.api_keys_env] = keys
-        actor["runtime_env"] = {**actor.get("runtime_env", {}), "env_vars": env}
-    return options
+    return serve_options(config, config.ingress.deployment, ingress=True,
+                         env={config.ingress.api_keys_env: keys} if keys else None)
 
 
 def app_builder(args: dict) -> Application:

@@ -26,7 +26,7 @@ from ray.serve.handle import DeploymentHandle
 from starlette.exceptions import HTTPException
 
 from deployments.observability import adopt_library_logs, current_request_id
-from deployments.transport import publish, spool
+from deployments.transport import Handles, publish, spool
 from mexa_ray import media as media_io
 from mexa_ray.api import MediaIn, ReasonRequest, parse_request
 from mexa_ray.cards import expert_cards
@@ -121,7 +121,7 @@ class Ingress:
     def __init__(self, config: AppConfig, selector: DeploymentHandle) -> None:
         adopt_library_logs()
         self.config = config
-        self.selector = selector
+        self.selector = Handles(selector)
         self.roots = config.media_roots()
         self.cards = expert_cards(config)
         self.started = int(time.time())
@@ -140,7 +140,7 @@ class Ingress:
     async def _answer(self, query: Query, started: float) -> dict:
         prepared = time.time()
         try:
-            answer = await self.selector.reason.remote(query)
+            answer = await self.selector.for_query(query).reason.remote(query)
         except BackPressureError as exc:  # the selectors' queues are full
             raise Overloaded(f"the service is at capacity ({exc}); retry later",
                              self.config.router.deployment.retry_after_s) from None

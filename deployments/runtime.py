@@ -8,6 +8,7 @@ from ray.exceptions import RayTaskError
 from ray.serve.handle import DeploymentHandle
 
 from deployments.app import build_app
+from deployments.transport import by_value
 from mexa_ray.config import AppConfig
 from mexa_ray.errors import MexaError
 from mexa_ray.ray_runtime import connect
@@ -27,9 +28,10 @@ def start(config: AppConfig, *, http: bool = False, host: str = "127.0.0.1", por
 
 def ask(handle: DeploymentHandle, payload: dict, timeout_s: float = 300.0) -> dict:
     """Answer one /v1/reason body through the ingress handle (no HTTP); bad input raises the
-    library's MexaError, as it would be answered 4xx over HTTP."""
+    library's MexaError, as it would be answered 4xx over HTTP. The body is plain JSON, so it
+    travels by value (Serve's gRPC transport, the cheaper one)."""
     try:
-        return handle.answer.remote(payload).result(timeout_s=timeout_s)
+        return by_value(handle).answer.remote(payload).result(timeout_s=timeout_s)
     except RayTaskError as exc:
         if isinstance(exc.cause, MexaError):
             raise exc.cause from None

@@ -1,35 +1,35 @@
-"""The selector: picks experts, starts every expert call, hands the pending calls on."""
+"""The selector: picks experts, starts every expert call at once, awaits them with their
+deadlines, and hands the reports (and what is missing) to the aggregator."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 import time
-from dataclasses import dataclass
-from typing import Any
 
 from ray import serve
+from ray.exceptions import RayActorError, RayTaskError, TaskCancelledError
 from ray.serve.handle import DeploymentHandle, DeploymentResponse
 
 from deployments.observability import ExpertMetrics, adopt_library_logs
-from deployments.transport import materialise
+from deployments.transport import Handles, materialise
 from mexa_ray.config import AppConfig
 from mexa_ray.embedding import Embedder
 from mexa_ray.selection import build_router
-from mexa_ray.types import Answer, Query, SelectedExpert
+from mexa_ray.types import Answer, ExpertReport, MissingExpert, Query, SelectedExpert
 
 log = logging.getLogger("ray.serve")
 
 
-@dataclass
-class PendingReport:
-    """An expert call in flight: its ObjectRef, or why it never started."""
-
-    expert: str
-    skill: str
-    timeout_s: float
-    ref: Any = None
-    error: str | None = None
+def failure_reason(exc: BaseException) -> str:
+    if isinstance(exc, RayTaskError):
+        cause = exc.cause if exc.cause is not None else exc
+        return f"failed: {type(cause).__name__}: {str(cause).strip().splitlines()[-1][:300]}"
+    if isinstance(exc, RayActorError):
+        return "failed: the expert's replica died during the call"
+    if isinstance(exc, TaskCancelledError):
+        return "cancelled"
+    return f"failed: {type(exc).__name__}: {exc}"
 
 
 @serve.deployment
@@ -39,8 +39,8 @@ class Selector:
         adopt_library_logs()
         self.metrics = ExpertMetrics()
         self.config = config
-        self.experts = experts
-        self.aggregator = aggregator
+        self.experts = {name: Handles(h) for name, h in experts.items()}
+        self.aggregator = Handles(aggregator)
         self.timeouts = {s.name: s.timeout_s for s in config.experts}
         # an LLM router loads its model here: the replica is ready only once it can route
         self.router = build_router(config, Embedder(config.embedding))
@@ -52,38 +52,47 @@ class Selector:
         # a VLM router looks at frames; experts still get the query with media by reference
         routed = await materialise(query) if self.router.needs_media else query
         selection = await asyncio.to_thread(self.router.select, routed)
-        selected_at = time.time()
+        fanout_at = time.time()
         for s in selection.experts:
             self.metrics.selections.inc(tags={"expert": s.expert, "skill": s.skill})
         # start every expert call before awaiting anything: they run in parallel
-        responses = [self.experts[s.expert].analyse.remote(query, s.skill)
+        responses = [self.experts[s.expert].for_query(query).analyse.remote(query, s.skill)
                      for s in selection.experts]
         deadline_at = started + budget
-        pending = await asyncio.gather(*(self._pending(s, r, deadline_at)
-                                         for s, r in zip(selection.experts, responses)))
-        timings = {"select_s": selected_at - started}
         try:
-            return await self.aggregator.aggregate.remote(query, selection, list(pending),
-                                                          selected_at, deadline_at, timings)
+            results = await asyncio.gather(*(self._await(s, r, fanout_at, deadline_at)
+                                             for s, r in zip(selection.experts, responses)))
         finally:
             for r in responses:  # stops experts still running past the deadline; no-op if done
                 r.cancel()
+        reports = [r for r in results if isinstance(r, ExpertReport)]
+        missing = [r for r in results if isinstance(r, MissingExpert)]
+        for m in missing:
+            log.warning("request %s: expert %s missing: %s", query.request_id, m.expert, m.reason)
+        timings = {"select_s": fanout_at - started, "experts_s": time.time() - fanout_at}
+        return await self.aggregator.for_query(query).aggregate.remote(
+            query, selection, reports, missing, timings)
 
     def check_health(self) -> None:
         self.router.check_health()
 
-    async def _pending(self, s: SelectedExpert, response: DeploymentResponse,
-                       deadline_at: float) -> PendingReport:
-        """The call's ObjectRef (nested refs reach the aggregator unresolved, so it can wait with
-        a deadline), or the reason it could not be scheduled."""
-        timeout = self.timeouts[s.expert]
+    async def _await(self, s: SelectedExpert, response: DeploymentResponse, fanout_at: float,
+                     deadline_at: float) -> ExpertReport | MissingExpert:
+        """The expert's report, or why it is missing: failed, unscheduled (backpressure, no
+        replica), or past its own timeout or the request's deadline, whichever comes first."""
+        expert_deadline = fanout_at + self.timeouts[s.expert]
+        wait = max(0.0, min(expert_deadline, deadline_at) - time.time())
         try:
-            ref = await asyncio.wait_for(response._to_object_ref(),
-                                         max(0.0, deadline_at - time.time()))
-            return PendingReport(s.expert, s.skill, timeout, ref=ref)
-        except asyncio.TimeoutError:
-            return PendingReport(s.expert, s.skill, timeout,
-                                 error="no replica accepted the call before the deadline")
-        except Exception as exc:  # backpressure, replica gone: recorded, not fatal
-            return PendingReport(s.expert, s.skill, timeout,
-                                 error=f"could not be scheduled: {type(exc).__name__}: {exc}")
+            return await asyncio.wait_for(response, wait)
+        except asyncio.TimeoutError:  # the call itself is cancelled by `reason`
+            which = "expert timeout" if expert_deadline <= deadline_at else "request deadline"
+            return self._missing(s, "timeout", f"timed out after {time.time() - fanout_at:.2f}s "
+                                               f"({which})")
+        except TaskCancelledError as exc:
+            return self._missing(s, "cancelled", failure_reason(exc))
+        except Exception as exc:
+            return self._missing(s, "failed", failure_reason(exc))
+
+    def _missing(self, s: SelectedExpert, kind: str, reason: str) -> MissingExpert:
+        self.metrics.failures.inc(tags={"expert": s.expert, "kind": kind})
+        return MissingExpert(s.expert, reason)

@@ -11,21 +11,22 @@ from __future__ import annotations
 
 from typing import Any
 
-from deployments.app import expert_deployment_name
+from deployments.app import expert_deployment_name, serve_options
 from mexa_ray.config import AppConfig, DeploymentSettings
 
 
-def _deployment(name: str, settings: DeploymentSettings) -> dict[str, Any]:
-    return {"name": name, **settings.serve_options()}
+def _deployment(config: AppConfig, name: str, settings: DeploymentSettings) -> dict[str, Any]:
+    # the same options the app is built with: Serve lets the file's entry replace them
+    return {"name": name, **serve_options(config, settings, ingress=name == "ingress")}
 
 
 def serve_config(config: AppConfig, config_ref: str, host: str = "0.0.0.0",
                  port: int = 8000) -> dict[str, Any]:
     """`config_ref` is how the cluster finds the app config: a packaged name or a path there."""
-    deployments = [_deployment("ingress", config.ingress.deployment),
-                   _deployment("selector", config.router.deployment),
-                   _deployment("aggregator", config.aggregator.deployment)]
-    deployments += [_deployment(expert_deployment_name(s.name), s.deployment)
+    deployments = [_deployment(config, "ingress", config.ingress.deployment),
+                   _deployment(config, "selector", config.router.deployment),
+                   _deployment(config, "aggregator", config.aggregator.deployment)]
+    deployments += [_deployment(config, expert_deployment_name(s.name), s.deployment)
                     for s in config.experts]
     return {
         "proxy_location": "EveryNode",

@@ -1,9 +1,15 @@
-"""Media by reference between deployments.
+"""How queries and media travel between deployments.
 
-Uploaded bytes are put in the Ray object store once, at the ingress; every expert that needs them
-gets the same ObjectRef and writes the bytes to a node-local cache file named by their SHA-256, so a
-node holds one copy however many experts (or requests) read it. Paths under media roots travel as
-paths and are read in place.
+Calls between deployments go by value over Serve's gRPC transport: on this path a hop costs about
+half the CPU of a Ray actor call (`benchmarks/overhead.py`). Ray ObjectRefs cannot ride along by
+value (they would be pinned for the life of the process), so a query that carries object-store
+media travels by Ray actor calls instead, which track the references (`handle_for`).
+
+Uploaded bytes up to `INLINE_BYTES` travel inside the query, as Ray itself inlines small task
+arguments. Larger uploads are put in the Ray object store once, at the ingress; every expert that
+needs them gets the same ObjectRef and writes the bytes to a node-local cache file named by their
+SHA-256, so a node holds one copy however many experts (or requests) read it. Paths under media
+roots travel as paths and are read in place.
 """
 
 from __future__ import annotations
@@ -16,8 +22,35 @@ import tempfile
 from pathlib import Path
 
 import ray
+from ray.serve.handle import DeploymentHandle
 
 from mexa_ray.types import Media, Query
+
+#: Ray's own limit for inlining a task argument (max_direct_call_object_size)
+INLINE_BYTES = 100 * 1024
+
+
+class Handles:
+    """One deployment's handle in both transports; `for_query` picks the one a query can use."""
+
+    def __init__(self, handle: DeploymentHandle) -> None:
+        self.by_reference = handle.options(_by_reference=True)
+        self.by_value = by_value(handle)
+
+    def for_query(self, query: Query) -> DeploymentHandle:
+        return self.by_reference if carries_refs(query) else self.by_value
+
+
+def by_value(handle: DeploymentHandle) -> DeploymentHandle:
+    """The handle over gRPC, with the standard library's pickle: our calls carry plain
+    dataclasses of importable modules, which need none of cloudpickle's (slower) extras."""
+    return handle.options(_by_reference=False, request_serialization="pickle",
+                          response_serialization="pickle")
+
+
+def carries_refs(query: Query) -> bool:
+    """Whether some media is held in the object store (an ObjectRef, not inline bytes)."""
+    return any(m.ref is not None and not isinstance(m.ref, bytes) for m in query.media)
 
 
 def cache_dir() -> Path:
@@ -43,8 +76,10 @@ def spool(data: bytes, fmt: str) -> tuple[Path, str]:
 
 
 def publish(media: Media, data: bytes) -> Media:
-    """Media that reference uploaded bytes through the object store (path cleared)."""
-    return dataclasses.replace(media, path=None, ref=ray.put(data))
+    """Media that carry uploaded bytes: inline when small, else an object-store reference
+    (path cleared either way)."""
+    return dataclasses.replace(media, path=None,
+                               ref=data if len(data) <= INLINE_BYTES else ray.put(data))
 
 
 async def materialise(query: Query) -> Query:
@@ -54,7 +89,7 @@ async def materialise(query: Query) -> Query:
             return m
         path = cached_path(m.sha256, m.format)
         if not path.exists():
-            data = await m.ref
+            data = m.ref if isinstance(m.ref, bytes) else await m.ref
             await asyncio.to_thread(spool, data, m.format)
         return dataclasses.replace(m, path=str(path), ref=None)
 

@@ -267,6 +267,23 @@ class IngressSpec(_Strict):
     deployment: DeploymentSettings = Field(default_factory=DeploymentSettings)
 
 
+#: run a replica's user code and its handles' routing on the replica's own event loop (Serve's
+#: defaults use one thread for each, two hand-offs per call); our deployments keep blocking work
+#: off the loop (asyncio.to_thread), which is what these settings need
+FAST_REPLICA_ENV = {"RAY_SERVE_RUN_USER_CODE_IN_SEPARATE_THREAD": "0",
+                    "RAY_SERVE_RUN_ROUTER_IN_SEPARATE_LOOP": "0"}
+
+
+class ServeSpec(_Strict):
+    """How Serve runs every replica of the app (ingress, selector, experts, aggregator)."""
+
+    #: whose calls get a Serve access-log line: the ingress's (one per request, with its id and
+    #: status), every deployment's (one per hop: 3 + k lines per request), or none
+    access_log: Literal["ingress", "all", "none"] = "ingress"
+    #: environment variables of every replica process (`FAST_REPLICA_ENV` by default)
+    replica_env: dict[str, str] = Field(default_factory=lambda: dict(FAST_REPLICA_ENV))
+
+
 class AppConfig(_Strict):
     name: str = "mexa"
     #: default whole-request budget; a request's deadline_s may lower it
@@ -275,6 +292,7 @@ class AppConfig(_Strict):
     router: RouterSpec = Field(default_factory=RouterSpec)
     aggregator: AggregatorSpec = Field(default_factory=AggregatorSpec)
     ingress: IngressSpec = Field(default_factory=IngressSpec)
+    serve: ServeSpec = Field(default_factory=ServeSpec)
     #: skills beyond the built-in catalogue
     skills: list[SkillSpec] = Field(default_factory=list)
     experts: list[ExpertSpec] = Field(min_length=1)

@@ -18,8 +18,9 @@ MEDIA_TYPES: tuple[str, ...] = ("video", "audio", "points", "image", "table", "t
 class Media:
     """One input item. Exactly one of `path` (a file the experts can read) or `ref` is set.
 
-    `ref` is an opaque handle to the bytes (a Ray ObjectRef in the Serve app); the transport
-    layer turns it into a node-local file before an expert runs, keyed by `sha256`.
+    `ref` holds the bytes of an upload: the bytes themselves when small, else an opaque handle (a
+    Ray ObjectRef in the Serve app); the transport layer turns it into a node-local file before
+    an expert runs, keyed by `sha256`.
     """
 
     type: str

@@ -43,13 +43,17 @@ def test_request_id_in_the_response_and_in_every_replicas_log_lines(http, demo_r
         found = serve_log_lines(rid)
         complete = (all(any(d in x for x in found) for d in replicas)
                     and any("selected" in x for x in found)
-                    and any("expert table-profiler" in x for x in found))
+                    and any("expert table-profiler" in x for x in found)
+                    and any("answered" in x for x in found))
         return found if complete else []
 
     found = wait_for(lines) or serve_log_lines(rid)
-    # the library's own lines (router, expert) carry Serve's id, not only Serve's access lines
+    # Serve's access line at the ingress (the default `serve.access_log`), and the library's
+    # own lines in the selector, the expert and the aggregator, all carry Serve's id
+    assert any("ingress" in x and "/v1/reason" in x and "200" in x for x in found), found
     assert any("selected ['table-profiler']" in x for x in found), found
     assert any("expert table-profiler skill F2" in x for x in found), found
+    assert any("answered 'benign' from 1 reports (0 missing)" in x for x in found), found
     assert {d for d in replicas if any(d in x for x in found)} == set(replicas), found
 
 

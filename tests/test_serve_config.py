@@ -13,7 +13,7 @@ from ray.serve.schema import ServeDeploySchema
 
 from deployments.app import app_builder
 from deployments.serve_config import serve_config
-from mexa_ray.config import load_config
+from mexa_ray.config import FAST_REPLICA_ENV, load_config, parse_config
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -31,8 +31,33 @@ def test_generated_config_is_valid_and_matches_the_app():
     assert names == {d.name for d in app.deployments}
     by_name = {d["name"]: d for d in data["applications"][0]["deployments"]}
     lrm = by_name["aggregator"]
-    assert lrm["ray_actor_options"] == config.aggregator.deployment.ray_actor_options
+    assert lrm["ray_actor_options"] == {
+        **config.aggregator.deployment.ray_actor_options,
+        "runtime_env": {"env_vars": config.serve.replica_env}}
     assert by_name["selector"]["max_ongoing_requests"] == config.router.deployment.max_ongoing_requests
+
+
+def test_replicas_get_the_serve_settings_and_only_the_ingress_logs_each_call():
+    def deployments(config) -> dict[str, dict]:
+        data = serve_config(config, "x")
+        return {d["name"]: d for d in data["applications"][0]["deployments"]}
+
+    config = load_config("analytic")
+    by_name = deployments(config)
+    assert {n: d["logging_config"]["enable_access_log"] for n, d in by_name.items()} == {
+        n: n == "ingress" for n in by_name}
+    assert all(d["ray_actor_options"]["runtime_env"] == {"env_vars": FAST_REPLICA_ENV}
+               for d in by_name.values())
+
+    data = config.model_dump()
+    data["serve"] = {"access_log": "all", "replica_env": {}}
+    data["experts"][0]["deployment"]["ray_actor_options"] = {
+        "num_cpus": 1, "runtime_env": {"env_vars": {"OMP_NUM_THREADS": "1"}}}
+    by_name = deployments(parse_config(data))
+    assert all(d["logging_config"]["enable_access_log"] for d in by_name.values())
+    assert "runtime_env" not in by_name["selector"]["ray_actor_options"]
+    expert = by_name[f"expert-{data['experts'][0]['name']}"]["ray_actor_options"]
+    assert expert["runtime_env"] == {"env_vars": {"OMP_NUM_THREADS": "1"}}
 
 
 def _children(bound) -> list:

@@ -1,0 +1,69 @@
+"""How calls and media travel between deployments: small uploads inline in the query, large
+ones by object-store reference; a query with references goes over Ray actor calls (which track
+them), every other over Serve's gRPC transport by value."""
+
+from __future__ import annotations
+
+import pytest
+
+from deployments.transport import (
+    INLINE_BYTES,
+    Handles,
+    carries_refs,
+    materialise,
+    publish,
+)
+from mexa_ray.types import Media, Query
+
+pytestmark = pytest.mark.serve
+
+
+class FakeHandle:
+    """Records the options a DeploymentHandle is given (the real one needs a running app)."""
+
+    def __init__(self, **options) -> None:
+        self.opts = options
+
+    def options(self, **options) -> FakeHandle:
+        return FakeHandle(**{**self.opts, **options})
+
+
+def test_small_uploads_travel_inline_and_large_ones_by_reference(ray_session):
+    import ray
+
+    small = publish(Media("text", format="txt", sha256="a" * 64), b"x" * INLINE_BYTES)
+    large = publish(Media("audio", format="wav", sha256="b" * 64), b"y" * (INLINE_BYTES + 1))
+    assert small.ref == b"x" * INLINE_BYTES and small.path is None
+    assert isinstance(large.ref, ray.ObjectRef) and ray.get(large.ref)[:1] == b"y"
+    assert not carries_refs(Query("q", media=[small, Media("image", path="/x.png")]))
+    assert carries_refs(Query("q", media=[small, large]))
+
+
+def test_the_transport_is_chosen_per_query(ray_session):
+    import ray
+
+    handles = Handles(FakeHandle())
+    assert handles.by_value.opts == {"_by_reference": False, "request_serialization": "pickle",
+                                     "response_serialization": "pickle"}
+    assert handles.by_reference.opts == {"_by_reference": True}
+    inline = Query("q", media=[Media("text", ref=b"note", format="txt", sha256="c" * 64)])
+    stored = Query("q", media=[Media("text", ref=ray.put(b"note"), format="txt",
+                                     sha256="d" * 64)])
+    assert handles.for_query(inline) is handles.by_value
+    assert handles.for_query(stored) is handles.by_reference
+
+
+def test_an_expert_reads_inline_and_stored_uploads_alike(ray_session, tmp_path, monkeypatch):
+    import asyncio
+    import hashlib
+
+    import ray
+
+    monkeypatch.setenv("MEXA_MEDIA_CACHE", str(tmp_path))
+    one, two = b"first note", b"second note"
+    query = Query("q", media=[
+        Media("text", ref=one, format="txt", sha256=hashlib.sha256(one).hexdigest()),
+        Media("text", ref=ray.put(two), format="txt", sha256=hashlib.sha256(two).hexdigest())])
+    local = asyncio.run(materialise(query))
+    assert [open(m.path, "rb").read() for m in local.media] == [one, two]
+    assert all(m.ref is None for m in local.media)
