@@ -22,12 +22,17 @@ def write_results(out: str | Path, payload: dict) -> Path:
     return path
 
 
-def start_serve(port: int | None = None, object_store_mb: int = 300) -> None:
+def start_serve(port: int | None = None, object_store_mb: int = 300,
+                haproxy: bool = False) -> None:
     """A local Ray with 4 logical CPUs (the replicas' fractional `num_cpus` fit on 2 cores) and
     Serve with its HTTP proxy on 127.0.0.1:`port`, or no proxy when `port` is None (handle calls
-    only). Serve logs warnings only, so its INFO access lines cost the measured chain nothing."""
+    only). `haproxy`: Serve's HAProxy ingress instead of its Python proxy (the variable must be in
+    the environment Ray starts from; HAProxy then listens on all interfaces)."""
     import ray
     from ray import serve
+
+    if haproxy:
+        os.environ["RAY_SERVE_ENABLE_HA_PROXY"] = "1"
 
     ray.init(num_cpus=4, include_dashboard=False, log_to_driver=False,
              object_store_memory=object_store_mb * 2**20)

@@ -27,7 +27,6 @@ from bench_io import RESULTS, start_serve, write_results
 from ray import serve
 
 from deployments import runtime
-from deployments.app import build_app
 from mexa_ray.config import AppConfig, load_config, parse_config
 from mexa_ray.demo import examples
 from mexa_ray.experts import build_expert
@@ -101,7 +100,7 @@ def main() -> None:
     try:
         for latency in (float(x) for x in args.latencies.split(",")):
             config = synthetic_config(latency, max(ks))
-            handle = serve.run(build_app(config), name=config.name, route_prefix="/")
+            handle = runtime.deploy(config)
             for k in ks:
                 names = [f"syn-{i}" for i in range(k)]
                 body = {"question": "What does the note say?", "media": NOTE, "experts": names}
@@ -113,7 +112,7 @@ def main() -> None:
         demo_root = Path("/tmp/mexa-bench-demo")
         requests = examples(demo_root)[:5]  # the five analytic ones the README table measured
         config = load_config("analytic").with_media_roots([demo_root])
-        handle = serve.run(build_app(config), name=config.name, route_prefix="/")
+        handle = runtime.deploy(config)
         media = [m for r in requests for m in r["media"]]
         names = ["table-profiler", "scene-geometry", "audio-signal", "visual-stats"]
         body = {"question": "Describe all inputs.", "media": media, "experts": names}

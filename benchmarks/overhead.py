@@ -6,7 +6,14 @@ selector starting k calls, the experts' replicas answering, the aggregator gathe
 and answering, and the transport between them. One client sends requests one after another,
 through the ingress handle and through HTTP (Serve's proxy, a keep-alive connection).
 
-    python benchmarks/overhead.py [--ks 1,2,4,8] [--requests 200]
+Two copies of the app run side by side and are measured in turn, so their ratio comes from one
+run on this shared, noisy machine: `mexa-ray` (the config's `serve` defaults: calls by value
+over Serve's gRPC transport with stdlib pickle, user code and routing on each replica's own
+loop, an access line at the ingress only) and `serve defaults` (Ray actor calls with
+cloudpickle, Serve's threads, an access line in every replica: `serve.transport: actor`,
+`replica_env: {}`, `access_log: all`).
+
+    python benchmarks/overhead.py [--ks 1,2,4,8] [--requests 200] [--haproxy]
 
 Prints a table and writes benchmarks/results/overhead.json. The hop columns are medians of the
 answer's own `timings` (ingress: validation and upload; select: routing; experts: from fan-out
@@ -29,18 +36,23 @@ import time
 import httpx
 import psutil
 from bench_io import RESULTS, start_serve, write_results
-from ray import serve
 
 from deployments import runtime
-from deployments.app import build_app
 from mexa_ray.config import AppConfig, load_config, parse_config
 
 NOTE = [{"type": "text", "data": base64.b64encode(b"A note.").decode(), "format": "txt"}]
 HOPS = ("ingress_s", "select_s", "experts_s", "aggregate_s")
 
 
-def noop_config(n: int) -> AppConfig:
+SETUPS = {"mexa-ray": ("mexa", "/", {}),
+          "serve defaults": ("mexa-serve-defaults", "/serve-defaults",
+                             {"transport": "actor", "replica_env": {}, "access_log": "all"})}
+
+
+def noop_config(n: int, name: str = "mexa", serve_settings: dict | None = None) -> AppConfig:
     data = load_config("analytic").model_dump()
+    data["name"] = name
+    data["serve"] = {**data["serve"], **(serve_settings or {})}
     data["experts"] = [{
         "name": f"noop-{i}", "backend": "synthetic", "modalities": ["text"], "skills": ["T1"],
         "description": f"no-op expert {i}", "timeout_s": 60, "options": {"delay_s": 0.0},
@@ -80,10 +92,11 @@ def measure(call, n: int) -> tuple[list[float], list[dict], dict[str, float]]:
     return latencies, timings, {k: round(v, 2) for k, v in cpu.items() if v >= 0.05}
 
 
-def row(path: str, k: int, latencies: list[float], timings: list[dict],
+def row(setup: str, path: str, k: int, latencies: list[float], timings: list[dict],
         cpu: dict[str, float]) -> dict:
     ms = sorted(x * 1000 for x in latencies)
-    out = {"path": path, "k": k, "requests": len(ms), "p50_ms": statistics.median(ms),
+    out = {"setup": setup, "path": path, "k": k, "requests": len(ms),
+           "p50_ms": statistics.median(ms),
            "p99_ms": ms[min(len(ms) - 1, int(round(0.99 * (len(ms) - 1))))]}
     for hop in HOPS:
         out[hop.replace("_s", "_ms")] = statistics.median(t[hop] * 1000 for t in timings)
@@ -99,38 +112,55 @@ def main() -> None:
     ap.add_argument("--ks", default="1,2,4,8")
     ap.add_argument("--requests", type=int, default=200)
     ap.add_argument("--port", type=int, default=8432)
-    ap.add_argument("--out", default=str(RESULTS / "overhead.json"))
+    ap.add_argument("--haproxy", action="store_true",
+                    help="HTTP through Serve's HAProxy ingress instead of its Python proxy")
+    ap.add_argument("--out", default=None,
+                    help="default: benchmarks/results/overhead[_haproxy].json")
     args = ap.parse_args()
+    out = args.out or RESULTS / ("overhead_haproxy.json" if args.haproxy else "overhead.json")
     ks = [int(k) for k in args.ks.split(",")]
-    start_serve(args.port)
+    start_serve(args.port, haproxy=args.haproxy)
     rows = []
     try:
-        config = noop_config(max(ks))
-        handle = serve.run(build_app(config), name=config.name, route_prefix="/")
+        handles = {setup: runtime.deploy(noop_config(max(ks), name, settings), prefix)
+                   for setup, (name, prefix, settings) in SETUPS.items()}
         with httpx.Client(base_url=f"http://127.0.0.1:{args.port}", timeout=60) as http:
             for k in ks:
                 body = {"question": "What does the note say?", "media": NOTE,
                         "experts": [f"noop-{i}" for i in range(k)]}
-                rows.append(row("handle", k, *measure(lambda: runtime.ask(handle, body),
-                                                      args.requests)))
+                for path in ("handle", "http"):
+                    for setup, (_, prefix, _) in SETUPS.items():
+                        def call(handle=handles[setup], url=prefix.rstrip("/") + "/v1/reason"):
+                            if path == "handle":
+                                return runtime.ask(handle, body)
+                            r = http.post(url, json=body)
+                            r.raise_for_status()
+                            return r.json()
 
-                def over_http() -> dict:
-                    r = http.post("/v1/reason", json=body)
-                    r.raise_for_status()
-                    return r.json()
-
-                rows.append(row("http", k, *measure(over_http, args.requests)))
+                        rows.append(row(setup, path, k, *measure(call, args.requests)))
     finally:
         runtime.stop()
 
-    cols = ["path", "k", "p50_ms", "p99_ms", "ingress_ms", "select_ms", "experts_ms",
+    cols = ["setup", "path", "k", "p50_ms", "p99_ms", "ingress_ms", "select_ms", "experts_ms",
             "aggregate_ms", "outside_ms", "cpu_ms"]
     print("| " + " | ".join(cols) + " |")
     print("|" + " --- |" * len(cols))
     for r in rows:
         print("| " + " | ".join(str(r[c]) if isinstance(r[c], (str, int)) else f"{r[c]:.1f}"
                                 for c in cols) + " |")
-    write_results(args.out, {"rows": rows})
+    ratios = []
+    for r in rows:
+        if r["setup"] == "mexa-ray":
+            base = next(d for d in rows if d["setup"] == "serve defaults"
+                        and (d["path"], d["k"]) == (r["path"], r["k"]))
+            ratios.append({"path": r["path"], "k": r["k"],
+                           "p50_ratio": r["p50_ms"] / base["p50_ms"],
+                           "cpu_ratio": r["cpu_ms"] / base["cpu_ms"]})
+    print("\nmexa-ray / serve defaults, same run:")
+    for q in ratios:
+        print(f"  {q['path']:6} k={q['k']}: p50 x{q['p50_ratio']:.2f}, cpu x{q['cpu_ratio']:.2f}")
+    write_results(out, {"http_ingress": "haproxy" if args.haproxy else "serve proxy",
+                        "rows": rows, "ratios": ratios})
 
 
 if __name__ == "__main__":

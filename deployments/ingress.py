@@ -64,26 +64,43 @@ class Unauthorized(MexaError):
     status = 401
 
 
-@api.middleware("http")
-async def _guard(request: Request, call_next: Callable) -> Response:
+class Guard:
     """Bearer-token check (every route but /healthz, when keys are configured) and the body-size
-    limit, before any route reads the body."""
-    keys: frozenset[str] = getattr(request.app.state, "api_keys", frozenset())
-    if keys and not request.url.path.rstrip("/").endswith("/healthz"):
-        scheme, _, token = request.headers.get("authorization", "").partition(" ")
-        if scheme.lower() != "bearer" or not any(hmac.compare_digest(token.strip(), k)
-                                                 for k in keys):
-            response = error_response(Unauthorized(
-                "missing or wrong API key: send 'Authorization: Bearer <key>'",
-                field="authorization"))
-            response.headers["WWW-Authenticate"] = "Bearer"
-            return response
-    limit = getattr(request.app.state, "max_body_bytes", None)
-    length = request.headers.get("content-length", "")
-    if limit and length.isdigit() and int(length) > limit:
-        return error_response(PayloadTooLarge(f"the body has {length} bytes; the limit is "
-                                              f"{limit}", field="body"))
-    return await call_next(request)
+    limit, before any route reads the body. A plain ASGI middleware: Starlette's
+    `@app.middleware("http")` would stream every response through an extra task."""
+
+    def __init__(self, app: Callable) -> None:
+        self.app = app
+
+    async def __call__(self, scope: dict, receive: Callable, send: Callable) -> None:
+        if scope["type"] == "http":
+            refused = self._refusal(Request(scope))
+            if refused is not None:
+                await refused(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+    @staticmethod
+    def _refusal(request: Request) -> Response | None:
+        keys: frozenset[str] = getattr(request.app.state, "api_keys", frozenset())
+        if keys and not request.url.path.rstrip("/").endswith("/healthz"):
+            scheme, _, token = request.headers.get("authorization", "").partition(" ")
+            if scheme.lower() != "bearer" or not any(hmac.compare_digest(token.strip(), k)
+                                                     for k in keys):
+                response = error_response(Unauthorized(
+                    "missing or wrong API key: send 'Authorization: Bearer <key>'",
+                    field="authorization"))
+                response.headers["WWW-Authenticate"] = "Bearer"
+                return response
+        limit = getattr(request.app.state, "max_body_bytes", None)
+        length = request.headers.get("content-length", "")
+        if limit and length.isdigit() and int(length) > limit:
+            return error_response(PayloadTooLarge(f"the body has {length} bytes; the limit is "
+                                                  f"{limit}", field="body"))
+        return None
+
+
+api.add_middleware(Guard)
 
 
 async def answered(request: Request,
@@ -121,7 +138,7 @@ class Ingress:
     def __init__(self, config: AppConfig, selector: DeploymentHandle) -> None:
         adopt_library_logs()
         self.config = config
-        self.selector = Handles(selector)
+        self.selector = Handles(selector, config.serve.transport)
         self.roots = config.media_roots()
         self.cards = expert_cards(config)
         self.started = int(time.time())

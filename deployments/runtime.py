@@ -8,7 +8,7 @@ from ray.exceptions import RayTaskError
 from ray.serve.handle import DeploymentHandle
 
 from deployments.app import build_app
-from deployments.transport import by_value
+from deployments.transport import client
 from mexa_ray.config import AppConfig
 from mexa_ray.errors import MexaError
 from mexa_ray.ray_runtime import connect
@@ -23,15 +23,21 @@ def start(config: AppConfig, *, http: bool = False, host: str = "127.0.0.1", por
         serve.start(http_options={"host": host, "port": port}, logging_config=logging_config)
     else:
         serve.start(proxy_location="Disabled", logging_config=logging_config)
-    return serve.run(build_app(config), name=config.name, route_prefix="/")
+    return deploy(config)
+
+
+def deploy(config: AppConfig, route_prefix: str | None = "/") -> DeploymentHandle:
+    """Deploy the app on the running Serve; the ingress handle, called the way the config's
+    `serve.transport` says."""
+    handle = serve.run(build_app(config), name=config.name, route_prefix=route_prefix)
+    return client(handle, config.serve.transport)
 
 
 def ask(handle: DeploymentHandle, payload: dict, timeout_s: float = 300.0) -> dict:
     """Answer one /v1/reason body through the ingress handle (no HTTP); bad input raises the
-    library's MexaError, as it would be answered 4xx over HTTP. The body is plain JSON, so it
-    travels by value (Serve's gRPC transport, the cheaper one)."""
+    library's MexaError, as it would be answered 4xx over HTTP."""
     try:
-        return by_value(handle).answer.remote(payload).result(timeout_s=timeout_s)
+        return handle.answer.remote(payload).result(timeout_s=timeout_s)
     except RayTaskError as exc:
         if isinstance(exc.cause, MexaError):
             raise exc.cause from None

@@ -39,8 +39,9 @@ class Selector:
         adopt_library_logs()
         self.metrics = ExpertMetrics()
         self.config = config
-        self.experts = {name: Handles(h) for name, h in experts.items()}
-        self.aggregator = Handles(aggregator)
+        transport = config.serve.transport
+        self.experts = {name: Handles(h, transport) for name, h in experts.items()}
+        self.aggregator = Handles(aggregator, transport)
         self.timeouts = {s.name: s.timeout_s for s in config.experts}
         # an LLM router loads its model here: the replica is ready only once it can route
         self.router = build_router(config, Embedder(config.embedding))

@@ -1,9 +1,12 @@
 """How queries and media travel between deployments.
 
-Calls between deployments go by value over Serve's gRPC transport: on this path a hop costs about
-half the CPU of a Ray actor call (`benchmarks/overhead.py`). Ray ObjectRefs cannot ride along by
-value (they would be pinned for the life of the process), so a query that carries object-store
-media travels by Ray actor calls instead, which track the references (`handle_for`).
+With `serve.transport: grpc` (the default), calls between deployments go by value over Serve's
+gRPC transport, pickled with the standard library's pickle: on this path the chain costs well
+under half the CPU of Ray actor calls (`benchmarks/overhead.py` measures both). Ray ObjectRefs
+cannot ride along by value (they would be pinned for the life of the process), so a query that
+carries object-store media travels by Ray actor calls instead, which track the references
+(`Handles.for_query`). `serve.transport: actor` sends every call as a Ray actor call, for
+clusters whose nodes cannot reach each other's replica gRPC ports.
 
 Uploaded bytes up to `INLINE_BYTES` travel inside the query, as Ray itself inlines small task
 arguments. Larger uploads are put in the Ray object store once, at the ingress; every expert that
@@ -24,6 +27,7 @@ from pathlib import Path
 import ray
 from ray.serve.handle import DeploymentHandle
 
+from mexa_ray.config import Transport
 from mexa_ray.types import Media, Query
 
 #: Ray's own limit for inlining a task argument (max_direct_call_object_size)
@@ -33,12 +37,17 @@ INLINE_BYTES = 100 * 1024
 class Handles:
     """One deployment's handle in both transports; `for_query` picks the one a query can use."""
 
-    def __init__(self, handle: DeploymentHandle) -> None:
+    def __init__(self, handle: DeploymentHandle, transport: Transport = "grpc") -> None:
         self.by_reference = handle.options(_by_reference=True)
-        self.by_value = by_value(handle)
+        self.by_value = by_value(handle) if transport == "grpc" else self.by_reference
 
     def for_query(self, query: Query) -> DeploymentHandle:
         return self.by_reference if carries_refs(query) else self.by_value
+
+
+def client(handle: DeploymentHandle, transport: Transport) -> DeploymentHandle:
+    """The ingress handle as a caller of the app uses it: its payloads are plain JSON."""
+    return by_value(handle) if transport == "grpc" else handle
 
 
 def by_value(handle: DeploymentHandle) -> DeploymentHandle:

@@ -274,9 +274,16 @@ FAST_REPLICA_ENV = {"RAY_SERVE_RUN_USER_CODE_IN_SEPARATE_THREAD": "0",
                     "RAY_SERVE_RUN_ROUTER_IN_SEPARATE_LOOP": "0"}
 
 
+Transport = Literal["grpc", "actor"]
+
+
 class ServeSpec(_Strict):
     """How Serve runs every replica of the app (ingress, selector, experts, aggregator)."""
 
+    #: how calls travel between deployments: `grpc`, by value over Serve's gRPC transport
+    #: (queries holding object-store uploads still take actor calls), or `actor`, every call a
+    #: Ray actor call (for clusters whose nodes cannot reach each other's replica gRPC ports)
+    transport: Transport = "grpc"
     #: whose calls get a Serve access-log line: the ingress's (one per request, with its id and
     #: status), every deployment's (one per hop: 3 + k lines per request), or none
     access_log: Literal["ingress", "all", "none"] = "ingress"

@@ -82,13 +82,13 @@ def serve_app(ray_session, media_dir):
     """The app running on the session's Ray; yields (handle, base_url)."""
     from ray import serve
 
-    from deployments.app import build_app
+    from deployments import runtime
 
     port = pick_free_port()
     serve.start(http_options={"host": "127.0.0.1", "port": port},
                 logging_config={"log_level": "INFO"})  # request ids in the log files
     config = app_config_for_tests(media_dir)
-    handle = serve.run(build_app(config), name=config.name, route_prefix="/")
+    handle = runtime.deploy(config)
     yield handle, f"http://127.0.0.1:{port}"
     serve.shutdown()
 

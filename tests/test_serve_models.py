@@ -9,7 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from conftest import VLM_REPLY
 
-from deployments.runtime import ask
+from deployments.runtime import ask, deploy
 from mexa_ray.config import load_config, parse_config
 from mexa_ray.demo import make_tone, make_video
 
@@ -22,8 +22,6 @@ SMALL = {"ray_actor_options": {"num_cpus": 0.05}}
 def model_app(serve_app, tiny, tmp_path_factory):
     """A second app on the session's Ray, reachable by handle only."""
     from ray import serve
-
-    from deployments.app import build_app
 
     media = tmp_path_factory.mktemp("model-media")
     video = make_video(media / "moving.mp4")
@@ -52,7 +50,7 @@ def model_app(serve_app, tiny, tmp_path_factory):
              "deployment": {"num_replicas": 1, **SMALL}},
         ],
     })
-    handle = serve.run(build_app(config), name=config.name, route_prefix=None)
+    handle = deploy(config, route_prefix=None)
     yield handle, video, clip
     serve.delete(config.name)
 
