@@ -67,3 +67,33 @@ def test_an_expert_reads_inline_and_stored_uploads_alike(ray_session, tmp_path, 
     local = asyncio.run(materialise(query))
     assert [open(m.path, "rb").read() for m in local.media] == [one, two]
     assert all(m.ref is None for m in local.media)
+
+
+def test_an_app_on_actor_calls_answers_inline_and_stored_uploads(serve_app):
+    """`serve.transport: actor` (every call a Ray actor call) serves the same answers."""
+    import base64
+
+    from ray import serve
+
+    from deployments import runtime
+    from mexa_ray.config import parse_config
+
+    small = {"num_replicas": 1, "ray_actor_options": {"num_cpus": 0.05}}
+    config = parse_config({
+        "name": "mexa-actor-calls", "serve": {"transport": "actor"},
+        "router": {"deployment": small}, "aggregator": {"deployment": small},
+        "ingress": {"deployment": small},
+        "experts": [{"name": "reader", "backend": "text", "modalities": ["text"],
+                     "skills": ["T1"], "description": "Reads text.", "deployment": small}]})
+    handle = runtime.deploy(config, route_prefix=None)
+    try:
+        for words in (1, 20_000):  # inline, then over INLINE_BYTES: in the object store
+            note = ("The key is blue. " + "filler " * words).encode()
+            answer = runtime.ask(handle, {
+                "question": "What colour is the key?", "experts": ["reader"],
+                "media": [{"type": "text", "format": "txt",
+                           "data": base64.b64encode(note).decode()}]})
+            assert answer["missing"] == [], answer
+            assert "The key is blue." in answer["reports"][0]["text"]
+    finally:
+        serve.delete(config.name)
