@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import base64
+import dataclasses
 import json
 import statistics
 import tempfile
@@ -31,7 +32,6 @@ from ray import cloudpickle, serve
 
 from deployments import runtime
 from deployments.app import build_app
-from deployments.transport import publish
 from mexa_ray.config import AppConfig, load_config, parse_config
 from mexa_ray.types import Media, Query
 
@@ -50,8 +50,11 @@ def points_config(root: Path, k: int) -> AppConfig:
 
 def expert_call_bytes(size: int) -> tuple[int, int]:
     """(pickled query with the media by object reference, the same with the bytes inline)."""
+    import ray
+
     media = Media("points", format="npy", sha256="0" * 64)
-    by_ref = Query("Describe the room.", media=[publish(media, b"x")])
+    # an upload this large sits in the object store: the query carries its ObjectRef
+    by_ref = Query("Describe the room.", media=[dataclasses.replace(media, ref=ray.put(b"x"))])
     by_value = len(cloudpickle.dumps(Query("Describe the room.", media=[media]))) + size
     return len(cloudpickle.dumps(by_ref)), by_value
 

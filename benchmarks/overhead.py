@@ -11,7 +11,10 @@ run on this shared, noisy machine: `mexa-ray` (the config's `serve` defaults: ca
 over Serve's gRPC transport with stdlib pickle, user code and routing on each replica's own
 loop, an access line at the ingress only) and `serve defaults` (Ray actor calls with
 cloudpickle, Serve's threads, an access line in every replica: `serve.transport: actor`,
-`replica_env: {}`, `access_log: all`).
+`replica_env: {}`, `access_log: all`). A third app, `bare serve chain`, is Serve's floor for the
+same shape: empty deployments in the same places (ingress -> selector -> k experts, then the
+aggregator), with mexa-ray's transport and replica settings and none of our code; mexa-ray's p50
+over it is what our code adds.
 
     python benchmarks/overhead.py [--ks 1,2,4,8] [--requests 200] [--haproxy]
 
@@ -29,6 +32,7 @@ orchestration, not the models.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import base64
 import statistics
 import time
@@ -36,9 +40,12 @@ import time
 import httpx
 import psutil
 from bench_io import RESULTS, start_serve, write_results
+from ray import serve
+from ray.serve.handle import DeploymentHandle
 
 from deployments import runtime
-from mexa_ray.config import AppConfig, load_config, parse_config
+from deployments.transport import by_value
+from mexa_ray.config import FAST_REPLICA_ENV, AppConfig, load_config, parse_config
 
 NOTE = [{"type": "text", "data": base64.b64encode(b"A note.").decode(), "format": "txt"}]
 HOPS = ("ingress_s", "select_s", "experts_s", "aggregate_s")
@@ -59,6 +66,47 @@ def noop_config(n: int, name: str = "mexa", serve_settings: dict | None = None) 
         "deployment": {"num_replicas": 1, "max_ongoing_requests": 8,
                        "ray_actor_options": {"num_cpus": 0.01}}} for i in range(n)]
     return parse_config(data)
+
+
+@serve.deployment(max_ongoing_requests=8, ray_actor_options={"num_cpus": 0.01})
+class BareLeaf:
+    async def __call__(self, x: object) -> object:
+        return x
+
+
+@serve.deployment(max_ongoing_requests=8, ray_actor_options={"num_cpus": 0.01})
+class BareSelector:
+    def __init__(self, experts: list[DeploymentHandle], aggregator: DeploymentHandle) -> None:
+        self.experts = [by_value(h) for h in experts]
+        self.aggregator = by_value(aggregator)
+
+    async def __call__(self, k: int) -> object:
+        reports = await asyncio.gather(*(e.remote(k) for e in self.experts[:k]))
+        return await self.aggregator.remote(reports)
+
+
+@serve.deployment(max_ongoing_requests=8, ray_actor_options={"num_cpus": 0.01})
+class BareIngress:
+    def __init__(self, selector: DeploymentHandle) -> None:
+        self.selector = by_value(selector)
+
+    async def __call__(self, k: int) -> dict:
+        started = time.time()
+        await self.selector.remote(k)
+        return {"timings": {"total_s": time.time() - started}}
+
+
+def bare_chain(n: int) -> DeploymentHandle:
+    """Serve's floor for our chain's shape: empty deployments in the same places (ingress ->
+    selector -> k experts, then the aggregator), with mexa-ray's transport and replica settings
+    and no code of ours."""
+    env = {"runtime_env": {"env_vars": FAST_REPLICA_ENV}, "num_cpus": 0.01}
+    leaf = BareLeaf.options(ray_actor_options=env)
+    experts = [leaf.options(name=f"bare-expert-{i}").bind() for i in range(n)]
+    selector = BareSelector.options(ray_actor_options=env).bind(
+        experts, leaf.options(name="bare-aggregator").bind())
+    app = BareIngress.options(ray_actor_options=env).bind(selector)
+    return by_value(serve.run(app, name="bare-chain", route_prefix=None))
 
 
 def ray_cpu_s() -> dict[str, float]:
@@ -98,8 +146,9 @@ def row(setup: str, path: str, k: int, latencies: list[float], timings: list[dic
     out = {"setup": setup, "path": path, "k": k, "requests": len(ms),
            "p50_ms": statistics.median(ms),
            "p99_ms": ms[min(len(ms) - 1, int(round(0.99 * (len(ms) - 1))))]}
-    for hop in HOPS:
-        out[hop.replace("_s", "_ms")] = statistics.median(t[hop] * 1000 for t in timings)
+    for hop in HOPS:  # the bare chain has no hops of ours
+        out[hop.replace("_s", "_ms")] = (statistics.median(t[hop] * 1000 for t in timings)
+                                         if all(hop in t for t in timings) else None)
     out["outside_ms"] = statistics.median(
         (lat - t["total_s"]) * 1000 for lat, t in zip(latencies, timings))
     out["cpu_ms"] = sum(cpu.values())
@@ -124,10 +173,13 @@ def main() -> None:
     try:
         handles = {setup: runtime.deploy(noop_config(max(ks), name, settings), prefix)
                    for setup, (name, prefix, settings) in SETUPS.items()}
+        bare = bare_chain(max(ks))
         with httpx.Client(base_url=f"http://127.0.0.1:{args.port}", timeout=60) as http:
             for k in ks:
                 body = {"question": "What does the note say?", "media": NOTE,
                         "experts": [f"noop-{i}" for i in range(k)]}
+                rows.append(row("bare serve chain", "handle", k, *measure(
+                    lambda: bare.remote(k).result(timeout_s=60), args.requests)))
                 for path in ("handle", "http"):
                     for setup, (_, prefix, _) in SETUPS.items():
                         def call(handle=handles[setup], url=prefix.rstrip("/") + "/v1/reason"):
@@ -146,8 +198,8 @@ def main() -> None:
     print("| " + " | ".join(cols) + " |")
     print("|" + " --- |" * len(cols))
     for r in rows:
-        print("| " + " | ".join(str(r[c]) if isinstance(r[c], (str, int)) else f"{r[c]:.1f}"
-                                for c in cols) + " |")
+        print("| " + " | ".join("" if r[c] is None else str(r[c]) if isinstance(r[c], (str, int))
+                                else f"{r[c]:.1f}" for c in cols) + " |")
     ratios = []
     for r in rows:
         if r["setup"] == "mexa-ray":
@@ -156,9 +208,17 @@ def main() -> None:
             ratios.append({"path": r["path"], "k": r["k"],
                            "p50_ratio": r["p50_ms"] / base["p50_ms"],
                            "cpu_ratio": r["cpu_ms"] / base["cpu_ms"]})
-    print("\nmexa-ray / serve defaults, same run:")
     for q in ratios:
-        print(f"  {q['path']:6} k={q['k']}: p50 x{q['p50_ratio']:.2f}, cpu x{q['cpu_ratio']:.2f}")
+        if q["path"] == "handle":
+            floor = next(d for d in rows if d["setup"] == "bare serve chain" and d["k"] == q["k"])
+            mexa = next(d for d in rows if d["setup"] == "mexa-ray" and d["path"] == "handle"
+                        and d["k"] == q["k"])
+            q["over_bare_ms"] = mexa["p50_ms"] - floor["p50_ms"]
+    print("\nmexa-ray / serve defaults, same run (and mexa-ray's p50 over the bare chain's):")
+    for q in ratios:
+        extra = f", +{q['over_bare_ms']:.1f} ms over bare" if "over_bare_ms" in q else ""
+        print(f"  {q['path']:6} k={q['k']}: p50 x{q['p50_ratio']:.2f}, "
+              f"cpu x{q['cpu_ratio']:.2f}{extra}")
     write_results(out, {"http_ingress": "haproxy" if args.haproxy else "serve proxy",
                         "rows": rows, "ratios": ratios})
 
