@@ -9,6 +9,7 @@ import time
 
 from ray import serve
 from ray.exceptions import RayActorError, RayTaskError, TaskCancelledError
+from ray.serve.exceptions import BackPressureError
 from ray.serve.handle import DeploymentHandle, DeploymentResponse
 
 from deployments.observability import ExpertMetrics, adopt_library_logs
@@ -79,8 +80,9 @@ class Selector:
 
     async def _await(self, s: SelectedExpert, response: DeploymentResponse, fanout_at: float,
                      deadline_at: float) -> ExpertReport | MissingExpert:
-        """The expert's report, or why it is missing: failed, unscheduled (backpressure, no
-        replica), or past its own timeout or the request's deadline, whichever comes first."""
+        """The expert's report, or why it is missing: failed, unscheduled (its queue is full), or
+        past its own timeout or the request's deadline, whichever comes first (waiting for a
+        replica to take the call counts)."""
         expert_deadline = fanout_at + self.timeouts[s.expert]
         wait = max(0.0, min(expert_deadline, deadline_at) - time.time())
         try:
@@ -89,6 +91,8 @@ class Selector:
             which = "expert timeout" if expert_deadline <= deadline_at else "request deadline"
             return self._missing(s, "timeout", f"timed out after {time.time() - fanout_at:.2f}s "
                                                f"({which})")
+        except BackPressureError as exc:
+            return self._missing(s, "unscheduled", f"could not be scheduled: {exc}")
         except TaskCancelledError as exc:
             return self._missing(s, "cancelled", failure_reason(exc))
         except Exception as exc:

@@ -42,6 +42,8 @@ class DeploymentSettings(_Strict):
     def _one_scaling_mode(self) -> "DeploymentSettings":
         if self.num_replicas is not None and self.autoscaling_config is not None:
             raise ValueError("set either num_replicas or autoscaling_config, not both")
+        if self.max_queued_requests == 0:  # Serve refuses it, but only when deploying
+            raise ValueError("max_queued_requests must be -1 (no limit) or at least 1")
         return self
 
     def serve_options(self) -> dict[str, Any]:

@@ -44,6 +44,8 @@ def _data(**expert_overrides):
     ({"colour": "red"}, "experts.0.colour", "Extra inputs"),
     ({"deployment": {"num_replicas": 2, "autoscaling_config": {"max_replicas": 3}}},
      "experts.0.deployment", "either num_replicas or autoscaling_config"),
+    ({"deployment": {"max_queued_requests": 0}}, "experts.0.deployment",
+     "-1 (no limit) or at least 1"),
     ({"bulk": {"actors": [3, 1]}}, "experts.0.bulk.actors", "need 1 <= min <= max"),
     ({"bulk": {"batch_size": 0}}, "experts.0.bulk.batch_size", "greater than or equal to 1"),
 ])

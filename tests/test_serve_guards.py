@@ -137,6 +137,48 @@ def test_overload_is_503_with_retry_after_never_a_hang(busy):
     assert call(0).status_code == 200  # served again once the burst is over
 
 
+@pytest.fixture(scope="module")
+def crowded(serve_app):
+    """A selector with room for many requests, in front of two experts: one that takes one call
+    at a time and queues one more, and one that is fast."""
+    from ray import serve
+
+    from deployments.app import build_app
+
+    _, base_url = serve_app
+    wide = {**SMALL, "max_ongoing_requests": 16}
+    config = parse_config({
+        "name": "mexa-crowded", "router": {"deployment": wide},
+        "aggregator": {"deployment": wide}, "ingress": {"deployment": wide},
+        "experts": [{"name": "narrow", "backend": "synthetic", "modalities": ["text"],
+                     "skills": ["T1"], "description": "Reads a note slowly, one at a time.",
+                     "options": {"delay_s": 1.0},
+                     "deployment": {**SMALL, "max_ongoing_requests": 1,
+                                    "max_queued_requests": 1}},
+                    {"name": "quick", "backend": "synthetic", "modalities": ["text"],
+                     "skills": ["T1"], "description": "Reads a note.", "deployment": wide}],
+    })
+    serve.run(build_app(config), name=config.name, route_prefix="/crowded")
+    yield f"{base_url}/crowded"
+    serve.delete(config.name)
+
+
+def test_an_expert_with_a_full_queue_is_missing_as_unscheduled(crowded):
+    def call(_):
+        return httpx.post(f"{crowded}/v1/reason", json={**note(), "experts": ["narrow", "quick"]},
+                          timeout=30)
+
+    with ThreadPoolExecutor(4) as pool:
+        responses = list(pool.map(call, range(4)))
+    assert [r.status_code for r in responses] == [200] * 4
+    bodies = [r.json() for r in responses]
+    assert all("quick" in {x["expert"] for x in b["reports"]} for b in bodies), bodies
+    refused = [m for b in bodies for m in b["missing"]]
+    assert refused and all(m["expert"] == "narrow" for m in refused), bodies
+    assert all(m["reason"].startswith("could not be scheduled") for m in refused), refused
+    assert any("narrow" in {x["expert"] for x in b["reports"]} for b in bodies)
+
+
 class _MediaHost(SimpleHTTPRequestHandler):
     """Serves the demo media; /moved redirects to the image."""
 
