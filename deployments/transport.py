@@ -1,8 +1,9 @@
 """How queries and media travel between deployments.
 
 With `serve.transport: grpc` (the default), calls between deployments go by value over Serve's
-gRPC transport, pickled with the standard library's pickle: on this path the chain costs well
-under half the CPU of Ray actor calls (`benchmarks/overhead.py` measures both). Ray ObjectRefs
+gRPC transport, pickled with the standard library's pickle: with the replica settings of
+`serve.replica_env`, the chain then costs about 40% of the CPU it costs on Serve's defaults, Ray
+actor calls with cloudpickle (`benchmarks/overhead.py` measures both). Ray ObjectRefs
 cannot ride along by value (they would be pinned for the life of the process), so a query that
 carries object-store media travels by Ray actor calls instead, which track the references
 (`Handles.for_query`). `serve.transport: actor` sends every call as a Ray actor call, for
