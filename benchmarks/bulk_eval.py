@@ -109,11 +109,29 @@ def tiny_llm_config(work: Path) -> str:
     return str(path)
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__,
+def item_parser(doc: str) -> argparse.ArgumentParser:
+    """The arguments every bulk benchmark takes: how many MMAU items, from which file."""
+    ap = argparse.ArgumentParser(description=doc,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--items", type=int, default=1000)
     ap.add_argument("--annotations", default=str(SHARED if SHARED.is_file() else SUBSET))
+    return ap
+
+
+def standin_items(annotations: Path, n: int, seconds: float = 10.0) -> tuple[list, Path]:
+    """The first n items, and a fresh work folder whose media/ holds their stand-in clips."""
+    from mexa_ray.benchmarks import get_benchmark
+    from mexa_ray.eval.standin import write_standin
+
+    items = get_benchmark("mmau").load(annotations)[:n]
+    work = Path(tempfile.mkdtemp(prefix="mexa-bulk-"))
+    for i, item in enumerate(items):
+        write_standin(item, work / "media", seed=i, seconds=seconds)
+    return items, work
+
+
+def main() -> None:
+    ap = item_parser(__doc__)
     ap.add_argument("--config", default="analytic",
                     help="app config (default: analytic, the model-free pipeline)")
     ap.add_argument("--clip-seconds", type=float, default=10.0,
@@ -123,15 +141,9 @@ def main() -> None:
     ap.add_argument("--out", help="JSON results (default benchmarks/results/bulk_eval[_tiny].json)")
     args = ap.parse_args()
 
-    from mexa_ray.benchmarks import get_benchmark
-    from mexa_ray.eval.standin import write_standin
-
     annotations = Path(args.annotations)
-    items = get_benchmark("mmau").load(annotations)[: args.items]
-    work = Path(tempfile.mkdtemp(prefix="mexa-bulk-"))
+    items, work = standin_items(annotations, args.items, args.clip_seconds)
     media_root = work / "media"
-    for i, item in enumerate(items):
-        write_standin(item, media_root, seed=i, seconds=args.clip_seconds)
 
     if args.tiny_llm:
         args.config = tiny_llm_config(work)
