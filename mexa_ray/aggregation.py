@@ -2,10 +2,10 @@
 
 The LRM aggregator is MEXA's: the reports enter the reasoning model's prompt through one template
 per skill, the model reasons, and the option letter is extracted from its answer. The
-evidence-ranking aggregator is the fallback when no LRM is configured (the embedded default) or
-the LRM fails: it scores each option, or for open questions each report line, against the
-question by embedding similarity plus exact word and number overlap, and says plainly that it is
-not an LRM.
+evidence-ranking aggregator scores every option against the reports (`mexa_ray.evidence`) and
+says plainly that it is not an LRM. It is the embedded default's aggregator (chosen on the
+quality suite: a 135M LLM followed option order, not its reports), an LRM's verifier
+(`cross_check`, `verify_confidence`) and the LRM's fallback when the model fails.
 """
 
 from __future__ import annotations
@@ -17,19 +17,12 @@ import numpy as np
 from mexa_ray.config import AggregatorSpec, AppConfig
 from mexa_ray.embedding import Embedder
 from mexa_ray.llm import Generation, Generator, build_generator, first_line
+from mexa_ray.evidence import OptionScorer, Unit, relevance, terms, units_of
 from mexa_ray.prompts import LETTERS, aggregator_messages, answer_schema, extract_option
-from mexa_ray.text_utils import content_words, words
 from mexa_ray.types import Answer, ExpertReport, MissingExpert, Query, Selection
 
 #: one item to answer: the query, its experts' reports, and the experts that failed
 AggregateCall = tuple[Query, list[ExpertReport], list[MissingExpert]]
-
-
-@dataclass
-class Evidence:
-    expert: str
-    skill: str
-    text: str
 
 
 @dataclass
@@ -38,64 +31,53 @@ class Verdict:
     option_index: int | None
     reasoning: str
     notes: list[str] = field(default_factory=list)
+    #: how sure the evidence scorer is of a multiple-choice answer, in [0, 1]; None when no
+    #: scorer looked (an LRM's own answer, an open question)
+    confidence: float | None = None
 
 
-def evidence_units(reports: list[ExpertReport]) -> list[Evidence]:
-    """Report lines split into clauses; each clause keeps its line's head ("Column 'x' (text)")."""
-    units = []
-    for r in reports:
-        for line in r.text.splitlines():
-            line = line.strip().lstrip("-* ").strip()
-            if not line or line.startswith("["):
-                continue
-            head, sep, body = line.partition(": ")
-            clauses = body.split("; ") if sep else line.split("; ")
-            for clause in clauses:
-                clause = clause.strip().rstrip(".")
-                if clause:
-                    units.append(Evidence(r.expert, r.skill, f"{head}: {clause}" if sep else clause))
-    return units
-
-
-def _overlap(terms: set[str], text: str) -> float:
-    if not terms:
-        return 0.0
-    return len(terms & set(words(text))) / len(terms)
+def _quote(unit: Unit) -> str:
+    text = unit.text if len(unit.text) <= 160 else unit.text[:157] + "..."
+    return f"{unit.expert} [{unit.skill}] reports \"{text}\""
 
 
 class EvidenceRankingAggregator:
+    """Answers from the reports alone, by scoring every option against them
+    (`mexa_ray.evidence`); no option's position or order counts. It is the embedded default's
+    aggregator, an LRM's verifier and the LRM's fallback."""
+
     name = "evidence-ranking"
 
     def __init__(self, spec: AggregatorSpec, embedder: Embedder) -> None:
-        self.lexical_weight = spec.lexical_weight
         self.embedder = embedder
+        self.scorer = OptionScorer(embedder.encode)
+        self.scorer.semantic_weight = spec.semantic_weight
 
     def answer(self, query: Query, reports: list[ExpertReport],
                missing: list[MissingExpert] | None = None) -> Verdict:
-        units = evidence_units(reports)
-        preface = ("Evidence-ranking fallback, not an LRM: no reasoning model is configured, so "
-                   "the answer is the one best supported by the expert reports, scored by "
-                   f"embedding similarity ({self.embedder.model_id}) plus word and number overlap.")
+        units = units_of(reports)
+        preface = ("Evidence ranking, not an LRM: each option was scored by how well the expert "
+                   "reports state it (words and numbers, normalised, weighted by relevance to the "
+                   f"question) plus embedding similarity ({self.embedder.model_id}).")
         if not units:
             return Verdict("unknown", None, preface + " No expert report was available, so there "
-                           "is no evidence to answer from.")
-        unit_vecs = self.embedder.encode([u.text for u in units])
+                           "is no evidence to answer from.", confidence=0.0)
         if query.options:
-            return self._choose_option(query, units, unit_vecs, preface)
+            return self._choose_option(query, units, preface)
         q = self.embedder.encode([query.question])[0]
-        terms = content_words(query.question)
-        scores = unit_vecs @ q + self.lexical_weight * np.array(
-            [_overlap(terms, u.text) for u in units])
+        vecs = self.embedder.encode([u.text for u in units])
+        q_terms = terms(query.question)
+        scores = vecs @ q + np.array([relevance(q_terms, u) for u in units])
         best = int(np.argmax(scores))
         u = units[best]
         return Verdict(u.text, None, f"{preface} The most relevant evidence (score "
-                       f"{scores[best]:.2f}) is from {u.expert} [{u.skill}]: \"{u.text}\".")
+                       f"{scores[best]:.2f}): {_quote(u)}.")
 
     def answer_batch(self, calls: list[AggregateCall]) -> list[Verdict]:
         """Answers for many items; every text they need is embedded in one forward pass."""
         texts = []
         for query, reports, _ in calls:
-            texts += [u.text for u in evidence_units(reports)]
+            texts += [u.text for u in units_of(reports)]
             texts += ([f"{query.question} {opt}" for opt in query.options] if query.options
                       else [query.question])
         self.embedder.encode(texts)  # remembered: the answers below reuse the vectors
@@ -104,39 +86,46 @@ class EvidenceRankingAggregator:
     def check_health(self) -> None:
         """No model of its own beyond the embedder, which runs on CPU."""
 
-    def _choose_option(self, query: Query, units: list[Evidence], unit_vecs: np.ndarray,
-                       preface: str) -> Verdict:
-        hyps = self.embedder.encode([f"{query.question} {opt}" for opt in query.options])
-        sem = hyps @ unit_vecs.T  # (options, units)
-        lex = np.array([[_overlap(content_words(opt), u.text) for u in units]
-                        for opt in query.options])
-        scores = sem + self.lexical_weight * lex
-        best_unit = scores.argmax(axis=1)
-        option_scores = scores.max(axis=1)
-        order = np.argsort(-option_scores)
-        chosen = int(order[0])
+    def _choose_option(self, query: Query, units: list[Unit], preface: str) -> Verdict:
+        scored = self.scorer.score(query.question, query.options, units)
+        top = scored.ranked[0]
+        chosen = top.index
+        label = f"({LETTERS[chosen]}) {query.options[chosen]}"
         lines = [preface]
-        for rank, i in enumerate(order[:3]):
-            u = units[int(best_unit[i])]
-            label = "Chosen" if rank == 0 else "Runner-up" if rank == 1 else "Then"
-            lines.append(f"{label}: ({LETTERS[i]}) {query.options[i]} scored "
-                         f"{option_scores[i]:.2f}, best supported by {u.expert} [{u.skill}]: "
-                         f"\"{u.text}\".")
-        if len(order) > 1:
-            gap = float(option_scores[order[0]] - option_scores[order[1]])
-            lines.append(f"Margin over the runner-up: {gap:.2f} "
-                         f"({'clear' if gap > 0.15 else 'narrow'}).")
-        return Verdict(query.options[chosen], chosen, " ".join(lines))
+        if scored.claim is not None:
+            said = " ".join(str(t) for t in scored.claim) or "nothing"
+            if top.unit is not None and top.lexical > 0:
+                lines.append(f"The question claims: {said}. {_quote(top.unit).capitalize()}, "
+                             f"which states {100 * top.lexical:.0f}% of that claim, so the answer "
+                             f"is {label}.")
+            else:
+                lines.append(f"The question claims: {said}. No report states any of it, so the "
+                             f"answer is {label}.")
+        elif top.unit is not None and top.lexical > 0:
+            lines.append(f"For {label}: {_quote(top.unit)}.")
+        elif top.unit is not None:
+            lines.append(f"No report names any option; {label} is the closest in meaning to "
+                         f"{_quote(top.unit)}.")
+        for index, unit in scored.against[:2]:
+            lines.append(f"Against it, ({LETTERS[index]}) {query.options[index]} is named where "
+                         f"{_quote(unit)}, which fits the question less.")
+        if len(scored.ranked) > 1 and scored.claim is None:
+            lines.append(f"Support {top.score:.2f} against {scored.ranked[1].score:.2f} for the "
+                         f"runner-up ({'clear' if scored.confidence >= 0.5 else 'narrow'} margin).")
+        return Verdict(query.options[chosen], chosen, " ".join(lines),
+                       confidence=round(scored.confidence, 3))
 
 
 class LRMAggregator:
     """MEXA's aggregation on a (large) reasoning model; evidence ranking if the model fails."""
 
     def __init__(self, generator: Generator, fallback: EvidenceRankingAggregator,
-                 cross_check: bool = False, constrained: bool = False) -> None:
+                 cross_check: bool = False, constrained: bool = False,
+                 verify_confidence: float | None = None) -> None:
         self.generator = generator
         self.fallback = fallback
-        self.cross_check = cross_check
+        self.verify_confidence = verify_confidence
+        self.cross_check = cross_check or verify_confidence is not None
         self.constrained = constrained
         self.name = f"lrm:{generator.label}"
 
@@ -162,23 +151,44 @@ class LRMAggregator:
                                      "evidence-ranking fallback answered")
             return verdicts
         verdicts = [self._verdict(query, out) for (query, _, _), out in zip(calls, outs)]
-        if self.cross_check:
-            self._cross_check(calls, verdicts)
+        if self.cross_check or self.constrained:
+            self._cross_check(calls, verdicts, [not out.reasoning for out in outs])
         return verdicts
 
-    def _cross_check(self, calls: list[AggregateCall], verdicts: list[Verdict]) -> None:
-        """Note where the evidence ranking picks another option than the LRM. The LRM's answer
-        stands; the note lets a user see when a small model went against its own evidence."""
+    def _cross_check(self, calls: list[AggregateCall], verdicts: list[Verdict],
+                     unexplained: list[bool]) -> None:
+        """Score the evidence beside the LRM. Where it picks another option, the answer says so;
+        with `verify_confidence` set, the evidence's pick replaces the LRM's when the scorer is
+        at least that sure (a small LRM that goes against its own reports is overruled). A
+        model that gave no reasoning of its own (a grammar-constrained reply is only the
+        option) gets the evidence's account of the reports as its reasoning, never its JSON."""
         choice = [i for i, (query, _, _) in enumerate(calls) if query.options]
         if not choice:
             return
         checks = self.fallback.answer_batch([calls[i] for i in choice])
         for i, check in zip(choice, checks):
             lrm = verdicts[i]
-            if check.option_index is not None and check.option_index != lrm.option_index:
-                lrm.notes.append(f"cross-check: the evidence ranking picks "
-                                 f"({LETTERS[check.option_index]}) "
-                                 f"{calls[i][0].options[check.option_index]} instead")
+            if unexplained[i]:
+                said = (f"({LETTERS[lrm.option_index]}) {calls[i][0].options[lrm.option_index]}"
+                        if lrm.option_index is not None else repr(first_line(lrm.answer, 80)))
+                lrm.reasoning = (f"The LRM {self.generator.label} answered {said} and gave no "
+                                 "reasoning of its own. What the reports say: " + check.reasoning)
+            if (not self.cross_check or check.option_index is None
+                    or check.option_index == lrm.option_index):
+                continue
+            options = calls[i][0].options
+            picked = f"({LETTERS[check.option_index]}) {options[check.option_index]}"
+            sure = check.confidence or 0.0
+            if self.verify_confidence is not None and sure >= self.verify_confidence:
+                verdicts[i] = Verdict(check.answer, check.option_index, check.reasoning,
+                                      lrm.notes + [f"verifier: the evidence ranking picks "
+                                                   f"{picked} with confidence {sure:.2f} and "
+                                                   "overrules the LRM's "
+                                                   f"{first_line(lrm.answer, 80)!r}"],
+                                      confidence=check.confidence)
+            else:
+                lrm.notes.append(f"cross-check: the evidence ranking picks {picked} instead "
+                                 f"(confidence {sure:.2f})")
 
     @staticmethod
     def _verdict(query: Query, out: Generation) -> Verdict:
@@ -202,7 +212,7 @@ def build_aggregator(config: AppConfig,
     spec = config.aggregator
     if spec.kind == "lrm" and spec.llm is not None:
         return LRMAggregator(build_generator(spec.llm, "aggregator.llm"), fallback,
-                             spec.cross_check, spec.constrained)
+                             spec.cross_check, spec.constrained, spec.verify_confidence)
     return fallback
 
 
@@ -212,6 +222,6 @@ def build_answer(query: Query, selection: Selection, reports: list[ExpertReport]
     notes = [f"no configured expert reads {m} input" for m in selection.uncovered]
     notes += selection.notes + verdict.notes
     return Answer(answer=verdict.answer, option_index=verdict.option_index,
-                  reasoning=verdict.reasoning, selected=selection.experts, reports=reports,
+                  reasoning=verdict.reasoning, confidence=verdict.confidence, selected=selection.experts, reports=reports,
                   missing=missing, timings=timings, request_id=query.request_id,
                   aggregator=aggregator, router=selection.router, notes=notes)

@@ -1,36 +1,68 @@
-"""Names for RGB colours, so reports say "red" rather than (214, 39, 40)."""
+"""Names for RGB colours, so reports say "red" rather than (214, 39, 40).
+
+Names come from hue, saturation and value (scikit-image's HSV conversion), the way people name
+colours: a yellow-green (124, 179, 66) is "green" although it lies closer to grey in RGB, which
+is how the nearest-palette-entry naming this replaced went wrong on real icons.
+"""
 
 from __future__ import annotations
 
 import numpy as np
 
-PALETTE: dict[str, tuple[int, int, int]] = {
-    "black": (0, 0, 0), "white": (255, 255, 255), "grey": (128, 128, 128),
-    "dark grey": (64, 64, 64), "light grey": (192, 192, 192),
-    "red": (220, 30, 30), "dark red": (128, 0, 0), "orange": (255, 140, 0),
-    "yellow": (240, 220, 30), "green": (40, 170, 40), "dark green": (0, 90, 0),
-    "cyan": (0, 200, 220), "blue": (30, 60, 220), "navy": (0, 0, 110),
-    "purple": (130, 40, 170), "pink": (255, 150, 190), "magenta": (220, 0, 220),
-    "brown": (130, 80, 30), "beige": (220, 200, 160),
-}
-_NAMES = list(PALETTE)
-_RGB = np.array([PALETTE[n] for n in _NAMES], dtype=np.float32)
+#: every name a report may use
+NAMES = ("black", "white", "grey", "dark grey", "light grey", "red", "dark red", "orange",
+         "yellow", "green", "dark green", "cyan", "blue", "navy", "purple", "pink", "magenta",
+         "brown", "beige")
+
+#: (upper hue bound in degrees, name) for saturated colours
+_HUES = ((20, "red"), (40, "orange"), (68, "yellow"), (165, "green"), (195, "cyan"),
+         (255, "blue"), (290, "purple"), (335, "magenta"), (360, "red"))
+
+
+def _names(rgb: np.ndarray) -> np.ndarray:
+    """Colour names of (N, 3) pixels in 0-255."""
+    from skimage.color import rgb2hsv
+
+    hsv = rgb2hsv(np.clip(rgb, 0, 255).reshape(-1, 1, 3).astype(np.float64) / 255.0).reshape(-1, 3)
+    h, s, v = hsv[:, 0] * 360, hsv[:, 1], hsv[:, 2]
+    bounds = np.array([b for b, _ in _HUES])
+    hue_names = np.array([n for _, n in _HUES], dtype=object)[np.searchsorted(bounds, h, side="right").clip(0, len(_HUES) - 1)]
+    out = hue_names.copy()
+    warm = (h < 68) | (h >= 335)
+    out[(hue_names == "orange") & (v < 0.7)] = "brown"
+    out[(hue_names == "yellow") & (v < 0.5)] = "brown"
+    out[(hue_names == "red") & (v < 0.45)] = "dark red"
+    out[(hue_names == "green") & (v < 0.4)] = "dark green"
+    out[(hue_names == "blue") & (v < 0.4)] = "navy"
+    out[((hue_names == "red") | (hue_names == "magenta")) & (s < 0.45) & (v > 0.7)] = "pink"
+    out[warm & (s >= 0.12) & (s < 0.3) & (v > 0.7)] = "beige"
+    grey = s < np.where(v > 0.7, 0.12, 0.2)
+    out[grey] = np.select([v[grey] > 0.86, v[grey] > 0.62, v[grey] > 0.38, v[grey] > 0.15],
+                          ["white", "light grey", "grey", "dark grey"], "black")
+    out[v < 0.12] = "black"
+    return out
+
+
+def with_article(phrase: str) -> str:
+    """ "an orange circle", "a red square"."""
+    return ("an " if phrase[:1].lower() in "aeiou" else "a ") + phrase
 
 
 def colour_name(rgb) -> str:
-    """Nearest palette name for an RGB triple in 0-255 (or 0-1 floats)."""
-    c = np.asarray(rgb, dtype=np.float32)
+    """The name of one RGB triple in 0-255 (or 0-1 floats)."""
+    c = np.asarray(rgb, dtype=np.float32).reshape(1, 3)
     if c.max() <= 1.0:
         c = c * 255.0
-    return _NAMES[int(np.argmin(((_RGB - c) ** 2).sum(axis=1)))]
+    return str(_names(c)[0])
 
 
 def colour_shares(pixels: np.ndarray, top: int = 4) -> list[tuple[str, float]]:
     """Share of each named colour among (N, 3) pixels, largest first."""
     px = pixels.reshape(-1, 3).astype(np.float32)
-    if px.size and px.max() <= 1.0:
+    if not px.size:
+        return []
+    if px.max() <= 1.0:
         px = px * 255.0
-    idx = np.argmin(((px[:, None, :] - _RGB[None, :, :]) ** 2).sum(axis=2), axis=1)
-    counts = np.bincount(idx, minlength=len(_NAMES)) / max(1, len(idx))
-    order = np.argsort(-counts)[:top]
-    return [(_NAMES[i], float(counts[i])) for i in order if counts[i] > 0]
+    names, counts = np.unique(_names(px), return_counts=True)
+    order = np.argsort(-counts, kind="stable")[:top]
+    return [(str(names[i]), float(counts[i] / len(px))) for i in order]

@@ -217,6 +217,9 @@ class RouterSpec(_Strict):
     max_experts: int = Field(default=4, ge=1)
     #: experts scoring within this margin of the best one are selected as well
     margin: float = Field(default=0.08, ge=0)
+    #: embedding router: weight of the share of the question's words (normalised) that a
+    #: skill's card names, added to the embedding similarity
+    lexical_weight: float = Field(default=0.3, ge=0)
     deployment: DeploymentSettings = Field(default_factory=DeploymentSettings)
     bulk: BulkSpec = Field(default_factory=BulkSpec)
 
@@ -230,11 +233,15 @@ class AggregatorSpec(_Strict):
     #: evidence: the non-LRM evidence-ranking fallback; lrm: MEXA's aggregation prompt on `llm`
     kind: Literal["evidence", "lrm"] = "evidence"
     llm: ModelSpec | None = None
-    #: weight of exact word/number overlap next to embedding similarity (evidence ranking)
-    lexical_weight: float = Field(default=0.5, ge=0)
+    #: evidence ranking: weight of embedding similarity next to the lexical support (words and
+    #: numbers a report states); it decides when no report names any option
+    semantic_weight: float = Field(default=0.25, ge=0)
     #: lrm: also rank the evidence, and note in the answer when it picks another option (worth
     #: its few milliseconds with a small LRM that may go against its own reports)
     cross_check: bool = False
+    #: lrm: the evidence ranking's pick replaces the LRM's when they differ and the ranking's
+    #: confidence is at least this (a verifier beside the LRM); None: never replaced
+    verify_confidence: float | None = Field(default=None, ge=0, le=1)
     #: lrm: for multiple choice, decode under a grammar that admits only "(letter) option"
     #: (llamacpp and openai backends). Off for reasoning models, whose <think> part it forbids
     constrained: bool = False

@@ -11,9 +11,12 @@ from __future__ import annotations
 import logging
 from typing import Protocol
 
+import numpy as np
+
 from mexa_ray.config import AppConfig, ExpertSpec
 from mexa_ray.embedding import Embedder
 from mexa_ray.errors import InvalidRequest, UnknownExpert
+from mexa_ray.evidence import claim_terms, terms
 from mexa_ray.llm import Generation, Generator, build_generator, first_line
 from mexa_ray.prompts import parse_skill_ids, router_messages, router_schema
 from mexa_ray.types import Query, SelectedExpert, Selection, Skill
@@ -50,7 +53,10 @@ class EmbeddingRouter:
         self.specs = {s.name: s for s in config.experts}
         self.cards: list[tuple[ExpertSpec, Skill]] = [
             (spec, catalogue[sid]) for spec in config.experts for sid in spec.skills]
-        self.card_vectors = embedder.encode([card_text(s, k) for s, k in self.cards])
+        texts = [card_text(s, k) for s, k in self.cards]
+        self.card_vectors = embedder.encode(texts)
+        self.card_terms = [set(terms(t)) for t in texts]
+        self.lexical_weight = config.router.lexical_weight
 
     def _scores(self, query: Query, present: set[str]) -> dict[str, tuple[float, Skill]]:
         """Best (score, skill) for every expert that can read some present modality."""
@@ -59,6 +65,10 @@ class EmbeddingRouter:
             return {}
         q = self.embedder.encode([query_text(query)])[0]
         sims = self.card_vectors[candidates] @ q
+        wanted = claim_terms(terms(query.question))
+        if wanted and self.lexical_weight:  # the question's own words named on the card
+            sims = sims + self.lexical_weight * np.array(
+                [len(self.card_terms[i].intersection(wanted)) / len(wanted) for i in candidates])
         best: dict[str, tuple[float, Skill]] = {}
         for i, score in zip(candidates, sims.tolist()):
             spec, skill = self.cards[i]
@@ -177,12 +187,13 @@ class LLMRouter:
         self.experts = list(config.experts)
 
     def _offered(self, present: set[str]) -> dict[str, list[ExpertSpec]]:
-        """skill id -> experts that can apply it to the present inputs, in catalogue order."""
+        """skill id -> experts that can apply it to the present inputs, in the order the config
+        lists its experts and their skills (the order the prompt shows them in)."""
         offered: dict[str, list[ExpertSpec]] = {}
-        for sid, skill in self.catalogue.items():
-            able = [e for e in self.experts if sid in e.skills and readable(e, skill, present)]
-            if able:
-                offered[sid] = able
+        for expert in self.experts:
+            for sid in expert.skills:
+                if readable(expert, self.catalogue[sid], present):
+                    offered.setdefault(sid, []).append(expert)
         return offered
 
     def select(self, query: Query) -> Selection:

@@ -13,11 +13,13 @@ MEXA_SKILLS: tuple[Skill, ...] = (
     Skill("A1", "Video Description", "General Visual Perception", ("video",),
           "Describes what happens in a video over time: scenes, motion, changes, cuts."),
     Skill("A2", "Detailed Image Description", "General Visual Perception", ("image", "video"),
-          "Describes an image in detail: layout, colours, brightness, regions and objects."),
+          "Describes an image in detail: the objects, people and shapes in it, their colours and "
+          "positions, the layout and brightness."),
     Skill("A3", "Short Image Description", "General Visual Perception", ("image", "video"),
-          "Gives a short caption of an image: its main colours and overall look."),
+          "Gives a short caption of an image: what it shows, its main colours and overall look."),
     Skill("B1", "Video Subtitle Extraction", "Audio", ("audio", "video"),
-          "Transcribes the speech in an audio track into subtitles with timestamps."),
+          "Transcribes the speech in an audio track into subtitles with timestamps: what the "
+          "speaker says, word for word."),
     Skill("B2", "Audio Description", "Audio", ("audio",),
           "Describes sounds: loudness over time, silence, noise, speech or tones, events."),
     Skill("B3", "Music Description", "Audio", ("audio",),
@@ -31,7 +33,8 @@ MEXA_SKILLS: tuple[Skill, ...] = (
     Skill("D2", "Medical Image Description", "Medical", ("image",),
           "Describes a 2D medical image such as an X-ray, MRI slice or pathology image."),
     Skill("E1", "General OCR", "OCR", ("image", "video"),
-          "Reads text visible in an image or video frame."),
+          "Reads the text visible in an image or video frame: written words, numbers, "
+          "captions, labels, signs and prices."),
     Skill("E2", "Poster/Slides Caption", "OCR", ("image", "video"),
           "Captions a poster or presentation slide: title, bullet points, figures."),
     Skill("E3", "PDF Text Extraction", "OCR", ("image", "text"),
@@ -49,7 +52,8 @@ MEXA_SKILLS: tuple[Skill, ...] = (
 #: Skills beyond the paper's catalogue, for inputs the paper's experts do not read directly.
 EXTRA_SKILLS: tuple[Skill, ...] = (
     Skill("T1", "Text Passage Reading", "Text", ("text",),
-          "Reads a text passage or subtitle file given with the question and quotes it."),
+          "Reads a text passage, document or subtitle file given with the question and quotes "
+          "what it says."),
 )
 
 DEFAULT_SKILLS: tuple[Skill, ...] = MEXA_SKILLS + EXTRA_SKILLS

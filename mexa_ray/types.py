@@ -121,6 +121,9 @@ class Answer:
     aggregator: str = ""
     router: str = ""
     notes: list[str] = field(default_factory=list)
+    #: the evidence scorer's confidence in a multiple-choice answer, in [0, 1]; None where no
+    #: scorer looked (an LRM's own answer, an open question)
+    confidence: float | None = None
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)

@@ -127,8 +127,12 @@ def test_bulk_resources_default_to_the_serve_deployment():
 
 def test_default_extends_analytic_with_models_and_keeps_its_experts():
     default, analytic = load_config(), load_config("analytic")
-    assert default.router.kind == "llm" and default.aggregator.kind == "lrm"
+    # chosen on the quality suite: the evidence ranking and the embedding router
+    assert default.router.kind == "embedding" and default.aggregator.kind == "evidence"
     assert analytic.router.kind == "embedding" and analytic.aggregator.kind == "evidence"
+    small = load_config("lrm-small")  # the small-LLM setup, kept to compare
+    assert small.router.kind == "llm" and small.aggregator.kind == "lrm"
+    assert small.aggregator.verify_confidence == 0.5 and small.experts == default.experts
     names = [e.name for e in default.experts]
     assert names[:5] == [e.name for e in analytic.experts]  # replaced in place, new ones appended
     assert names[5:] == ["speech-transcriber", "text-in-image"]

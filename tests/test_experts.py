@@ -75,9 +75,12 @@ def test_video_motion_and_cuts(media_dir):
 
 def test_image_layout_and_short_caption(media_dir):
     path = media_dir / "green_disc.png"
-    assert "green at the centre" in report("visual-stats", "image", path, "A2")
+    detailed = report("visual-stats", "image", path, "A2")
+    assert "Shapes: a green circle at the centre" in detailed
+    assert "Background colour: plain white." in detailed and "Object colours: green" in detailed
     short = report("visual-stats", "image", path, "A3")
-    assert short.count("\n") == 1 and "mostly white" in short  # header + one sentence
+    assert short.count("\n") == 1  # header + one sentence
+    assert "a green circle at the centre, on a plain white background" in short
 
 
 def test_text_is_passed_through_within_its_limit(tmp_path):

@@ -182,7 +182,7 @@ def test_lrm_aggregator_falls_back_to_evidence_when_the_lrm_fails(embedder, clip
     verdict = lrm(dead, embedder).answer(audio_query(clip), REPORTS,
                                          [MissingExpert("asr", "timed out")])
     assert verdict.option_index == 1  # the evidence says music
-    assert "Evidence-ranking fallback" in verdict.reasoning
+    assert "Evidence ranking, not an LRM" in verdict.reasoning
     assert any("evidence-ranking fallback answered" in n for n in verdict.notes)
 
 

@@ -1,6 +1,7 @@
 import pytest
 
-from mexa_ray.aggregation import EvidenceRankingAggregator, evidence_units
+from mexa_ray.aggregation import EvidenceRankingAggregator
+from mexa_ray.evidence import units_of
 from mexa_ray.config import AggregatorSpec, load_config
 from mexa_ray.errors import InvalidRequest, UnknownExpert
 from mexa_ray.selection import EmbeddingRouter
@@ -62,9 +63,13 @@ def rep(text, expert="e", skill="S"):
 
 
 def test_evidence_units_split_clauses_and_keep_the_head():
-    units = evidence_units([rep("Column 'x' (text): 2 values; most common 'a'\n[table: t]\n- Plain")])
-    assert [u.text for u in units] == ["Column 'x' (text): 2 values",
-                                       "Column 'x' (text): most common 'a'", "Plain"]
+    units = units_of([rep("Column 'x' (text): 2 values; most common 'a'\n[0.0-1.2s] Plain")])
+    texts = [u.text for u in units]
+    assert texts[0] == "Column 'x' (text): 2 values; most common 'a' [0.0-1.2s] Plain"  # whole
+    assert {"Column 'x' (text): 2 values", "Column 'x' (text): most common 'a'",
+            "[0.0-1.2s] Plain"} <= set(texts)  # subtitle lines are evidence too
+    atomic = {u.text for u in units if u.atomic}
+    assert "Column 'x' (text): 2 values" in atomic and texts[0] not in atomic
 
 
 def test_aggregator_chooses_the_supported_option_and_says_it_is_a_fallback(aggregator):

@@ -74,7 +74,7 @@ def varied_prompts(seed: int = 0) -> list[list[dict]]:
             for n in (5, 40, 120, 300, 600, 900)]
 
 
-def teach(model, tokenizer, prompts: list[list[dict]], reply: str, steps: int = 150) -> None:
+def teach(model, tokenizer, prompts: list[list[dict]], reply: str, steps: int = 300) -> None:
     """Train the model briefly to answer `reply` whatever the prompt (loss on the reply only),
     so that a test can drive the real generation path to a known output."""
     model.train()

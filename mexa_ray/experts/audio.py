@@ -46,13 +46,13 @@ class AudioFeatures:
         if self.rms_db < -60:
             return "silent"
         if self.flatness > 0.3:
-            return "noise-like (broadband, no clear pitch)"
+            return "noise-like (broadband, without a clear pitch)"
         if self.modulation_ratio > 0.35 and self.pitch_spread_semitones > 1.5 \
                 and 0.05 < self.silence_ratio < 0.6:
             return "speech-like (syllable-rate loudness changes with a moving pitch)"
         if len(self.onset_times) >= 3 or self.pitch_spread_semitones > 1.0:
-            return "tonal and rhythmic (music-like: separate pitched notes)"
-        return "a steady tone (music-like, a single sustained pitch)"
+            return "music-like (tonal and rhythmic: separate pitched notes)"
+        return "music-like (a steady tone: a single sustained pitch)"
 
 
 def analyse_audio(x: np.ndarray, sr: int) -> AudioFeatures:

@@ -29,6 +29,18 @@ def _xyz(v: np.ndarray) -> str:
     return "(" + ", ".join(fmt_num(round(float(a), 2)) for a in v) + ")"
 
 
+def _proportions(what: str, extent: np.ndarray, up: int) -> str:
+    """Which side is longest and shortest, in words (width, depth, height by the up axis)."""
+    names = {}
+    flat = [a for a in range(3) if a != up]
+    names[up] = "height"
+    names[flat[0]], names[flat[1]] = "width", "depth"
+    order = np.argsort(-extent)
+    axis = "xyz"
+    return (f"{what}'s longest side is along {axis[order[0]]} (its {names[order[0]]}); its "
+            f"shortest side is along {axis[order[2]]} (its {names[order[2]]}).")
+
+
 def _is_surface(pts: np.ndarray, normal: np.ndarray, diag: float) -> bool:
     """A real plane is large and filled: its points span a good part of the scene and cover
     most cells of a 10 x 10 grid over their extent within the plane."""
@@ -67,6 +79,7 @@ class PointCloudExpert(Expert):
             + (f" (analysed on {len(pts)} sampled points)" if n_raw > len(pts) else "") + ".",
             f"Scene extent {fmt_num(extent[0])} x {fmt_num(extent[1])} x {fmt_num(extent[2])} "
             f"units (x by y by z), from {_xyz(lo)} to {_xyz(hi)}.",
+            _proportions("The scene", extent, up),
             f"Density: {fmt_num(n_raw / volume)} points per cubic unit of the bounding box; "
             f"mean spacing between neighbouring points {fmt_num(nn)} units.",
         ]

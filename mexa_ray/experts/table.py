@@ -45,6 +45,7 @@ class TableExpert(Expert):
             lines.append(self._column_line(name, table[name]))
         if len(ordered) > max_columns:
             lines.append(f"{len(ordered) - max_columns} more columns are not profiled here.")
+        lines.extend(self._rankings(table, mentioned))
         lines.extend(self._relevant_rows(table, mentioned, query, max_rows))
         return "\n".join(lines)
 
@@ -75,6 +76,22 @@ class TableExpert(Expert):
                  if len(counts) > 1 else "")
         return (f"Column '{name}' (text): {len(counts)} distinct values; "
                 f"{shown}{more}{most}{least}{missing}.")
+
+    def _rankings(self, table: pa.Table, mentioned: list[str]) -> list[str]:
+        """Which numeric column has the highest and lowest mean, among all and among those the
+        question names: a comparison the per-column lines leave to the reader."""
+        means = {n: pc.mean(table[n]).as_py() for n in table.column_names
+                 if _is_numeric(table.schema.field(n).type) and table[n].null_count < len(table[n])}
+        lines = []
+        for scope, names in (("Of all numeric columns", list(means)),
+                             ("Of the columns asked about", [n for n in mentioned if n in means])):
+            if len(names) < 2 or (scope.startswith("Of the") and len(names) == len(means)):
+                continue
+            ranked = sorted(names, key=lambda n: -means[n])
+            order = ", ".join(f"'{n}' {fmt_num(means[n])}" for n in ranked)
+            lines.append(f"{scope}, by mean from highest to lowest: {order}; the highest mean is "
+                         f"column '{ranked[0]}'; the lowest mean is column '{ranked[-1]}'.")
+        return lines
 
     def _relevant_rows(self, table: pa.Table, mentioned: list[str], query: Query,
                        max_rows: int) -> list[str]:

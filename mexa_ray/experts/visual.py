@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from mexa_ray.colours import colour_shares
+from mexa_ray.colours import colour_name, colour_shares, with_article
 from mexa_ray.config import ExpertSpec
 from mexa_ray.experts.base import Expert
 from mexa_ray.experts.imagenet import ImageNetClassifier
 from mexa_ray.media.image import read_image
 from mexa_ray.media.video import Frames, read_frames
+from mexa_ray.regions import describe_regions, find_regions
 from mexa_ray.text_utils import fmt_num
 from mexa_ray.types import Media, Query, Skill
 
@@ -38,6 +39,51 @@ def image_lines(img: np.ndarray, detailed: bool) -> list[str]:
     luma = float(_luma(small).mean())
     shares = colour_shares(small)
     background = shares[0][0] if shares else "unknown"
+    plain, shapes = find_regions(_small(img, 192)[..., :3])
+    if plain is not None:
+        background = colour_name(plain)
+        places = [f"{with_article(r.colour)} {r.shape} at {r.place()}" for r in shapes]
+    else:  # a photograph: name the grid cells whose colour differs from the main one
+        places = _cells(small, background)
+    if plain is not None:  # what is on it first: the background is not what a picture shows
+        short = (f"A {_brightness_word(luma)} picture of " + (places[0] if places else "nothing")
+                 + f", on a plain {background} background.")
+    else:
+        short = (f"A {_brightness_word(luma)} picture, mostly {background}"
+                 + (f", with {places[0]}" if places else "") + ".")
+    if not detailed:
+        return [short]
+    gy, gx = np.gradient(_luma(small))
+    edges = float(np.mean(np.hypot(gx, gy)))
+    lines = [short]
+    if plain is not None:  # the background apart, so its colour is not taken for an object's
+        objects = colour_shares(_foreground(small, plain))
+        lines += [f"Background colour: plain {background}.",
+                  "Object colours: " + (", ".join(f"{n} {100 * s:.0f}%" for n, s in objects)
+                                        or "none") + "."]
+    else:
+        lines.append("Dominant colours: " + ", ".join(f"{n} {100 * s:.0f}%" for n, s in shares)
+                     + ".")
+    lines.append(f"Mean brightness {fmt_num(round(luma))} of 255 ({_brightness_word(luma)}); "
+                 f"contrast (std) {fmt_num(round(float(_luma(small).std())))}.")
+    if plain is not None:
+        lines.append(f"Shapes: {describe_regions(shapes)}.")
+    else:
+        lines.append(f"Regions that differ from the mostly {background} picture: "
+                     + ("; ".join(places) if places else "none") + ".")
+    lines.append(f"Edge density {fmt_num(round(edges, 1))} ("
+                 + ("busy, detailed" if edges > 12 else "smooth, few edges") + ").")
+    return lines
+
+
+def _foreground(small: np.ndarray, background: np.ndarray) -> np.ndarray:
+    """The pixels that differ from a plain background colour."""
+    px = small[..., :3].reshape(-1, 3).astype(np.float32)
+    return px[np.linalg.norm(px - background, axis=1) > 60]
+
+
+def _cells(small: np.ndarray, background: str) -> list[str]:
+    """Cells of the 3 x 3 grid whose main colour is not the picture's main colour."""
     regions = []
     h, w = small.shape[:2]
     for r, row in enumerate(ROWS):
@@ -48,22 +94,7 @@ def image_lines(img: np.ndarray, detailed: bool) -> list[str]:
                 if name != background:
                     regions.append(f"{name} at the {row} {col}" if (r, c) != (1, 1)
                                    else f"{name} at the centre")
-    colours = ", ".join(f"{n} {100 * s:.0f}%" for n, s in shares)
-    short = (f"A {_brightness_word(luma)} picture, mostly {background}"
-             + (f", with {regions[0]}" if regions else "") + ".")
-    if not detailed:
-        return [short]
-    gy, gx = np.gradient(_luma(small))
-    edges = float(np.mean(np.hypot(gx, gy)))
-    lines = [short,
-             f"Dominant colours: {colours}.",
-             f"Mean brightness {fmt_num(round(luma))} of 255 ({_brightness_word(luma)}); "
-             f"contrast (std) {fmt_num(round(float(_luma(small).std())))}.",
-             "Regions that differ from the " + background + " background: "
-             + ("; ".join(regions) if regions else "none") + ".",
-             f"Edge density {fmt_num(round(edges, 1))} ("
-             + ("busy, detailed" if edges > 12 else "smooth, few edges") + ")."]
-    return lines
+    return regions
 
 
 def _histogram(frame: np.ndarray) -> np.ndarray:

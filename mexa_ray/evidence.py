@@ -1,0 +1,404 @@
+"""Scoring answer options against expert reports, the same whatever the options' order.
+
+A small LLM asked to pick an option follows option position more than its reports (measured on
+the quality suite: the constrained 135M aggregator wrote "(B)" for most items). This scorer reads
+the reports instead. Each report is cut into units at several sizes (the whole report, each line,
+each clause, each "key value" pair with its line's head), and every option is scored by the best
+unit that supports it:
+
+    support(option, unit) = coverage(option's discriminative terms in the unit)
+                            * (base + relevance(unit to the question))
+
+Terms are normalised first (case, stems, British and American spelling, number words and
+numerals, "maximum"/"highest"/"max"), numbers match within the precision a report prints them at,
+and a term every option shares carries no weight, so "red circle" and "blue circle" are told
+apart by colour alone. Embedding similarity adds a small term that decides when no option is
+named by any unit. Yes/no questions are claims: "yes" when one unit states every term of the
+claim, "no" otherwise. Nothing depends on option order or position.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+import numpy as np
+
+from mexa_ray.types import ExpertReport
+
+_TOKEN = re.compile(r"-?\d+(?:[.,]\d+)*%?|[a-z]+(?:'[a-z]+)?")
+
+#: number words a report or an option may spell out
+NUMBER_WORDS = {w: i for i, w in enumerate(
+    "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen "
+    "fifteen sixteen seventeen eighteen nineteen twenty".split())}
+NUMBER_WORDS.update({"thirty": 30, "forty": 40, "fifty": 50, "sixty": 60, "seventy": 70,
+                     "eighty": 80, "ninety": 90, "hundred": 100, "thousand": 1000,
+                     "once": 1, "twice": 2, "single": 1, "pair": 2, "dozen": 12})
+
+#: words that mean the same thing in questions, options and reports, mapped to one form
+CANONICAL = {
+    "colour": "color", "colours": "color", "colored": "color", "coloured": "color",
+    "gray": "grey", "centre": "center", "central": "center", "middle": "center",
+    "maximum": "max", "highest": "max", "largest": "max", "biggest": "max", "greatest": "max",
+    "most": "max", "top": "max", "more": "max", "higher": "max", "larger": "max",
+    "bigger": "max", "greater": "max", "taller": "max", "longer": "max", "heavier": "max",
+    "lower": "min", "smaller": "min", "fewer": "min", "less": "min", "shorter": "min", "tallest": "max", "longest": "max", "heaviest": "max",
+    "minimum": "min", "lowest": "min", "smallest": "min", "least": "min", "fewest": "min",
+    "shortest": "min", "average": "mean", "avg": "mean", "typical": "mean",
+    "common": "frequent", "frequently": "frequent", "often": "frequent", "popular": "frequent",
+    "rows": "row", "records": "row", "entries": "row", "lines": "line",
+    "said": "say", "says": "say", "spoken": "speak", "speaker": "speak", "speaking": "speak",
+    "words": "word", "written": "write", "writes": "write", "text": "write",
+    "pictured": "picture", "photo": "picture", "photograph": "picture", "image": "picture",
+    "sound": "sound", "sounds": "sound", "noisy": "noise", "musical": "music",
+    "left": "left", "right": "right", "upward": "up", "upwards": "up", "downward": "down",
+    "downwards": "down", "rightward": "rightwards", "leftward": "leftwards",
+}
+
+STOP = frozenset("""
+a an and are as at be by can could do does did for from has have how in is it its of on or
+the this that these those to was were what when where which who whom why will with would there
+their them they than then into over under about any all each your you i we our us he she his her
+if so such only also just shown show shows given according value values one
+""".split()) - set(NUMBER_WORDS)
+
+#: words that name the medium, not what is asked ("... in the picture?"): no relevance
+MEDIUM = frozenset("""
+picture image video clip recording audio file input frame see visible appear appears contain
+contains containing depict depicts depicted present shown
+""".split())
+#: words that name a kind of answer ("what shape", "which object"): they point at the report line
+#: about that kind, but a yes/no claim is not about them ("Is the shape red?" claims red)
+CATEGORY = frozenset("""
+shape object thing item kind type color column data dataset option options answer statement
+sentence question questions value
+""".split())
+
+YES, NO = "yes", "no"
+NEGATIONS = frozenset({"no", "not", "none", "without", "never", "neither", "nor"})
+
+
+def _stem(word: str) -> str:
+    """Plural and verb endings off, so "circles" meets "circle" (Snowball's English stemmer)."""
+    return _stemmer().stemWord(word)
+
+
+@lru_cache(maxsize=1)
+def _stemmer():
+    import snowballstemmer
+
+    return snowballstemmer.stemmer("english")
+
+
+@lru_cache(maxsize=65536)
+def _term(token: str) -> str | float:
+    """One token as a comparable term: a float for numbers, else a canonical stem."""
+    if token[0].isdigit() or (token[0] == "-" and len(token) > 1):
+        text = token.rstrip("%").replace(",", "")
+        try:
+            return float(text)
+        except ValueError:
+            return token
+    if token in NUMBER_WORDS:
+        return float(NUMBER_WORDS[token])
+    token = CANONICAL.get(token, token)
+    return CANONICAL.get(_stem(token), _stem(token))
+
+
+def terms(text: str, drop: frozenset[str] = STOP) -> list[str | float]:
+    """Normalised terms of a text, in order, without stop words."""
+    return [_term(t) for t in _TOKEN.findall(text.lower().replace("'s ", " "))
+            if t not in drop]
+
+
+def _digits(x: float) -> int:
+    """Significant digits a printed number carries ("3.142" -> 4)."""
+    text = f"{x:.10g}".lstrip("-").replace(".", "").lstrip("0")
+    return max(1, len(text))
+
+
+def numbers_match(a: float, b: float) -> bool:
+    """Equal as printed: 3.14159 in an option meets 3.142 in a report (4 significant digits)."""
+    if a == b:
+        return True
+    if a == 0 or b == 0 or (a > 0) != (b > 0):
+        return False
+    digits = min(_digits(a), _digits(b), 6)
+    scale = 10 ** (math.floor(math.log10(max(abs(a), abs(b)))) - digits + 1)
+    return abs(a - b) <= 0.51 * scale
+
+
+@dataclass
+class Unit:
+    """A piece of one report that can support an option on its own."""
+
+    expert: str
+    skill: str
+    text: str
+    terms: list[str | float] = field(default_factory=list)
+    numbers: list[float] = field(default_factory=list)
+    words: set[str] = field(default_factory=set)
+    bigrams: set[tuple] = field(default_factory=set)
+    #: terms of the line's head ("Column 'age' (number)"), which say what the unit is about
+    head_terms: list[str | float] = field(default_factory=list)
+    #: a whole report joined into one unit: it has no head of its own
+    whole: bool = False
+    #: states one thing (a clause, or a line of one clause): what a yes/no claim is checked on,
+    #: so that "a red triangle; a blue square" does not state "a blue triangle"
+    atomic: bool = True
+    #: place in a list ("white 60%, red 30%" -> 0, 1): reports list the most salient first
+    rank: int = 0
+    #: terms said only in parentheses: explanations and legends ("0 pure tone, 1 white
+    #: noise"), not what the line asserts
+    aside: set = field(default_factory=set)
+
+    def __post_init__(self) -> None:
+        head, sep, _ = self.text.partition(": ")
+        self.head_terms = terms(head) if sep and len(head) <= 80 and not self.whole else []
+        self.terms = terms(self.text)
+        plain = terms(re.sub(r"\([^)]*\)", " ", self.text))
+        self.aside = set(self.terms) - set(plain)
+        self.numbers = [t for t in self.terms if isinstance(t, float)]
+        self.words = {t for t in self.terms if isinstance(t, str)}
+        self.bigrams = set(zip(self.terms, self.terms[1:]))
+
+    def has(self, term: str | float) -> bool:
+        if isinstance(term, float):
+            return any(numbers_match(term, n) for n in self.numbers)
+        return term in self.words
+
+
+def split_outside(text: str, sep: str) -> list[str]:
+    """`text` split at `sep`, except inside parentheses ("0 (0 pure tone, 1 noise), 2")."""
+    parts, depth, start, i = [], 0, 0, 0
+    while i < len(text):
+        ch = text[i]
+        depth += ch == "("
+        depth -= ch == ")" and depth > 0
+        if depth == 0 and text.startswith(sep, i):
+            parts.append(text[start:i])
+            start = i = i + len(sep)
+            continue
+        i += 1
+    parts.append(text[start:])
+    return parts
+
+
+def _clauses(line: str) -> tuple[str, list[str]]:
+    """(head, clauses) of one report line: "Column 'x' (number): min 1, max 9" has the head
+    "Column 'x' (number)" and the clauses "min 1" and "max 9"."""
+    head, sep, body = line.partition(": ")
+    if not sep or len(head) > 80:
+        head, body = "", line
+    parts = [p.strip().rstrip(".") for p in split_outside(body, "; ")]
+    return head, [p for p in parts if p]
+
+
+def units_of(reports: list[ExpertReport]) -> list[Unit]:
+    """Every report as units: whole (for sentence options such as transcripts), lines, clauses,
+    and comma-separated items, each keeping its line's head. Only the smallest pieces (an item,
+    or a clause or line that is not split further) are atomic: evidence of one statement."""
+    units: list[Unit] = []
+    for r in reports:
+        lines = [ln.strip().lstrip("-* ").strip() for ln in r.text.splitlines()]
+        lines = [ln for ln in lines if ln]
+        if len(lines) > 1:
+            units.append(Unit(r.expert, r.skill, " ".join(lines), whole=True, atomic=False))
+        for line in lines:
+            head, clauses = _clauses(line)
+            leaves: list[tuple[str, int]] = []
+            split: list[str] = []
+            for clause in clauses:
+                items = [p.strip() for p in split_outside(clause, ", ")]
+                if len(items) > 1 and all(len(p.split()) <= 12 for p in items):
+                    split.append(clause)
+                    leaves += [(p, rank) for rank, p in enumerate(items)]
+                else:
+                    leaves.append((clause, 0))
+            whole_line = len(leaves) == 1
+            units.append(Unit(r.expert, r.skill, line, atomic=whole_line))
+            if whole_line:
+                continue
+            pieces = [(c, 0, False) for c in split if len(clauses) > 1]
+            pieces += [(text, rank, True) for text, rank in leaves]
+            for text, rank, atomic in dict.fromkeys(pieces):
+                units.append(Unit(r.expert, r.skill, f"{head}: {text}" if head else text,
+                                  atomic=atomic, rank=rank))
+    return units
+
+
+def _weights(option_terms: list[list[str | float]]) -> list[dict[str | float, float]]:
+    """Per option, each term's weight: 1 minus the share of the other options that have it too,
+    so a term that every option shares decides nothing."""
+    n = len(option_terms)
+    sets = [set(t) for t in option_terms]
+    out = []
+    for own in sets:
+        w = {}
+        for term in own:
+            shared = sum(term in other for other in sets if other is not own)
+            w[term] = 1.0 - shared / max(1, n - 1)
+        if not any(w.values()):  # identical to another option: fall back to plain coverage
+            w = {t: 1.0 for t in own}
+        out.append(w)
+    return out
+
+
+def coverage(weights: dict[str | float, float], option: list[str | float], unit: Unit) -> float:
+    """Weighted share of the option's terms that the unit states; for long options (sentences)
+    the share of their word pairs too, so word order and phrasing count."""
+    total = sum(weights.values())
+    if total <= 0:
+        return 0.0
+    covered = sum(w * (0.5 if t in unit.aside else 1.0)
+                  for t, w in weights.items() if unit.has(t)) / total
+    pairs = set(zip(option, option[1:]))
+    if len(option) >= 4 and pairs:
+        covered = 0.5 * covered + 0.5 * len(pairs & unit.bigrams) / len(pairs)
+    return covered
+
+
+@lru_cache(maxsize=2)
+def _term_set(words: frozenset[str]) -> frozenset[str | float]:
+    return frozenset(_term(w) for w in words)
+
+
+def asked_terms(question: list[str | float]) -> list[str | float]:
+    """The question's terms that say what is asked, without the words naming the medium."""
+    medium = _term_set(MEDIUM)
+    return list(dict.fromkeys(t for t in question if t not in medium))
+
+
+def claim_terms(question: list[str | float]) -> list[str | float]:
+    """What a yes/no question claims: its terms without medium and answer-kind words."""
+    drop = _term_set(MEDIUM) | _term_set(CATEGORY)
+    return list(dict.fromkeys(t for t in question if t not in drop))
+
+
+#: how much each word of a unit's head that the question does not ask about counts against it
+#: ("Background colour: white" fits "What colour is the envelope?" less than "Object colours")
+HEAD_PENALTY = 0.5
+
+
+def relevance(question: list[str | float], unit: Unit) -> float:
+    """How much the unit is about what the question asks: the share of the asked terms it
+    states, discounted by the words its head adds that the question does not mention."""
+    wanted = asked_terms(question)
+    if not wanted:
+        return 0.0
+    neutral = _term_set(MEDIUM) | _term_set(CATEGORY)
+    extra = [t for t in unit.head_terms if t not in wanted and t not in neutral
+             and isinstance(t, str)]
+    return sum(unit.has(t) for t in wanted) / (len(wanted) + HEAD_PENALTY * len(set(extra)))
+
+
+@dataclass
+class OptionScore:
+    index: int
+    score: float
+    unit: Unit | None
+    lexical: float
+    semantic: float
+
+
+@dataclass
+class Scored:
+    """The scorer's view of one multiple-choice item."""
+
+    ranked: list[OptionScore]
+    #: the best option's lead over the runner-up, in [0, 1]
+    margin: float
+    #: how sure the scorer is, in [0, 1]: high when a unit names the option and little else does
+    confidence: float
+    #: units that state a term of a losing option, for the reasoning's "against" part
+    against: list[tuple[int, Unit]]
+    claim: list[str | float] | None = None
+
+
+def is_yes_no(options: list[str]) -> bool:
+    return sorted(o.strip().lower().rstrip(".") for o in options) == [NO, YES]
+
+
+class OptionScorer:
+    """Scores options against report units; `embed` (texts -> unit vectors) is optional."""
+
+    #: a unit that names the option but not the question still counts this much
+    base = 0.5
+    #: weight of embedding similarity next to the lexical support
+    semantic_weight = 0.25
+    #: how much less the n-th item of a list counts: 1 / (1 + discount * n)
+    rank_discount = 0.1
+    #: a yes/no claim is taken as stated when one unit holds this share of its terms
+    claim_threshold = 0.99
+
+    def __init__(self, embed=None) -> None:
+        self.embed = embed
+
+    def score(self, question: str, options: list[str], units: list[Unit]) -> Scored:
+        if is_yes_no(options):
+            return self._claim(question, options, units)
+        q_terms = terms(question)
+        opt_terms = [terms(o) or [o.lower()] for o in options]
+        weights = _weights(opt_terms)
+        # a unit that holds many statements (a whole report, a line of several clauses) can
+        # support a long option such as a sentence, but is not evidence that it is relevant
+        rel = np.array([relevance(q_terms, u) if u.atomic else 0.0 for u in units])
+        salience = np.array([1.0 / (1.0 + self.rank_discount * u.rank) for u in units])
+        lex = np.array([[coverage(weights[i], opt_terms[i], u) for u in units]
+                        for i in range(len(options))])
+        support = lex * ((self.base + rel) * salience)[None, :]
+        sem = self._semantic(question, options, units)
+        ranked = []
+        for i in range(len(options)):
+            j = int(np.argmax(support[i] + 1e-6 * sem[i])) if units else -1
+            s_best = float(sem[i].max()) if units else 0.0
+            ranked.append(OptionScore(i, float(support[i, j]) + self.semantic_weight * s_best,
+                                      units[j] if j >= 0 and support[i, j] > 0 else
+                                      (units[int(np.argmax(sem[i]))] if units else None),
+                                      float(lex[i, j]) if j >= 0 else 0.0, s_best))
+        ranked.sort(key=lambda s: (-s.score, options[s.index].lower()))
+        top = ranked[0]
+        second = ranked[1].score if len(ranked) > 1 else 0.0
+        margin = max(0.0, top.score - second)
+        confidence = float(min(1.0, top.lexical) * (1 - math.exp(-4 * margin)))
+        against = [(s.index, s.unit) for s in ranked[1:] if s.unit is not None and s.lexical > 0]
+        return Scored(ranked, margin, confidence, against)
+
+    def _semantic(self, question: str, options: list[str], units: list[Unit]) -> np.ndarray:
+        """(options, units) cosine similarity of "question option" to each unit, minus the
+        option's mean similarity over the units (its prior: a generic option that resembles
+        every line gains nothing)."""
+        if self.embed is None or not units:
+            return np.zeros((len(options), len(units)))
+        hyp = self.embed([f"{question} {o}" for o in options])
+        vecs = self.embed([u.text for u in units])
+        sims = hyp @ vecs.T
+        return sims - sims.mean(axis=1, keepdims=True)
+
+    def _claim(self, question: str, options: list[str], units: list[Unit]) -> Scored:
+        """Yes/no: is every term of the question's claim stated by one unit?"""
+        claim = claim_terms(terms(question))
+        best, best_unit = 0.0, None
+        for u in units:
+            if not claim:
+                break
+            if not u.atomic:
+                continue
+            share = sum(u.has(t) for t in claim) / len(claim)
+            negated = bool(NEGATIONS & set(u.text.lower().split()))
+            if negated and share >= self.claim_threshold:
+                share *= 0.5  # "no red circle" does not state the claim
+            if share > best:
+                best, best_unit = share, u
+        yes = best >= self.claim_threshold
+        lowered = [o.strip().lower().rstrip(".") for o in options]
+        chosen = lowered.index(YES if yes else NO)
+        other = 1 - chosen
+        distance = abs(best - self.claim_threshold) if claim else 0.0
+        ranked = [OptionScore(chosen, 0.5 + distance / 2, best_unit, best, 0.0),
+                  OptionScore(other, 0.5 - distance / 2, None, 0.0, 0.0)]
+        confidence = min(1.0, 0.5 + distance) if claim else 0.0
+        return Scored(ranked, distance, confidence, [], claim)
