@@ -37,10 +37,30 @@ def _names(rgb: np.ndarray) -> np.ndarray:
     out[((hue_names == "red") | (hue_names == "magenta")) & (s < 0.45) & (v > 0.7)] = "pink"
     out[warm & (s >= 0.12) & (s < 0.3) & (v > 0.7)] = "beige"
     grey = s < np.where(v > 0.7, 0.12, 0.2)
-    out[grey] = np.select([v[grey] > 0.86, v[grey] > 0.62, v[grey] > 0.38, v[grey] > 0.15],
+    out[grey] = np.select([v[grey] > 0.86, v[grey] > 0.68, v[grey] > 0.45, v[grey] > 0.28],
                           ["white", "light grey", "grey", "dark grey"], "black")
-    out[v < 0.12] = "black"
+    out[v < 0.16] = "black"
     return out
+
+
+def near_names(rgb, share: float = 0.25) -> list[str]:
+    """Other names a colour is close to ("magenta" that is nearly "purple", a "dark grey" that
+    people call "black"): the names of the colours a small step away in hue, saturation and
+    value, where they take at least `share` of the steps. Colour words are fuzzy at their
+    borders; a report that gives both lets a question in either word find it."""
+    from skimage.color import hsv2rgb, rgb2hsv
+
+    c = np.asarray(rgb, dtype=np.float64).reshape(1, 1, 3)
+    if c.max() > 1.0:
+        c = c / 255.0
+    h, s, v = rgb2hsv(c).reshape(3)
+    grid = np.array([((h + dh / 360) % 1.0, s, np.clip(v + dv, 0, 1))
+                     for dh in (-8, -4, 0, 4, 8) for dv in (-0.08, 0, 0.08)])
+    names, counts = np.unique(_names(hsv2rgb(grid.reshape(-1, 1, 3)).reshape(-1, 3) * 255),
+                              return_counts=True)
+    own = colour_name(c.reshape(3))
+    order = np.argsort(-counts, kind="stable")
+    return [str(names[i]) for i in order if names[i] != own and counts[i] >= share * len(grid)]
 
 
 def with_article(phrase: str) -> str:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from mexa_ray.colours import colour_shares, with_article
+from mexa_ray.colours import colour_shares, near_names, with_article
 
 #: a region smaller than this share of the picture is noise or a detail, not a shape
 MIN_AREA = 0.004
@@ -26,11 +26,18 @@ MAX_REGIONS = 6
 class Region:
     shape: str
     colour: str
+    #: other names the colour is close to (see colours.near_names)
+    near: list[str]
     #: share of the picture's area
     area: float
     #: centre, as fractions of width and height
     x: float
     y: float
+
+    def named(self) -> str:
+        """ "a magenta (nearly purple) heart" """
+        near = f" (nearly {' or '.join(self.near)})" if self.near else ""
+        return f"{with_article(self.colour)}{near} {self.shape}"
 
     def place(self) -> str:
         rows, cols = ("top", "middle", "bottom"), ("left", "centre", "right")
@@ -106,14 +113,16 @@ def find_regions(rgb: np.ndarray) -> tuple[np.ndarray | None, list[Region]]:
         if props.area < MIN_AREA * h * w:
             break
         mask = labels == props.label
-        colour = colour_shares(rgb[..., :3][mask], top=1)[0][0]
+        pixels = rgb[..., :3][mask]
+        colour = colour_shares(pixels, top=1)[0][0]
+        near = [n for n in near_names(np.median(pixels, axis=0)) if n != colour][:1]
         y, x = props.centroid
-        regions.append(Region(_shape_name(mask), colour, props.area / (h * w), x / w, y / h))
+        regions.append(Region(_shape_name(mask), colour, near, props.area / (h * w), x / w, y / h))
     return bg, regions
 
 
 def describe_regions(regions: list[Region]) -> str:
     if not regions:
         return "none"
-    return "; ".join(f"{with_article(r.colour)} {r.shape} at {r.place()} "
-                     f"({100 * r.area:.0f}% of the picture)" for r in regions)
+    return "; ".join(f"{r.named()} at {r.place()} ({100 * r.area:.0f}% of the picture)"
+                     for r in regions)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from mexa_ray.colours import colour_name, colour_shares, with_article
+from mexa_ray.colours import colour_name, colour_shares
 from mexa_ray.config import ExpertSpec
 from mexa_ray.experts.base import Expert
 from mexa_ray.experts.imagenet import ImageNetClassifier
@@ -42,7 +42,7 @@ def image_lines(img: np.ndarray, detailed: bool) -> list[str]:
     plain, shapes = find_regions(_small(img, 192)[..., :3])
     if plain is not None:
         background = colour_name(plain)
-        places = [f"{with_article(r.colour)} {r.shape} at {r.place()}" for r in shapes]
+        places = [f"{r.named()} at {r.place()}" for r in shapes]
     else:  # a photograph: name the grid cells whose colour differs from the main one
         places = _cells(small, background)
     if plain is not None:  # what is on it first: the background is not what a picture shows
