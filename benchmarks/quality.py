@@ -150,7 +150,8 @@ def routing(configs: list[str]) -> dict[str, dict[str, float]]:
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--configs", nargs="+", default=["analytic", "default"])
+    p.add_argument("--configs", nargs="+", default=["analytic", "default"],
+                   help="configs to evaluate; the first is the baseline column")
     p.add_argument("--per-category", type=int, default=60, help="items per category (at most)")
     p.add_argument("--shuffle-config", default="default",
                    help="config run again on shuffled options ('' for none)")
@@ -158,7 +159,8 @@ def main() -> int:
                    help="where the items, media and downloaded packages go")
     p.add_argument("--out", type=Path, default=RESULTS / "quality")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--skip-routing", action="store_true")
+    p.add_argument("--routing-configs", nargs="*", default=["default", "lrm-small"],
+                   help="configs whose routers the routing set measures (none: skip)")
     args = p.parse_args()
 
     data = args.data / "items"
@@ -186,8 +188,8 @@ def main() -> int:
         results["shuffle"] = {"config": name, "changed": differ, "items": n,
                               "share": round(differ / max(1, n), 4),
                               "accuracy shuffled": accuracy(shuffled)["overall"]}
-    if not args.skip_routing:
-        results["routing"] = routing(args.configs)
+    if args.routing_configs:
+        results["routing"] = routing(args.routing_configs)
 
     cats = sorted({i["category"] for i in items}) + ["overall"]
     counts = defaultdict(int)

@@ -300,7 +300,9 @@ def _tables() -> dict[str, dict[str, list]]:
 
 
 def _num(x: float) -> str:
-    return f"{x:g}" if float(x).is_integer() or abs(x) >= 100 else f"{x:.2f}".rstrip("0").rstrip(".")
+    """A value as a table question prints it: whole numbers whole, others to 4 significant
+    digits, as a person would read them off the table."""
+    return str(int(x)) if float(x).is_integer() else f"{x:.4g}"
 
 
 def table_items(root: Path, n: int, rng: random.Random) -> list[dict[str, Any]]:
