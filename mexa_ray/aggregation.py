@@ -17,7 +17,7 @@ import numpy as np
 from mexa_ray.config import AggregatorSpec, AppConfig
 from mexa_ray.embedding import Embedder
 from mexa_ray.llm import Generation, Generator, build_generator, first_line
-from mexa_ray.evidence import OptionScorer, Unit, relevance, terms, units_of
+from mexa_ray.evidence import OptionScorer, Unit, asked_terms, relevance, terms, units_of
 from mexa_ray.prompts import LETTERS, aggregator_messages, answer_schema, extract_option
 from mexa_ray.types import Answer, ExpertReport, MissingExpert, Query, Selection
 
@@ -66,21 +66,16 @@ class EvidenceRankingAggregator:
             return self._choose_option(query, units, preface)
         q = self.embedder.encode([query.question])[0]
         vecs = self.embedder.encode([u.text for u in units])
-        q_terms = terms(query.question)
-        scores = vecs @ q + np.array([relevance(q_terms, u) for u in units])
+        wanted = asked_terms(terms(query.question))
+        scores = vecs @ q + np.array([relevance(wanted, u) for u in units])
         best = int(np.argmax(scores))
         u = units[best]
         return Verdict(u.text, None, f"{preface} The most relevant evidence (score "
                        f"{scores[best]:.2f}): {_quote(u)}.")
 
     def answer_batch(self, calls: list[AggregateCall]) -> list[Verdict]:
-        """Answers for many items; every text they need is embedded in one forward pass."""
-        texts = []
-        for query, reports, _ in calls:
-            texts += [u.text for u in units_of(reports)]
-            texts += ([f"{query.question} {opt}" for opt in query.options] if query.options
-                      else [query.question])
-        self.embedder.encode(texts)  # remembered: the answers below reuse the vectors
+        """Answers for many items. Embeddings are computed only for the items whose reports
+        leave the options tied, so there is nothing worth batching up front."""
         return [self.answer(query, reports, missing) for query, reports, missing in calls]
 
     def check_health(self) -> None:

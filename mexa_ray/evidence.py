@@ -283,10 +283,10 @@ def claim_terms(question: list[str | float]) -> list[str | float]:
 HEAD_PENALTY = 0.5
 
 
-def relevance(question: list[str | float], unit: Unit) -> float:
-    """How much the unit is about what the question asks: the share of the asked terms it
-    states, discounted by the words its head adds that the question does not mention."""
-    wanted = asked_terms(question)
+def relevance(wanted: list[str | float], unit: Unit) -> float:
+    """How much the unit is about what the question asks (`wanted`: its `asked_terms`): the
+    share of those terms the unit states, discounted by the words its head adds that the
+    question does not mention."""
     if not wanted:
         return 0.0
     neutral = _term_set(MEDIUM) | _term_set(CATEGORY)
@@ -331,6 +331,8 @@ class OptionScorer:
     semantic_weight = 0.25
     #: how much less the n-th item of a list counts: 1 / (1 + discount * n)
     rank_discount = 0.1
+    #: lexical support this close between the two best options is a tie for embeddings to break
+    tie = 0.05
     #: a yes/no claim is taken as stated when one unit holds this share of its terms
     claim_threshold = 0.99
 
@@ -345,12 +347,18 @@ class OptionScorer:
         weights = _weights(opt_terms)
         # a unit that holds many statements (a whole report, a line of several clauses) can
         # support a long option such as a sentence, but is not evidence that it is relevant
-        rel = np.array([relevance(q_terms, u) if u.atomic else 0.0 for u in units])
+        wanted = asked_terms(q_terms)
+        rel = np.array([relevance(wanted, u) if u.atomic else 0.0 for u in units])
         salience = np.array([1.0 / (1.0 + self.rank_discount * u.rank) for u in units])
         lex = np.array([[coverage(weights[i], opt_terms[i], u) for u in units]
                         for i in range(len(options))])
         support = lex * ((self.base + rel) * salience)[None, :]
-        sem = self._semantic(question, options, units)
+        best = np.sort(support.max(axis=1))[::-1] if units else np.zeros(1)
+        # embeddings only where the reports' words leave the leaders tied (nearly always no
+        # option is named at all); embedding every unit was 99% of the time and changed nothing
+        tied = len(best) < 2 or best[0] - best[1] < self.tie
+        sem = (self._semantic(question, options, units) if tied
+               else np.zeros((len(options), len(units))))
         ranked = []
         for i in range(len(options)):
             j = int(np.argmax(support[i] + 1e-6 * sem[i])) if units else -1
@@ -374,8 +382,7 @@ class OptionScorer:
         if self.embed is None or not units:
             return np.zeros((len(options), len(units)))
         hyp = self.embed([f"{question} {o}" for o in options])
-        vecs = self.embed([u.text for u in units])
-        sims = hyp @ vecs.T
+        sims = hyp @ self.embed([u.text for u in units]).T
         return sims - sims.mean(axis=1, keepdims=True)
 
     def _claim(self, question: str, options: list[str], units: list[Unit]) -> Scored:
