@@ -54,6 +54,15 @@ CANONICAL = {
     "words": "word", "written": "write", "writes": "write", "text": "write",
     "pictured": "picture", "photo": "picture", "photograph": "picture", "image": "picture",
     "sound": "sound", "sounds": "sound", "noisy": "noise", "musical": "music",
+    # colour and shape words people use for the names reports give
+    "violet": "purple", "lilac": "purple", "teal": "cyan", "turquoise": "cyan", "aqua": "cyan",
+    "lime": "green", "gold": "yellow", "golden": "yellow", "silver": "grey", "crimson": "red",
+    "scarlet": "red", "maroon": "red", "tan": "beige", "rhombus": "diamond",
+    "lozenge": "diamond", "ellipse": "oval", "elliptical": "oval", "disc": "circle",
+    "disk": "circle", "round": "circle", "circular": "circle", "triangular": "triangle",
+    "rectangular": "rectangle",
+    # statistics
+    "total": "sum", "deviation": "std", "stdev": "std", "mode": "frequent",
     "left": "left", "right": "right", "upward": "up", "upwards": "up", "downward": "down",
     "downwards": "down", "rightward": "rightwards", "leftward": "leftwards",
 }
@@ -104,8 +113,9 @@ def _term(token: str) -> str | float:
             return token
     if token in NUMBER_WORDS:
         return float(NUMBER_WORDS[token])
-    token = CANONICAL.get(token, token)
-    return CANONICAL.get(_stem(token), _stem(token))
+    stem = _stem(CANONICAL.get(token, token))
+    canonical = CANONICAL.get(stem)  # a plural of a mapped word ("discs")
+    return _stem(canonical) if canonical else stem
 
 
 def terms(text: str, drop: frozenset[str] = STOP) -> list[str | float]:

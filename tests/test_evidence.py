@@ -41,7 +41,8 @@ def test_terms_normalise_numbers_words_spelling_and_synonyms():
     assert terms("ten of clubs") == terms("10 of clubs")
     assert terms("What colour is it?") == terms("what color is it")
     assert terms("the highest value") == terms("maximum value") == terms("max values")
-    assert terms("Circles") == terms("circle")
+    assert terms("Circles") == terms("circle") == terms("discs") == terms("round")
+    assert terms("violet") == terms("purple") and terms("the total") == terms("sum")
 
 
 def test_units_keep_the_head_of_key_value_pairs():

@@ -64,7 +64,8 @@ class TableExpert(Expert):
             extra = f"; {outliers} values lie beyond 3 standard deviations" if outliers else ""
             return (f"Column '{name}' (number): min {fmt_num(mm['min'].as_py())}, "
                     f"max {fmt_num(mm['max'].as_py())}, mean {fmt_num(mean)}, "
-                    f"median {fmt_num(median)}, std {fmt_num(std)}{missing}{extra}.")
+                    f"median {fmt_num(median)}, std {fmt_num(std)}, "
+                    f"sum {fmt_num(pc.sum(col).as_py())}{missing}{extra}.")
         counts = pc.value_counts(col.drop_null()).to_pylist()
         counts.sort(key=lambda c: -c["counts"])
         total = max(1, len(col) - nulls)
