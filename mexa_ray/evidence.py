@@ -363,6 +363,11 @@ class OptionScorer:
         lex = np.array([[coverage(weights[i], opt_terms[i], u) for u in units]
                         for i in range(len(options))])
         support = lex * ((self.base + rel) * salience)[None, :]
+        # a unit of several statements is there for sentence-long options (a transcript split
+        # over lines); a short option must be stated by one statement to count in full
+        short = np.array([len(t) < 4 for t in opt_terms])
+        several = np.array([not u.atomic for u in units], dtype=bool)
+        support[np.ix_(short, several)] *= 0.5
         best = np.sort(support.max(axis=1))[::-1] if units else np.zeros(1)
         # embeddings only where the reports' words leave the leaders tied (nearly always no
         # option is named at all); embedding every unit was 99% of the time and changed nothing
