@@ -491,7 +491,7 @@ def sound_items(root: Path, n: int, rng: random.Random, cache: Path) -> list[dic
 
     instruments = [label for _, label in clips["instrument"]]
     animals = [label for _, label in clips["animal"]]
-    for path, label in clips["instrument"] + clips["music"]:
+    for path, _label in clips["instrument"] + clips["music"]:
         add("Is this recording music, speech, or noise?", ["music", "speech", "noise"], "music",
             path, "music-or-not")
     for path, label in clips["sound"] + clips["animal"]:
@@ -521,7 +521,6 @@ CGAL_MESHES = {"bunny00": "rabbit", "elephant": "elephant", "cow": "cow", "camel
 def points_items(root: Path, n: int, rng: random.Random, cache: Path) -> list[dict[str, Any]]:
     """3D scans of objects as point clouds: which is the object's longest side, and what the
     object is (from CGAL's file names)."""
-    import io
     import tarfile
 
     import open3d as o3d
