@@ -148,8 +148,8 @@ def test_serve_answers_http_and_stops_cleanly_on_sigterm(ray_tmp, media_dir, fre
                 "options": ["red", "green"], "media": [{"type": "image", "path": "green_disc.png"}]}
         r = httpx.post(f"{base}/v1/reason", json=body, timeout=120)  # path relative to the cwd root
         assert r.status_code == 200, r.text
-        answer = r.json()  # the default app: its small LLM answers, under a grammar
-        assert answer["answer"] in ("red", "green") and answer["aggregator"].startswith("lrm:")
+        answer = r.json()  # the default app: the evidence ranking answers from the reports
+        assert answer["answer"] == "green" and answer["aggregator"] == "evidence-ranking"
         assert len(httpx.get(f"{base}/v1/experts").json()["experts"]) == len(
             load_config().experts)
     finally:

