@@ -58,7 +58,7 @@ class EvidenceRankingAggregator:
         units = units_of(reports)
         preface = ("Evidence ranking, not an LRM: each option was scored by how well the expert "
                    "reports state it (words and numbers, normalised, weighted by relevance to the "
-                   f"question) plus embedding similarity ({self.embedder.model_id}).")
+                   f"question); embedding similarity ({self.embedder.model_id}) breaks ties.")
         if not units:
             return Verdict("unknown", None, preface + " No expert report was available, so there "
                            "is no evidence to answer from.", confidence=0.0)
@@ -90,7 +90,8 @@ class EvidenceRankingAggregator:
         if scored.claim is not None:
             said = " ".join(str(t) for t in scored.claim) or "nothing"
             if top.unit is not None and top.lexical > 0:
-                lines.append(f"The question claims: {said}. {_quote(top.unit).capitalize()}, "
+                quote = _quote(top.unit)
+                lines.append(f"The question claims: {said}. {quote[0].upper()}{quote[1:]}, "
                              f"which states {100 * top.lexical:.0f}% of that claim, so the answer "
                              f"is {label}.")
             else:

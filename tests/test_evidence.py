@@ -86,7 +86,11 @@ def test_yes_no_questions_are_claims_checked_against_one_unit(aggregator, questi
     report = ("Background colour: plain white.\nObject colours: red 60%, blue 40%.\nShapes: a red "
               "triangle at the centre (6%); a blue square at the top left (4%).")
     for options in (["yes", "no"], ["no", "yes"]):
-        assert ask(aggregator, question, options, report).answer == gold
+        verdict = ask(aggregator, question, options, report)
+        assert verdict.answer == gold
+        if gold == "yes":  # the statement that holds the claim is quoted as the report says it
+            assert ('reports "Shapes: a red triangle at the centre (6%)"' in verdict.reasoning
+                    or 'reports "Object colours: red 60%"' in verdict.reasoning)
 
 
 def test_reasoning_quotes_the_supporting_line_and_what_speaks_against(aggregator):
