@@ -149,7 +149,27 @@ class LRMAggregator:
         verdicts = [self._verdict(query, out) for (query, _, _), out in zip(calls, outs)]
         if self.cross_check or self.constrained:
             self._cross_check(calls, verdicts, [not out.reasoning for out in outs])
+        self._answer_cut_thinking(calls, outs, verdicts)
         return verdicts
+
+    def _answer_cut_thinking(self, calls: list[AggregateCall], outs: list[Generation],
+                             verdicts: list[Verdict]) -> None:
+        """A reasoning model that ran out of tokens mid-thought gave no answer, whatever option
+        its thinking was weighing when it stopped: the evidence ranking answers those items,
+        and the LRM's partial thinking stays readable beside its reasoning."""
+        cut = [i for i, out in enumerate(outs) if out.thinking_cut]
+        if not cut:
+            return
+        for i, check in zip(cut, self.fallback.answer_batch([calls[i] for i in cut])):
+            limit = getattr(getattr(self.generator, "spec", None), "max_new_tokens", None)
+            check.notes.append(
+                f"the LRM {self.generator.label} was still thinking when it stopped"
+                + (f" at max_new_tokens={limit}" if limit else "")
+                + "; no answer was taken from its unfinished thinking, the evidence ranking "
+                "answered")
+            check.reasoning += ("\nThe LRM's unfinished thinking: "
+                                + first_line(outs[i].reasoning, 600))
+            verdicts[i] = check
 
     def _cross_check(self, calls: list[AggregateCall], verdicts: list[Verdict],
                      unexplained: list[bool]) -> None:

@@ -6,6 +6,7 @@ models are pydantic so that a bad file fails at load time with the dotted path o
 
 from __future__ import annotations
 
+import copy
 import re
 from importlib import resources
 from pathlib import Path
@@ -100,9 +101,13 @@ class ModelSpec(_Strict):
     auto_class: str | None = None
     trust_remote_code: bool = False
     max_new_tokens: int = Field(default=512, ge=1)
-    #: 0 decodes greedily (the default: answers are reproducible)
-    temperature: float = Field(default=0.0, ge=0)
-    top_p: float = Field(default=1.0, gt=0, le=1)
+    #: sampling temperature; 0 decodes greedily (reproducible answers, whatever the checkpoint
+    #: advises); unset: the checkpoint's own generation_config (reasoning models such as R1
+    #: distills ship temperature 0.6, and loop or repeat when decoded greedily); GGUF files carry
+    #: no defaults, so llamacpp decodes greedily when unset
+    temperature: float | None = Field(default=None, ge=0)
+    #: nucleus sampling; unset: the checkpoint's own (ignored when decoding greedily)
+    top_p: float | None = Field(default=None, gt=0, le=1)
     #: conversations generated together in one forward pass (or concurrent endpoint calls)
     batch_size: int = Field(default=8, ge=1)
     #: extra arguments for the chat template (e.g. {enable_thinking: true})
@@ -429,9 +434,86 @@ def merge_configs(base: dict, override: dict) -> dict:
     return merged
 
 
-def load_config(path: str | Path | None = None) -> AppConfig:
+class Overrides(_Strict):
+    """Changes made to a config as it loads, to run it somewhere it was not written for, with
+    its files left as they are (`--no-gpus`, `--model-dir` on the CLI)."""
+
+    #: the config's structure without GPUs (CI, a laptop trying a GPU config with small
+    #: models): every num_gpus 0, node-type custom resources dropped, `device: cuda` made
+    #: `auto`, and each replica's CPU reservation capped at `cpu_cap`
+    no_gpus: bool = False
+    cpu_cap: float = Field(default=0.1, gt=0)
+    #: a folder of local model copies: a model id "org/name" loads from model_dir/org/name
+    #: where that folder exists (an air-gapped cluster's shared disk; the tests' tiny models)
+    model_dir: Path | None = None
+
+    @classmethod
+    def of(cls, no_gpus: bool = False, model_dir: str | Path | None = None) -> "Overrides | None":
+        """The overrides CLI flags (or Serve config args) ask for; None when they ask none."""
+        if not no_gpus and not model_dir:
+            return None
+        return cls(no_gpus=no_gpus, model_dir=Path(model_dir) if model_dir else None)
+
+    def as_args(self) -> dict[str, Any]:
+        """The flags as `serve deploy` args, so the cluster loads the config the same way."""
+        args: dict[str, Any] = {"no_gpus": True} if self.no_gpus else {}
+        if self.model_dir is not None:
+            args["model_dir"] = str(self.model_dir)
+        return args
+
+    def apply(self, data: dict) -> dict:
+        data = copy.deepcopy(data)
+        for section in ("router", "aggregator", "ingress"):
+            part = data.get(section)
+            if isinstance(part, dict):
+                self._deployment(part)
+                self._model(part, "llm")
+        if isinstance(data.get("embedding"), dict):
+            self._model(data, "embedding")
+        for expert in data.get("experts") or []:
+            if isinstance(expert, dict):
+                self._deployment(expert)
+                self._model(expert, "model")
+                if self.no_gpus and isinstance(expert.get("bulk"), dict):
+                    expert["bulk"].pop("num_gpus", None)
+        return data
+
+    def _deployment(self, part: dict) -> None:
+        if not self.no_gpus:
+            return
+        deployment = part.setdefault("deployment", {})
+        if not isinstance(deployment, dict):
+            return
+        actor = dict(deployment.get("ray_actor_options") or {"num_cpus": 0.25})
+        actor["num_gpus"] = 0
+        actor.pop("resources", None)
+        actor["num_cpus"] = min(float(actor.get("num_cpus", 0.25)), self.cpu_cap)
+        deployment["ray_actor_options"] = actor
+
+    def _model(self, part: dict, key: str) -> None:
+        spec = part.get(key)
+        if spec is None:
+            return
+        spec = {"model": spec} if isinstance(spec, str) else spec
+        if not isinstance(spec, dict):
+            return
+        model = spec.get("model")
+        if self.model_dir is not None and isinstance(model, str) and not model.startswith(
+                ("pypi:", "/", ".")):
+            local = Path(self.model_dir).expanduser() / model
+            if local.is_dir():
+                spec = {**spec, "model": str(local.resolve())}
+        if self.no_gpus and spec.get("device") == "cuda":
+            spec = {**spec, "device": "auto"}
+        part[key] = spec
+
+
+def load_config(path: str | Path | None = None,
+                overrides: Overrides | None = None) -> AppConfig:
     """Load a YAML config file, or a packaged config by name ("gpu-1x80gb"), or the packaged
     default (offline models) when path is None. A config may start from another with
     `extends: NAME` (a packaged config, or a file relative to this one) and change parts."""
     data, source = _read(path)
+    if overrides is not None and isinstance(data, dict):
+        data = overrides.apply(data)
     return parse_config(data, source)

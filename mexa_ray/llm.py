@@ -21,6 +21,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from mexa_ray import hf_loading
 from mexa_ray.config import ModelSpec
 from mexa_ray.errors import ConfigError
 from mexa_ray.weights import resolve_model_path
@@ -29,10 +30,6 @@ log = logging.getLogger(__name__)
 
 Message = dict[str, Any]
 Conversation = list[Message]
-
-#: the default transformers Auto class per model kind
-AUTO_CLASSES = {"text": "AutoModelForCausalLM", "vision": "AutoModelForImageTextToText",
-                "audio": "AutoModelForMultimodalLM"}
 
 _THINK_OPEN, _THINK_CLOSE = "<think>", "</think>"
 
@@ -47,22 +44,63 @@ class Generation:
     raw: str
     #: whether the model stopped by itself (False: it ran into max_new_tokens)
     finished: bool = True
+    #: a reasoning model's thinking never closed (it ran out of tokens mid-thought): `text` is
+    #: empty, since an answer must not be read out of unfinished thinking
+    thinking_cut: bool = False
 
 
-def split_reasoning(raw: str) -> tuple[str, str]:
-    """(reasoning, answer) of a reasoning model's output.
+def split_reasoning(raw: str, opened: bool = False) -> tuple[str, str, bool]:
+    """(reasoning, answer, thinking_cut) of a model's output.
 
-    Handles `<think>..</think>answer`, `..</think>answer` (chat templates of DeepSeek-R1 distills
-    open the <think> themselves) and an unterminated `<think>..` (ran out of tokens: no answer).
+    Handles `<think>..</think>answer`, `..</think>answer` where the chat template opened the
+    <think> itself (`opened`: DeepSeek-R1 distills, QwQ), and thinking that never closed, opened
+    by the model or by its template: no answer, whatever the thinking names along the way.
     """
     text = raw.strip()
     if _THINK_CLOSE in text:
         head, _, answer = text.rpartition(_THINK_CLOSE)
         parts = [p.strip() for p in re.split(r"</?think>", head) if p.strip()]
-        return "\n".join(parts), answer.strip()
+        return "\n".join(parts), answer.strip(), False
     if text.startswith(_THINK_OPEN):
-        return text[len(_THINK_OPEN):].strip(), ""
-    return "", text
+        return text[len(_THINK_OPEN):].strip(), "", True
+    if opened:
+        return text, "", True
+    return "", text, False
+
+
+def generation(raw: str, finished: bool, opened: bool = False,
+               extra_reasoning: str | None = None) -> Generation:
+    """A Generation from decoded text (and an endpoint's separate reasoning, if any)."""
+    reasoning, text, cut = split_reasoning(raw, opened and not extra_reasoning)
+    if extra_reasoning:
+        reasoning = (extra_reasoning.strip() + ("\n" + reasoning if reasoning else "")).strip()
+        cut = cut or (not text and not finished)
+    return Generation(text, reasoning, raw, finished, cut)
+
+
+def template_opens_thinking(render: Any) -> bool:
+    """Whether a chat template's generation prompt leaves a <think> open for the model (R1
+    distills, QwQ; Qwen3 with thinking on), found by rendering a one-line conversation."""
+    try:
+        prompt = render([{"role": "user", "content": "?"}])
+    except Exception:  # a template that needs more than one user turn: assume plain output
+        return False
+    return prompt.rfind(_THINK_OPEN) > prompt.rfind(_THINK_CLOSE)
+
+
+def decoding_kwargs(spec: ModelSpec) -> dict[str, Any]:
+    """`generate` arguments for the config's sampling: temperature 0 decodes greedily (and
+    overrides the checkpoint's own sampling defaults); a temperature or top-p set in the config
+    overrides the checkpoint's; what the config leaves unset comes from the checkpoint's
+    generation_config (R1 distills ship temperature 0.6, top-p 0.95, as their card advises)."""
+    if spec.temperature == 0:
+        return {"do_sample": False, "temperature": None, "top_p": None, "top_k": None}
+    kwargs: dict[str, Any] = {}
+    if spec.temperature is not None:
+        kwargs.update(do_sample=True, temperature=spec.temperature)
+    if spec.top_p is not None:
+        kwargs["top_p"] = spec.top_p
+    return kwargs
 
 
 class Generator(Protocol):
@@ -150,23 +188,23 @@ class TransformersGenerator:
         path = resolve_model_path(spec.model, f"{field}.model")
         self.device, dtype = placement(spec, field)
         common = load_kwargs(spec)
-        auto_name = spec.auto_class or AUTO_CLASSES[spec.kind]
-        auto_class = getattr(transformers, auto_name, None)
-        if auto_class is None:
-            raise ConfigError(f"{field}.auto_class: transformers has no {auto_name}",
-                              field=f"{field}.auto_class")
+        config = hf_loading.load_config(path, common, f"{field}.model", spec.label)
+        model_class = hf_loading.model_class(config, spec.kind, spec.auto_class, field)
         try:
             if spec.kind == "text":
                 self.processor = None
                 self.tokenizer = transformers.AutoTokenizer.from_pretrained(path, **common)
             else:
-                self.processor = transformers.AutoProcessor.from_pretrained(path, **common)
+                self.processor = hf_loading.load_processor(path, common, f"{field}.model",
+                                                           spec.label)
                 self.tokenizer = self.processor.tokenizer
-            self.model = auto_class.from_pretrained(
+            self.model = model_class.from_pretrained(
                 path, dtype=dtype, device_map="auto" if self.device == "cuda" else None, **common)
-        except OSError as exc:  # no such hub id / folder, no weights in it
+        except OSError as exc:  # no weights in the folder / repo
             raise ConfigError(f"{field}.model: cannot load {spec.label!r}: {exc}",
                               field=f"{field}.model") from None
+        except ImportError as exc:  # a processor or model class whose package is missing
+            raise hf_loading.missing_package_error(f"{field}.model", spec.label, exc) from None
         self.model.eval()
         self.dtype = dtype
         # decoder-only batches are padded on the left so every row continues from its prompt
@@ -184,7 +222,11 @@ class TransformersGenerator:
         self._stop_ids = {self.tokenizer.eos_token_id, *(stop if isinstance(stop, list) else
                                                          [stop])} - {None}
         self._lock = threading.Lock()  # one generate at a time per model; calls come from threads
-        log.info("loaded %s (%s) on %s as %s", spec.label, auto_name, self.device, dtype)
+        self.opens_thinking = template_opens_thinking(self._prompt)
+        self.decoding = decoding_kwargs(spec)
+        log.info("loaded %s (%s) on %s as %s; decoding %s%s", spec.label, model_class.__name__,
+                 self.device, dtype, self.decoding or "as its generation_config says",
+                 "; its template opens <think>" if self.opens_thinking else "")
 
     def _prompt(self, conversation: Conversation) -> str:
         return self._template_owner.apply_chat_template(
@@ -227,13 +269,9 @@ class TransformersGenerator:
         import torch
 
         out: list[Generation] = []
-        sampling = self.spec.temperature > 0
-        gen_kwargs: dict[str, Any] = {
-            "max_new_tokens": self.spec.max_new_tokens, "do_sample": sampling,
-            "pad_token_id": self.tokenizer.pad_token_id,
-            # greedy unless asked: override sampling defaults a model's generation_config carries
-            "temperature": self.spec.temperature if sampling else None,
-            "top_p": self.spec.top_p if sampling else None, "top_k": None}
+        gen_kwargs: dict[str, Any] = {"max_new_tokens": self.spec.max_new_tokens,
+                                      "pad_token_id": self.tokenizer.pad_token_id,
+                                      **self.decoding}
         step = self.spec.batch_size
         with self._lock, torch.inference_mode():
             for start in range(0, len(conversations), step):
@@ -245,8 +283,7 @@ class TransformersGenerator:
                 prompt_len = enc["input_ids"].shape[1]
                 for row in ids[:, prompt_len:]:
                     raw, finished = self._decode(row)
-                    reasoning, text = split_reasoning(raw)
-                    out.append(Generation(text, reasoning, raw, finished))
+                    out.append(generation(raw, finished, self.opens_thinking))
         return out
 
     def check_health(self) -> None:
@@ -315,13 +352,15 @@ class OpenAIGenerator:
     def _one(self, conversation: Conversation, schema: dict | None = None) -> Generation:
         kwargs: dict[str, Any] = {"model": self.spec.model,
                                   "messages": openai_messages(conversation, self.sampling_rate),
-                                  "max_tokens": self.spec.max_new_tokens,
-                                  "temperature": self.spec.temperature}
+                                  "max_tokens": self.spec.max_new_tokens}
+        # unset: the server's defaults (vLLM's are the checkpoint's generation_config)
+        if self.spec.temperature is not None:
+            kwargs["temperature"] = self.spec.temperature
+        if self.spec.top_p is not None and self.spec.temperature != 0:
+            kwargs["top_p"] = self.spec.top_p
         if schema is not None:  # structured outputs (vLLM's server and hosted APIs have them)
             kwargs["response_format"] = {"type": "json_schema",
                                          "json_schema": {"name": "reply", "schema": schema}}
-        if self.spec.temperature > 0:
-            kwargs["top_p"] = self.spec.top_p
         if self.spec.chat_template_kwargs:
             kwargs["extra_body"] = {"chat_template_kwargs": self.spec.chat_template_kwargs}
         response = self.client.chat.completions.create(**kwargs)
@@ -329,10 +368,8 @@ class OpenAIGenerator:
         raw = choice.message.content or ""
         extra = getattr(choice.message, "reasoning_content", None) or (
             (choice.message.model_extra or {}).get("reasoning_content"))
-        reasoning, text = split_reasoning(raw)
-        if extra:
-            reasoning = (str(extra).strip() + ("\n" + reasoning if reasoning else "")).strip()
-        return Generation(text, reasoning, raw, choice.finish_reason != "length")
+        return generation(raw, choice.finish_reason != "length",
+                          extra_reasoning=str(extra) if extra else None)
 
     def generate(self, conversations: list[Conversation],
                  schemas: list[dict | None] | None = None) -> list[Generation]:
@@ -351,7 +388,7 @@ class VLLMGenerator:
 
     def __init__(self, spec: ModelSpec, field: str = "llm") -> None:
         try:
-            from vllm import LLM, SamplingParams
+            from vllm import LLM
         except ImportError:
             raise ConfigError(f"{field}.backend: 'vllm' needs the vllm package "
                               "(pip install 'mexa-ray[vllm]' on a GPU machine)",
@@ -362,8 +399,18 @@ class VLLMGenerator:
         self.engine = LLM(model=resolve_model_path(spec.model, f"{field}.model"),
                           revision=spec.revision, dtype=dtype,
                           trust_remote_code=spec.trust_remote_code, **spec.engine_options)
-        self.params = SamplingParams(max_tokens=spec.max_new_tokens,
-                                     temperature=spec.temperature, top_p=spec.top_p)
+        # the checkpoint's generation_config (vLLM reads it), with the config's overrides
+        self.params = self.engine.get_default_sampling_params()
+        self.params.max_tokens = spec.max_new_tokens
+        if spec.temperature is not None:
+            self.params.temperature = spec.temperature
+        if spec.top_p is not None:
+            self.params.top_p = spec.top_p
+        tokenizer = self.engine.get_tokenizer()
+        self.opens_thinking = template_opens_thinking(
+            lambda conv: tokenizer.apply_chat_template(
+                conv, tokenize=False, add_generation_prompt=True,
+                **spec.chat_template_kwargs))
 
     def generate(self, conversations: list[Conversation],
                  schemas: list[dict | None] | None = None) -> list[Generation]:
@@ -372,12 +419,8 @@ class VLLMGenerator:
         outputs = self.engine.chat([openai_messages(c) for c in conversations], self.params,
                                    chat_template_kwargs=self.spec.chat_template_kwargs or None,
                                    use_tqdm=False)
-        result = []
-        for o in outputs:
-            raw = o.outputs[0].text
-            reasoning, text = split_reasoning(raw)
-            result.append(Generation(text, reasoning, raw, o.outputs[0].finish_reason != "length"))
-        return result
+        return [generation(o.outputs[0].text, o.outputs[0].finish_reason != "length",
+                           self.opens_thinking) for o in outputs]
 
     def check_health(self) -> None:
         """vLLM's engine raises on its own when its GPU fails."""
@@ -412,28 +455,40 @@ class LlamaCppGenerator:
         options = {"n_ctx": 4096, "n_threads": max(1, min(4, os.cpu_count() or 1)),
                    "verbose": False, **spec.engine_options}
         self.engine = Llama(path, **options)
+        self.opens_thinking = template_opens_thinking(self._render)
         self._lock = threading.Lock()
         # the first evaluation allocates llama.cpp's buffers and threads (about 1 s on 2 cores):
         # pay it here, before the replica is ready, not in the first request
         self.engine.create_chat_completion([{"role": "user", "content": "Hi"}], max_tokens=1)
         log.info("loaded %s with llama.cpp (%s)", spec.label, options)
 
+    def _render(self, conversation: Conversation) -> str:
+        """The prompt the GGUF file's own chat template makes of a conversation."""
+        from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+
+        template = self.engine.metadata.get("tokenizer.chat_template", "")
+        vocab = self.engine.tokenizer()
+        formatter = Jinja2ChatFormatter(
+            template, eos_token=vocab.decode([self.engine.token_eos()]),
+            bos_token=vocab.decode([self.engine.token_bos()]))
+        return formatter(messages=conversation).prompt
+
     def _one(self, conversation: Conversation, schema: dict | None) -> Generation:
         messages = [{"role": m["role"], "content": "\n".join(
             p["text"] for p in _content_parts(m) if p.get("type") == "text")}
             for m in conversation]
-        sampling = self.spec.temperature > 0
+        # a GGUF file carries no sampling defaults: greedy unless the config says otherwise
+        temperature = self.spec.temperature or 0.0
         extra: dict[str, Any] = {}
         if schema is not None:  # llama.cpp compiles the schema into a grammar the sampler obeys
             extra["response_format"] = {"type": "json_object", "schema": schema}
         out = self.engine.create_chat_completion(
             messages, max_tokens=self.spec.max_new_tokens,
-            temperature=self.spec.temperature if sampling else 0.0,
-            top_p=self.spec.top_p if sampling else 1.0, seed=0, **extra)
+            temperature=temperature,
+            top_p=(self.spec.top_p or 1.0) if temperature > 0 else 1.0, seed=0, **extra)
         choice = out["choices"][0]
-        raw = choice["message"].get("content") or ""
-        reasoning, text = split_reasoning(raw)
-        return Generation(text, reasoning, raw, choice.get("finish_reason") != "length")
+        return generation(choice["message"].get("content") or "",
+                          choice.get("finish_reason") != "length", self.opens_thinking)
 
     def generate(self, conversations: list[Conversation],
                  schemas: list[dict | None] | None = None) -> list[Generation]:

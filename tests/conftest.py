@@ -122,3 +122,52 @@ def tiny(tmp_path_factory) -> dict[str, Path]:
         "vlm": tiny_models.llava(root / "vlm", reply=VLM_REPLY),
         "whisper": tiny_models.whisper(root / "whisper"),
     }
+
+
+#: what the tiny stand-ins for the packaged GPU configs' models answer
+GPU_ROUTE_REPLY = "A2, B1, B2"
+GPU_VLM_REPLY = "a green square"
+GPU_AUDIO_REPLY = "a steady beeping tone"
+#: a reasoning model's reply after the <think> its template opened: weighs (A) first
+GPU_LRM_REPLY = ("Option (A) red does not match the vision report, which names green."
+                 "</think>Answer: (B)")
+
+
+@pytest.fixture(scope="session")
+def gpu_models(tmp_path_factory) -> dict[str, Path]:
+    """Tiny models of every architecture the packaged GPU configs name, laid out as model
+    folders (`--model-dir`) under their hub ids: one folder per config, since gpu-cluster's
+    router is the Qwen2.5-VL-7B that gpu-1x80gb uses as its vision expert."""
+    import tiny_models
+
+    root = tmp_path_factory.mktemp("gpu-models")
+    built = {
+        "qwen25": tiny_models.qwen25_instruct(root / "built" / "qwen25", GPU_ROUTE_REPLY),
+        # greedy, so the answers are exact (test_reasoning_models covers their sampling)
+        "r1": tiny_models.r1_distill(root / "built" / "r1", GPU_LRM_REPLY, seed=1,
+                                     sampled=False),
+        "qwq": tiny_models.qwq(root / "built" / "qwq", GPU_LRM_REPLY, seed=1, sampled=False),
+        "vl": tiny_models.qwen25_vl(root / "built" / "vl", GPU_VLM_REPLY),
+        "vl-router": tiny_models.qwen25_vl(root / "built" / "vl-router", GPU_ROUTE_REPLY),
+        "whisper": tiny_models.whisper(root / "built" / "whisper", multilingual=True),
+        "audio": tiny_models.qwen2_audio(root / "built" / "audio", GPU_AUDIO_REPLY),
+    }
+    layouts = {
+        "gpu-1x80gb": {"Qwen/Qwen2.5-1.5B-Instruct": "qwen25",
+                       "deepseek-ai/DeepSeek-R1-Distill-Qwen-7B": "r1",
+                       "Qwen/Qwen2.5-VL-7B-Instruct": "vl", "Qwen/Qwen2.5-VL-3B-Instruct": "vl",
+                       "openai/whisper-large-v3": "whisper",
+                       "Qwen/Qwen2-Audio-7B-Instruct": "audio"},
+        "gpu-cluster": {"Qwen/Qwen2.5-VL-7B-Instruct": "vl-router", "Qwen/QwQ-32B": "qwq",
+                        "Qwen/Qwen2.5-VL-32B-Instruct": "vl",
+                        "openai/whisper-large-v3": "whisper",
+                        "Qwen/Qwen2-Audio-7B-Instruct": "audio"},
+    }
+    dirs: dict[str, Path] = {}
+    for config, layout in layouts.items():
+        for model_id, key in layout.items():
+            link = root / config / model_id
+            link.parent.mkdir(parents=True, exist_ok=True)
+            link.symlink_to(built[key], target_is_directory=True)
+        dirs[config] = root / config
+    return {**built, **dirs}

@@ -58,8 +58,9 @@ def test_model_spec_accepts_an_id_or_a_full_spec():
     assert ModelSpec.model_validate("Qwen/Qwen2.5-VL-7B-Instruct").model == \
         "Qwen/Qwen2.5-VL-7B-Instruct"
     spec = ModelSpec.model_validate({"model": "x", "kind": "vision", "max_new_tokens": 64})
-    assert (spec.kind, spec.max_new_tokens, spec.dtype, spec.temperature) == \
-        ("vision", 64, "auto", 0.0)
+    # sampling unset: the checkpoint's own generation_config decides
+    assert (spec.kind, spec.max_new_tokens, spec.dtype, spec.temperature, spec.top_p) == \
+        ("vision", 64, "auto", None, None)
 
 
 @pytest.mark.parametrize("patch, field", [
@@ -208,7 +209,8 @@ def test_remote_lrm_through_the_openai_client(chat_server, embedder, clip, monke
     sent = server.requests[-1]
     assert sent["auth"] == "Bearer sk-test"
     assert sent["body"]["model"] == "deepseek-r1" and sent["body"]["max_tokens"] == 32
-    assert sent["body"]["temperature"] == 0.0
+    # no sampling in the config: the server's defaults (vLLM's: the checkpoint's) apply
+    assert "temperature" not in sent["body"] and "top_p" not in sent["body"]
     assert "Music caption from audio-signal" in sent["body"]["messages"][1]["content"]
 
 

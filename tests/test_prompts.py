@@ -68,15 +68,19 @@ def test_extract_option_without_options():
     assert extract_option("B", []) is None
 
 
-@pytest.mark.parametrize("raw, reasoning, answer", [
-    ("<think>the reports say music</think>B", "the reports say music", "B"),
-    ("the reports say music</think>\n\nAnswer: B", "the reports say music", "Answer: B"),
-    ("<think>still thinking, ran out of tok", "still thinking, ran out of tok", ""),
-    ("Just an answer.", "", "Just an answer."),
-    ("<think>a</think><think>b</think>C", "a\nb", "C"),
+@pytest.mark.parametrize("raw, opened, reasoning, answer, cut", [
+    ("<think>the reports say music</think>B", False, "the reports say music", "B", False),
+    ("the reports say music</think>\n\nAnswer: B", True, "the reports say music", "Answer: B",
+     False),
+    ("<think>still thinking, ran out of tok", False, "still thinking, ran out of tok", "", True),
+    # the template opened <think> and the model was cut off: the option it was weighing is no
+    # answer
+    ("Option (A) red d", True, "Option (A) red d", "", True),
+    ("Just an answer.", False, "", "Just an answer.", False),
+    ("<think>a</think><think>b</think>C", False, "a\nb", "C", False),
 ])
-def test_split_reasoning(raw, reasoning, answer):
-    assert split_reasoning(raw) == (reasoning, answer)
+def test_split_reasoning(raw, opened, reasoning, answer, cut):
+    assert split_reasoning(raw, opened) == (reasoning, answer, cut)
 
 
 def _query(**kw) -> Query:

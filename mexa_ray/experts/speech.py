@@ -12,6 +12,7 @@ from typing import Any
 from mexa_ray.config import ExpertSpec
 from mexa_ray.errors import ConfigError
 from mexa_ray.experts.base import BatchedExpert, Prepared, required_model
+from mexa_ray.hf_loading import missing_package_error
 from mexa_ray.llm import check_device, load_kwargs, placement
 from mexa_ray.media.audio import load_waveform
 from mexa_ray.media.video import has_audio_track
@@ -56,6 +57,8 @@ class SpeechExpert(BatchedExpert):
         except OSError as exc:
             raise ConfigError(f"{field}: cannot load {model_spec.label!r}: {exc}",
                               field=field) from None
+        except ImportError as exc:
+            raise missing_package_error(field, model_spec.label, exc) from None
         self.asr = pipeline("automatic-speech-recognition", model=model,
                             tokenizer=processor.tokenizer,
                             feature_extractor=processor.feature_extractor,
