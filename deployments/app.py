@@ -11,7 +11,7 @@ from deployments.aggregator import Aggregator
 from deployments.expert import ExpertDeployment
 from deployments.ingress import Ingress
 from deployments.selector import Selector
-from mexa_ray.config import AppConfig, DeploymentSettings, load_config
+from mexa_ray.config import AppConfig, DeploymentSettings, Overrides, load_config
 
 
 def expert_deployment_name(expert: str) -> str:
@@ -60,5 +60,7 @@ def ingress_options(config: AppConfig) -> dict:
 
 
 def app_builder(args: dict) -> Application:
-    """For `serve run deployments.app:app_builder config=path.yaml` and Serve config files."""
-    return build_app(load_config(args.get("config")))
+    """For `serve run deployments.app:app_builder config=path.yaml` and Serve config files
+    (`no_gpus` and `model_dir` args as `mexa serve --no-gpus --model-dir` take them)."""
+    overrides = Overrides.of(bool(args.get("no_gpus")), args.get("model_dir"))
+    return build_app(load_config(args.get("config"), overrides))

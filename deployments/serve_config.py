@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from deployments.app import expert_deployment_name, serve_options
-from mexa_ray.config import AppConfig, DeploymentSettings
+from mexa_ray.config import AppConfig, DeploymentSettings, Overrides
 
 
 def _deployment(config: AppConfig, name: str, settings: DeploymentSettings) -> dict[str, Any]:
@@ -21,7 +21,7 @@ def _deployment(config: AppConfig, name: str, settings: DeploymentSettings) -> d
 
 
 def serve_config(config: AppConfig, config_ref: str, host: str = "0.0.0.0",
-                 port: int = 8000) -> dict[str, Any]:
+                 port: int = 8000, overrides: Overrides | None = None) -> dict[str, Any]:
     """`config_ref` is how the cluster finds the app config: a packaged name or a path there."""
     deployments = [_deployment(config, "ingress", config.ingress.deployment),
                    _deployment(config, "selector", config.router.deployment),
@@ -34,7 +34,7 @@ def serve_config(config: AppConfig, config_ref: str, host: str = "0.0.0.0",
         "applications": [{
             "name": config.name, "route_prefix": "/",
             "import_path": "deployments.app:app_builder",
-            "args": {"config": config_ref},
+            "args": {"config": config_ref, **(overrides.as_args() if overrides else {})},
             "deployments": deployments,
         }],
     }

@@ -24,7 +24,8 @@ import uuid
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from mexa_ray.config import AppConfig, BulkSpec, DeploymentSettings
+from mexa_ray.cli_overrides import add_override_arguments, overrides_of
+from mexa_ray.config import AppConfig, BulkSpec, DeploymentSettings, Overrides
 
 if TYPE_CHECKING:
     import ray.data
@@ -90,11 +91,13 @@ def build_pipeline(rows: list[dict[str, Any]], config: AppConfig, media_root: st
 
 def evaluate(benchmark: str, annotations: str | Path, media_root: str | Path, out: str | Path,
              config: str | None = None, limit: int | None = None,
-             cache: str | Path | bool = True, quiet: bool = True) -> dict[str, Any]:
+             cache: str | Path | bool = True, quiet: bool = True,
+             overrides: Overrides | None = None) -> dict[str, Any]:
     """Run (or resume) a benchmark; returns the report's summary of everything written.
 
     `limit` keeps the benchmark's first N items (file order); `cache` is a folder for expert
-    reports, True for OUT/cache, or False for none."""
+    reports, True for OUT/cache, or False for none; `overrides` change the config as it loads
+    (`--no-gpus`, `--model-dir`)."""
     from mexa_ray.benchmarks import get_benchmark
     from mexa_ray.config import load_config
     from mexa_ray.eval.report import RunStats, record_run, write_report
@@ -103,7 +106,7 @@ def evaluate(benchmark: str, annotations: str | Path, media_root: str | Path, ou
 
     started = time.time()
     bench = get_benchmark(benchmark)
-    app = load_config(config)
+    app = load_config(config, overrides)
     items = bench.load(Path(annotations))
     if limit is not None:
         items = items[:limit]
@@ -154,6 +157,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="expert report cache, shared by runs that use it (default OUT/cache)")
     p.add_argument("--no-cache", action="store_true", help="do not reuse or store expert reports")
     p.add_argument("-v", "--verbose", action="store_true", help="show Ray's logs")
+    add_override_arguments(p)
 
 
 def run(args: argparse.Namespace) -> str:
@@ -165,7 +169,7 @@ def run(args: argparse.Namespace) -> str:
     summary = evaluate(args.benchmark, args.annotations, args.media_root, args.out,
                        config=args.config, limit=args.limit,
                        cache=False if args.no_cache else (args.cache or True),
-                       quiet=not args.verbose)
+                       quiet=not args.verbose, overrides=overrides_of(args))
     return summary_line(summary, args.out)
 
 

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import TextIO
 
 from mexa_ray.cards import expert_cards
+from mexa_ray.cli_overrides import add_override_arguments, overrides_of
 from mexa_ray.config import load_config
 from mexa_ray.errors import MexaError
 
@@ -54,7 +55,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
     started = time.time()
     requests = examples()
-    config = load_config(args.config).with_media_roots([demo_dir()])
+    config = load_config(args.config, overrides_of(args)).with_media_roots([demo_dir()])
     with json_stdout() as out:
         handle = runtime.start(config, quiet=not args.verbose)
         try:
@@ -78,7 +79,7 @@ def _interrupt(*_: object) -> None:
 def cmd_serve(args: argparse.Namespace) -> int:
     from deployments import runtime
 
-    config = load_config(args.config)
+    config = load_config(args.config, overrides_of(args))
     runtime.connect(quiet=not args.verbose)
     # after ray.init, which installs its own SIGTERM handler: SIGTERM shuts down like Ctrl-C
     signal.signal(signal.SIGTERM, _interrupt)
@@ -134,7 +135,7 @@ def cmd_ask(args: argparse.Namespace) -> int:
 
     payload = _ask_payload(args, inline=False)
     roots = {str(Path(m["path"]).parent) for m in payload["media"]}
-    config = load_config(args.config).with_media_roots(sorted(roots))
+    config = load_config(args.config, overrides_of(args)).with_media_roots(sorted(roots))
     with json_stdout() as out:
         handle = runtime.start(config, quiet=not args.verbose)
         try:
@@ -157,8 +158,10 @@ def cmd_build_config(args: argparse.Namespace) -> int:
 
     from deployments.serve_config import serve_config
 
-    config = load_config(args.config)
-    data = serve_config(config, args.config or "default", host=args.host, port=args.port)
+    overrides = overrides_of(args)
+    config = load_config(args.config, overrides)
+    data = serve_config(config, args.config or "default", host=args.host, port=args.port,
+                        overrides=overrides)
     print(f"# Serve config for the mexa-ray app {config.name!r}, made by `mexa build-config`.\n"
           "# Deploy with `serve deploy serve_config.yaml` on a cluster where mexa-ray is "
           "installed;\n# args.config names the app config there (a packaged name or a path).")
@@ -167,7 +170,7 @@ def cmd_build_config(args: argparse.Namespace) -> int:
 
 
 def cmd_experts(args: argparse.Namespace) -> int:
-    cards = expert_cards(load_config(args.config))
+    cards = expert_cards(load_config(args.config, overrides_of(args)))
     if args.json:
         print(_dump({"experts": cards}, True))
         return 0
@@ -190,6 +193,7 @@ def build_parser() -> argparse.ArgumentParser:
     def common(p: argparse.ArgumentParser, config: bool = True) -> None:
         if config:
             p.add_argument("--config", help="app config YAML (default: the offline CPU experts)")
+            add_override_arguments(p)
         p.add_argument("--verbose", action="store_true", help="show Ray and Serve logs")
 
     p = sub.add_parser("demo", help="answer the bundled example questions on a local Ray")
@@ -226,10 +230,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--config", help="app config: a packaged name or a path on the cluster")
     p.add_argument("--host", default="0.0.0.0")
     p.add_argument("--port", type=int, default=8000)
+    add_override_arguments(p)
     p.set_defaults(func=cmd_build_config)
 
     p = sub.add_parser("experts", help="list the expert cards of a config")
     p.add_argument("--config")
+    add_override_arguments(p)
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_experts)
     return parser
