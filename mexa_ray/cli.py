@@ -1,4 +1,4 @@
-"""`mexa demo | serve | ask | eval | build-config | experts`.
+"""`mexa demo | serve | ask | eval | build-config | check | experts`.
 
 Commands that need Ray Serve import `deployments` lazily, so `mexa experts` stays fast and the
 library itself never imports Serve.
@@ -186,6 +186,27 @@ def cmd_experts(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_check(args: argparse.Namespace) -> int:
+    from mexa_ray import preflight
+
+    config = load_config(args.config, overrides_of(args))
+    if args.cluster:
+        nodes_of = lambda: preflight.cluster_nodes(args.cluster)  # noqa: E731
+        nodes_of()  # a bad file is an error before any line is printed
+    elif args.gpus is not None:
+        nodes_of = lambda: preflight.single_node(args.gpus)  # noqa: E731
+    else:
+        nodes_of = None
+    checks = preflight.run_checks(config, nodes_of)
+    for check in checks:
+        print(check.line(), flush=True)
+    failed = sum(c.status == "FAIL" for c in checks)
+    unchecked = sum(c.status == "unchecked" for c in checks)
+    print(f"mexa check: {len(checks)} checks, {failed} failed, {unchecked} unchecked",
+          file=sys.stderr)
+    return 1 if failed else 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="mexa", description="MEXA multimodal reasoning on Ray")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -232,6 +253,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--port", type=int, default=8000)
     add_override_arguments(p)
     p.set_defaults(func=cmd_build_config)
+
+    p = sub.add_parser("check", help="preflight a config before deploying: packages, model "
+                       "classes, GPU budget, media roots (no Ray, no weights downloaded)")
+    p.add_argument("--config", help="app config: a packaged name or a YAML file")
+    budget = p.add_mutually_exclusive_group()
+    budget.add_argument("--gpus", type=int, metavar="N", help="check the GPU shares against "
+                        "one machine with N GPUs")
+    budget.add_argument("--cluster", metavar="FILE", help="check them against a Ray cluster "
+                        "launcher file (cluster.yaml): each node type's resources")
+    add_override_arguments(p)
+    p.set_defaults(func=cmd_check)
 
     p = sub.add_parser("experts", help="list the expert cards of a config")
     p.add_argument("--config")

@@ -81,6 +81,14 @@ def model_class(config: Any, kind: str, auto_class: str | None, field: str) -> t
                       field=f"{field}.model")
 
 
+def architecture(model_cls: type, config: Any) -> str:
+    """The class a checkpoint will be: an Auto class resolved through its mapping."""
+    mapping = getattr(model_cls, "_model_mapping", None)
+    if mapping is not None and type(config) in mapping:
+        return mapping[type(config)].__name__
+    return model_cls.__name__
+
+
 def load_processor(path: str, common: dict[str, Any], field: str, label: str):
     """AutoProcessor, or the same processor without its video processor when that needs
     torchvision and torchvision is missing: MEXA's experts send sampled video frames as images,

@@ -316,9 +316,10 @@ def qwen25_vl(folder: Path, reply: str | None = None, seed: int = 0) -> Path:
     torch.manual_seed(seed)
     tokenizer = train_tokenizer(extra_special=tuple(QWEN_VL_SPECIAL), template=QWEN_VL_TEMPLATE)
     ids = {t: tokenizer.convert_tokens_to_ids(t) for t in QWEN_VL_SPECIAL}
+    # rope_scaling, as the hub's config.json files spell it (transformers 5 reads it as
+    # rope_parameters; 4.x knows only this)
     text = _text_config(tokenizer, Qwen2_5_VLTextConfig,
-                        rope_parameters={"rope_type": "default", "rope_theta": 10000.0,
-                                         "mrope_section": [2, 3, 3]})
+                        rope_scaling={"type": "mrope", "mrope_section": [2, 3, 3]})
     vision = {"depth": 2, "hidden_size": 32, "intermediate_size": 64, "num_heads": 2,
               "out_hidden_size": 32, "patch_size": 14, "spatial_merge_size": 2,
               "temporal_patch_size": 2, "window_size": 56, "fullatt_block_indexes": [1]}

@@ -31,6 +31,12 @@ class Expert(ABC):
     readable local `path` and a normalised `format`.
     """
 
+    #: import names of the optional packages the backend loads (`mexa check` looks for them)
+    requires: tuple[str, ...] = ()
+    #: how `model` loads: "generator" (llm.build_generator: the kind's Auto class), a
+    #: transformers Auto class name, or "ctranslate2"; `mexa check` resolves it the same way
+    model_loader: str = "generator"
+
     def __init__(self, spec: ExpertSpec, skills: dict[str, Skill]) -> None:
         self.spec = spec
         self.name = spec.name

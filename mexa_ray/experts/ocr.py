@@ -38,6 +38,8 @@ class OCRExpert(Expert):
     """options: frames (video keyframes read, default 4), max_side (frames are read at this
     size, default 960), min_confidence (lines below it are dropped, default 0.5)."""
 
+    requires = ("rapidocr_onnxruntime",)
+
     def __init__(self, spec: ExpertSpec, skills: dict[str, Skill]) -> None:
         super().__init__(spec, skills)
         try:

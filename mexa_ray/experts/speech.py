@@ -42,6 +42,8 @@ class SpeechExpert(BatchedExpert):
     """options: language (e.g. "en"; default: the model detects it), max_seconds (default 600),
     chunk_length_s (default 30), batch size from the model spec."""
 
+    model_loader = "AutoModelForSpeechSeq2Seq"
+
     def __init__(self, spec: ExpertSpec, skills: dict[str, Skill]) -> None:
         super().__init__(spec, skills)
         model_spec = required_model(spec)

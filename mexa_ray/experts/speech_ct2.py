@@ -29,6 +29,9 @@ class FasterWhisperExpert(Expert):
     greedy), max_seconds (default 600), compute_type (default int8 on CPU, float16 on GPU),
     cpu_threads (default 2)."""
 
+    requires = ("faster_whisper", "ctranslate2")
+    model_loader = "ctranslate2"
+
     def __init__(self, spec: ExpertSpec, skills: dict[str, Skill]) -> None:
         super().__init__(spec, skills)
         model_spec = required_model(spec)
