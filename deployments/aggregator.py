@@ -9,6 +9,7 @@ import time
 from ray import serve
 
 from deployments.observability import adopt_library_logs
+from deployments.placement import forget_replica, record_replica
 from mexa_ray.aggregation import build_aggregator, build_answer
 from mexa_ray.config import AppConfig
 from mexa_ray.embedding import Embedder
@@ -23,6 +24,10 @@ class Aggregator:
         adopt_library_logs()
         # the LRM loads here, so the replica is ready only once it can answer
         self.aggregator = build_aggregator(config, Embedder(config.embedding))
+        self.replica = record_replica("aggregator", role="aggregator")
+
+    def __del__(self) -> None:
+        forget_replica(getattr(self, "replica", None))
 
     async def aggregate(self, query: Query, selection: Selection, reports: list[ExpertReport],
                         missing: list[MissingExpert], timings: dict[str, float]) -> Answer:

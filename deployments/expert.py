@@ -9,6 +9,7 @@ import time
 from ray import serve
 
 from deployments.observability import ExpertMetrics, adopt_library_logs
+from deployments.placement import forget_replica, record_replica
 from deployments.transport import materialise
 from mexa_ray.config import ExpertSpec
 from mexa_ray.experts import build_expert
@@ -29,6 +30,10 @@ class ExpertDeployment:
         if self.batched:
             self._analyse_batch.set_max_batch_size(spec.batching.max_batch_size)
             self._analyse_batch.set_batch_wait_timeout_s(spec.batching.batch_wait_timeout_s)
+        self.replica = record_replica(spec.name)
+
+    def __del__(self) -> None:
+        forget_replica(getattr(self, "replica", None))
 
     async def analyse(self, query: Query, skill: str) -> ExpertReport:
         tags = {"expert": self.expert.name}

@@ -26,6 +26,7 @@ from ray.serve.handle import DeploymentHandle
 from starlette.exceptions import HTTPException
 
 from deployments.observability import adopt_library_logs, current_request_id
+from deployments.placement import placements
 from deployments.transport import Handles, publish, spool
 from mexa_ray import media as media_io
 from mexa_ray.api import MediaIn, ReasonRequest, parse_request
@@ -282,7 +283,10 @@ class Ingress:
 
     @api.get("/v1/experts")
     async def experts(self) -> dict:
-        return {"experts": self.cards}
+        """The expert cards, each with its replicas: node, GPU ids, state."""
+        where = await placements(serve.get_replica_context().app_name)
+        return {"experts": [{**card, "replicas": where.get(card["name"], [])}
+                            for card in self.cards]}
 
     @api.get("/healthz")
     async def healthz(self) -> dict:

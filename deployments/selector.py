@@ -21,6 +21,9 @@ from mexa_ray.types import Answer, ExpertReport, MissingExpert, Query, SelectedE
 
 log = logging.getLogger("ray.serve")
 
+#: times a call is sent again after its replica died, within the expert's own deadline
+REPLICA_RETRIES = 2
+
 
 def failure_reason(exc: BaseException) -> str:
     if isinstance(exc, RayTaskError):
@@ -62,7 +65,7 @@ class Selector:
                      for s in selection.experts]
         deadline_at = started + budget
         try:
-            results = await asyncio.gather(*(self._await(s, r, fanout_at, deadline_at)
+            results = await asyncio.gather(*(self._await(query, s, r, fanout_at, deadline_at)
                                              for s, r in zip(selection.experts, responses)))
         finally:
             for r in responses:  # stops experts still running past the deadline; no-op if done
@@ -78,25 +81,38 @@ class Selector:
     def check_health(self) -> None:
         self.router.check_health()
 
-    async def _await(self, s: SelectedExpert, response: DeploymentResponse, fanout_at: float,
-                     deadline_at: float) -> ExpertReport | MissingExpert:
+    async def _await(self, query: Query, s: SelectedExpert, response: DeploymentResponse,
+                     fanout_at: float, deadline_at: float) -> ExpertReport | MissingExpert:
         """The expert's report, or why it is missing: failed, unscheduled (its queue is full), or
         past its own timeout or the request's deadline, whichever comes first (waiting for a
-        replica to take the call counts)."""
+        replica to take the call counts). A call whose replica died (its node was lost) is sent
+        again while time is left: Serve routes it to a replica that is still there."""
         expert_deadline = fanout_at + self.timeouts[s.expert]
-        wait = max(0.0, min(expert_deadline, deadline_at) - time.time())
-        try:
-            return await asyncio.wait_for(response, wait)
-        except asyncio.TimeoutError:  # the call itself is cancelled by `reason`
-            which = "expert timeout" if expert_deadline <= deadline_at else "request deadline"
-            return self._missing(s, "timeout", f"timed out after {time.time() - fanout_at:.2f}s "
-                                               f"({which})")
-        except BackPressureError as exc:
-            return self._missing(s, "unscheduled", f"could not be scheduled: {exc}")
-        except TaskCancelledError as exc:
-            return self._missing(s, "cancelled", failure_reason(exc))
-        except Exception as exc:
-            return self._missing(s, "failed", failure_reason(exc))
+        lost = 0
+        while True:
+            wait = max(0.0, min(expert_deadline, deadline_at) - time.time())
+            try:
+                return await asyncio.wait_for(response, wait)
+            except asyncio.TimeoutError:
+                response.cancel()  # a resent call too (`reason` cancels the first ones)
+                which = "expert timeout" if expert_deadline <= deadline_at else "request deadline"
+                suffix = f" after {lost} lost replica(s)" if lost else ""
+                return self._missing(s, "timeout", f"timed out after "
+                                     f"{time.time() - fanout_at:.2f}s ({which}){suffix}")
+            except RayActorError as exc:
+                lost += 1
+                if lost > REPLICA_RETRIES or wait < 0.5:
+                    return self._missing(s, "failed", failure_reason(exc))
+                log.warning("request %s: %s's replica was lost (%s); sending the call again",
+                            query.request_id, s.expert, type(exc).__name__)
+                response.cancel()
+                response = self.experts[s.expert].for_query(query).analyse.remote(query, s.skill)
+            except BackPressureError as exc:
+                return self._missing(s, "unscheduled", f"could not be scheduled: {exc}")
+            except TaskCancelledError as exc:
+                return self._missing(s, "cancelled", failure_reason(exc))
+            except Exception as exc:
+                return self._missing(s, "failed", failure_reason(exc))
 
     def _missing(self, s: SelectedExpert, kind: str, reason: str) -> MissingExpert:
         self.metrics.failures.inc(tags={"expert": s.expert, "kind": kind})

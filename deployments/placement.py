@@ -1,0 +1,103 @@
+"""Where each expert replica runs: its node and the GPU ids Ray gave it.
+
+Serve's public API reports how many replicas a deployment has in each state, not where they run
+or which GPUs they hold, and a user of a multi-GPU cluster asks exactly that first ("is the 32B
+model on the LRM node? do two whole-GPU experts share a card?"). Each expert replica records
+itself, once, in one small named actor per app on the head node; `GET /v1/experts` reads it and
+marks the replicas whose node is gone.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from typing import Any
+
+import ray
+
+log = logging.getLogger("ray.serve")
+
+#: a resource only the head node has: the registry must outlive worker nodes
+HEAD_RESOURCE = "node:__internal_head__"
+
+
+@ray.remote(num_cpus=0, max_restarts=-1)
+class PlacementRegistry:
+    def __init__(self) -> None:
+        self.replicas: dict[str, dict[str, Any]] = {}
+
+    def put(self, record: dict[str, Any]) -> None:
+        self.replicas[record["replica"]] = record
+
+    def remove(self, replica: str) -> None:
+        self.replicas.pop(replica, None)
+
+    def all(self) -> list[dict[str, Any]]:
+        return list(self.replicas.values())
+
+
+def registry(app: str):
+    return PlacementRegistry.options(
+        name=f"mexa-placement:{app}", namespace="serve", get_if_exists=True,
+        lifetime="detached", resources={HEAD_RESOURCE: 0.001}).remote()
+
+
+def record_replica(name: str, role: str = "expert") -> str | None:
+    """Record this replica (called in its constructor); its id, or None outside Serve."""
+    from ray import serve
+
+    try:
+        context = serve.get_replica_context()
+    except RuntimeError:
+        return None
+    runtime = ray.get_runtime_context()
+    replica = context.replica_id.unique_id
+    record = {"name": name, "role": role, "replica": replica, "node_id": runtime.get_node_id(),
+              "cuda_visible_devices": os.environ.get("CUDA_VISIBLE_DEVICES"),
+              "node_ip": ray.util.get_node_ip_address(), "pid": os.getpid(),
+              "gpu_ids": [str(g) for g in runtime.get_accelerator_ids().get("GPU", [])],
+              "started_at": time.time()}
+    try:
+        ray.get(registry(context.app_name).put.remote(record), timeout=10)
+    except Exception as exc:  # where a replica runs is for people; never fail the replica for it
+        log.warning("could not record replica %s of %s: %s", replica, name, exc)
+    return replica
+
+
+def forget_replica(replica: str | None) -> None:
+    """Drop this replica's record when Serve stops it (scale-down, redeploy)."""
+    from ray import serve
+
+    if replica is None:
+        return
+    try:
+        registry(serve.get_replica_context().app_name).remove.remote(replica)
+    except Exception:  # shutting down: the record is marked by its node's state anyway
+        pass
+
+
+async def placements(app: str, role: str = "expert") -> dict[str, list[dict[str, Any]]]:
+    """Each expert's (or the aggregator's) recorded replicas, with their node's state: RUNNING
+    while the node is alive, NODE_LOST once it is gone (Serve starts a replacement elsewhere if
+    it can)."""
+    try:
+        records = await registry(app).all.remote()
+    except Exception as exc:
+        log.warning("placement registry unavailable: %s", exc)
+        return {}
+    alive = {n["NodeID"]: n for n in ray.nodes() if n.get("Alive")}
+    out: dict[str, list[dict[str, Any]]] = {}
+    for r in sorted(records, key=lambda r: (r["name"], r["started_at"])):
+        if r["role"] != role:
+            continue
+        node = alive.get(r["node_id"])
+        out.setdefault(r["name"], []).append({
+            "replica": r["replica"], "node_id": r["node_id"], "node_ip": r["node_ip"],
+            "node_resources": sorted(k for k in (node or {}).get("Resources", {})
+                                     if not k.startswith(("node:", "CPU", "GPU", "memory",
+                                                          "object_store_memory",
+                                                          "accelerator_type"))),
+            "gpu_ids": r["gpu_ids"], "cuda_visible_devices": r["cuda_visible_devices"],
+            "state": "RUNNING" if node else "NODE_LOST"})
+    return out

@@ -1,0 +1,237 @@
+"""mexa-ray on a multi-node Ray cluster (several raylets on this machine, each with its own
+logical GPUs and custom resources): placement, a lost node, autoscaling.
+
+Run apart from the rest (`pytest -m cluster`): the driver joins this cluster, not the local Ray
+the other tests share.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import httpx
+import pytest
+from conftest import pick_free_port
+
+from deployments.placement import placements
+from deployments.runtime import deploy
+from mexa_ray.config import AppConfig, load_config, parse_config
+
+pytestmark = pytest.mark.cluster
+
+SMALL = 200 * 2**20  # object store per raylet
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory):
+    """A head and three workers shaped like cluster.yaml's node types: two GPU expert nodes
+    (expert_slot; `spread_slot` lets a test put one replica on each) and an LRM node."""
+    import ray
+    from ray import serve
+    from ray.cluster_utils import Cluster
+
+    c = Cluster(initialize_head=True, head_node_args={
+        "num_cpus": 8, "resources": {"head_slot": 100}, "object_store_memory": SMALL})
+    workers = {
+        "experts-a": c.add_node(num_cpus=8, num_gpus=3, object_store_memory=SMALL,
+                                resources={"expert_slot": 1000, "spread_slot": 1,
+                                           "a_slot": 1}),
+        "experts-b": c.add_node(num_cpus=8, num_gpus=3, object_store_memory=SMALL,
+                                resources={"expert_slot": 1000, "spread_slot": 1}),
+        "lrm": c.add_node(num_cpus=8, num_gpus=2, object_store_memory=SMALL,
+                          resources={"lrm_slot": 1000}),
+    }
+    ray.init(address=c.address, log_to_driver=False)
+    port = pick_free_port()
+    # every raylet here shares 127.0.0.1: one proxy, on the head (a real cluster runs one per
+    # node behind its load balancer)
+    serve.start(proxy_location="HeadOnly", http_options={"host": "127.0.0.1", "port": port})
+    media = tmp_path_factory.mktemp("cluster-media")
+    (media / "note.txt").write_text("A short note.")
+    yield c, workers, f"http://127.0.0.1:{port}", media
+    serve.shutdown()
+    ray.shutdown()
+    c.shutdown()
+
+
+def synthetic(data: dict, delay_s: float = 0.05) -> dict:
+    """The config's structure and resources, its experts made synthetic (text in, a sleep)."""
+    data["router"] = {"kind": "embedding", "deployment": data["router"]["deployment"]}
+    data["aggregator"] = {"kind": "evidence", "deployment": data["aggregator"]["deployment"]}
+    for e in data["experts"]:
+        e.update(backend="synthetic", model=None, modalities=["text"], skills=["T1"],
+                 options={"delay_s": delay_s}, batching=None)
+    return data
+
+
+def ask(base: str, experts: list[str], media, deadline_s: float = 30) -> httpx.Response:
+    return httpx.post(f"{base}/v1/reason", timeout=deadline_s + 30, json={
+        "question": "What does the note say?", "experts": experts, "deadline_s": deadline_s,
+        "media": [{"type": "text", "path": str(media / "note.txt")}]})
+
+
+def test_gpu_cluster_replicas_run_where_their_resources_say(cluster):
+    from ray import serve
+
+    c, workers, base, media = cluster
+    data = synthetic(load_config("gpu-cluster").model_dump(mode="json"))
+    data["experts"][1]["deployment"]["ray_actor_options"]["num_gpus"] = 1  # a second whole GPU
+    data["ingress"]["media_roots"] = [str(media)]
+    config = parse_config(data)
+    deploy(config)
+    try:
+        names = [e.name for e in config.experts]
+        assert ask(base, names, media).status_code == 200
+        cards = {c["name"]: c for c in httpx.get(f"{base}/v1/experts").json()["experts"]}
+        expert_nodes = {workers["experts-a"].node_id, workers["experts-b"].node_id}
+        taken: dict[tuple[str, str], list[tuple[str, float]]] = {}
+        for spec in config.experts:
+            [replica] = cards[spec.name]["replicas"]
+            assert replica["state"] == "RUNNING"
+            actor = spec.deployment.ray_actor_options
+            if "expert_slot" in actor.get("resources", {}):
+                assert replica["node_id"] in expert_nodes and "expert_slot" in replica[
+                    "node_resources"]
+            gpus = float(actor.get("num_gpus", 0))
+            # the ids Ray gave are the ones the process sees
+            assert len(replica["gpu_ids"]) == (max(1, int(gpus)) if gpus else 0)
+            assert (replica["cuda_visible_devices"] or "") == ",".join(replica["gpu_ids"])
+            for gpu in replica["gpu_ids"]:
+                taken.setdefault((replica["node_id"], gpu), []).append((spec.name, gpus))
+        # a whole-GPU expert has its card to itself
+        for holders in taken.values():
+            if any(share >= 1 for _, share in holders):
+                assert len(holders) == 1, holders
+        # the reasoning model's replica is on the LRM node with its two GPUs
+        [lrm] = asyncio.run(placements(config.name, role="aggregator"))["aggregator"]
+        assert lrm["node_id"] == workers["lrm"].node_id and len(lrm["gpu_ids"]) == 2
+        print({name: [(r["node_id"][:8], r["gpu_ids"]) for r in card["replicas"]]
+               for name, card in cards.items()})
+    finally:
+        serve.delete(config.name)
+
+
+def small_app(name: str, media, experts: list[dict], **extra) -> AppConfig:
+    """Ingress, selector and aggregator on the head (they must outlive a worker)."""
+    head = {"ray_actor_options": {"num_cpus": 0.1, "resources": {"head_slot": 1}}}
+    return parse_config({
+        "name": name, "request_deadline_s": 30, "router": {"kind": "embedding",
+                                                           "deployment": head},
+        "aggregator": {"kind": "evidence", "deployment": head},
+        "ingress": {"media_roots": [str(media)], "deployment": head},
+        "experts": [{"backend": "synthetic", "modalities": ["text"], "skills": ["T1"],
+                     "description": f"Synthetic {e['name']}.", **e} for e in experts],
+        **extra})
+
+
+def test_a_lost_node_degrades_answers_and_they_recover(cluster):
+    from ray import serve
+
+    c, workers, base, media = cluster
+    spread = {"num_cpus": 0.1, "num_gpus": 0.5, "resources": {"spread_slot": 1}}
+    config = small_app("lost-node", media, [
+        # two replicas that cannot share a node: one on each expert node
+        {"name": "steady", "timeout_s": 6, "options": {"delay_s": 0.3},
+         "deployment": {"num_replicas": 2, "ray_actor_options": spread}},
+        # one replica, on the node that will be lost
+        {"name": "single", "timeout_s": 6, "options": {"delay_s": 0.3},
+         "deployment": {"num_replicas": 1, "ray_actor_options": {
+             "num_cpus": 0.1, "num_gpus": 0.5, "resources": {"a_slot": 1}}}},
+    ])
+    deploy(config)
+    try:
+        lost = workers["experts-a"]
+        outcomes: list[tuple[float, float, int, list[str]]] = []
+
+        def one(_: int) -> None:
+            sent = time.time()
+            r = ask(base, ["steady", "single"], media, deadline_s=8)
+            missing = [m["expert"] for m in r.json().get("missing", [])] if r.status_code == 200 \
+                else []
+            outcomes.append((sent, time.time() - sent, r.status_code, missing))
+
+        with ThreadPoolExecutor(6) as pool:
+            burst = pool.map(one, range(48))
+            time.sleep(2.0)
+            lost_at = time.time()
+            c.remove_node(lost)
+            list(burst)
+        assert len(outcomes) == 48
+        # every request answered within its deadline (plus the HTTP round trip): none hangs
+        assert max(elapsed for _, elapsed, _, _ in outcomes) < 8 + 3
+        assert {status for _, _, status, _ in outcomes} <= {200, 503}
+        # the expert with a replica on the surviving node is never lost
+        assert not any("steady" in missing for _, _, _, missing in outcomes)
+        degraded = [o for o in outcomes if "single" in o[3]]
+        print(f"lost node: {len(outcomes)} requests, "
+              f"{sum(o[2] == 200 and not o[3] for o in outcomes)} full, {len(degraded)} "
+              f"degraded, {sum(o[2] == 503 for o in outcomes)} refused, slowest "
+              f"{max(o[1] for o in outcomes):.1f}s")
+
+        # a new node with the lost one's resources joins; full answers return
+        workers["experts-a"] = c.add_node(num_cpus=8, num_gpus=3, object_store_memory=SMALL,
+                                          resources={"expert_slot": 1000, "spread_slot": 1,
+                                                     "a_slot": 1})
+        while True:
+            r = ask(base, ["steady", "single"], media, deadline_s=8)
+            if r.status_code == 200 and not r.json()["missing"]:
+                break
+            assert time.time() - lost_at < 180, "no full answer three minutes after the loss"
+            time.sleep(1.0)
+        print(f"full answers again {time.time() - lost_at:.1f}s after the loss")
+    finally:
+        serve.delete(config.name)
+
+
+def test_an_autoscaled_expert_grows_over_nodes_and_shrinks_back(cluster):
+    from ray import serve
+
+    c, workers, base, media = cluster
+    config = small_app("autoscale", media, [
+        {"name": "elastic", "timeout_s": 20, "options": {"delay_s": 0.5},
+         "deployment": {"max_ongoing_requests": 2, "autoscaling_config": {
+             "min_replicas": 1, "max_replicas": 2, "target_ongoing_requests": 1,
+             "upscale_delay_s": 0.5, "downscale_delay_s": 3, "look_back_period_s": 1,
+             "metrics_interval_s": 0.2},
+             # one replica per expert node (spread_slot): growing means a second node
+             "ray_actor_options": {"num_cpus": 0.1, "num_gpus": 1,
+                                   "resources": {"expert_slot": 1, "spread_slot": 1}}}},
+    ])
+    deploy(config)
+
+    def running() -> int:
+        status = serve.status().applications[config.name].deployments["expert-elastic"]
+        return status.replica_states.get("RUNNING", 0)
+
+    try:
+        assert running() == 1
+        statuses: list[int] = []
+        grown_at = None
+        started = time.time()
+        with ThreadPoolExecutor(8) as pool:
+            stop = started + 25
+            futures = [pool.submit(lambda: [statuses.append(ask(
+                base, ["elastic"], media, deadline_s=25).status_code)
+                for _ in iter(lambda: time.time() < stop, False)]) for _ in range(8)]
+            while time.time() < stop:
+                if grown_at is None and running() == 2:
+                    grown_at = time.time() - started
+                time.sleep(0.25)
+            for f in futures:
+                f.result()
+        assert grown_at is not None, "the expert never reached max_replicas under the burst"
+        assert statuses and set(statuses) == {200}, "a request failed while it grew"
+        nodes = {r["node_id"] for r in asyncio.run(placements(config.name))["elastic"]
+                 if r["state"] == "RUNNING"}
+        assert len(nodes) == 2
+        idle_from = time.time()
+        while running() > 1:
+            assert time.time() - idle_from < 90, "the expert did not shrink back when idle"
+            time.sleep(0.5)
+        print(f"autoscaling: 1 -> 2 replicas {grown_at:.1f}s into the burst "
+              f"({len(statuses)} requests, all 200); back to 1 "
+              f"{time.time() - idle_from:.1f}s after it")
+    finally:
+        serve.delete(config.name)
