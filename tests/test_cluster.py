@@ -8,11 +8,20 @@ the other tests share.
 from __future__ import annotations
 
 import asyncio
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import httpx
 import pytest
+import yaml
 from conftest import pick_free_port
 
 from deployments.placement import placements
@@ -22,6 +31,120 @@ from mexa_ray.config import AppConfig, load_config, parse_config
 pytestmark = pytest.mark.cluster
 
 SMALL = 200 * 2**20  # object store per raylet
+
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def ray_cli(*args: str, env: dict, timeout: float = 120) -> subprocess.CompletedProcess:
+    return subprocess.run([str(Path(sys.executable).parent / "ray"), *args], env=env,
+                          capture_output=True, text=True, timeout=timeout)
+
+
+def start_node(env: dict, *args: str) -> subprocess.Popen:
+    """`ray start --block` in a process group of its own: killing the group is losing the node
+    (its raylet and every worker on it) without touching the others."""
+    return subprocess.Popen([str(Path(sys.executable).parent / "ray"), "start", "--block",
+                             "--disable-usage-stats", *args], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True)
+
+
+def stop_node(node: subprocess.Popen, sig: int = signal.SIGKILL) -> None:
+    try:
+        os.killpg(node.pid, sig)
+    except ProcessLookupError:
+        return
+    try:
+        node.wait(timeout=60)
+    except subprocess.TimeoutExpired:
+        os.killpg(node.pid, signal.SIGKILL)
+
+
+def test_a_bulk_job_submitted_with_ray_job_submit_survives_a_lost_node(tmp_path):
+    """`ray job submit` of jobs.evaluate to a cluster of `ray start` processes (a head and two
+    GPU workers); the expert's actor pool spans both workers; one worker is killed once results
+    are on disk, a new one joins, and the job still finishes with every item exactly once
+    (Ray Data restarts lost actors and retries their tasks)."""
+    import pyarrow.parquet as pq
+
+    from mexa_ray.eval.store import predictions_dir, read_predictions
+
+    n = 60
+    media = tmp_path / "notes"
+    media.mkdir()
+    with (tmp_path / "items.jsonl").open("w") as f:
+        for i in range(n):
+            (media / f"note{i}.txt").write_text(f"Note {i}: the meeting is on Tuesday.")
+            f.write(json.dumps({"id": f"n{i}", "question": "What day is the meeting?",
+                                "options": ["Monday", "Tuesday"], "answer": "Tuesday",
+                                "media": [{"type": "text", "path": f"note{i}.txt"}]}) + "\n")
+    lean = {"ray_actor_options": {"num_cpus": 0.1}}
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump({
+        "name": "bulk", "router": {"kind": "embedding", "deployment": lean,
+                                   "bulk": {"batch_size": 4}},
+        "aggregator": {"kind": "evidence", "deployment": lean, "bulk": {"batch_size": 4}},
+        "experts": [{"name": "reader", "backend": "synthetic", "modalities": ["text"],
+                     "skills": ["T1"], "description": "Reads the note.", "timeout_s": 10,
+                     "options": {"delay_s": 0.3, "with_node": True,
+                                 "text": "The note says the meeting is on Tuesday."},
+                     # two GPUs per actor and two per worker: one actor on each worker
+                     "bulk": {"actors": 2, "batch_size": 2, "num_cpus": 0.1, "num_gpus": 2}}]}))
+    gcs, dashboard = pick_free_port(), pick_free_port()
+    temp = tempfile.mkdtemp(prefix="mxj", dir="/tmp")  # Ray's socket paths must stay short
+    env = {**os.environ, "RAY_AUTH_MODE": "token"}
+    head = start_node(env, "--head", f"--port={gcs}", f"--dashboard-port={dashboard}",
+                      "--include-dashboard=true", "--num-cpus=4", "--num-gpus=0",
+                      f"--temp-dir={temp}")
+    worker = [f"--address=127.0.0.1:{gcs}", "--num-cpus=4", "--num-gpus=2"]
+    workers = [start_node(env, *worker), start_node(env, *worker)]
+    address = ["--address", f"http://127.0.0.1:{dashboard}"]
+    out = tmp_path / "out"
+    try:
+        submitted = None
+        for _ in range(60):  # the dashboard takes a while to answer
+            submitted = ray_cli("job", "submit", *address, "--no-wait",
+                                "--submission-id", "mexa-bulk", "--", sys.executable, "-m",
+                                "jobs.evaluate", "--benchmark", "generic", "--annotations",
+                                str(tmp_path / "items.jsonl"), "--media-root", str(media),
+                                "--out", str(out), "--config", str(tmp_path / "config.yaml"),
+                                env=env)
+            if submitted.returncode == 0:
+                break
+            time.sleep(2)
+        assert submitted.returncode == 0, submitted.stderr[-2000:]
+        deadline = time.time() + 300
+        while not list(predictions_dir(out).glob("*.parquet")):
+            assert time.time() < deadline, ray_cli("job", "logs", "mexa-bulk", *address,
+                                                   env=env).stdout[-3000:]
+            time.sleep(0.5)
+        written_before = sum(pq.read_metadata(p).num_rows
+                             for p in predictions_dir(out).glob("*.parquet"))
+        stop_node(workers[0])  # lost mid-job, with its expert actor and any tasks on it
+        workers.append(start_node(env, *worker))
+        status = ""
+        while time.time() < deadline:
+            status = ray_cli("job", "status", "mexa-bulk", *address, env=env).stdout.upper()
+            if "SUCCEEDED" in status or "FAILED" in status or "STOPPED" in status:
+                break
+            time.sleep(2)
+        logs = ray_cli("job", "logs", "mexa-bulk", *address, env=env).stdout
+        assert "SUCCEEDED" in status, logs[-3000:]
+        rows = read_predictions(out).to_pylist()
+        ids = [r["id"] for r in rows]
+        assert len(ids) == len(set(ids)) == n  # every item exactly once
+        assert 0 < written_before < n  # the node was lost mid-job
+        assert {r["status"] for r in rows} == {"ok"} and {r["answer"] for r in rows} == {
+            "Tuesday"}
+        nodes = {re.search(r"\(node (\w+)\)", rep["text"]).group(1)
+                 for r in rows for rep in json.loads(r["reports"])}
+        assert len(nodes) >= 2  # the expert's pool ran on more than one node
+        print(f"bulk job: {n} items once each after a lost node ({written_before} written "
+              f"before the loss); the expert ran on {len(nodes)} nodes")
+    finally:
+        for node in workers:
+            stop_node(node)
+        stop_node(head, signal.SIGTERM)
 
 
 @pytest.fixture(scope="module")

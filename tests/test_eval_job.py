@@ -217,6 +217,33 @@ def test_a_killed_job_resumes_with_every_item_once(ray_session, mmau_media, tmp_
     assert summary["status"] == {"missing_media": len(absent), "ok": 150 - len(absent)}
 
 
+def test_an_expert_past_its_timeout_is_missing_and_the_job_goes_on(ray_session, mmau_media,
+                                                                   tmp_path):
+    """An expert that hangs (a 30 s sleep, timeout_s 1) is missing from each item that chose
+    it, as in Serve, and every item is still answered."""
+    media_root, absent = mmau_media
+    data = load_config("analytic").model_dump(mode="json")
+    for spec in data["experts"]:
+        if spec["name"] == "audio-signal":
+            spec.update(backend="synthetic", options={"delay_s": 30}, timeout_s=1)
+    config = tmp_path / "hang.yaml"
+    config.write_text(yaml.safe_dump(data))
+    out = tmp_path / "hang"
+    summary = evaluate("mmau", MMAU_FILE, media_root, out, config=str(config), limit=6,
+                       cache=False)
+    assert summary["run"]["items"] == 6
+    rows = read_predictions(out).to_pylist()
+    chose = [r for r in rows if "audio-signal" in r["selected"]]
+    assert chose, "no item chose the hanging expert"
+    for row in chose:
+        [missing] = [m for m in json.loads(row["missing"]) if m["expert"] == "audio-signal"]
+        assert missing["reason"].startswith("timed out after ")
+        assert missing["reason"].endswith("(expert timeout)")
+        assert row["answer"]  # answered from the other reports
+    assert not any(r["expert"] == "audio-signal" for row in chose
+                   for r in json.loads(row["reports"]))
+
+
 def test_model_router_expert_and_lrm_run_batched_in_actor_pools(ray_session, mmau_media, tiny,
                                                                 tmp_path):
     """The tiny LLM router, a tiny Whisper expert and the tiny LRM, each loaded once per actor

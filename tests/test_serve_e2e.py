@@ -26,6 +26,10 @@ def test_health_and_expert_cards(http):
     assert {"table-profiler", "scene-geometry", "audio-signal", "visual-stats"} <= set(cards)
     assert cards["table-profiler"]["skills"] == [{"id": "F2", "name": "Table Description"}]
     assert cards["slow-a"]["resources"]["num_gpus"] == 0.5
+    # where it runs: one replica, holding one of the session Ray's two logical GPUs
+    [replica] = cards["slow-a"]["replicas"]
+    assert replica["state"] == "RUNNING" and replica["gpu_ids"] in (["0"], ["1"])
+    assert replica["cuda_visible_devices"] == replica["gpu_ids"][0]
 
 
 def test_table_question_over_http(http, demo_requests):

@@ -13,6 +13,8 @@ import hashlib
 import json
 import logging
 import time
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
 from pathlib import Path
 from typing import Any, Callable, TypeVar
 
@@ -162,8 +164,31 @@ class RunExpert:
     repeats within one batch run once."""
 
     def __init__(self, config: AppConfig, expert: str, cache_dir: str | None = None) -> None:
-        self.expert = build_expert(config.expert(expert), config.skill_catalogue())
+        spec = config.expert(expert)
+        self.expert = build_expert(spec, config.skill_catalogue())
         self.cache = ReportCache(cache_dir) if cache_dir else None
+        self.timeout_s = spec.timeout_s
+        # a model batch of this many calls gets one timeout_s, as a @serve.batch call does
+        self.per_batch = (spec.model.batch_size if spec.model is not None else 8) \
+            if self.expert.batches else 1
+        # calls that outlive their deadline keep their thread; new calls get fresh ones
+        self.pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix=f"bulk-{expert}")
+
+    def _run(self, calls: list[tuple[Query, str]]) -> list[ExpertReport | Exception]:
+        """`run_batch` under the expert's `timeout_s`, as in Serve: a call past it is missing
+        with a timeout, and the job goes on (a hanging expert no longer stalls its actor)."""
+        out: list[ExpertReport | Exception] = []
+        for start in range(0, len(calls), self.per_batch):
+            chunk = calls[start:start + self.per_batch]
+            begun = time.perf_counter()
+            future = self.pool.submit(self.expert.run_batch, chunk)
+            try:
+                out.extend(future.result(timeout=self.timeout_s))
+            except FutureTimeout:
+                waited = time.perf_counter() - begun
+                out.extend([TimeoutError(f"timed out after {waited:.2f}s (expert timeout)")]
+                           * len(chunk))
+        return out
 
     def __call__(self, batch: pa.Table) -> pa.Table:
         rows = batch.to_pylist()
@@ -190,7 +215,7 @@ class RunExpert:
             if r is None:
                 first.setdefault(calls[i][3] or i, i)
         todo = list(first.values())
-        fresh = self.expert.run_batch([(calls[i][1], calls[i][2]) for i in todo]) if todo else []
+        fresh = self._run([(calls[i][1], calls[i][2]) for i in todo]) if todo else []
         by_key = {}
         for i, result in zip(todo, fresh):
             by_key[calls[i][3] or i] = result
@@ -209,7 +234,9 @@ class RunExpert:
                 row["reports"] = json.dumps(reports)
             else:
                 missing = json.loads(row["missing"])
-                missing.append({"expert": name, "reason": f"failed: {_short(result)}"})
+                reason = (str(result) if isinstance(result, TimeoutError)  # as Serve says it
+                          else f"failed: {_short(result)}")
+                missing.append({"expert": name, "reason": reason})
                 row["missing"] = json.dumps(missing)
             add_time(row, f"expert:{name}", per_call)
         return to_table(rows)

@@ -17,7 +17,8 @@ class SyntheticExpertError(RuntimeError):
 
 
 class SyntheticExpert(Expert):
-    """options: delay_s (sleep per call), fail (raise instead of answering), text (report)."""
+    """options: delay_s (sleep per call), fail (raise instead of answering), text (report),
+    with_node (end the report with the Ray node it ran on: where a bulk job's actors ran)."""
 
     reads_question = True
 
@@ -30,5 +31,9 @@ class SyntheticExpert(Expert):
         if self.options.get("fail"):
             raise SyntheticExpertError(f"expert {self.name} failed on purpose")
         text = str(self.options.get("text", f"{self.name} saw the question: {query.question}"))
+        if self.options.get("with_node"):
+            import ray
+
+            text += f" (node {ray.get_runtime_context().get_node_id()})"
         finished = time.time()
         return ExpertReport(self.name, skill_id, text, finished - started, started, finished)
