@@ -170,7 +170,18 @@ def cmd_build_config(args: argparse.Namespace) -> int:
 
 
 def cmd_experts(args: argparse.Namespace) -> int:
-    cards = expert_cards(load_config(args.config, overrides_of(args)))
+    if args.url:  # a running app: its cards with where each replica runs
+        import requests
+
+        resp = requests.get(args.url.rstrip("/") + "/v1/experts", timeout=30,
+                            headers={"Authorization": f"Bearer {os.environ['MEXA_API_KEY']}"}
+                            if os.environ.get("MEXA_API_KEY") else {})
+        if resp.status_code >= 400:
+            raise MexaError(f"{args.url}: HTTP {resp.status_code}: {resp.text[:300]}",
+                            field="url")
+        cards = resp.json()["experts"]
+    else:
+        cards = expert_cards(load_config(args.config, overrides_of(args)))
     if args.json:
         print(_dump({"experts": cards}, True))
         return 0
@@ -182,6 +193,10 @@ def cmd_experts(args: argparse.Namespace) -> int:
         print(f"    skills: {skills}")
         print(f"    resources: num_cpus={res['num_cpus']} num_gpus={res['num_gpus']} "
               f"replicas={res['replicas']} timeout={c['timeout_s']}s")
+        for r in c.get("replicas", []):
+            where = ", ".join([r["node_ip"], *r["node_resources"]])
+            print(f"    replica {r['replica']}: {r['state']} on node {r['node_id'][:12]} "
+                  f"({where}), GPUs {','.join(r['gpu_ids']) or 'none'}")
         print(f"    {c['description']}")
     return 0
 
@@ -265,8 +280,11 @@ def build_parser() -> argparse.ArgumentParser:
     add_override_arguments(p)
     p.set_defaults(func=cmd_check)
 
-    p = sub.add_parser("experts", help="list the expert cards of a config")
+    p = sub.add_parser("experts", help="list the expert cards of a config, or of a running app "
+                       "with where each replica runs (--url)")
     p.add_argument("--config")
+    p.add_argument("--url", help="a running server: its cards, replicas, nodes and GPU ids "
+                   "(a key from $MEXA_API_KEY)")
     add_override_arguments(p)
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_experts)
@@ -275,7 +293,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    if args.command == "ask" and args.url and args.config:
+    if args.command in ("ask", "experts") and args.url and args.config:
         print("error: give --url or --config, not both", file=sys.stderr)
         return 2
     try:

@@ -195,7 +195,7 @@ def ask(base: str, experts: list[str], media, deadline_s: float = 30) -> httpx.R
         "media": [{"type": "text", "path": str(media / "note.txt")}]})
 
 
-def test_gpu_cluster_replicas_run_where_their_resources_say(cluster):
+def test_gpu_cluster_replicas_run_where_their_resources_say(cluster, capsys):
     from ray import serve
 
     c, workers, base, media = cluster
@@ -230,6 +230,16 @@ def test_gpu_cluster_replicas_run_where_their_resources_say(cluster):
         # the reasoning model's replica is on the LRM node with its two GPUs
         [lrm] = asyncio.run(placements(config.name, role="aggregator"))["aggregator"]
         assert lrm["node_id"] == workers["lrm"].node_id and len(lrm["gpu_ids"]) == 2
+        # the same, as `mexa experts --url` prints it for a person
+        from mexa_ray.cli import main
+
+        capsys.readouterr()
+        assert main(["experts", "--url", base]) == 0
+        printed = capsys.readouterr().out
+        vision = cards["vision"]["replicas"][0]
+        [line] = [ln for ln in printed.splitlines() if f"replica {vision['replica']}:" in ln]
+        assert f"RUNNING on node {vision['node_id'][:12]}" in line
+        assert "expert_slot" in line and line.endswith(f"GPUs {vision['gpu_ids'][0]}")
         print({name: [(r["node_id"][:8], r["gpu_ids"]) for r in card["replicas"]]
                for name, card in cards.items()})
     finally:
