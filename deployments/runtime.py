@@ -2,6 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
+import re
+import sys
+import tempfile
+from collections.abc import Iterator
+
 import ray
 from ray import serve
 from ray.exceptions import RayTaskError
@@ -44,6 +51,41 @@ def ask(handle: DeploymentHandle, payload: dict, timeout_s: float = 300.0) -> di
         raise
 
 
+#: what Ray prints while Serve shuts down on purpose: its controller's pending calls fail as it
+#: is killed ("Task ServeController.graceful_shutdown failed ... killed by `ray.kill`")
+SHUTDOWN_NOISE = re.compile(r"ServeController\.\w+ failed|killed by `ray\.kill`|"
+                            r"infinite retries remaining")
+
+
 def stop() -> None:
-    serve.shutdown()
-    ray.shutdown()
+    """Shut Serve and Ray down; Ray's messages about the shutdown itself are dropped, anything
+    else printed meanwhile reaches stderr."""
+    with _filtered_stderr(SHUTDOWN_NOISE):
+        serve.shutdown()
+        ray.shutdown()
+
+
+@contextlib.contextmanager
+def _filtered_stderr(noise: re.Pattern) -> Iterator[None]:
+    """Collect what this process writes to fds 1 and 2 (Ray's threads print there directly,
+    its driver messages to stdout), then pass every line that is not noise on to stderr."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved = {fd: os.dup(fd) for fd in (1, 2)}
+    with tempfile.TemporaryFile() as held:
+        for fd in saved:
+            os.dup2(held.fileno(), fd)
+        try:
+            yield
+        finally:
+            sys.stdout.flush()
+            sys.stderr.flush()
+            for fd, copy in saved.items():
+                os.dup2(copy, fd)
+                os.close(copy)
+            held.seek(0)
+            kept = [line for line in held.read().decode(errors="replace").splitlines(True)
+                    if not noise.search(line)]
+            if kept:
+                sys.stderr.write("".join(kept))
+                sys.stderr.flush()

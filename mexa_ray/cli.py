@@ -129,7 +129,7 @@ def cmd_ask(args: argparse.Namespace) -> int:
             print(_dump(resp.json() if resp.headers.get("content-type", "").startswith(
                 "application/json") else {"error": resp.text}, True), file=sys.stderr)
             return 1
-        print(_dump(resp.json(), args.pretty))
+        _print_answer(resp.json(), args.pretty, sys.stdout)
         return 0
     from deployments import runtime
 
@@ -139,10 +139,19 @@ def cmd_ask(args: argparse.Namespace) -> int:
     with json_stdout() as out:
         handle = runtime.start(config, quiet=not args.verbose)
         try:
-            print(_dump(runtime.ask(handle, payload), args.pretty), file=out)
+            _print_answer(runtime.ask(handle, payload), args.pretty, out)
         finally:
             runtime.stop()
     return 0
+
+
+def _print_answer(answer: dict, pretty: bool, out: TextIO) -> None:
+    """The JSON; with --pretty, a summary for a person first, then the JSON indented."""
+    if pretty:
+        from mexa_ray.summary import summarise
+
+        print(summarise(answer) + "\n", file=out)
+    print(_dump(answer, pretty), file=out)
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
@@ -252,7 +261,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--task", help="task type, e.g. 'audio question answering'")
     p.add_argument("--expert", action="append", metavar="NAME", help="use this expert (repeat)")
     p.add_argument("--deadline", type=float, metavar="SECONDS", help="whole-request budget")
-    p.add_argument("--pretty", action="store_true")
+    p.add_argument("--pretty", action="store_true",
+                   help="a readable summary (answer, experts, reports, times), then the JSON")
     p.add_argument("question")
     p.set_defaults(func=cmd_ask)
 

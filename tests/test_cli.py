@@ -101,6 +101,8 @@ def test_demo_answers_every_example_and_leaves_nothing_running(tmp_path, ray_tmp
         assert "station" in transcript.lower()
     assert len(answers) == 7 if shutil.which("espeak-ng") else 6
     assert _ray_processes_under(ray_tmp) == []
+    # Serve's shutdown on purpose is not reported as failures
+    assert "ServeController" not in out.stderr and "ray.kill" not in out.stderr, out.stderr
 
 
 def test_ask_in_process(ray_tmp, media_dir):
@@ -111,6 +113,7 @@ def test_ask_in_process(ray_tmp, media_dir):
     assert out.returncode == 0, out.stderr[-3000:]
     answer = json.loads(out.stdout)
     assert answer["answer"] == "3" and answer["reports"][0]["expert"] == "scene-geometry"
+    assert "ServeController" not in out.stderr and "ray.kill" not in out.stderr, out.stderr
 
 
 @pytest.mark.serve
@@ -120,6 +123,16 @@ def test_ask_against_a_running_server(serve_app, media_dir, capsys):
                  "--option", "red", "--option", "green", "What colour is the disc?"])
     assert code == 0
     assert json.loads(capsys.readouterr().out)["answer"] == "green"
+    # --pretty: a summary for a person, then the same answer as indented JSON
+    code = main(["ask", "--url", url, "--image", str(media_dir / "green_disc.png"),
+                 "--option", "red", "--option", "green", "--pretty", "What colour is the disc?"])
+    summary, _, rest = capsys.readouterr().out.partition("\n\n{")
+    assert code == 0 and json.loads("{" + rest)["answer"] == "green"
+    lines = summary.splitlines()
+    assert lines[0].startswith("Answer: green  (option B)")
+    assert "Experts:" in lines and "Reports:" in lines and "Reasoning:" in lines
+    assert any(line.startswith("  visual-stats [") for line in lines)
+    assert lines[-1].startswith("Times: ")
     code = main(["ask", "--url", url, "--image", str(media_dir / "room.ply"), "What is it?"])
     err = json.loads(capsys.readouterr().err)["error"]
     assert code == 1 and err["type"] == "unsupported_media" and err["field"] == "media.0.format"
