@@ -76,11 +76,15 @@ def assert_routed_answer(answer: dict, config, router_model: Path, lrm_model: Pa
         ("Subtitles:\n[", "No speech was recognised."))
     assert answer["aggregator"] == f"lrm:{lrm_model.resolve()}"
     assert (answer["answer"], answer["option_index"]) == ("green", 1), answer
-    # the thinking (a tiny taught model may garble its first letter), without the tag the
-    # template opened, the one the model closed, or the answer after it
-    assert answer["reasoning"].startswith("Option (")
-    assert answer["reasoning"].endswith(") red does not match the vision report, which names "
-                                        "green.")
+    # the thinking, without the tag the template opened, the one the model closed, or the
+    # answer after it (a tiny taught model garbles its words on prompts it was not taught on:
+    # a vision router's picks vary, and with them the LRM's prompt)
+    reasoning = answer["reasoning"]
+    assert reasoning.startswith("Option (") and "names green" in reasoning
+    assert not any(tag in reasoning for tag in ("<think>", "</think>", "Answer:"))
+    if exact:
+        assert reasoning == ("Option (A) red does not match the vision report, which names "
+                             "green.")
 
 
 def test_gpu_1x80gb_runs_every_architecture_it_names(serve_app, gpu_models, media):
