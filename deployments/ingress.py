@@ -116,8 +116,14 @@ async def answered(request: Request,
         payload = json.loads(body)
     except ValueError as exc:
         return error_response(MexaError(f"the body is not valid JSON: {exc}"))
+    except RecursionError:  # arrays or objects nested deeper than any request needs
+        return error_response(MexaError("the body nests JSON arrays or objects too deeply",
+                                        field="body"))
     try:
         return await handler(payload)
+    except RecursionError:  # nested within the parser's limit, but past the validator's
+        return error_response(MexaError("the body nests JSON arrays or objects too deeply",
+                                        field="body"))
     except MexaError as exc:
         log.info("rejected request: %s (%s)", exc.message, exc.field)
         return error_response(exc)

@@ -124,6 +124,13 @@ def test_malformed_json_and_wrong_shape(http):
     assert r.status_code == 400 and r.json()["error"]["type"] == "invalid_request"
     r = http.post("/v1/reason", json=["a", "list"])
     assert r.status_code == 422 and "JSON object" in r.json()["error"]["message"]
+    # nested 100,000 deep (the parser's recursion): the error body, not a plain-text 500
+    for deep in (b"[" * 100_000 + b"]" * 100_000,
+                 b'{"question": "q", "media": ' + b"[" * 900 + b"]" * 900 + b"}"):
+        r = http.post("/v1/reason", content=deep, headers={"content-type": "application/json"})
+        assert 400 <= r.status_code < 500, (r.status_code, r.text[:200])
+        assert r.json()["error"]["message"]
+    assert http.get("/healthz").status_code == 200
 
 
 def test_service_keeps_serving_after_bad_input(http, demo_requests):
