@@ -30,7 +30,8 @@ class Aggregator:
         forget_replica(getattr(self, "replica", None))
 
     async def aggregate(self, query: Query, selection: Selection, reports: list[ExpertReport],
-                        missing: list[MissingExpert], timings: dict[str, float]) -> Answer:
+                        missing: list[MissingExpert], timings: dict[str, float],
+                        timeline: list[dict] | None = None) -> Answer:
         started = time.time()
         # generation is blocking CPU/GPU work: keep the replica's event loop free
         verdict = await asyncio.to_thread(self.aggregator.answer, query, reports, missing)
@@ -38,8 +39,10 @@ class Aggregator:
         log.info("request %s: answered %r from %d reports (%d missing) in %.3fs",
                  query.request_id, verdict.answer[:80], len(reports), len(missing),
                  timings["aggregate_s"])
+        timeline = list(timeline or []) + [
+            {"stage": "aggregation", "start": started, "end": time.time()}]
         return build_answer(query, selection, reports, missing, verdict, self.aggregator.name,
-                            timings)
+                            timings, timeline)
 
     def check_health(self) -> None:
         self.aggregator.check_health()

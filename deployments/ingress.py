@@ -15,10 +15,11 @@ import math
 import os
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
+from importlib import resources
 from pathlib import Path
 
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse, Response, StreamingResponse
+from fastapi.responses import HTMLResponse, JSONResponse, Response, StreamingResponse
 from ray import serve
 from ray.exceptions import RayTaskError
 from ray.serve.exceptions import BackPressureError
@@ -65,6 +66,26 @@ class Unauthorized(MexaError):
     status = 401
 
 
+#: the playground's files: static, no data in them; the API calls the page makes need the key
+PLAYGROUND_FILES = {"playground.js": "text/javascript", "playground.css": "text/css"}
+
+
+def _public(request: Request) -> bool:
+    """Routes that need no key: health, and the playground page with its two static files
+    (paths taken below the app's route prefix, which Serve passes as the root path)."""
+    path = request.url.path
+    root = request.scope.get("root_path", "")
+    if root and path.startswith(root):
+        path = path[len(root):]
+    path = path.rstrip("/")
+    return (path.endswith("/healthz") or path == ""
+            or path.removeprefix("/playground/") in PLAYGROUND_FILES)
+
+
+def _playground_file(name: str) -> str:
+    return resources.files("mexa_ray.playground").joinpath(name).read_text()
+
+
 class Guard:
     """Bearer-token check (every route but /healthz, when keys are configured) and the body-size
     limit, before any route reads the body. A plain ASGI middleware: Starlette's
@@ -84,7 +105,7 @@ class Guard:
     @staticmethod
     def _refusal(request: Request) -> Response | None:
         keys: frozenset[str] = getattr(request.app.state, "api_keys", frozenset())
-        if keys and not request.url.path.rstrip("/").endswith("/healthz"):
+        if keys and not _public(request):
             scheme, _, token = request.headers.get("authorization", "").partition(" ")
             if scheme.lower() != "bearer" or not any(hmac.compare_digest(token.strip(), k)
                                                      for k in keys):
@@ -132,6 +153,21 @@ async def answered(request: Request,
         return JSONResponse(INTERNAL_ERROR, status_code=500)
 
 
+def relative_timeline(stages: list[dict], started: float, prepared: float,
+                      done: float) -> list[dict]:
+    """The stages' epoch times as seconds since the request arrived, with the ingress's own
+    admission first and the whole request last (clocks of other nodes may differ slightly)."""
+    rows = [{"stage": "ingress", "start_s": 0.0, "end_s": round(prepared - started, 4)}]
+    for stage in stages:
+        row = {k: v for k, v in stage.items() if k not in ("start", "end", "sent")}
+        for key in ("sent", "start", "end"):
+            if key in stage:
+                row[f"{key}_s"] = round(stage[key] - started, 4)
+        rows.append(row)
+    rows.append({"stage": "total", "start_s": 0.0, "end_s": round(done - started, 4)})
+    return rows
+
+
 @api.exception_handler(HTTPException)
 async def _http_error(request: Request, exc: HTTPException) -> JSONResponse:
     """Unknown routes and wrong methods get the same error body as everything else."""
@@ -176,7 +212,9 @@ class Ingress:
                                  self.config.aggregator.deployment.retry_after_s) from None
             raise
         out = answer.to_dict()
-        out["timings"].update(ingress_s=prepared - started, total_s=time.time() - started)
+        done = time.time()
+        out["timings"].update(ingress_s=prepared - started, total_s=done - started)
+        out["timeline"] = relative_timeline(out["timeline"], started, prepared, done)
         return out
 
     def _to_query(self, req: ReasonRequest) -> Query:
@@ -293,6 +331,17 @@ class Ingress:
         where = await placements(serve.get_replica_context().app_name)
         return {"experts": [{**card, "replicas": where.get(card["name"], [])}
                             for card in self.cards]}
+
+    @api.get("/", response_class=HTMLResponse)
+    async def playground(self) -> HTMLResponse:
+        """The playground page (mexa_ray/playground): plain HTML, CSS and JavaScript."""
+        return HTMLResponse(_playground_file("index.html"))
+
+    @api.get("/playground/{name}")
+    async def playground_file(self, name: str) -> Response:
+        if name not in PLAYGROUND_FILES:
+            raise HTTPException(status_code=404, detail=f"no playground file {name!r}")
+        return Response(_playground_file(name), media_type=PLAYGROUND_FILES[name])
 
     @api.get("/healthz")
     async def healthz(self) -> dict:

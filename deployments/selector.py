@@ -70,19 +70,38 @@ class Selector:
         finally:
             for r in responses:  # stops experts still running past the deadline; no-op if done
                 r.cancel()
+        results, ended = [r for r, _ in results], [t for _, t in results]
         reports = [r for r in results if isinstance(r, ExpertReport)]
         missing = [r for r in results if isinstance(r, MissingExpert)]
+        # when each stage ran (epoch seconds; the ingress makes them relative to the request)
+        timeline = [{"stage": "routing", "start": started, "end": fanout_at}]
+        for s, result, end in zip(selection.experts, results, ended):
+            if isinstance(result, ExpertReport):
+                timeline.append({"stage": "expert", "expert": s.expert, "skill": s.skill,
+                                 "sent": fanout_at, "start": result.started_at,
+                                 "end": result.finished_at, "status": "reported"})
+            else:
+                timeline.append({"stage": "expert", "expert": s.expert, "skill": s.skill,
+                                 "sent": fanout_at, "start": fanout_at, "end": end,
+                                 "status": "missing"})
         for m in missing:
             log.warning("request %s: expert %s missing: %s", query.request_id, m.expert, m.reason)
         timings = {"select_s": fanout_at - started, "experts_s": time.time() - fanout_at}
         return await self.aggregator.for_query(query).aggregate.remote(
-            query, selection, reports, missing, timings)
+            query, selection, reports, missing, timings, timeline)
 
     def check_health(self) -> None:
         self.router.check_health()
 
     async def _await(self, query: Query, s: SelectedExpert, response: DeploymentResponse,
-                     fanout_at: float, deadline_at: float) -> ExpertReport | MissingExpert:
+                     fanout_at: float, deadline_at: float
+                     ) -> tuple[ExpertReport | MissingExpert, float]:
+        """`_outcome`, and when it was known."""
+        result = await self._outcome(query, s, response, fanout_at, deadline_at)
+        return result, time.time()
+
+    async def _outcome(self, query: Query, s: SelectedExpert, response: DeploymentResponse,
+                       fanout_at: float, deadline_at: float) -> ExpertReport | MissingExpert:
         """The expert's report, or why it is missing: failed, unscheduled (its queue is full), or
         past its own timeout or the request's deadline, whichever comes first (waiting for a
         replica to take the call counts). A call whose replica died (its node was lost) is sent

@@ -234,10 +234,11 @@ def build_aggregator(config: AppConfig,
 
 def build_answer(query: Query, selection: Selection, reports: list[ExpertReport],
                  missing: list[MissingExpert], verdict: Verdict, aggregator: str,
-                 timings: dict[str, float]) -> Answer:
+                 timings: dict[str, float], timeline: list[dict] | None = None) -> Answer:
     notes = [f"no configured expert reads {m} input" for m in selection.uncovered]
     notes += selection.notes + verdict.notes
     return Answer(answer=verdict.answer, option_index=verdict.option_index,
                   reasoning=verdict.reasoning, confidence=verdict.confidence, selected=selection.experts, reports=reports,
-                  missing=missing, timings=timings, request_id=query.request_id,
+                  missing=missing, timings=timings, timeline=timeline or [],
+                  request_id=query.request_id,
                   aggregator=aggregator, router=selection.router, notes=notes)

@@ -124,6 +124,9 @@ class Answer:
     #: the evidence scorer's confidence in a multiple-choice answer, in [0, 1]; None where no
     #: scorer looked (an LRM's own answer, an open question)
     confidence: float | None = None
+    #: when each stage ran: ingress, routing, each expert (sent, start, end, reported or
+    #: missing), aggregation; seconds from the request's arrival over HTTP (or the handle call)
+    timeline: list[dict] = field(default_factory=list)
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)

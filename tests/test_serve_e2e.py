@@ -158,11 +158,24 @@ def test_experts_run_in_parallel(http):
     a, b = reports["slow-a"], reports["slow-b"]
     assert a["started_at"] < b["finished_at"] and b["started_at"] < a["finished_at"]  # overlap
     assert elapsed < 0.9, f"sequential would take >= 1.0 s; took {elapsed:.2f}s"
+    # the timeline the playground draws: stages in order, both experts' rows overlapping
+    timeline = answer["timeline"]
+    assert [t["stage"] for t in timeline] == ["ingress", "routing", "expert", "expert",
+                                              "aggregation", "total"]
+    rows = {t["expert"]: t for t in timeline if t["stage"] == "expert"}
+    assert {r["status"] for r in rows.values()} == {"reported"}
+    ra, rb = rows["slow-a"], rows["slow-b"]
+    assert ra["start_s"] < rb["end_s"] and rb["start_s"] < ra["end_s"]
+    total = timeline[-1]["end_s"]
+    assert all(0 <= t["start_s"] <= t["end_s"] <= total + 0.05 for t in timeline)
+    assert all(r["sent_s"] <= r["start_s"] + 0.05 for r in rows.values())
 
 
 def test_failing_expert_is_reported_missing_and_the_rest_answer(http):
     a, _ = ask_note(http, ["slow-a", "broken"])
     assert [x["expert"] for x in a["reports"]] == ["slow-a"]
+    statuses = {t["expert"]: t["status"] for t in a["timeline"] if t["stage"] == "expert"}
+    assert statuses == {"slow-a": "reported", "broken": "missing"}
     (missing,) = a["missing"]
     assert missing["expert"] == "broken"
     assert "SyntheticExpertError" in missing["reason"] and "on purpose" in missing["reason"]
