@@ -29,7 +29,7 @@ from bench_io import RESULTS, write_results
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from conftest import pick_free_port  # noqa: E402
 
-from deployments.runtime import deploy  # noqa: E402
+from mexa_ray.serving.runtime import deploy  # noqa: E402
 from mexa_ray.config import parse_config  # noqa: E402
 
 WORKERS = 3

@@ -30,10 +30,10 @@ from bench_io import RESULTS, start_serve, write_results
 from PIL import Image
 from ray import serve
 
-from deployments import runtime
-from deployments.app import serve_options
-from deployments.expert import ExpertDeployment
-from deployments.transport import by_value
+from mexa_ray.serving import runtime
+from mexa_ray.serving.app import serve_options
+from mexa_ray.serving.expert import ExpertDeployment
+from mexa_ray.serving.transport import by_value
 from mexa_ray.config import AppConfig, parse_config
 from mexa_ray.experts import build_expert
 from mexa_ray.types import Media, Query

@@ -3,7 +3,7 @@
 Both answer the same MMAU items (real annotations; stand-in audio clips generated here) with the
 same config: the loop builds the router, the experts and the aggregator once and goes item by
 item (what original MEXA's evaluation does, minus its thread pool of API calls); the job is
-`jobs.evaluate` on a local Ray started in-process, with the report cache off. Wall times include
+`mexa_ray.bulk` on a local Ray started in-process, with the report cache off. Wall times include
 loading the models (and, for the job, starting Ray and its actors).
 
     python benchmarks/bulk_eval.py [--items 1000] [--annotations FILE] [--config NAME]
@@ -34,7 +34,7 @@ SUBSET = ROOT / "tests" / "data" / "benchmarks" / "mmau" / "mmau-test-mini.json"
 def sequential(items, media_root: Path, config_name: str | None) -> dict:
     """Item by item, in this process: select, each selected expert, aggregate, score."""
     from mexa_ray.aggregation import build_aggregator
-    from mexa_ray.benchmarks import get_benchmark
+    from mexa_ray.datasets import get_benchmark
     from mexa_ray.config import load_config
     from mexa_ray.embedding import Embedder
     from mexa_ray.experts import build_expert
@@ -76,7 +76,7 @@ def sequential(items, media_root: Path, config_name: str | None) -> dict:
 
 def job(annotations: Path, media_root: Path, limit: int, config_name: str | None,
         out: Path) -> dict:
-    from jobs.evaluate import evaluate
+    from mexa_ray.bulk.job import evaluate
 
     started = time.perf_counter()
     summary = evaluate("mmau", annotations, media_root, out, config=config_name, limit=limit,
@@ -120,8 +120,8 @@ def item_parser(doc: str) -> argparse.ArgumentParser:
 
 def standin_items(annotations: Path, n: int, seconds: float = 10.0) -> tuple[list, Path]:
     """The first n items, and a fresh work folder whose media/ holds their stand-in clips."""
-    from mexa_ray.benchmarks import get_benchmark
-    from mexa_ray.eval.standin import write_standin
+    from mexa_ray.datasets import get_benchmark
+    from mexa_ray.bulk.standin import write_standin
 
     items = get_benchmark("mmau").load(annotations)[:n]
     work = Path(tempfile.mkdtemp(prefix="mexa-bulk-"))

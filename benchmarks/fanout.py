@@ -26,7 +26,7 @@ from pathlib import Path
 from bench_io import RESULTS, start_serve, write_results
 from ray import serve
 
-from deployments import runtime
+from mexa_ray.serving import runtime
 from mexa_ray.config import AppConfig, load_config, parse_config
 from mexa_ray.demo import examples
 from mexa_ray.experts import build_expert

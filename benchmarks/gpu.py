@@ -4,7 +4,7 @@ For a lent GPU machine (the `device` tool); it also runs on a CPU-only machine, 
 alone. The pipeline is `bulk_eval.py --tiny-llm`'s: the tests' tiny chat model as LLM router and
 LRM aggregator (tests/tiny_models.py, built here, nothing downloaded), the analytic experts,
 MMAU items with stand-in clips. Each device runs the same items through the Ray Data job
-(`jobs.evaluate`, report cache off):
+(`mexa_ray.bulk`, report cache off):
 
 - `cpu`: the router and aggregator actors ask for no GPU, so their models load on the CPU;
 - `cuda`: each of those actors asks for `--gpus-per-actor` of a GPU (both pools share one GPU
@@ -111,7 +111,7 @@ def main() -> None:
     ap.add_argument("--out", default=str(RESULTS / "gpu.json"))
     args = ap.parse_args()
 
-    from jobs.evaluate import evaluate
+    from mexa_ray.bulk.job import evaluate
 
     devices = [d.strip() for d in args.devices.split(",") if d.strip()]
     if "cuda" in devices and not cuda_visible():

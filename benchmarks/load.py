@@ -28,7 +28,7 @@ import httpx
 import psutil
 from bench_io import RESULTS, write_results
 
-from deployments import runtime
+from mexa_ray.serving import runtime
 from mexa_ray.config import load_config, parse_config
 from mexa_ray.demo import examples
 

@@ -30,8 +30,8 @@ import numpy as np
 from bench_io import RESULTS, start_serve, write_results
 from ray import cloudpickle, serve
 
-from deployments import runtime
-from deployments.app import build_app
+from mexa_ray.serving import runtime
+from mexa_ray.serving.app import build_app
 from mexa_ray.config import AppConfig, load_config, parse_config
 from mexa_ray.types import Media, Query
 

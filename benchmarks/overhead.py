@@ -44,8 +44,8 @@ from bench_io import RESULTS, start_serve, write_results
 from ray import serve
 from ray.serve.handle import DeploymentHandle
 
-from deployments import runtime
-from deployments.transport import by_value
+from mexa_ray.serving import runtime
+from mexa_ray.serving.transport import by_value
 from mexa_ray.config import FAST_REPLICA_ENV, AppConfig, load_config, parse_config
 
 NOTE = [{"type": "text", "data": base64.b64encode(b"A note.").decode(), "format": "txt"}]

@@ -65,13 +65,13 @@ def build(data: Path, cache: Path, per_category: int, seed: int) -> list[dict[st
 
 
 def predictions(out: Path) -> dict[str, dict[str, Any]]:
-    from mexa_ray.eval.store import read_predictions
+    from mexa_ray.bulk.store import read_predictions
 
     return {r["id"]: r for r in read_predictions(out).to_pylist()}
 
 
 def run_config(config: str, annotations: Path, data: Path, out: Path, cache: Path) -> dict:
-    from jobs.evaluate import evaluate
+    from mexa_ray.bulk.job import evaluate
 
     started = time.time()
     summary = evaluate("generic", annotations, data, out, config=config, cache=cache)

@@ -1,7 +1,7 @@
 """The request schema of `POST /v1/reason`, validated with pydantic.
 
 Validation errors become `InvalidRequest` naming the dotted field (`media.0.type`), which the
-ingress answers as HTTP 422 with the error body from DESIGN.md.
+ingress answers as HTTP 422 with the error body (docs/http-api.md).
 """
 
 from __future__ import annotations

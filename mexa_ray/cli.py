@@ -1,6 +1,6 @@
 """`mexa demo | serve | ask | eval | build-config | check | experts`.
 
-Commands that need Ray Serve import `deployments` lazily, so `mexa experts` stays fast and the
+Commands that need Ray Serve import `mexa_ray.serving` lazily, so `mexa experts` stays fast and the
 library itself never imports Serve.
 """
 
@@ -50,7 +50,7 @@ def json_stdout() -> Iterator[TextIO]:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from deployments import runtime
+    from mexa_ray.serving import runtime
     from mexa_ray.demo import demo_dir, examples
 
     started = time.time()
@@ -77,7 +77,7 @@ def _interrupt(*_: object) -> None:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    from deployments import runtime
+    from mexa_ray.serving import runtime
 
     config = load_config(args.config, overrides_of(args))
     runtime.connect(quiet=not args.verbose)
@@ -131,7 +131,7 @@ def cmd_ask(args: argparse.Namespace) -> int:
             return 1
         _print_answer(resp.json(), args.pretty, sys.stdout)
         return 0
-    from deployments import runtime
+    from mexa_ray.serving import runtime
 
     payload = _ask_payload(args, inline=False)
     roots = {str(Path(m["path"]).parent) for m in payload["media"]}
@@ -155,7 +155,7 @@ def _print_answer(answer: dict, pretty: bool, out: TextIO) -> None:
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
-    from jobs.evaluate import run
+    from mexa_ray.bulk.job import run
 
     with json_stdout() as out:
         print(run(args), file=out, flush=True)
@@ -165,7 +165,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
 def cmd_build_config(args: argparse.Namespace) -> int:
     import yaml
 
-    from deployments.serve_config import serve_config
+    from mexa_ray.serving.serve_config import serve_config
 
     overrides = overrides_of(args)
     config = load_config(args.config, overrides)
@@ -267,7 +267,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_ask)
 
     p = sub.add_parser("eval", help="evaluate a benchmark in bulk on Ray Data (resumable)")
-    from jobs.evaluate import add_arguments
+    from mexa_ray.bulk.job import add_arguments
 
     add_arguments(p)
     p.set_defaults(func=cmd_eval)

@@ -82,7 +82,7 @@ def serve_app(ray_session, media_dir):
     """The app running on the session's Ray; yields (handle, base_url)."""
     from ray import serve
 
-    from deployments import runtime
+    from mexa_ray.serving import runtime
 
     port = pick_free_port()
     serve.start(http_options={"host": "127.0.0.1", "port": port},

@@ -11,14 +11,14 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from mexa_ray.benchmarks import BenchmarkError, get_benchmark
-from mexa_ray.benchmarks.scoring import exact_match, gold_index, normalise, option_match
-from mexa_ray.benchmarks.sqa3d import question_type
+from mexa_ray.datasets import BenchmarkError, get_benchmark
+from mexa_ray.datasets.scoring import exact_match, gold_index, normalise, option_match
+from mexa_ray.datasets.sqa3d import question_type
 from mexa_ray.config import load_config
-from mexa_ray.eval.cache import ReportCache, cache_key
-from mexa_ray.eval.report import render_markdown, summarise
-from mexa_ray.eval.rows import OUTPUT_SCHEMA, empty_row, to_table
-from mexa_ray.eval.store import completed_ids, predictions_dir, read_predictions
+from mexa_ray.bulk.cache import ReportCache, cache_key
+from mexa_ray.bulk.report import render_markdown, summarise
+from mexa_ray.bulk.rows import OUTPUT_SCHEMA, empty_row, to_table
+from mexa_ray.bulk.store import completed_ids, predictions_dir, read_predictions
 from mexa_ray.experts import build_expert
 from mexa_ray.types import ExpertReport, Media, Query
 

@@ -47,7 +47,7 @@ def test_eval_refuses_bad_arguments_before_starting_ray(tmp_path):
     assert out.returncode == 2 and "MMAU: no such file" in out.stderr
     out = run_mexa("eval", "--benchmark", "mmau", "--limit", "0", *common)
     assert out.returncode == 2 and "--limit must be at least 1" in out.stderr
-    job = subprocess.run([sys.executable, "-m", "jobs.evaluate", "--benchmark", "nope", *common],
+    job = subprocess.run([sys.executable, "-m", "mexa_ray.bulk", "--benchmark", "nope", *common],
                          capture_output=True, text=True, timeout=120,
                          cwd=Path(__file__).resolve().parents[1])
     assert job.returncode == 2 and "unknown benchmark 'nope'" in job.stderr

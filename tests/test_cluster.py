@@ -24,8 +24,8 @@ import pytest
 import yaml
 from conftest import pick_free_port
 
-from deployments.placement import placements
-from deployments.runtime import deploy
+from mexa_ray.serving.placement import placements
+from mexa_ray.serving.runtime import deploy
 from mexa_ray.config import AppConfig, load_config, parse_config
 
 pytestmark = pytest.mark.cluster
@@ -62,13 +62,13 @@ def stop_node(node: subprocess.Popen, sig: int = signal.SIGKILL) -> None:
 
 
 def test_a_bulk_job_submitted_with_ray_job_submit_survives_a_lost_node(tmp_path):
-    """`ray job submit` of jobs.evaluate to a cluster of `ray start` processes (a head and two
+    """`ray job submit` of mexa_ray.bulk to a cluster of `ray start` processes (a head and two
     GPU workers); the expert's actor pool spans both workers; one worker is killed once results
     are on disk, a new one joins, and the job still finishes with every item exactly once
     (Ray Data restarts lost actors and retries their tasks)."""
     import pyarrow.parquet as pq
 
-    from mexa_ray.eval.store import predictions_dir, read_predictions
+    from mexa_ray.bulk.store import predictions_dir, read_predictions
 
     n = 60
     media = tmp_path / "notes"
@@ -105,7 +105,7 @@ def test_a_bulk_job_submitted_with_ray_job_submit_survives_a_lost_node(tmp_path)
         for _ in range(60):  # the dashboard takes a while to answer
             submitted = ray_cli("job", "submit", *address, "--no-wait",
                                 "--submission-id", "mexa-bulk", "--", sys.executable, "-m",
-                                "jobs.evaluate", "--benchmark", "generic", "--annotations",
+                                "mexa_ray.bulk", "--benchmark", "generic", "--annotations",
                                 str(tmp_path / "items.jsonl"), "--media-root", str(media),
                                 "--out", str(out), "--config", str(tmp_path / "config.yaml"),
                                 env=env)

@@ -40,7 +40,7 @@ def test_kuberay_rayservice_matches_the_serve_config_and_can_place_every_deploym
     import ray
     from ray.serve.schema import ServeDeploySchema
 
-    from deployments.serve_config import serve_config
+    from mexa_ray.serving.serve_config import serve_config
     from mexa_ray.config import load_config
 
     manifest = yaml.safe_load(RAYSERVICE.read_text())
@@ -91,3 +91,37 @@ def test_kuberay_rayservice_matches_the_serve_config_and_can_place_every_deploym
     for pod in [head["template"]["spec"], groups[0]["template"]["spec"]]:
         mounted = {m["mountPath"] for m in pod["containers"][0].get("volumeMounts", [])}
         assert set(roots) <= mounted
+
+
+RAYJOB = Path(__file__).resolve().parents[1] / "jobs" / "rayjob.yaml"
+
+
+def test_kuberay_rayjob_runs_the_bulk_job_on_the_rayservice_pods():
+    import shlex
+
+    from mexa_ray.bulk.job import add_arguments
+
+    job = yaml.safe_load(RAYJOB.read_text())
+    assert job["apiVersion"] == "ray.io/v1" and job["kind"] == "RayJob"
+    argv = shlex.split(job["spec"]["entrypoint"])
+    assert argv[:3] == ["python", "-m", "mexa_ray.bulk"]
+    import argparse
+
+    parser = argparse.ArgumentParser()
+    add_arguments(parser)
+    args = parser.parse_args(argv[3:])  # exits (SystemExit) on an argument the job lacks
+    assert args.benchmark and args.out
+    served = yaml.safe_load(RAYSERVICE.read_text())["spec"]["rayClusterConfig"]
+    cluster = job["spec"]["rayClusterSpec"]
+    assert cluster["rayVersion"] == served["rayVersion"]
+
+    def shape(c: dict) -> list:
+        return [(g["groupName"], g["rayStartParams"].get("resources"),
+                 g["template"]["spec"]["containers"][0]["resources"],
+                 g["template"]["spec"]["containers"][0]["image"])
+                for g in c["workerGroupSpecs"]]
+
+    assert shape(cluster) == shape(served)
+    from mexa_ray.config import load_config
+
+    load_config(args.config)  # the config the job names exists

@@ -18,12 +18,12 @@ import pyarrow.parquet as pq
 import pytest
 import yaml
 
-from jobs.evaluate import evaluate
-from mexa_ray.benchmarks import get_benchmark
-from mexa_ray.benchmarks.scoring import exact_match
+from mexa_ray.bulk.job import evaluate
+from mexa_ray.datasets import get_benchmark
+from mexa_ray.datasets.scoring import exact_match
 from mexa_ray.config import load_config
-from mexa_ray.eval.standin import media_path, write_standin
-from mexa_ray.eval.store import predictions_dir, read_predictions
+from mexa_ray.bulk.standin import media_path, write_standin
+from mexa_ray.bulk.store import predictions_dir, read_predictions
 
 pytestmark = pytest.mark.data
 
@@ -194,7 +194,7 @@ def test_a_killed_job_resumes_with_every_item_once(ray_session, mmau_media, tmp_
     config = tmp_path / "slow.yaml"
     config.write_text(yaml.safe_dump(data))
     out = tmp_path / "killed"
-    cmd = [sys.executable, "-m", "jobs.evaluate", "--benchmark", "mmau", "--annotations",
+    cmd = [sys.executable, "-m", "mexa_ray.bulk", "--benchmark", "mmau", "--annotations",
            str(MMAU_FILE), "--media-root", str(media_root), "--out", str(out),
            "--config", str(config)]
     env = dict(os.environ, RAY_ADDRESS=ray_session, PYTHONPATH=str(ROOT))

@@ -122,7 +122,7 @@ def test_with_keys_on_the_page_asks_for_a_key(serve_app, browser, media_dir):
     from ray import serve
     from selenium.webdriver.common.by import By
 
-    from deployments.app import build_app
+    from mexa_ray.serving.app import build_app
     from mexa_ray.config import load_config, parse_config
 
     _, base = serve_app

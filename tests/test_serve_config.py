@@ -11,8 +11,8 @@ import pytest
 import yaml
 from ray.serve.schema import ServeDeploySchema
 
-from deployments.app import app_builder
-from deployments.serve_config import serve_config
+from mexa_ray.serving.app import app_builder
+from mexa_ray.serving.serve_config import serve_config
 from mexa_ray.config import FAST_REPLICA_ENV, load_config, parse_config
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -23,7 +23,7 @@ def test_generated_config_is_valid_and_matches_the_app():
     data = serve_config(config, "gpu-1x80gb")
     schema = ServeDeploySchema.model_validate(data)
     (app,) = schema.applications
-    assert app.import_path == "deployments.app:app_builder" and app.args == {"config": "gpu-1x80gb"}
+    assert app.import_path == "mexa_ray.serving.app:app_builder" and app.args == {"config": "gpu-1x80gb"}
     # the builder Serve will call builds the same deployments, with the same settings
     built = app_builder(app.args)
     names = {built._bound_deployment.name}

@@ -9,7 +9,7 @@ import time
 import httpx
 import pytest
 
-from deployments import runtime
+from mexa_ray.serving import runtime
 from mexa_ray.errors import MexaError
 
 pytestmark = pytest.mark.serve

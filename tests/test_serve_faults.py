@@ -32,7 +32,7 @@ def synthetic(name: str, delay_s: float) -> dict:
 def faults(serve_app):
     from ray import serve
 
-    from deployments.app import build_app
+    from mexa_ray.serving.app import build_app
 
     _, base_url = serve_app
     config = parse_config({

@@ -26,7 +26,7 @@ SMALL = {"num_replicas": 1, "ray_actor_options": {"num_cpus": 0.05}}
 def guarded(serve_app):
     from ray import serve
 
-    from deployments.app import build_app
+    from mexa_ray.serving.app import build_app
 
     _, base_url = serve_app
     text_reader = next(e for e in load_config("analytic").model_dump()["experts"]
@@ -102,7 +102,7 @@ def busy(serve_app):
     an expert that works for a second."""
     from ray import serve
 
-    from deployments.app import build_app
+    from mexa_ray.serving.app import build_app
 
     _, base_url = serve_app
     config = parse_config({
@@ -143,7 +143,7 @@ def crowded(serve_app):
     at a time and queues one more, and one that is fast."""
     from ray import serve
 
-    from deployments.app import build_app
+    from mexa_ray.serving.app import build_app
 
     _, base_url = serve_app
     wide = {**SMALL, "max_ongoing_requests": 16}
@@ -209,7 +209,7 @@ def limited(serve_app, media_dir, media_host):
     only, takes items up to 1 MB and audio or video up to 4 s."""
     from ray import serve
 
-    from deployments.app import build_app
+    from mexa_ray.serving.app import build_app
 
     _, base_url = serve_app
     experts = [{**e, "deployment": SMALL} for e in load_config("analytic").model_dump()["experts"]

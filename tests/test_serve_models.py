@@ -9,7 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from conftest import VLM_REPLY
 
-from deployments.runtime import ask, deploy
+from mexa_ray.serving.runtime import ask, deploy
 from mexa_ray.config import load_config, parse_config
 from mexa_ray.demo import make_tone, make_video
 

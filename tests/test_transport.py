@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from deployments.transport import (
+from mexa_ray.serving.transport import (
     INLINE_BYTES,
     Handles,
     carries_refs,
@@ -75,7 +75,7 @@ def test_an_app_on_actor_calls_answers_inline_and_stored_uploads(serve_app):
 
     from ray import serve
 
-    from deployments import runtime
+    from mexa_ray.serving import runtime
     from mexa_ray.config import parse_config
 
     small = {"num_replicas": 1, "ray_actor_options": {"num_cpus": 0.05}}

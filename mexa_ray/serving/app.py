@@ -7,10 +7,10 @@ import os
 
 from ray.serve import Application
 
-from deployments.aggregator import Aggregator
-from deployments.expert import ExpertDeployment
-from deployments.ingress import Ingress
-from deployments.selector import Selector
+from mexa_ray.serving.aggregator import Aggregator
+from mexa_ray.serving.expert import ExpertDeployment
+from mexa_ray.serving.ingress import Ingress
+from mexa_ray.serving.selector import Selector
 from mexa_ray.config import AppConfig, DeploymentSettings, Overrides, load_config
 
 
@@ -60,7 +60,7 @@ def ingress_options(config: AppConfig) -> dict:
 
 
 def app_builder(args: dict) -> Application:
-    """For `serve run deployments.app:app_builder config=path.yaml` and Serve config files
+    """For `serve run mexa_ray.serving.app:app_builder config=path.yaml` and Serve config files
     (`no_gpus` and `model_dir` args as `mexa serve --no-gpus --model-dir` take them)."""
     overrides = Overrides.of(bool(args.get("no_gpus")), args.get("model_dir"))
     return build_app(load_config(args.get("config"), overrides))

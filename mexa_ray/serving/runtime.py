@@ -14,8 +14,8 @@ from ray import serve
 from ray.exceptions import RayTaskError
 from ray.serve.handle import DeploymentHandle
 
-from deployments.app import build_app
-from deployments.transport import client
+from mexa_ray.serving.app import build_app
+from mexa_ray.serving.transport import client
 from mexa_ray.config import AppConfig
 from mexa_ray.errors import MexaError
 from mexa_ray.ray_runtime import connect

@@ -12,8 +12,8 @@ from ray.exceptions import RayActorError, RayTaskError, TaskCancelledError
 from ray.serve.exceptions import BackPressureError
 from ray.serve.handle import DeploymentHandle, DeploymentResponse
 
-from deployments.observability import ExpertMetrics, adopt_library_logs
-from deployments.transport import Handles, materialise
+from mexa_ray.serving.observability import ExpertMetrics, adopt_library_logs
+from mexa_ray.serving.transport import Handles, materialise
 from mexa_ray.config import AppConfig
 from mexa_ray.embedding import Embedder
 from mexa_ray.selection import build_router

@@ -21,12 +21,12 @@ from typing import Any, Callable, TypeVar
 import pyarrow as pa
 
 from mexa_ray.aggregation import build_aggregator
-from mexa_ray.benchmarks import get_benchmark
+from mexa_ray.datasets import get_benchmark
 from mexa_ray.config import AppConfig
 from mexa_ray.embedding import Embedder
 from mexa_ray.errors import MexaError
-from mexa_ray.eval.cache import ReportCache, cache_key
-from mexa_ray.eval.rows import (
+from mexa_ray.bulk.cache import ReportCache, cache_key
+from mexa_ray.bulk.rows import (
     AGGREGATE_FAILED,
     BAD_MEDIA,
     MISSING_MEDIA,

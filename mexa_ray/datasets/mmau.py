@@ -11,14 +11,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from mexa_ray.benchmarks.base import (
+from mexa_ray.datasets.base import (
     BenchmarkError,
     Item,
     MediaRef,
     RecordBenchmark,
     require,
 )
-from mexa_ray.benchmarks.scoring import chosen_text, normalise
+from mexa_ray.datasets.scoring import chosen_text, normalise
 
 
 class MMAU(RecordBenchmark):

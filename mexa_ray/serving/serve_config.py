@@ -1,7 +1,7 @@
 """The Serve config file (`serve deploy serve_config.yaml`) for an app config.
 
 The app config stays the one source of truth: the file names it in `args.config` and
-`deployments.app:app_builder` builds the app from it. The `deployments` section repeats each
+`mexa_ray.serving.app:app_builder` builds the app from it. The `deployments` section repeats each
 deployment's scaling and resources, so an operator sees them, and can tune them for a rollout,
 in the file Serve reads. Keys are never written: set MEXA_API_KEYS in the ingress's runtime_env
 on the cluster (or in the environment of `mexa serve`).
@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from deployments.app import expert_deployment_name, serve_options
+from mexa_ray.serving.app import expert_deployment_name, serve_options
 from mexa_ray.config import AppConfig, DeploymentSettings, Overrides
 
 
@@ -33,7 +33,7 @@ def serve_config(config: AppConfig, config_ref: str, host: str = "0.0.0.0",
         "http_options": {"host": host, "port": port},
         "applications": [{
             "name": config.name, "route_prefix": "/",
-            "import_path": "deployments.app:app_builder",
+            "import_path": "mexa_ray.serving.app:app_builder",
             "args": {"config": config_ref, **(overrides.as_args() if overrides else {})},
             "deployments": deployments,
         }],

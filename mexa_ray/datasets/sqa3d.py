@@ -14,7 +14,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from mexa_ray.benchmarks.base import (
+from mexa_ray.datasets.base import (
     Benchmark,
     BenchmarkError,
     Item,
@@ -22,7 +22,7 @@ from mexa_ray.benchmarks.base import (
     check_unique,
     require,
 )
-from mexa_ray.benchmarks.scoring import exact_match
+from mexa_ray.datasets.scoring import exact_match
 
 QUESTION_TYPES = ("What", "Is", "How", "Can", "Which")
 

@@ -15,7 +15,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from mexa_ray.eval.rows import OK
+from mexa_ray.bulk.rows import OK
 
 RUNS = "runs.jsonl"
 

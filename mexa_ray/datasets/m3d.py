@@ -12,8 +12,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from mexa_ray.benchmarks.base import Item, MediaRef, RecordBenchmark, require
-from mexa_ray.benchmarks.scoring import option_match
+from mexa_ray.datasets.base import Item, MediaRef, RecordBenchmark, require
+from mexa_ray.datasets.scoring import option_match
 
 QUESTION_TYPES = {"1": "Plane", "2": "Phase", "3": "Organ", "4": "Abnormality", "5": "Location"}
 _LETTERS = "ABCD"

@@ -26,9 +26,9 @@ from ray.serve.exceptions import BackPressureError
 from ray.serve.handle import DeploymentHandle
 from starlette.exceptions import HTTPException
 
-from deployments.observability import adopt_library_logs, current_request_id
-from deployments.placement import placements
-from deployments.transport import Handles, publish, spool
+from mexa_ray.serving.observability import adopt_library_logs, current_request_id
+from mexa_ray.serving.placement import placements
+from mexa_ray.serving.transport import Handles, publish, spool
 from mexa_ray import media as media_io
 from mexa_ray.api import MediaIn, ReasonRequest, parse_request
 from mexa_ray.cards import expert_cards

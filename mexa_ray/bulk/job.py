@@ -1,9 +1,9 @@
 """Bulk benchmark evaluation as a streaming Ray Data job.
 
-    python -m jobs.evaluate --benchmark mmau --annotations mmau-test-mini.json
+    python -m mexa_ray.bulk --benchmark mmau --annotations mmau-test-mini.json
         --media-root /data/mmau --out runs/mmau [--config gpu-1x80gb] [--limit N]
 
-(or `mexa eval ...`; on a cluster `ray job submit -- python -m jobs.evaluate ...`).
+(or `mexa eval ...`; on a cluster `ray job submit -- python -m mexa_ray.bulk ...`).
 
 read annotations -> build queries -> select experts -> one actor pool per expert -> aggregate
 -> score -> write_parquet. Each model loads once per actor and is fed whole batches; an expert's
@@ -55,7 +55,7 @@ def build_pipeline(rows: list[dict[str, Any]], config: AppConfig, media_root: st
     import ray.data
     from ray.data import ActorPoolStrategy
 
-    from mexa_ray.eval.stages import (
+    from mexa_ray.bulk.stages import (
         Aggregate,
         BuildQueries,
         RunExpert,
@@ -98,10 +98,10 @@ def evaluate(benchmark: str, annotations: str | Path, media_root: str | Path, ou
     `limit` keeps the benchmark's first N items (file order); `cache` is a folder for expert
     reports, True for OUT/cache, or False for none; `overrides` change the config as it loads
     (`--no-gpus`, `--model-dir`)."""
-    from mexa_ray.benchmarks import get_benchmark
+    from mexa_ray.datasets import get_benchmark
     from mexa_ray.config import load_config
-    from mexa_ray.eval.report import RunStats, record_run, write_report
-    from mexa_ray.eval.store import completed_ids, predictions_dir, read_predictions
+    from mexa_ray.bulk.report import RunStats, record_run, write_report
+    from mexa_ray.bulk.store import completed_ids, predictions_dir, read_predictions
     from mexa_ray.ray_runtime import connect
 
     started = time.time()
@@ -161,7 +161,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> str:
-    """`mexa eval` / `python -m jobs.evaluate`: run, write the report, return the summary line."""
+    """`mexa eval` / `python -m mexa_ray.bulk`: run, write the report, return the summary line."""
     from mexa_ray.errors import MexaError
 
     if args.limit is not None and args.limit < 1:
@@ -174,7 +174,7 @@ def run(args: argparse.Namespace) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m jobs.evaluate", description=__doc__,
+    parser = argparse.ArgumentParser(prog="python -m mexa_ray.bulk", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     add_arguments(parser)
     from mexa_ray.errors import MexaError
@@ -186,6 +186,3 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     return 0
 
-
-if __name__ == "__main__":
-    sys.exit(main())

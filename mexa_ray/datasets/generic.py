@@ -11,14 +11,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from mexa_ray.benchmarks.base import (
+from mexa_ray.datasets.base import (
     BenchmarkError,
     Item,
     MediaRef,
     RecordBenchmark,
     require,
 )
-from mexa_ray.benchmarks.scoring import option_or_exact
+from mexa_ray.datasets.scoring import option_or_exact
 from mexa_ray.types import MEDIA_TYPES
 
 

@@ -8,9 +8,9 @@ import time
 
 from ray import serve
 
-from deployments.observability import ExpertMetrics, adopt_library_logs
-from deployments.placement import forget_replica, record_replica
-from deployments.transport import materialise
+from mexa_ray.serving.observability import ExpertMetrics, adopt_library_logs
+from mexa_ray.serving.placement import forget_replica, record_replica
+from mexa_ray.serving.transport import materialise
 from mexa_ray.config import ExpertSpec
 from mexa_ray.experts import build_expert
 from mexa_ray.types import ExpertReport, Query, Skill

@@ -15,7 +15,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from mexa_ray.eval.rows import OUTPUT_SCHEMA
+from mexa_ray.bulk.rows import OUTPUT_SCHEMA
 
 log = logging.getLogger(__name__)
 

@@ -14,8 +14,8 @@ import re
 from pathlib import Path
 from typing import Any
 
-from mexa_ray.benchmarks.base import Item, MediaRef, RecordBenchmark, require
-from mexa_ray.benchmarks.scoring import option_or_exact
+from mexa_ray.datasets.base import Item, MediaRef, RecordBenchmark, require
+from mexa_ray.datasets.scoring import option_or_exact
 
 TRACKS = ("Perception", "Comprehension", "Adaptation")
 _PREFIX = re.compile(r"^\(?[A-Z]\)?[.:]\s+")

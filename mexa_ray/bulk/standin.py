@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from mexa_ray.benchmarks import Item
+from mexa_ray.datasets import Item
 from mexa_ray.demo import make_melody, make_noise, make_scene, make_tone
 
 

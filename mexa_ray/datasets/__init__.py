@@ -1,13 +1,13 @@
-"""Benchmark adapters (one module each) and their scoring rules; `get_benchmark` by name."""
+"""Dataset adapters for bulk evaluation (one module each) and their scoring rules; `get_benchmark` by name."""
 
 from __future__ import annotations
 
-from mexa_ray.benchmarks.base import Benchmark, BenchmarkError, Item, MediaRef
-from mexa_ray.benchmarks.generic import Generic
-from mexa_ray.benchmarks.m3d import M3D
-from mexa_ray.benchmarks.mmau import MMAU
-from mexa_ray.benchmarks.sqa3d import SQA3D
-from mexa_ray.benchmarks.videommmu import VideoMMMU
+from mexa_ray.datasets.base import Benchmark, BenchmarkError, Item, MediaRef
+from mexa_ray.datasets.generic import Generic
+from mexa_ray.datasets.m3d import M3D
+from mexa_ray.datasets.mmau import MMAU
+from mexa_ray.datasets.sqa3d import SQA3D
+from mexa_ray.datasets.videommmu import VideoMMMU
 
 BENCHMARKS: dict[str, type[Benchmark]] = {
     b.name: b for b in (MMAU, SQA3D, VideoMMMU, M3D, Generic)}
