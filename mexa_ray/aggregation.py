@@ -16,6 +16,7 @@ import numpy as np
 
 from mexa_ray.config import AggregatorSpec, AppConfig
 from mexa_ray.embedding import Embedder
+from mexa_ray.errors import summarise
 from mexa_ray.llm import Generation, Generator, build_generator, first_line
 from mexa_ray.evidence import OptionScorer, Unit, asked_terms, relevance, terms, units_of
 from mexa_ray.prompts import LETTERS, aggregator_messages, answer_schema, extract_option
@@ -143,7 +144,7 @@ class LRMAggregator:
             verdicts = self.fallback.answer_batch(calls)
             for verdict in verdicts:
                 verdict.notes.append(f"the LRM {self.generator.label} failed "
-                                     f"({type(exc).__name__}: {first_line(str(exc))}); the "
+                                     f"({summarise(exc)}); the "
                                      "evidence-ranking fallback answered")
             return verdicts
         verdicts = [self._verdict(query, out) for (query, _, _), out in zip(calls, outs)]

@@ -21,7 +21,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from mexa_ray.errors import InvalidRequest, MexaError, first_validation_error
+from mexa_ray.errors import InvalidRequest, ModelNotFound, first_validation_error
 
 #: extension part type -> the media type it carries
 EXTENSION_PARTS = {"video": "video", "points": "points", "table": "table", "volume": "volume",
@@ -30,11 +30,6 @@ _DATA_URL = re.compile(r"^data:(?P<mime>[\w.+-]+/[\w.+-]+)?(?:;[^,;]*)*;base64,(
                        re.DOTALL)
 _MIME_FORMATS = {"image/png": "png", "image/jpeg": "jpg", "image/jpg": "jpg", "image/gif": "gif",
                  "image/bmp": "bmp", "image/webp": "webp", "image/tiff": "tiff"}
-
-
-class ModelNotFound(MexaError):
-    type = "model_not_found"
-    status = 404
 
 
 class MexaOptions(BaseModel):
@@ -223,5 +218,5 @@ def models(app_name: str, created: int) -> dict[str, Any]:
                                         "owned_by": "mexa-ray"}]}
 
 
-__all__ = ["ChatBody", "ChatRequest", "ModelNotFound", "chunk", "completion", "models",
+__all__ = ["ChatBody", "ChatRequest", "chunk", "completion", "models",
            "parse_chat"]

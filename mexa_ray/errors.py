@@ -1,4 +1,4 @@
-"""One exception hierarchy for the whole library.
+"""One exception hierarchy for the whole library, and the one way to summarise a failure.
 
 Every error a caller can cause is a `MexaError` (a `ValueError`), carrying the request field it is
 about, so that the HTTP ingress can map it to a 4xx body without knowing where it was raised.
@@ -14,6 +14,16 @@ def first_validation_error(errors: list[dict]) -> tuple[str | None, str]:
     err = errors[0]
     field = ".".join(str(p) for p in err.get("loc", ())) or None
     return field, str(err.get("msg", "invalid")).removeprefix("Value error, ")
+
+
+def summarise(exc: BaseException, limit: int = 300) -> str:
+    """`Type: last line of the message`, for answers' `missing` reasons, notes and row statuses:
+    one line a person can read (a traceback's last line is the one that says what broke)."""
+    lines = str(exc).strip().splitlines()
+    text = lines[-1].strip() if lines else ""
+    if len(text) > limit:
+        text = text[: limit - 1] + "…"
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
 class MexaError(ValueError):
@@ -91,3 +101,34 @@ class ConfigError(MexaError):
 
     type = "config_error"
     status = 500
+
+
+class ConfigFieldError(ValueError):
+    """Raised by the config models' own validators for a rule that spans fields: `field` is the
+    entry it is about, relative to the model that raises it (`parse_config` prefixes the model's
+    location), so the error names the dotted field without reading it out of the message."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field = field
+        self.message = message
+
+
+class Unauthorized(MexaError):
+    """No API key, or a wrong one, where the service asks for one."""
+
+    type = "unauthorized"
+    status = 401
+
+
+class ModelNotFound(MexaError):
+    """A chat request names a model this service does not serve."""
+
+    type = "model_not_found"
+    status = 404
+
+
+class BenchmarkError(MexaError):
+    """An annotation file cannot be read as the benchmark it was given as."""
+
+    type = "benchmark_error"

@@ -21,6 +21,9 @@ def lettered(options: list[str]) -> str:
 
 # MEXA's skill selection (Sec. 3.1): the model sees the task, the question, the options and the
 # skill catalogue grouped by area, and answers with the ids of the skills the question needs.
+# After the catalogue come the cards of the experts that would apply those skills (each expert
+# once, with its skill ids, description and what it cannot do), so the choice is made knowing
+# who will look and what they miss.
 ROUTER_SYSTEM = (
     "You are the planner of a multimodal reasoning system. Expert models can describe the "
     "inputs; you decide which of their skills are needed to answer the question.")
@@ -30,22 +33,38 @@ ROUTER_INSTRUCTION = (
     "the skill ids, separated by commas (for example: {example}). Do not explain.")
 
 
-def router_messages(query: Query, skills: list[Skill], present: list[str],
-                    images: list | None = None) -> list[dict]:
-    """The skill-selection conversation; `images` (a few frames) when the router is a VLM."""
+def router_card(name: str, skill_ids: list[str], description: str,
+                limitations: str | None = None) -> str:
+    """One expert's card as the LLM router reads it."""
+    text = f"{name} ({', '.join(skill_ids)}): {description.strip()}"
+    return f"{text} Limitations: {limitations.strip()}" if limitations else text
+
+
+def router_catalogue(skills: list[Skill], cards: list[str] | None = None) -> str:
+    """The skills grouped by area, then the experts' cards (`router_card`)."""
     areas: dict[str, list[Skill]] = {}
     for s in skills:
         areas.setdefault(s.area, []).append(s)
-    catalogue = "\n".join(
+    text = "\n".join(
         f"{area}:\n" + "\n".join(f"  {s.id}: {s.name}. {s.description}" for s in group)
         for area, group in areas.items())
+    if cards:
+        text += "\n\nExperts that apply them:\n" + "\n".join(f"  {c}" for c in cards)
+    return text
+
+
+def router_messages(query: Query, skills: list[Skill], present: list[str],
+                    images: list | None = None, cards: list[str] | None = None) -> list[dict]:
+    """The skill-selection conversation; `cards`: the cards of the experts that offer those
+    skills; `images` (a few frames) when the router is a VLM."""
     example = ", ".join(s.id for s in skills[:2]) or "A1"
     parts = [f"Task type: {query.task or 'question answering'}",
              f"Input modalities: {', '.join(present) or 'none'}",
              f"Question: {query.question}"]
     if query.options:
         parts.append("Options:\n" + lettered(query.options))
-    parts += ["Skills:\n" + catalogue, ROUTER_INSTRUCTION.format(example=example)]
+    parts += ["Skills:\n" + router_catalogue(skills, cards),
+              ROUTER_INSTRUCTION.format(example=example)]
     text = "\n\n".join(parts)
     if images:
         content: list[dict] | str = [{"type": "image", "image": im} for im in images]

@@ -15,18 +15,63 @@ import numpy as np
 
 from mexa_ray.config import AppConfig, ExpertSpec
 from mexa_ray.embedding import Embedder
-from mexa_ray.errors import InvalidRequest, UnknownExpert
+from mexa_ray.errors import InvalidRequest, UnknownExpert, summarise
 from mexa_ray.evidence import claim_terms, terms
 from mexa_ray.llm import Generation, Generator, build_generator, first_line
-from mexa_ray.prompts import parse_skill_ids, router_messages, router_schema
+from mexa_ray.prompts import (
+    parse_skill_ids,
+    router_card,
+    router_catalogue,
+    router_messages,
+    router_schema,
+)
 from mexa_ray.types import Query, SelectedExpert, Selection, Skill
 
 log = logging.getLogger(__name__)
 
 
 def card_text(spec: ExpertSpec, skill: Skill) -> str:
-    """What the router compares the question with: the skill, then the expert's own card."""
+    """What the embedding router compares the question with: the skill, then the expert's
+    description. Not its `limitations`: similarity would match a question on what the expert
+    cannot do."""
     return f"{skill.name}: {skill.description} {spec.description}"
+
+
+def llm_cards(offered: dict[str, list[ExpertSpec]]) -> list[str]:
+    """The cards of the experts that would apply the offered skills, as the LLM router reads
+    them: each expert once, with the offered skill ids it applies, in config order."""
+    skills: dict[str, list[str]] = {}
+    experts: dict[str, ExpertSpec] = {}
+    for sid, specs in offered.items():
+        for e in specs:
+            experts.setdefault(e.name, e)
+            skills.setdefault(e.name, []).append(sid)
+    return [router_card(e.name, skills[e.name], e.description, e.limitations)
+            for e in experts.values()]
+
+
+def router_view(config: AppConfig) -> str:
+    """Exactly what each router of `config` reads about the experts (`mexa experts
+    --router-view`): the LLM router's catalogue, as its prompt shows it when every modality is
+    present (a query shows only the skills its inputs allow), and the embedding router's texts,
+    one per expert and skill (it is the LLM router's fallback, so every config has one)."""
+    catalogue = config.skill_catalogue()
+    offered: dict[str, list[ExpertSpec]] = {}
+    for expert in config.experts:
+        for sid in expert.skills:
+            offered.setdefault(sid, []).append(expert)
+    kind = config.router.llm.kind if config.router.llm is not None else None
+    lines = [f"router.kind: {config.router.kind}" + (f" ({kind})" if kind else ""), ""]
+    lines += ["LLM router: the skills part of its prompt (all modalities present)" +
+              ("" if config.router.kind == "llm" else "; not used by this config"),
+              router_catalogue([catalogue[s] for s in offered], llm_cards(offered)), ""]
+    lines.append("Embedding router" + (" (the LLM router's fallback)"
+                                       if config.router.kind == "llm" else "") +
+                 ": one text per expert and skill, compared with the question")
+    for expert in config.experts:
+        for sid in expert.skills:
+            lines.append(f"  {expert.name} / {sid}: {card_text(expert, catalogue[sid])}")
+    return "\n".join(lines)
 
 
 def query_text(query: Query) -> str:
@@ -167,7 +212,8 @@ def router_frames(query: Query, limit: int) -> list:
 
 
 class LLMRouter:
-    """MEXA's router: the LLM reads the question and the skill catalogue and names skill ids.
+    """MEXA's router: the LLM reads the question and the skill catalogue, with the cards of the
+    experts under each skill, and names skill ids.
 
     Only skills that some expert offers for the present modalities are shown, so every id the
     model can name maps to an expert. Config order is preference: when two experts offer a
@@ -213,7 +259,8 @@ class LLMRouter:
             try:
                 images = router_frames(query, self.frames) if self.frames else None
                 prompts[i] = (router_messages(query, [self.catalogue[s] for s in offered],
-                                              query.modalities, images), offered)
+                                              query.modalities, images, llm_cards(offered)),
+                              offered)
             except Exception as exc:  # unreadable frames: this query falls back alone
                 results[i] = self._failed(query, exc)
         order = list(prompts)
@@ -232,8 +279,7 @@ class LLMRouter:
 
     def _failed(self, query: Query, exc: Exception) -> Selection:
         log.error("request %s: LLM router failed: %s", query.request_id, exc)
-        return self._fall_back(query, f"the LLM router failed ({type(exc).__name__}: "
-                                      f"{first_line(str(exc))})")
+        return self._fall_back(query, f"the LLM router failed ({summarise(exc)})")
 
     def _interpret(self, query: Query, out: Generation,
                    offered: dict[str, list[ExpertSpec]]) -> Selection:

@@ -11,7 +11,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from mexa_ray.datasets import BenchmarkError, get_benchmark
+from mexa_ray.datasets import get_benchmark
+from mexa_ray.errors import BenchmarkError
 from mexa_ray.datasets.scoring import exact_match, gold_index, normalise, option_match
 from mexa_ray.datasets.sqa3d import question_type
 from mexa_ray.config import load_config

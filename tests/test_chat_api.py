@@ -11,7 +11,8 @@ import httpx
 import openai
 import pytest
 
-from mexa_ray.chat_api import ModelNotFound, parse_chat
+from mexa_ray.chat_api import parse_chat
+from mexa_ray.errors import ModelNotFound
 from mexa_ray.errors import InvalidRequest
 
 

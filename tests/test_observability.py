@@ -37,7 +37,7 @@ def test_request_id_in_the_response_and_in_every_replicas_log_lines(http, demo_r
     assert r.status_code == 200, r.text
     assert r.json()["request_id"] == rid and r.headers["x-request-id"] == rid
 
-    replicas = ("ingress", "selector", "expert-table-profiler", "aggregator")
+    replicas = ("ingress", "orchestrator", "expert-table-profiler", "aggregator")
 
     def lines() -> list[str]:  # each replica writes its lines in its own time: wait for all
         found = serve_log_lines(rid)
@@ -49,7 +49,7 @@ def test_request_id_in_the_response_and_in_every_replicas_log_lines(http, demo_r
 
     found = wait_for(lines) or serve_log_lines(rid)
     # Serve's access line at the ingress (the default `serve.access_log`), and the library's
-    # own lines in the selector, the expert and the aggregator, all carry Serve's id
+    # own lines in the orchestrator, the expert and the aggregator, all carry Serve's id
     assert any("ingress" in x and "/v1/reason" in x and "200" in x for x in found), found
     assert any("selected ['table-profiler']" in x for x in found), found
     assert any("expert table-profiler skill F2" in x for x in found), found

@@ -11,6 +11,7 @@ from mexa_ray.prompts import (
     aggregator_messages,
     extract_option,
     parse_skill_ids,
+    router_card,
     router_messages,
 )
 from mexa_ray.skills import DEFAULT_SKILLS, MEXA_SKILLS
@@ -128,3 +129,15 @@ def test_aggregator_prompt_for_open_questions():
     text = aggregator_messages(q, [], [])[1]["content"]
     assert "(no expert report is available)" in text
     assert "Answer the question directly" in text
+
+
+def test_router_prompt_shows_the_experts_cards_with_limitations_after_the_skills():
+    skills = [s for s in MEXA_SKILLS if s.id in ("B1", "B3")]
+    cards = [router_card("speech", ["B1"], "Whisper transcript with timestamps.", "English only."),
+             router_card("audio-signal", ["B3"], "Tempo, loudness and pitch.")]
+    text = router_messages(_query(), skills, ["audio"], cards=cards)[1]["content"]
+    experts = text.index("Experts that apply them:\n")
+    assert text.index("  B3: ") < experts  # after the catalogue
+    assert ("  speech (B1): Whisper transcript with timestamps. Limitations: English only.\n"
+            "  audio-signal (B3): Tempo, loudness and pitch.\n") in text[experts:]
+    assert text.count("Limitations") == 1  # an expert without limitations shows none

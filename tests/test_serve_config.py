@@ -34,7 +34,7 @@ def test_generated_config_is_valid_and_matches_the_app():
     assert lrm["ray_actor_options"] == {
         **config.aggregator.deployment.ray_actor_options,
         "runtime_env": {"env_vars": config.serve.replica_env}}
-    assert by_name["selector"]["max_ongoing_requests"] == config.router.deployment.max_ongoing_requests
+    assert by_name["orchestrator"]["max_ongoing_requests"] == config.router.deployment.max_ongoing_requests
 
 
 def test_replicas_get_the_serve_settings_and_only_the_ingress_logs_each_call():
@@ -55,7 +55,7 @@ def test_replicas_get_the_serve_settings_and_only_the_ingress_logs_each_call():
         "num_cpus": 1, "runtime_env": {"env_vars": {"OMP_NUM_THREADS": "1"}}}
     by_name = deployments(parse_config(data))
     assert all(d["logging_config"]["enable_access_log"] for d in by_name.values())
-    assert "runtime_env" not in by_name["selector"]["ray_actor_options"]
+    assert "runtime_env" not in by_name["orchestrator"]["ray_actor_options"]
     expert = by_name[f"expert-{data['experts'][0]['name']}"]["ray_actor_options"]
     assert expert["runtime_env"] == {"env_vars": {"OMP_NUM_THREADS": "1"}}
 

@@ -1,4 +1,4 @@
-"""End to end through a real local Ray Serve app: HTTP ingress -> selector -> expert deployments
+"""End to end through a real local Ray Serve app: HTTP ingress -> orchestrator -> expert deployments
 -> aggregator, with media by path and by upload, bad input, failing and slow experts."""
 
 from __future__ import annotations

@@ -69,7 +69,8 @@ def build_pipeline(rows: list[dict[str, Any]], config: AppConfig, media_root: st
     # enough blocks to fill a batch each, and to give every actor of the widest pool work
     blocks = min(len(rows), max(math.ceil(len(rows) / router.bulk.batch_size), widest))
     ds = ray.data.from_items(rows, override_num_blocks=blocks)
-    ds = ds.map_batches(BuildQueries, fn_constructor_kwargs={"media_root": media_root,
+    ds = ds.map_batches(BuildQueries, fn_constructor_kwargs={"config": config,
+                                                              "media_root": media_root,
                                                               "run_id": run_id},
                         compute=ActorPoolStrategy(size=1), batch_size=router.bulk.batch_size,
                         batch_format="pyarrow", num_cpus=0.1)

@@ -24,7 +24,7 @@ from mexa_ray.aggregation import build_aggregator
 from mexa_ray.datasets import get_benchmark
 from mexa_ray.config import AppConfig
 from mexa_ray.embedding import Embedder
-from mexa_ray.errors import MexaError
+from mexa_ray.errors import MexaError, summarise
 from mexa_ray.bulk.cache import ReportCache, cache_key
 from mexa_ray.bulk.rows import (
     AGGREGATE_FAILED,
@@ -43,18 +43,12 @@ from mexa_ray.bulk.rows import (
     to_table,
 )
 from mexa_ray.experts import build_expert
-from mexa_ray.media import resolve_format
 from mexa_ray.selection import build_router
 from mexa_ray.types import ExpertReport, Media, Query
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 R = TypeVar("R")
-
-
-def _short(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return f"{type(exc).__name__}: {text[-1][:300] if text else ''}"
 
 
 def _batched(batch_fn: Callable[[list[T]], list[R]], one_fn: Callable[[T], R],
@@ -77,35 +71,44 @@ def _batched(batch_fn: Callable[[list[T]], list[R]], one_fn: Callable[[T], R],
 
 
 class BuildQueries:
-    """Adapter rows -> queries: finds each media file under the media root, checks its format
-    and hashes its content (the report cache's key). A missing or unsupported file becomes the
-    item's status."""
+    """Adapter rows -> queries: each media file is found under the media root and admitted by
+    the same rules as the HTTP ingress (under the root, a known format, within the size and
+    duration limits, readable by its modality's reader: `MediaAdmission`), and its content
+    hashed (the report cache's key). A missing file, or one the ingress would refuse, becomes
+    the item's status instead of a report read from it."""
 
-    def __init__(self, media_root: str, run_id: str) -> None:
+    def __init__(self, config: AppConfig, media_root: str, run_id: str) -> None:
         self.root = Path(media_root).expanduser().resolve()
+        self.admission = config.media_admission(roots=[self.root])
         self.run_id = run_id
-        #: (path, size, mtime) -> sha256: many questions share one scene or video
-        self.hashes: dict[tuple[str, int, float], str] = {}
+        #: (path, size, mtime) -> the admitted item or its refusal: many questions share one
+        #: scene or video, which is read and hashed once
+        self.admitted: dict[tuple[str, int, float], Media | MexaError] = {}
 
-    def _sha256(self, path: Path) -> str:
+    def _admit(self, media_type: str, path: Path, field: str) -> Media:
         st = path.stat()
         key = (str(path), st.st_size, st.st_mtime)
-        if key not in self.hashes:
-            with path.open("rb") as f:
-                self.hashes[key] = hashlib.file_digest(f, "sha256").hexdigest()
-        return self.hashes[key]
+        if key not in self.admitted:
+            try:
+                item = self.admission.file(media_type, path, field)
+                with open(item.path, "rb") as f:
+                    item.sha256 = hashlib.file_digest(f, "sha256").hexdigest()
+                self.admitted[key] = item
+            except MexaError as exc:
+                self.admitted[key] = exc
+        admitted = self.admitted[key]
+        if isinstance(admitted, MexaError):
+            raise admitted
+        return dataclasses.replace(admitted)
 
     def _media(self, refs: list[dict[str, Any]]) -> list[Media]:
         media = []
         for i, ref in enumerate(refs):
-            paths = [p if Path(p).is_absolute() else self.root / p for p in ref["paths"]]
-            found = next((Path(p) for p in paths if Path(p).is_file()), None)
+            paths = [self.root / p for p in ref["paths"]]  # an absolute path stays absolute
+            found = next((p for p in paths if p.is_file()), None)
             if found is None:
                 raise FileNotFoundError(f"{ref['type']}: no file at {paths[0]}")
-            item = Media(ref["type"], path=str(found), name=found.name)
-            item.format = resolve_format(item, f"media.{i}")
-            item.sha256 = self._sha256(found)
-            media.append(item)
+            media.append(self._admit(ref["type"], found, f"media.{i}.path"))
         return media
 
     def __call__(self, batch: pa.Table) -> pa.Table:
@@ -119,7 +122,7 @@ class BuildQueries:
                 row.update(status=MISSING_MEDIA, status_detail=str(exc))
                 continue
             except MexaError as exc:
-                row.update(status=BAD_MEDIA, status_detail=exc.message)
+                row.update(status=BAD_MEDIA, status_detail=f"{exc.field}: {exc.message}")
                 continue
             query = Query(row["question"], list(row["options"] or []), row["task"] or None,
                           media, request_id=row["id"])
@@ -146,7 +149,7 @@ class SelectExperts:
         per_row = (time.perf_counter() - started) / max(1, len(todo))
         for row, selection in zip(todo, results):
             if isinstance(selection, Exception):
-                row.update(status=SELECT_FAILED, status_detail=_short(selection))
+                row.update(status=SELECT_FAILED, status_detail=summarise(selection))
                 continue
             row["selected"] = json.dumps([dataclasses.asdict(s) for s in selection.experts])
             row["skills"] = [s.skill for s in selection.experts]
@@ -235,7 +238,7 @@ class RunExpert:
             else:
                 missing = json.loads(row["missing"])
                 reason = (str(result) if isinstance(result, TimeoutError)  # as Serve says it
-                          else f"failed: {_short(result)}")
+                          else f"failed: {summarise(result)}")
                 missing.append({"expert": name, "reason": reason})
                 row["missing"] = json.dumps(missing)
             add_time(row, f"expert:{name}", per_call)
@@ -260,7 +263,7 @@ class Aggregate:
         per_row = (time.perf_counter() - started) / max(1, len(todo))
         for row, verdict in zip(todo, verdicts):
             if isinstance(verdict, Exception):
-                row.update(status=AGGREGATE_FAILED, status_detail=_short(verdict))
+                row.update(status=AGGREGATE_FAILED, status_detail=summarise(verdict))
                 continue
             row.update(prediction=verdict.answer, option_index=verdict.option_index,
                        reasoning=verdict.reasoning, aggregator=self.aggregator.name,

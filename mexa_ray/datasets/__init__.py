@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from mexa_ray.datasets.base import Benchmark, BenchmarkError, Item, MediaRef
+from mexa_ray.datasets.base import Benchmark, Item, MediaRef
 from mexa_ray.datasets.generic import Generic
 from mexa_ray.datasets.m3d import M3D
 from mexa_ray.datasets.mmau import MMAU
 from mexa_ray.datasets.sqa3d import SQA3D
 from mexa_ray.datasets.videommmu import VideoMMMU
+from mexa_ray.errors import BenchmarkError
 
 BENCHMARKS: dict[str, type[Benchmark]] = {
     b.name: b for b in (MMAU, SQA3D, VideoMMMU, M3D, Generic)}
@@ -21,4 +22,4 @@ def get_benchmark(name: str) -> Benchmark:
     return cls()
 
 
-__all__ = ["BENCHMARKS", "Benchmark", "BenchmarkError", "Item", "MediaRef", "get_benchmark"]
+__all__ = ["BENCHMARKS", "Benchmark", "Item", "MediaRef", "get_benchmark"]

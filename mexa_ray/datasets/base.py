@@ -14,13 +14,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from mexa_ray.errors import MexaError
-
-
-class BenchmarkError(MexaError):
-    """An annotation file cannot be read as the benchmark it was given as."""
-
-    type = "benchmark_error"
+from mexa_ray.errors import BenchmarkError
 
 
 @dataclass

@@ -11,8 +11,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from mexa_ray.errors import BenchmarkError
 from mexa_ray.datasets.base import (
-    BenchmarkError,
     Item,
     MediaRef,
     RecordBenchmark,

@@ -14,9 +14,9 @@ import json
 from pathlib import Path
 from typing import Any
 
+from mexa_ray.errors import BenchmarkError
 from mexa_ray.datasets.base import (
     Benchmark,
-    BenchmarkError,
     Item,
     MediaRef,
     check_unique,

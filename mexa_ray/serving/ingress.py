@@ -1,4 +1,4 @@
-"""HTTP ingress (FastAPI): validates requests and media, then asks the selector.
+"""HTTP ingress (FastAPI): validates requests and media, then asks the orchestrator.
 
 Every error a client can cause is answered 4xx with {"error": {"type", "message", "field"}}; the
 same validation runs for handle calls (`answer`), which the demo and `mexa ask` use in-process.
@@ -6,17 +6,12 @@ same validation runs for handle calls (`answer`), which the demo and `mexa ask` 
 
 # no `from __future__ import annotations` here: FastAPI must see the real `Request` type
 import asyncio
-import base64
-import binascii
-import hmac
 import json
 import logging
-import math
 import os
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from importlib import resources
-from pathlib import Path
 
 from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response, StreamingResponse
@@ -26,131 +21,26 @@ from ray.serve.exceptions import BackPressureError
 from ray.serve.handle import DeploymentHandle
 from starlette.exceptions import HTTPException
 
-from mexa_ray.serving.observability import adopt_library_logs, current_request_id
-from mexa_ray.serving.placement import placements
-from mexa_ray.serving.transport import Handles, publish, spool
-from mexa_ray import media as media_io
 from mexa_ray.api import MediaIn, ReasonRequest, parse_request
 from mexa_ray.cards import expert_cards
 from mexa_ray.chat_api import chunk, completion, models, parse_chat
 from mexa_ray.config import AppConfig
-from mexa_ray.errors import (
-    InvalidRequest,
-    MediaError,
-    MexaError,
-    Overloaded,
-    PayloadTooLarge,
-)
-from mexa_ray.media import remote
+from mexa_ray.errors import InvalidRequest, MexaError, Overloaded
+from mexa_ray.media.admission import MediaAdmission, decode_base64
+from mexa_ray.serving import http_guard
+from mexa_ray.serving.http_guard import INTERNAL_ERROR, PLAYGROUND_FILES, answered
+from mexa_ray.serving.observability import adopt_library_logs, current_request_id
+from mexa_ray.serving.placement import placements
+from mexa_ray.serving.transport import Handles, publish, spool
 from mexa_ray.types import Media, Query
 
 log = logging.getLogger("ray.serve")
 api = FastAPI(title="mexa-ray", description="MEXA multimodal reasoning with expert models")
-
-
-INTERNAL_ERROR = {"error": {"type": "internal_error",
-                            "message": "the request failed inside the service; see the server log"}}
-
-
-def error_response(exc: MexaError) -> JSONResponse:
-    body = exc.to_dict()
-    body["error"]["param"] = exc.field  # the name OpenAI clients read the field from
-    headers = {}
-    if isinstance(exc, Overloaded) and exc.retry_after_s is not None:
-        headers["Retry-After"] = str(max(1, math.ceil(exc.retry_after_s)))
-    return JSONResponse(body, status_code=exc.status, headers=headers)
-
-
-class Unauthorized(MexaError):
-    type = "unauthorized"
-    status = 401
-
-
-#: the playground's files: static, no data in them; the API calls the page makes need the key
-PLAYGROUND_FILES = {"playground.js": "text/javascript", "playground.css": "text/css"}
-
-
-def _public(request: Request) -> bool:
-    """Routes that need no key: health, and the playground page with its two static files
-    (paths taken below the app's route prefix, which Serve passes as the root path)."""
-    path = request.url.path
-    root = request.scope.get("root_path", "")
-    if root and path.startswith(root):
-        path = path[len(root):]
-    path = path.rstrip("/")
-    return (path.endswith("/healthz") or path == ""
-            or path.removeprefix("/playground/") in PLAYGROUND_FILES)
+http_guard.install(api)
 
 
 def _playground_file(name: str) -> str:
     return resources.files("mexa_ray.playground").joinpath(name).read_text()
-
-
-class Guard:
-    """Bearer-token check (every route but /healthz, when keys are configured) and the body-size
-    limit, before any route reads the body. A plain ASGI middleware: Starlette's
-    `@app.middleware("http")` would stream every response through an extra task."""
-
-    def __init__(self, app: Callable) -> None:
-        self.app = app
-
-    async def __call__(self, scope: dict, receive: Callable, send: Callable) -> None:
-        if scope["type"] == "http":
-            refused = self._refusal(Request(scope))
-            if refused is not None:
-                await refused(scope, receive, send)
-                return
-        await self.app(scope, receive, send)
-
-    @staticmethod
-    def _refusal(request: Request) -> Response | None:
-        keys: frozenset[str] = getattr(request.app.state, "api_keys", frozenset())
-        if keys and not _public(request):
-            scheme, _, token = request.headers.get("authorization", "").partition(" ")
-            if scheme.lower() != "bearer" or not any(hmac.compare_digest(token.strip(), k)
-                                                     for k in keys):
-                response = error_response(Unauthorized(
-                    "missing or wrong API key: send 'Authorization: Bearer <key>'",
-                    field="authorization"))
-                response.headers["WWW-Authenticate"] = "Bearer"
-                return response
-        limit = getattr(request.app.state, "max_body_bytes", None)
-        length = request.headers.get("content-length", "")
-        if limit and length.isdigit() and int(length) > limit:
-            return error_response(PayloadTooLarge(f"the body has {length} bytes; the limit is "
-                                                  f"{limit}", field="body"))
-        return None
-
-
-api.add_middleware(Guard)
-
-
-async def answered(request: Request,
-                   handler: Callable[[object], Awaitable[Response]]) -> Response:
-    """Run a JSON route: bad JSON or bad input is a 4xx with the error body, a bug a 500 with
-    the same shape; the service keeps serving either way."""
-    body = await request.body()
-    limit = request.app.state.max_body_bytes
-    if len(body) > limit:  # a chunked upload that sent no Content-Length
-        return error_response(PayloadTooLarge(f"the body is over {limit} bytes", field="body"))
-    try:
-        payload = json.loads(body)
-    except ValueError as exc:
-        return error_response(MexaError(f"the body is not valid JSON: {exc}"))
-    except RecursionError:  # arrays or objects nested deeper than any request needs
-        return error_response(MexaError("the body nests JSON arrays or objects too deeply",
-                                        field="body"))
-    try:
-        return await handler(payload)
-    except RecursionError:  # nested within the parser's limit, but past the validator's
-        return error_response(MexaError("the body nests JSON arrays or objects too deeply",
-                                        field="body"))
-    except MexaError as exc:
-        log.info("rejected request: %s (%s)", exc.message, exc.field)
-        return error_response(exc)
-    except Exception:  # a bug, not the client's fault: logged, answered with the error body
-        log.exception("request failed")
-        return JSONResponse(INTERNAL_ERROR, status_code=500)
 
 
 def relative_timeline(stages: list[dict], started: float, prepared: float,
@@ -168,21 +58,14 @@ def relative_timeline(stages: list[dict], started: float, prepared: float,
     return rows
 
 
-@api.exception_handler(HTTPException)
-async def _http_error(request: Request, exc: HTTPException) -> JSONResponse:
-    """Unknown routes and wrong methods get the same error body as everything else."""
-    body = {"error": {"type": "http_error", "message": str(exc.detail)}}
-    return JSONResponse(body, status_code=exc.status_code, headers=getattr(exc, "headers", None))
-
-
 @serve.deployment
 @serve.ingress(api)
 class Ingress:
-    def __init__(self, config: AppConfig, selector: DeploymentHandle) -> None:
+    def __init__(self, config: AppConfig, orchestrator: DeploymentHandle) -> None:
         adopt_library_logs()
         self.config = config
-        self.selector = Handles(selector, config.serve.transport)
-        self.roots = config.media_roots()
+        self.orchestrator = Handles(orchestrator, config.serve.transport)
+        self.admission = config.media_admission()
         self.cards = expert_cards(config)
         self.started = int(time.time())
         keys = os.environ.get(config.ingress.api_keys_env, "")
@@ -200,8 +83,8 @@ class Ingress:
     async def _answer(self, query: Query, started: float) -> dict:
         prepared = time.time()
         try:
-            answer = await self.selector.for_query(query).reason.remote(query)
-        except BackPressureError as exc:  # the selectors' queues are full
+            answer = await self.orchestrator.for_query(query).reason.remote(query)
+        except BackPressureError as exc:  # the orchestrators' queues are full
             raise Overloaded(f"the service is at capacity ({exc}); retry later",
                              self.config.router.deployment.retry_after_s) from None
         except RayTaskError as exc:  # a MexaError raised downstream (e.g. unknown expert)
@@ -235,45 +118,15 @@ class Ingress:
     def _media(self, i: int, m: MediaIn) -> Media:
         field = f"media.{i}"
         if m.path is not None:
-            path = media_io.check_under_roots(m.path, self.roots, f"{field}.path")
-            item = Media(type=m.type, path=str(path), format=m.format, name=m.name or path.name)
-            item.format = media_io.resolve_format(item, f"{field}.format")
-            if path.stat().st_size > self.config.ingress.max_media_bytes:
-                raise PayloadTooLarge(f"the file is over {self.config.ingress.max_media_bytes} "
-                                      "bytes", field=f"{field}.path")
-            self._probe(item, path, f"{field}.path")
-            return item
+            return self.admission.file(m.type, m.path, f"{field}.path", m.format, m.name)
         if m.url is not None:
-            limits = self.config.ingress
-            data = remote.fetch(m.url, limits.url_hosts, limits.max_media_bytes,
-                                limits.url_timeout_s, f"{field}.url")
             where = f"{field}.url"
+            data = self.admission.fetch(m.url, where)
         else:
-            try:
-                data = base64.b64decode(m.data, validate=True)
-            except (binascii.Error, ValueError):
-                raise MediaError("'data' is not valid base64", field=f"{field}.data") from None
             where = f"{field}.data"
-        if len(data) > self.config.ingress.max_media_bytes:
-            raise PayloadTooLarge(f"the item has {len(data)} bytes; the limit is "
-                                  f"{self.config.ingress.max_media_bytes}", field=where)
-        if not data:
-            raise MediaError("the item is empty", field=where)
-        item = Media(type=m.type, format=m.format, name=m.name)
-        item.format = media_io.resolve_format(item, f"{field}.format", head=data[:64])
-        path, item.sha256 = spool(data, item.format)
-        self._probe(item, path, where)
+            data = decode_base64(m.data, where)
+        item = self.admission.upload(m.type, data, where, spool, m.format, m.name)
         return publish(item, data)
-
-    def _probe(self, item: Media, path: Path, field: str) -> None:
-        """Open the file with its modality's reader (corrupt input is refused here, not in an
-        expert) and hold audio and video to the duration limit."""
-        info = media_io.probe(item.type, path, item.format, field)
-        limit = self.config.ingress.max_media_seconds
-        seconds = info.get("duration_s")
-        if seconds is not None and seconds > limit:
-            raise PayloadTooLarge(f"the {item.type} lasts {seconds:.1f} s; the limit is "
-                                  f"{limit:g} s", field=field)
 
     @api.post("/v1/reason")
     async def reason(self, request: Request) -> Response:

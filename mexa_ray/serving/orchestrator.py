@@ -1,0 +1,52 @@
+"""The orchestrator: the deployment each request passes through once. It routes (the router's
+model lives here, so the replica is ready only once it can route), fans the query out to the
+chosen experts (`fanout.FanOut`) and hands the reports, and what is missing, to the aggregator."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+from ray import serve
+from ray.serve.handle import DeploymentHandle
+
+from mexa_ray.config import AppConfig
+from mexa_ray.embedding import Embedder
+from mexa_ray.selection import build_router
+from mexa_ray.serving.fanout import FanOut
+from mexa_ray.serving.observability import ExpertMetrics, adopt_library_logs
+from mexa_ray.serving.transport import Handles, materialise
+from mexa_ray.types import Answer, Query
+
+
+@serve.deployment
+class Orchestrator:
+    def __init__(self, config: AppConfig, experts: dict[str, DeploymentHandle],
+                 aggregator: DeploymentHandle) -> None:
+        adopt_library_logs()
+        self.metrics = ExpertMetrics()
+        self.config = config
+        transport = config.serve.transport
+        self.fanout = FanOut({name: Handles(h, transport) for name, h in experts.items()},
+                             {s.name: s.timeout_s for s in config.experts}, self.metrics)
+        self.aggregator = Handles(aggregator, transport)
+        self.router = build_router(config, Embedder(config.embedding))
+
+    async def reason(self, query: Query) -> Answer:
+        started = time.time()
+        budget = min(query.deadline_s or self.config.request_deadline_s,
+                     self.config.request_deadline_s)
+        # a VLM router looks at frames; experts still get the query with media by reference
+        routed = await materialise(query) if self.router.needs_media else query
+        selection = await asyncio.to_thread(self.router.select, routed)
+        fanout_at = time.time()
+        for s in selection.experts:
+            self.metrics.selections.inc(tags={"expert": s.expert, "skill": s.skill})
+        gathered = await self.fanout.gather(query, selection.experts, started + budget)
+        timeline = [{"stage": "routing", "start": started, "end": fanout_at}, *gathered.timeline]
+        timings = {"select_s": fanout_at - started, "experts_s": time.time() - fanout_at}
+        return await self.aggregator.for_query(query).aggregate.remote(
+            query, selection, gathered.reports, gathered.missing, timings, timeline)
+
+    def check_health(self) -> None:
+        self.router.check_health()
