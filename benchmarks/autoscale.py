@@ -47,7 +47,7 @@ def app(name: str, media: Path, delay: float, autoscale: bool) -> dict:
             "ingress": {"media_roots": [str(media)], "deployment": head},
             "experts": [{"name": "elastic", "backend": "synthetic", "modalities": ["text"],
                          "skills": ["T1"], "description": "A fixed sleep.", "timeout_s": 60,
-                         "options": {"delay_s": delay},
+                         "settings": {"delay_s": delay},
                          "deployment": {"max_ongoing_requests": 2, **scaling,
                                         "ray_actor_options": {
                                             "num_cpus": 0.1, "num_gpus": 1,

@@ -31,7 +31,7 @@ from PIL import Image
 from ray import serve
 
 from mexa_ray.serving import runtime
-from mexa_ray.serving.app import serve_options
+from mexa_ray.serving.app import serve_kwargs
 from mexa_ray.serving.expert import ExpertDeployment
 from mexa_ray.serving.transport import by_value
 from mexa_ray.config import AppConfig, parse_config
@@ -74,9 +74,9 @@ def summary(label: str, batch: int | None, wall: float, latencies: list[float]) 
 
 def served(config: AppConfig, queries: list[Query], concurrency: int, label: str) -> dict:
     spec = config.experts[0]
-    app = ExpertDeployment.options(name="vlm", **serve_options(config, spec.deployment)).bind(
+    app = ExpertDeployment.options(name="vlm", **serve_kwargs(config, spec.deployment)).bind(
         spec, config.skill_catalogue())
-    # called the way the selector calls an expert
+    # called the way the orchestrator calls an expert
     handle = by_value(serve.run(app, name=config.name, route_prefix=None))
     handle.analyse.remote(queries[0], SKILL).result(timeout_s=300)  # warm-up
 

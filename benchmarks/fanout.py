@@ -2,7 +2,7 @@
 
 For experts of controlled latency (the synthetic backend) and k = 1..8 selected experts, and for
 the real offline experts on one five-modality query, it times the full Serve chain (ingress
-handle -> selector -> k expert deployments -> aggregator) against calling the same expert
+handle -> orchestrator -> k expert deployments -> aggregator) against calling the same expert
 objects one after another in this process, which is what original MEXA does.
 
     python benchmarks/fanout.py [--latencies 0.05,0.1,0.2] [--ks 1,2,4,8] [--repeats 7]
@@ -39,7 +39,7 @@ def synthetic_config(latency: float, n: int) -> AppConfig:
     data = load_config("analytic").model_dump()
     data["experts"] = [{
         "name": f"syn-{i}", "backend": "synthetic", "modalities": ["text"], "skills": ["T1"],
-        "description": f"synthetic expert {i}", "timeout_s": 60, "options": {"delay_s": latency},
+        "description": f"synthetic expert {i}", "timeout_s": 60, "settings": {"delay_s": latency},
         "deployment": {"num_replicas": 1, "max_ongoing_requests": 8,
                        "ray_actor_options": {"num_cpus": 0.01}}} for i in range(n)]
     return parse_config(data)
@@ -110,7 +110,7 @@ def main() -> None:
             serve.delete(config.name)
 
         demo_root = Path("/tmp/mexa-bench-demo")
-        requests = examples(demo_root)[:5]  # the five analytic ones the README table measured
+        requests = examples(demo_root)[:5]  # the five analytic ones docs/performance.md measured
         config = load_config("analytic").with_media_roots([demo_root])
         handle = runtime.deploy(config)
         media = [m for r in requests for m in r["media"]]

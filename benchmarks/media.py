@@ -8,7 +8,7 @@ store once). The experts are the synthetic backend, so the time measured is the 
     python benchmarks/media.py [--mb 100] [--experts 4] [--repeats 3]
 
 For each way it reports the request's size on the wire, the bytes each expert call carries (the
-pickled query the selector sends, media by reference), what passing the media by value would
+pickled query the orchestrator sends, media by reference), what passing the media by value would
 carry (the file, once per expert), the latency, the ingress's share (decode, hash, probe,
 publish) and the time from sending the request to the first expert starting. Prints a table and
 writes benchmarks/results/media.json.
@@ -42,7 +42,7 @@ def points_config(root: Path, k: int) -> AppConfig:
     data["experts"] = [{
         "name": f"reader-{i}", "backend": "synthetic", "modalities": ["points"],
         "skills": ["C1"], "description": f"reads a point cloud {i}", "timeout_s": 300,
-        "options": {"delay_s": 0.0},
+        "settings": {"delay_s": 0.0},
         "deployment": {"num_replicas": 1, "max_ongoing_requests": 4,
                        "ray_actor_options": {"num_cpus": 0.01}}} for i in range(k)]
     return parse_config(data)

@@ -2,7 +2,7 @@
 
 With k no-op experts (the synthetic backend, no delay) forced by the request, every millisecond
 of a request is the chain itself: the ingress validating and publishing a small upload, the
-selector starting k calls, the experts' replicas answering, the aggregator gathering the reports
+orchestrator starting k calls, the experts' replicas answering, the aggregator gathering the reports
 and answering, and the transport between them. One client sends requests one after another,
 through the ingress handle and through HTTP (Serve's proxy, a keep-alive connection).
 
@@ -12,7 +12,7 @@ over Serve's gRPC transport with stdlib pickle, user code and routing on each re
 loop, an access line at the ingress only) and `serve defaults` (Ray actor calls with
 cloudpickle, Serve's threads, an access line in every replica: `serve.transport: actor`,
 `replica_env: {}`, `access_log: all`). A third app, `bare serve chain`, is Serve's floor for the
-same shape: empty deployments in the same places (ingress -> selector -> k experts, then the
+same shape: empty deployments in the same places (ingress -> orchestrator -> k experts, then the
 aggregator), with mexa-ray's transport and replica settings and none of our code; mexa-ray's p50
 over it is what our code adds.
 
@@ -63,7 +63,7 @@ def noop_config(n: int, name: str = "mexa", serve_settings: dict | None = None) 
     data["serve"] = {**data["serve"], **(serve_settings or {})}
     data["experts"] = [{
         "name": f"noop-{i}", "backend": "synthetic", "modalities": ["text"], "skills": ["T1"],
-        "description": f"no-op expert {i}", "timeout_s": 60, "options": {"delay_s": 0.0},
+        "description": f"no-op expert {i}", "timeout_s": 60, "settings": {"delay_s": 0.0},
         "deployment": {"num_replicas": 1, "max_ongoing_requests": 8,
                        "ray_actor_options": {"num_cpus": 0.01}}} for i in range(n)]
     return parse_config(data)
@@ -76,7 +76,7 @@ class BareLeaf:
 
 
 @serve.deployment(max_ongoing_requests=8, ray_actor_options={"num_cpus": 0.01})
-class BareSelector:
+class BareOrchestrator:
     def __init__(self, experts: list[DeploymentHandle], aggregator: DeploymentHandle) -> None:
         self.experts = [by_value(h) for h in experts]
         self.aggregator = by_value(aggregator)
@@ -88,25 +88,25 @@ class BareSelector:
 
 @serve.deployment(max_ongoing_requests=8, ray_actor_options={"num_cpus": 0.01})
 class BareIngress:
-    def __init__(self, selector: DeploymentHandle) -> None:
-        self.selector = by_value(selector)
+    def __init__(self, orchestrator: DeploymentHandle) -> None:
+        self.orchestrator = by_value(orchestrator)
 
     async def __call__(self, k: int) -> dict:
         started = time.time()
-        await self.selector.remote(k)
+        await self.orchestrator.remote(k)
         return {"timings": {"total_s": time.time() - started}}
 
 
 def bare_chain(n: int) -> DeploymentHandle:
     """Serve's floor for our chain's shape: empty deployments in the same places (ingress ->
-    selector -> k experts, then the aggregator), with mexa-ray's transport and replica settings
+    orchestrator -> k experts, then the aggregator), with mexa-ray's transport and replica settings
     and no code of ours."""
     env = {"runtime_env": {"env_vars": FAST_REPLICA_ENV}, "num_cpus": 0.01}
     leaf = BareLeaf.options(ray_actor_options=env)
     experts = [leaf.options(name=f"bare-expert-{i}").bind() for i in range(n)]
-    selector = BareSelector.options(ray_actor_options=env).bind(
+    orchestrator = BareOrchestrator.options(ray_actor_options=env).bind(
         experts, leaf.options(name="bare-aggregator").bind())
-    app = BareIngress.options(ray_actor_options=env).bind(selector)
+    app = BareIngress.options(ray_actor_options=env).bind(orchestrator)
     return by_value(serve.run(app, name="bare-chain", route_prefix=None))
 
 

@@ -7,7 +7,7 @@ measures the whole pipeline and not the prose it was tuned on. Each builder retu
 `generic` benchmark's format (id, question, options, answer, media, category) and is seeded, so
 a rebuild gives the same items.
 
-Sources and licences (README, "Answer quality"):
+Sources and licences (docs/performance.md, "Answer quality"):
 - images: Noto Color Emoji (Debian `fonts-noto-color-emoji`, OFL-1.1), named by the `emoji`
   package's CLDR names (BSD); scikit-image's bundled photographs (`skimage.data`, public domain
   or CC0 as listed in its docstrings); scikit-learn's handwritten digits (UCI, CC BY 4.0)

@@ -1,4 +1,4 @@
-"""`mexa demo | serve | ask | eval | build-config | check | experts`.
+"""`mexa demo | serve | ask | eval | build-config | check | experts | config-schema`.
 
 Commands that need Ray Serve import `mexa_ray.serving` lazily, so `mexa experts` stays fast and the
 library itself never imports Serve.
@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TextIO
 
-from mexa_ray.cards import expert_cards
+from mexa_ray.cards import backend_settings, expert_cards
 from mexa_ray.cli_overrides import add_override_arguments, overrides_of
 from mexa_ray.config import load_config
 from mexa_ray.errors import MexaError
@@ -178,7 +178,32 @@ def cmd_build_config(args: argparse.Namespace) -> int:
     return 0
 
 
+def _print_backends(pretty_json: bool) -> None:
+    """Each registered backend and the settings an expert's `settings:` may give it."""
+    backends = backend_settings()
+    if pretty_json:
+        print(_dump({"backends": backends}, True))
+        return
+    for b in backends:
+        print(f"{b['name']}  ({b['class']})")
+        if not b["settings"]:
+            print("    takes no settings")
+        for f in b["settings"]:
+            default = "required" if f["required"] else f"= {json.dumps(f['default'])}"
+            print(f"    {f['name']}: {f['type']} {default}")
+            if f["description"]:
+                print(f"        {f['description']}")
+
+
 def cmd_experts(args: argparse.Namespace) -> int:
+    if args.backends:  # the code's backends, not a config's experts
+        _print_backends(args.json)
+        return 0
+    if args.router_view:  # what the routers read about the experts, word for word
+        from mexa_ray.selection import router_view
+
+        print(router_view(load_config(args.config, overrides_of(args))))
+        return 0
     if args.url:  # a running app: its cards with where each replica runs
         import requests
 
@@ -207,6 +232,16 @@ def cmd_experts(args: argparse.Namespace) -> int:
             print(f"    replica {r['replica']}: {r['state']} on node {r['node_id'][:12]} "
                   f"({where}), GPUs {','.join(r['gpu_ids']) or 'none'}")
         print(f"    {c['description']}")
+    return 0
+
+
+def cmd_config_schema(args: argparse.Namespace) -> int:
+    from mexa_ray import config_reference
+
+    if args.format == "json":
+        sys.stdout.write(config_reference.json_schema())
+    else:
+        sys.stdout.write(config_reference.markdown())
     return 0
 
 
@@ -297,7 +332,17 @@ def build_parser() -> argparse.ArgumentParser:
                    "(a key from $MEXA_API_KEY)")
     add_override_arguments(p)
     p.add_argument("--json", action="store_true")
+    p.add_argument("--router-view", action="store_true",
+                   help="print exactly what each router of the config reads about the experts")
+    p.add_argument("--backends", action="store_true",
+                   help="list each registered backend's settings (type, default, meaning): what "
+                        "an expert's `settings:` may set")
     p.set_defaults(func=cmd_experts)
+
+    p = sub.add_parser("config-schema", help="print the reference of every app config field "
+                       "(Markdown, as in docs/config-reference.md), or its JSON Schema")
+    p.add_argument("--format", choices=("markdown", "json"), default="markdown")
+    p.set_defaults(func=cmd_config_schema)
     return parser
 
 
@@ -305,6 +350,9 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command in ("ask", "experts") and args.url and args.config:
         print("error: give --url or --config, not both", file=sys.stderr)
+        return 2
+    if args.command == "experts" and args.url and args.router_view:
+        print("error: --router-view reads a config (--config), not a running app", file=sys.stderr)
         return 2
     try:
         return args.func(args)

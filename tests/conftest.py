@@ -47,7 +47,7 @@ def app_config_for_tests(media_dir: Path) -> AppConfig:
         data["experts"].append({
             "name": s["name"], "backend": "synthetic", "modalities": ["text"], "skills": ["T1"],
             "description": f"Synthetic test expert {s['name']}.", "timeout_s": s["timeout_s"],
-            "options": {"delay_s": s["delay_s"], "fail": s.get("fail", False)},
+            "settings": {"delay_s": s["delay_s"], "fail": s.get("fail", False)},
             "deployment": {"num_replicas": 1, "max_ongoing_requests": 8,
                            "ray_actor_options": {"num_cpus": 0.05, "num_gpus": s.get("gpus", 0)}},
         })

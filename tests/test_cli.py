@@ -29,6 +29,37 @@ def test_experts_lists_the_cards():
     assert names[:4] == ["table-profiler", "scene-geometry", "audio-signal", "visual-stats"]
 
 
+def test_experts_backends_lists_each_backends_settings_with_defaults(capsys):
+    assert main(["experts", "--backends"]) == 0
+    text = capsys.readouterr().out
+    vlm = text[text.index("vlm  (mexa_ray.experts.vision:VisionLanguageExpert)"):]
+    assert "    frames: int (>= 1) = 8\n        video frames sampled" in vlm
+    assert "    max_side: int (>= 1) = 448" in vlm
+    assert "    classifier.top_k: int (>= 1, <= 1000) = 3" in text  # a nested model's own
+    assert main(["experts", "--backends", "--json"]) == 0
+    backends = {b["name"]: b for b in json.loads(capsys.readouterr().out)["backends"]}
+    table = {f["name"]: f for f in backends["table"]["settings"]}
+    assert table["max_rows"] == {"name": "max_rows", "type": "int (>= 0)", "required": False,
+                                 "default": 5, "description": table["max_rows"]["description"]}
+    assert table["max_rows"]["description"]
+    assert {f["name"] for f in backends["scene-vlm"]["settings"]} >= {"up_axis", "view_size",
+                                                                     "instructions"}
+
+
+def test_router_view_prints_what_each_router_reads(capsys):
+    """The LLM router's catalogue with every expert's card (limitations included) and the
+    embedding router's texts (limitations left out), from the config as loaded."""
+    assert main(["experts", "--config", "lrm-small", "--router-view"]) == 0
+    text = capsys.readouterr().out
+    llm, embedding = text.split("Embedding router")
+    assert "  B1: Video Subtitle Extraction." in llm
+    speech = load_config("lrm-small").expert("speech-transcriber")
+    assert (f"  speech-transcriber (B1): {speech.description} "
+            f"Limitations: {speech.limitations}") in llm
+    assert "  speech-transcriber / B1: Video Subtitle Extraction: " in embedding
+    assert "Limitations" not in embedding
+
+
 def test_bad_config_is_a_clear_error(tmp_path):
     bad = tmp_path / "c.yaml"
     bad.write_text("experts:\n  - name: x\n    backend: table\n    modalities: [table]\n"

@@ -86,7 +86,7 @@ def test_a_bulk_job_submitted_with_ray_job_submit_survives_a_lost_node(tmp_path)
         "aggregator": {"kind": "evidence", "deployment": lean, "bulk": {"batch_size": 4}},
         "experts": [{"name": "reader", "backend": "synthetic", "modalities": ["text"],
                      "skills": ["T1"], "description": "Reads the note.", "timeout_s": 10,
-                     "options": {"delay_s": 0.3, "with_node": True,
+                     "settings": {"delay_s": 0.3, "with_node": True,
                                  "text": "The note says the meeting is on Tuesday."},
                      # two GPUs per actor and two per worker: one actor on each worker
                      "bulk": {"actors": 2, "batch_size": 2, "num_cpus": 0.1, "num_gpus": 2}}]}))
@@ -185,7 +185,7 @@ def synthetic(data: dict, delay_s: float = 0.05) -> dict:
     data["aggregator"] = {"kind": "evidence", "deployment": data["aggregator"]["deployment"]}
     for e in data["experts"]:
         e.update(backend="synthetic", model=None, modalities=["text"], skills=["T1"],
-                 options={"delay_s": delay_s}, batching=None)
+                 settings={"delay_s": delay_s}, batching=None)
     return data
 
 
@@ -247,7 +247,7 @@ def test_gpu_cluster_replicas_run_where_their_resources_say(cluster, capsys):
 
 
 def small_app(name: str, media, experts: list[dict], **extra) -> AppConfig:
-    """Ingress, selector and aggregator on the head (they must outlive a worker)."""
+    """Ingress, orchestrator and aggregator on the head (they must outlive a worker)."""
     head = {"ray_actor_options": {"num_cpus": 0.1, "resources": {"head_slot": 1}}}
     return parse_config({
         "name": name, "request_deadline_s": 30, "router": {"kind": "embedding",
@@ -266,10 +266,10 @@ def test_a_lost_node_degrades_answers_and_they_recover(cluster):
     spread = {"num_cpus": 0.1, "num_gpus": 0.5, "resources": {"spread_slot": 1}}
     config = small_app("lost-node", media, [
         # two replicas that cannot share a node: one on each expert node
-        {"name": "steady", "timeout_s": 6, "options": {"delay_s": 0.3},
+        {"name": "steady", "timeout_s": 6, "settings": {"delay_s": 0.3},
          "deployment": {"num_replicas": 2, "ray_actor_options": spread}},
         # one replica, on the node that will be lost
-        {"name": "single", "timeout_s": 6, "options": {"delay_s": 0.3},
+        {"name": "single", "timeout_s": 6, "settings": {"delay_s": 0.3},
          "deployment": {"num_replicas": 1, "ray_actor_options": {
              "num_cpus": 0.1, "num_gpus": 0.5, "resources": {"a_slot": 1}}}},
     ])
@@ -323,7 +323,7 @@ def test_an_autoscaled_expert_grows_over_nodes_and_shrinks_back(cluster):
 
     c, workers, base, media = cluster
     config = small_app("autoscale", media, [
-        {"name": "elastic", "timeout_s": 20, "options": {"delay_s": 0.5},
+        {"name": "elastic", "timeout_s": 20, "settings": {"delay_s": 0.5},
          "deployment": {"max_ongoing_requests": 2, "autoscaling_config": {
              "min_replicas": 1, "max_replicas": 2, "target_ongoing_requests": 1,
              "upscale_delay_s": 0.5, "downscale_delay_s": 3, "look_back_period_s": 1,

@@ -1,8 +1,12 @@
+import subprocess
+import sys
+
 import pytest
 
-from mexa_ray.config import load_config, parse_config
+from mexa_ray.config import load_config, packaged_configs, parse_config
 from mexa_ray.errors import ConfigError
-from mexa_ray.experts import backend_class, build_expert
+from mexa_ray.experts import BACKENDS, Expert, backend_class, build_expert, settings_model
+from mexa_ray.experts.settings import NoSettings, SyntheticSettings
 from mexa_ray.experts.synthetic import SyntheticExpert
 from mexa_ray.skills import MEXA_SKILLS
 
@@ -43,8 +47,8 @@ def _data(**expert_overrides):
     ({"name": "Bad Name"}, "experts.0.name", "pattern"),
     ({"colour": "red"}, "experts.0.colour", "Extra inputs"),
     ({"deployment": {"num_replicas": 2, "autoscaling_config": {"max_replicas": 3}}},
-     "experts.0.deployment", "either num_replicas or autoscaling_config"),
-    ({"deployment": {"max_queued_requests": 0}}, "experts.0.deployment",
+     "experts.0.deployment.num_replicas", "either num_replicas or autoscaling_config"),
+    ({"deployment": {"max_queued_requests": 0}}, "experts.0.deployment.max_queued_requests",
      "-1 (no limit) or at least 1"),
     ({"bulk": {"actors": [3, 1]}}, "experts.0.bulk.actors", "need 1 <= min <= max"),
     ({"bulk": {"batch_size": 0}}, "experts.0.bulk.batch_size", "greater than or equal to 1"),
@@ -76,7 +80,7 @@ def test_missing_config_file_and_bad_yaml(tmp_path):
 
 
 def test_adding_an_expert_is_a_config_entry_with_any_backend_class():
-    data = _data(backend="mexa_ray.experts.synthetic:SyntheticExpert", options={"text": "hi"})
+    data = _data(backend="mexa_ray.experts.synthetic:SyntheticExpert", settings={"text": "hi"})
     config = parse_config(data)
     expert = build_expert(config.experts[0], config.skill_catalogue())
     assert isinstance(expert, SyntheticExpert)
@@ -89,13 +93,13 @@ def test_unknown_backend_is_a_config_error():
         backend_class("no.such.module:Cls")
 
 
-def test_serve_options_carry_resources_and_scaling():
+def test_serve_kwargs_carry_resources_and_scaling():
     config = load_config()
-    opts = config.expert("table-profiler").deployment.serve_options()
+    opts = config.expert("table-profiler").deployment.serve_kwargs()
     assert opts["ray_actor_options"]["num_gpus"] == 0
     assert opts["autoscaling_config"]["max_replicas"] == 2
     assert "num_replicas" not in opts
-    fixed = config.expert("text-reader").deployment.serve_options()
+    fixed = config.expert("text-reader").deployment.serve_kwargs()
     assert fixed["num_replicas"] == 1 and "autoscaling_config" not in fixed
 
 
@@ -136,7 +140,7 @@ def test_default_extends_analytic_with_models_and_keeps_its_experts():
     names = [e.name for e in default.experts]
     assert names[:5] == [e.name for e in analytic.experts]  # replaced in place, new ones appended
     assert names[5:] == ["speech-transcriber", "text-in-image"]
-    assert default.expert("visual-stats").options["classifier"]["arch"] == "efficientnet-lite0"
+    assert default.expert("visual-stats").settings["classifier"]["arch"] == "efficientnet-lite0"
     assert default.expert("table-profiler") == analytic.expert("table-profiler")
     assert default.router.deployment == analytic.router.deployment  # merged, not replaced
 
@@ -156,3 +160,101 @@ def test_extends_a_file_beside_the_config_and_refuses_loops(tmp_path):
     (tmp_path / "c.yaml").write_text("extends: nowhere.yaml\n")
     with pytest.raises(ConfigError, match="config file not found"):
         load_config(tmp_path / "c.yaml")
+
+
+# --- backend settings: typed, checked at load ---------------------------------------------------
+
+@pytest.mark.parametrize("override, field, words", [
+    ({"settings": {"max_colums": 3}}, "experts.0.settings.max_colums", "Extra inputs"),
+    ({"settings": {"max_rows": "five"}}, "experts.0.settings.max_rows", "valid integer"),
+    ({"settings": {"max_columns": 0}}, "experts.0.settings.max_columns",
+     "greater than or equal to 1"),
+    ({"backend": "visual", "modalities": ["image"], "skills": ["A2"],
+      "settings": {"classifier": {"topk": 5}}}, "experts.0.settings.classifier.topk",
+     "Extra inputs"),
+    # a built-in class named by its path is checked at load all the same
+    ({"backend": "mexa_ray.experts.synthetic:SyntheticExpert", "modalities": ["text"],
+      "skills": ["T1"], "settings": {"dealy_s": 1}}, "experts.0.settings.dealy_s", "Extra inputs"),
+])
+def test_a_bad_setting_fails_at_load_naming_its_field(override, field, words):
+    with pytest.raises(ConfigError) as info:
+        parse_config(_data(**override))
+    assert info.value.field == field
+    assert words in info.value.message and field in info.value.message
+
+
+def test_a_misspelt_setting_in_a_yaml_file_fails_at_load(tmp_path):
+    path = tmp_path / "mine.yaml"
+    path.write_text("extends: analytic\nexperts:\n  - name: text-reader\n    backend: text\n"
+                    "    modalities: [text]\n    skills: [T1]\n    description: d\n"
+                    "    settings: {max_chars: 10, max_char: 20}\n")
+    with pytest.raises(ConfigError, match=r"settings\.max_char: Extra inputs") as info:
+        load_config(path)
+    assert info.value.field.endswith(".settings.max_char")
+
+
+def test_the_old_keys_fail_with_their_new_names():
+    with pytest.raises(ConfigError) as info:
+        parse_config(_data(options={"max_rows": 3}))
+    assert info.value.field == "experts.0.options"
+    assert "renamed to `settings`" in info.value.message
+    data = _data()
+    data["aggregator"] = {"kind": "lrm", "llm": {"model": "m", "backend": "vllm",
+                                                 "engine_options": {"tensor_parallel_size": 2}}}
+    with pytest.raises(ConfigError) as info:
+        parse_config(data)
+    assert info.value.field == "aggregator.llm.engine_options"
+    assert "renamed to `engine_args`" in info.value.message
+
+
+@pytest.mark.parametrize("name", packaged_configs())
+def test_every_packaged_config_loads_with_valid_settings(name):
+    config = load_config(name)
+    for spec in config.experts:
+        model = settings_model(spec.backend)
+        assert model is not None, spec.backend  # packaged configs use registered backends
+        model.model_validate(spec.settings)
+
+
+def test_loading_a_config_imports_no_backend_or_model_library():
+    code = ("import sys; from mexa_ray.config import load_config; load_config('gpu-cluster'); "
+            "print(sorted(m for m in sys.modules if m.split('.')[0] in "
+            "('numpy', 'torch', 'transformers', 'open3d', 'pyarrow', 'av', 'ray') "
+            "or m.startswith('mexa_ray.experts.') and m != 'mexa_ray.experts.base' "
+            "and m != 'mexa_ray.experts.settings'))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "[]"
+
+
+def test_each_backend_class_declares_the_registered_settings_model():
+    for name in BACKENDS:
+        assert backend_class(name).Settings is settings_model(name), name
+
+
+def test_an_expert_reads_typed_settings_with_the_defaults():
+    config = parse_config(_data(backend="synthetic", modalities=["text"], skills=["T1"],
+                                settings={"delay_s": 0}))
+    expert = build_expert(config.experts[0], config.skill_catalogue())
+    assert isinstance(expert.settings, SyntheticSettings)
+    assert expert.settings.delay_s == 0.0 and expert.settings.fail is False
+    assert expert.settings.text is None
+
+
+class _NoSettingsExpert(Expert):
+    """A custom backend that declares no settings model."""
+
+    def describe(self, item, query, skill) -> str:
+        return "nothing"
+
+
+def test_a_custom_backend_without_a_settings_model_takes_none():
+    # a custom class's model is only known once it is imported, so it is checked when built
+    spec = parse_config(_data(backend="my.module:Expert", settings={"depth": 3})).experts[0]
+    skills = load_config("analytic").skill_catalogue()
+    with pytest.raises(ConfigError) as info:
+        _NoSettingsExpert(spec, skills)
+    assert info.value.field == "experts.x.settings.depth"
+    assert "Extra inputs" in info.value.message
+    fine = parse_config(_data(backend="my.module:Expert")).experts[0]
+    assert _NoSettingsExpert(fine, skills).settings == NoSettings()

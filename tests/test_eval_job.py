@@ -188,7 +188,7 @@ def test_a_killed_job_resumes_with_every_item_once(ray_session, mmau_media, tmp_
     for spec in data["experts"]:
         spec["bulk"]["batch_size"] = 5
         if spec["name"] == "audio-signal":  # slow enough that the kill lands mid-run
-            spec.update(backend="synthetic", options={"delay_s": 0.06})
+            spec.update(backend="synthetic", settings={"delay_s": 0.06})
     for stage in ("router", "aggregator"):
         data[stage]["bulk"]["batch_size"] = 5
     config = tmp_path / "slow.yaml"
@@ -225,7 +225,7 @@ def test_an_expert_past_its_timeout_is_missing_and_the_job_goes_on(ray_session, 
     data = load_config("analytic").model_dump(mode="json")
     for spec in data["experts"]:
         if spec["name"] == "audio-signal":
-            spec.update(backend="synthetic", options={"delay_s": 30}, timeout_s=1)
+            spec.update(backend="synthetic", settings={"delay_s": 30}, timeout_s=1)
     config = tmp_path / "hang.yaml"
     config.write_text(yaml.safe_dump(data))
     out = tmp_path / "hang"
@@ -281,3 +281,45 @@ def test_model_router_expert_and_lrm_run_batched_in_actor_pools(ray_session, mma
     clips = {json.loads(r["media"])[0]["sha256"] for r in rows}
     fresh = sum(not json.loads(r["reports"])[0]["cached"] for r in rows)
     assert fresh == len(clips) < len(rows)
+
+
+def test_the_job_admits_media_as_the_ingress_does(ray_session, tmp_path):
+    """Files outside --media-root (by `../` or an absolute path), corrupt files and recordings
+    past the duration limit are refused as the HTTP ingress refuses them: scored as bad media,
+    never read by an expert; a good file next to them is answered."""
+    import numpy as np
+    import soundfile as sf
+
+    root = tmp_path / "media"
+    root.mkdir()
+    tone = np.sin(np.linspace(0, 2 * np.pi * 440, 16000)).astype("float32")
+    sf.write(root / "good.wav", tone, 16000)
+    sf.write(root / "long.wav", np.tile(tone, 5), 16000)  # 5 s
+    (root / "corrupt.wav").write_bytes(b"RIFF" + os.urandom(2000))
+    sf.write(tmp_path / "outside.wav", tone, 16000)
+    cases = {"good": "good.wav", "dotdot": "../outside.wav",
+             "absolute": str(tmp_path / "outside.wav"), "corrupt": "corrupt.wav",
+             "long": "long.wav", "absent": "nowhere.wav"}
+    annotations = tmp_path / "items.jsonl"
+    annotations.write_text("".join(
+        json.dumps({"id": name, "question": "Is there a tone?", "options": ["yes", "no"],
+                    "answer": "yes", "media": [{"type": "audio", "path": path}]}) + "\n"
+        for name, path in cases.items()))
+    data = load_config("analytic").model_dump(mode="json")
+    data["ingress"]["max_media_seconds"] = 3
+    config = tmp_path / "limits.yaml"
+    config.write_text(yaml.safe_dump(data))
+    out = tmp_path / "out"
+    evaluate("generic", annotations, root, out, config=str(config), cache=False)
+    rows = {r["id"]: r for r in read_predictions(out).to_pylist()}
+    assert rows["good"]["status"] == "ok" and rows["good"]["reports"] != "[]"
+    assert rows["absent"]["status"] == "missing_media"
+    for name in ("dotdot", "absolute"):
+        assert rows[name]["status"] == "bad_media", name
+        assert "outside the allowed media roots" in rows[name]["status_detail"], name
+    assert rows["corrupt"]["status"] == "bad_media"
+    assert "cannot read audio" in rows["corrupt"]["status_detail"]
+    assert rows["long"]["status"] == "bad_media"
+    assert "lasts 5.0 s; the limit is 3 s" in rows["long"]["status_detail"]
+    for name in ("dotdot", "absolute", "corrupt", "long", "absent"):
+        assert rows[name]["reports"] in (None, "", "[]"), name

@@ -99,6 +99,6 @@ def test_expert_refuses_a_skill_it_lacks(media_dir):
 def test_synthetic_expert_fails_on_request():
     spec = parse_config({"experts": [{
         "name": "b", "backend": "synthetic", "modalities": ["text"], "skills": ["T1"],
-        "description": "d", "options": {"fail": True}}]}).experts[0]
+        "description": "d", "settings": {"fail": True}}]}).experts[0]
     with pytest.raises(SyntheticExpertError):
         build_expert(spec, SKILLS).run(Query("q"), "T1")

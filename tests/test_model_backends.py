@@ -230,7 +230,7 @@ def test_remote_vision_and_audio_experts_send_media_parts(chat_server, video, cl
     remote = {"model": "qwen2.5-vl", "backend": "openai", "base_url": url, "kind": "vision"}
     vlm = build_expert(ExpertSpec(name="vlm", backend="vlm", model=remote,
                                   modalities=["image", "video"], skills=["A1"], description="d",
-                                  options={"frames": 3}), SKILLS)
+                                  settings={"frames": 3}), SKILLS)
     report = vlm.run(Query("What moves?", media=[Media("video", path=str(video), format="mp4")]),
                      "A1")
     assert report.text.count("\n[") == 3
@@ -249,9 +249,9 @@ def test_remote_vision_and_audio_experts_send_media_parts(chat_server, video, cl
 # --- model-backed experts --------------------------------------------------------------------
 
 def vlm_expert(tiny, backend: str = "vlm", skills=("A1", "A2", "E1"), modalities=("image", "video"),
-               **options) -> object:
+               **settings) -> object:
     spec = ExpertSpec(name="vlm", backend=backend, modalities=list(modalities), skills=list(skills),
-                      description="d", options=options,
+                      description="d", settings=settings,
                       model={"model": str(tiny["vlm"]), "kind": "vision", "max_new_tokens": 12})
     return build_expert(spec, SKILLS)
 

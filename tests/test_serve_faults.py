@@ -25,7 +25,7 @@ REQUESTS = 16
 def synthetic(name: str, delay_s: float) -> dict:
     return {"name": name, "backend": "synthetic", "modalities": ["text"], "skills": ["T1"],
             "description": f"Reads a note ({name}).", "timeout_s": 10,
-            "options": {"delay_s": delay_s}, "deployment": SMALL}
+            "settings": {"delay_s": delay_s}, "deployment": SMALL}
 
 
 @pytest.fixture(scope="module")

@@ -98,7 +98,7 @@ def test_body_over_the_limit_is_413(guarded):
 
 @pytest.fixture(scope="module")
 def busy(serve_app):
-    """One selector replica that takes one request at a time and queues one more, in front of
+    """One orchestrator replica that takes one request at a time and queues one more, in front of
     an expert that works for a second."""
     from ray import serve
 
@@ -112,7 +112,7 @@ def busy(serve_app):
         "aggregator": {"deployment": SMALL}, "ingress": {"deployment": SMALL},
         "experts": [{"name": "slow", "backend": "synthetic", "modalities": ["text"],
                      "skills": ["T1"], "description": "Reads a note slowly.",
-                     "options": {"delay_s": 1.0}, "deployment": SMALL}],
+                     "settings": {"delay_s": 1.0}, "deployment": SMALL}],
     })
     serve.run(build_app(config), name=config.name, route_prefix="/busy")
     yield f"{base_url}/busy"
@@ -139,7 +139,7 @@ def test_overload_is_503_with_retry_after_never_a_hang(busy):
 
 @pytest.fixture(scope="module")
 def crowded(serve_app):
-    """A selector with room for many requests, in front of two experts: one that takes one call
+    """An orchestrator with room for many requests, in front of two experts: one that takes one call
     at a time and queues one more, and one that is fast."""
     from ray import serve
 
@@ -152,7 +152,7 @@ def crowded(serve_app):
         "aggregator": {"deployment": wide}, "ingress": {"deployment": wide},
         "experts": [{"name": "narrow", "backend": "synthetic", "modalities": ["text"],
                      "skills": ["T1"], "description": "Reads a note slowly, one at a time.",
-                     "options": {"delay_s": 1.0},
+                     "settings": {"delay_s": 1.0},
                      "deployment": {**SMALL, "max_ongoing_requests": 1,
                                     "max_queued_requests": 1}},
                     {"name": "quick", "backend": "synthetic", "modalities": ["text"],

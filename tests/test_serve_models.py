@@ -40,7 +40,7 @@ def model_app(serve_app, tiny, tmp_path_factory):
             {"name": "vlm", "backend": "vlm", "modalities": ["image", "video"],
              "skills": ["A1", "A2", "E1"], "description": "Tiny LLaVA captions frames.",
              "model": {"model": str(tiny["vlm"]), "kind": "vision", "max_new_tokens": 12},
-             "options": {"frames": 3}, "timeout_s": 60,
+             "settings": {"frames": 3}, "timeout_s": 60,
              "batching": {"max_batch_size": 8, "batch_wait_timeout_s": 0.2},
              "deployment": {"num_replicas": 1, "max_ongoing_requests": 8,
                             "ray_actor_options": {"num_cpus": 0.05, "num_gpus": 0.25}}},

@@ -1,10 +1,10 @@
 """Expert reports cached by what they depend on, so that re-running a benchmark with another
 aggregator (or prompt, or router) does not rerun the experts.
 
-The key is (expert, its backend, model and options, skill, the media's content hashes) and, for
-experts whose reports read the question (`Expert.reads_question`), the question and options.
-Entries are one small JSON file each, written atomically, so concurrent actors and a killed job
-never leave a half entry; on a cluster, point the cache at shared storage.
+The key is (expert, its backend, model and settings, skill, the media's content hashes) and, for
+experts whose reports read the question (`Expert.reads_question`), the question and its answer
+options. Entries are one small JSON file each, written atomically, so concurrent actors and a
+killed job never leave a half entry; on a cluster, point the cache at shared storage.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ def cache_key(expert: Expert, query: Query, skill: str, media_hashes: list[str])
     parts = {
         "expert": spec.name, "backend": spec.backend,
         "model": spec.model.model_dump(mode="json") if spec.model else None,
-        "options": spec.options, "skill": skill, "media": media_hashes,
+        "settings": spec.settings, "skill": skill, "media": media_hashes,
     }
     if expert.reads_question:
         parts.update(question=query.question, choices=query.options, task=query.task)

@@ -2,6 +2,11 @@
 
 Backends are imported on first use so that a replica loads only the libraries its expert needs.
 A config may also name any class as "package.module:ClassName".
+
+Each backend declares its `settings` as a pydantic model (`Expert.Settings`). Those of the
+registered backends live in `mexa_ray.experts.settings`, which imports no backend, so a config's
+settings are checked when it loads; a custom class's are checked when the expert is built, since
+finding its model means importing its module.
 """
 
 from __future__ import annotations
@@ -11,6 +16,7 @@ import importlib
 from mexa_ray.config import ExpertSpec
 from mexa_ray.errors import ConfigError
 from mexa_ray.experts.base import Expert
+from mexa_ray.experts.settings import SETTINGS, BackendSettings
 from mexa_ray.types import Skill
 
 BACKENDS: dict[str, str] = {
@@ -29,6 +35,12 @@ BACKENDS: dict[str, str] = {
     "scene-vlm": "mexa_ray.experts.scene3d:SceneVLMExpert",
     "ct-vlm": "mexa_ray.experts.ct:CTExpert",
 }
+
+
+def settings_model(backend: str) -> type[BackendSettings] | None:
+    """The settings model of a backend known without importing it: a registered name, or the
+    class path of a registered backend; None for other classes (checked when built)."""
+    return SETTINGS.get(BACKENDS.get(backend, backend))
 
 
 def backend_class(backend: str) -> type[Expert]:
@@ -52,4 +64,4 @@ def build_expert(spec: ExpertSpec, skills: dict[str, Skill]) -> Expert:
     return backend_class(spec.backend)(spec, skills)
 
 
-__all__ = ["BACKENDS", "Expert", "backend_class", "build_expert"]
+__all__ = ["BACKENDS", "Expert", "backend_class", "build_expert", "settings_model"]

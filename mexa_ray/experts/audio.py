@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from mexa_ray.experts.base import Expert
+from mexa_ray.experts.settings import AudioSettings
 from mexa_ray.media.audio import read_audio
 from mexa_ray.text_utils import fmt_num
 from mexa_ray.types import Media, Query, Skill
@@ -149,8 +150,11 @@ def _tempo(flux: np.ndarray, hop_s: float) -> float | None:
 class AudioExpert(Expert):
     """Describes an audio clip from its signal; no model, so it cannot transcribe speech."""
 
+    Settings = AudioSettings
+    settings: AudioSettings
+
     def describe(self, item: Media, query: Query, skill: Skill) -> str:
-        x, sr = read_audio(item.path, max_seconds=float(self.options.get("max_seconds", 600)))
+        x, sr = read_audio(item.path, max_seconds=self.settings.max_seconds)
         f = analyse_audio(x, sr)
         lines = [
             f"Audio clip of {fmt_num(round(f.duration_s, 2))} seconds at {f.sample_rate} Hz.",

@@ -8,15 +8,19 @@ from __future__ import annotations
 
 from mexa_ray.experts.base import Prepared
 from mexa_ray.experts.generative import GenerativeExpert, Prompt
+from mexa_ray.experts.settings import AudioLMSettings
 from mexa_ray.media.audio import load_waveform
 from mexa_ray.types import Media, Query, Skill
 
 
 class AudioLanguageExpert(GenerativeExpert):
-    """options: max_seconds (audio read per item, default 30), instructions."""
+    """Describes a clip (or a video's sound track) with the model; see AudioLMSettings."""
+
+    Settings = AudioLMSettings
+    settings: AudioLMSettings
 
     def prepare(self, item: Media, query: Query, skill: Skill) -> Prepared:
         rate = self.generator.sampling_rate
-        samples = load_waveform(item.path, rate, float(self.options.get("max_seconds", 30)))
+        samples = load_waveform(item.path, rate, self.settings.max_seconds)
         return Prepared([Prompt("", [{"type": "audio", "audio": samples},
                                      {"type": "text", "text": self.instruction(skill, query)}])])

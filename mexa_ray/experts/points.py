@@ -9,6 +9,7 @@ import open3d as o3d
 
 from mexa_ray.colours import colour_name
 from mexa_ray.experts.base import Expert
+from mexa_ray.experts.settings import PointsSettings
 from mexa_ray.media.points import read_points
 from mexa_ray.text_utils import fmt_num
 from mexa_ray.types import Media, Query, Skill
@@ -56,7 +57,10 @@ def _is_surface(pts: np.ndarray, normal: np.ndarray, diag: float) -> bool:
 
 
 class PointCloudExpert(Expert):
-    """Geometry report of a point-cloud scene; z is up unless `options.up_axis` says otherwise."""
+    """Geometry report of a point-cloud scene; z is up unless `settings.up_axis` says otherwise."""
+
+    Settings = PointsSettings
+    settings: PointsSettings
 
     def describe(self, item: Media, query: Query, skill: Skill) -> str:
         return self.describe_cloud(read_points(item.path, item.format), skill)
@@ -64,10 +68,10 @@ class PointCloudExpert(Expert):
     def describe_cloud(self, pcd: o3d.geometry.PointCloud, skill: Skill) -> str:
         """The geometry report of a cloud already read (the scene-view expert reuses it)."""
         n_raw = len(pcd.points)
-        max_points = int(self.options.get("max_points", 60000))
+        max_points = self.settings.max_points
         if n_raw > max_points:
             pcd = pcd.random_down_sample(max_points / n_raw)
-        up = _AXES[self.options.get("up_axis", "z")]
+        up = _AXES[self.settings.up_axis]
         pts = np.asarray(pcd.points)
         lo, hi = pts.min(axis=0), pts.max(axis=0)
         extent = hi - lo
@@ -94,15 +98,15 @@ class PointCloudExpert(Expert):
     def _planes(self, pcd, up: int, nn: float, diag: float):
         """Peel off large planes with RANSAC; returns the remaining cloud and the floor height."""
         threshold = max(2.0 * nn, 0.005 * diag)
-        o3d.utility.random.seed(int(self.options.get("seed", 0)))  # repeatable RANSAC
+        o3d.utility.random.seed(self.settings.seed)  # repeatable RANSAC
         total = len(pcd.points)
         rest, floor_h, lines = pcd, None, []
-        for _ in range(int(self.options.get("max_planes", 3))):
+        for _ in range(self.settings.max_planes):
             if len(rest.points) < max(100, 0.2 * total):
                 break
             model, inliers = rest.segment_plane(distance_threshold=threshold, ransac_n=3,
                                                 num_iterations=500)
-            if len(inliers) < float(self.options.get("min_plane_fraction", 0.15)) * total:
+            if len(inliers) < self.settings.min_plane_fraction * total:
                 break
             normal = np.asarray(model[:3]) / (np.linalg.norm(model[:3]) or 1.0)
             plane_pts = np.asarray(rest.points)[inliers]
@@ -133,7 +137,7 @@ class PointCloudExpert(Expert):
     def _clusters(self, rest, nn: float, diag: float, floor_h, up: int) -> list[_Cluster]:
         if len(rest.points) < 10:
             return []
-        eps = float(self.options.get("cluster_eps", 0)) or max(3.0 * nn, 0.01 * diag)
+        eps = self.settings.cluster_eps or max(3.0 * nn, 0.01 * diag)
         labels = np.asarray(rest.cluster_dbscan(eps=eps, min_points=10, print_progress=False))
         pts = np.asarray(rest.points)
         cols = np.asarray(rest.colors) if rest.has_colors() else None
@@ -153,7 +157,7 @@ class PointCloudExpert(Expert):
     def _cluster_lines(self, clusters: list[_Cluster], floor_h, up: int) -> list[str]:
         if not clusters:
             return ["No separate objects were found apart from the planes."]
-        max_listed = int(self.options.get("max_objects", 8))
+        max_listed = self.settings.max_objects
         on_floor = sum(1 for c in clusters if floor_h is not None and c.bottom - floor_h < 0.05)
         lines = [f"{len(clusters)} separate objects (DBSCAN clusters) apart from the planes"
                  + (f"; {on_floor} of them stand on the floor." if floor_h is not None else ".")]

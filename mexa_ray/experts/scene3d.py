@@ -13,6 +13,7 @@ from mexa_ray.config import ExpertSpec
 from mexa_ray.experts.base import Prepared
 from mexa_ray.experts.generative import GenerativeExpert, image_prompt, to_pil
 from mexa_ray.experts.points import _AXES, PointCloudExpert
+from mexa_ray.experts.settings import PointsSettings, SceneVLMSettings
 from mexa_ray.media.points import read_points
 from mexa_ray.types import Media, Query, Skill
 
@@ -49,19 +50,24 @@ def render_views(points: np.ndarray, colours: np.ndarray | None, up: int,
 
 
 class SceneVLMExpert(GenerativeExpert):
-    """options: the point-cloud expert's (up_axis, max_points, ...), view_size (default 384),
-    instructions."""
+    """The point-cloud expert's geometry report, then captions of rendered views; see
+    SceneVLMSettings (the point-cloud expert's settings, view_size and instructions)."""
+
+    Settings = SceneVLMSettings
+    settings: SceneVLMSettings
 
     def __init__(self, spec: ExpertSpec, skills: dict[str, Skill]) -> None:
         super().__init__(spec, skills)
-        self.geometry = PointCloudExpert(spec, skills)
+        # the geometry expert gets its own settings only: the rest are not its to refuse
+        geometry = self.settings.model_dump(include=set(PointsSettings.model_fields))
+        self.geometry = PointCloudExpert(spec.model_copy(update={"settings": geometry}), skills)
 
     def prepare(self, item: Media, query: Query, skill: Skill) -> Prepared:
         pcd = read_points(item.path, item.format)
         points = np.asarray(pcd.points)
         colours = np.asarray(pcd.colors) if pcd.has_colors() else None
-        up = _AXES[self.options.get("up_axis", "z")]
+        up = _AXES[self.settings.up_axis]
         instruction = self.instruction(skill, query)
-        views = render_views(points, colours, up, int(self.options.get("view_size", 384)))
+        views = render_views(points, colours, up, self.settings.view_size)
         return Prepared([image_prompt(name, to_pil(view), instruction) for name, view in views],
                         header=self.geometry.describe_cloud(pcd, skill) + "\nRendered views:")

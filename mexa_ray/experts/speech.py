@@ -12,6 +12,7 @@ from typing import Any
 from mexa_ray.config import ExpertSpec
 from mexa_ray.errors import ConfigError
 from mexa_ray.experts.base import BatchedExpert, Prepared, required_model
+from mexa_ray.experts.settings import SpeechSettings
 from mexa_ray.hf_loading import missing_package_error
 from mexa_ray.llm import check_device, load_kwargs, placement
 from mexa_ray.media.audio import load_waveform
@@ -39,9 +40,11 @@ def subtitle_lines(result: dict[str, Any]) -> list[str]:
 
 
 class SpeechExpert(BatchedExpert):
-    """options: language (e.g. "en"; default: the model detects it), max_seconds (default 600),
-    chunk_length_s (default 30), batch size from the model spec."""
+    """Subtitles from a transformers speech-to-text pipeline (see SpeechSettings); the batch
+    size is the model spec's."""
 
+    Settings = SpeechSettings
+    settings: SpeechSettings
     model_loader = "AutoModelForSpeechSeq2Seq"
 
     def __init__(self, spec: ExpertSpec, skills: dict[str, Skill]) -> None:
@@ -64,12 +67,12 @@ class SpeechExpert(BatchedExpert):
         self.asr = pipeline("automatic-speech-recognition", model=model,
                             tokenizer=processor.tokenizer,
                             feature_extractor=processor.feature_extractor,
-                            chunk_length_s=float(self.options.get("chunk_length_s", 30)),
+                            chunk_length_s=self.settings.chunk_length_s,
                             device=self.device, dtype=dtype)
         self.batch_size = model_spec.batch_size
         generate: dict[str, Any] = {"max_new_tokens": model_spec.max_new_tokens}
-        if self.options.get("language"):
-            generate["language"] = self.options["language"]
+        if self.settings.language:
+            generate["language"] = self.settings.language
         if getattr(model.generation_config, "is_multilingual", False):
             generate["task"] = "transcribe"
         self.generate_kwargs = generate
@@ -77,7 +80,7 @@ class SpeechExpert(BatchedExpert):
     def prepare(self, item: Media, query: Query, skill: Skill) -> Prepared:
         if item.type == "video" and not has_audio_track(item.path):
             return Prepared([])  # a silent video is a fact to report, not a failure
-        samples = load_waveform(item.path, SAMPLE_RATE, float(self.options.get("max_seconds", 600)))
+        samples = load_waveform(item.path, SAMPLE_RATE, self.settings.max_seconds)
         return Prepared([{"raw": samples, "sampling_rate": SAMPLE_RATE}])
 
     def infer(self, inputs: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -15,6 +15,7 @@ import numpy as np
 from mexa_ray.config import ExpertSpec
 from mexa_ray.errors import ConfigError
 from mexa_ray.experts.base import Expert, required_model
+from mexa_ray.experts.settings import FasterWhisperSettings
 from mexa_ray.llm import check_device
 from mexa_ray.media.audio import load_waveform
 from mexa_ray.media.video import has_audio_track
@@ -25,10 +26,10 @@ SAMPLE_RATE = 16000
 
 
 class FasterWhisperExpert(Expert):
-    """options: language (e.g. "en"; default: the model detects it), beam_size (default 1:
-    greedy), max_seconds (default 600), compute_type (default int8 on CPU, float16 on GPU),
-    cpu_threads (default 2)."""
+    """Subtitles from faster-whisper; see FasterWhisperSettings."""
 
+    Settings = FasterWhisperSettings
+    settings: FasterWhisperSettings
     requires = ("faster_whisper", "ctranslate2")
     model_loader = "ctranslate2"
 
@@ -51,10 +52,10 @@ class FasterWhisperExpert(Expert):
                               field=f"{field}.device")
         cuda = model_spec.device == "cuda" or (model_spec.device == "auto" and gpus > 0)
         self.device = "cuda" if cuda else "cpu"
-        compute = self.options.get("compute_type") or ("float16" if cuda else "int8")
+        compute = self.settings.compute_type or ("float16" if cuda else "int8")
         try:
             self.model = WhisperModel(path, device=self.device, compute_type=compute,
-                                      cpu_threads=int(self.options.get("cpu_threads", 2)),
+                                      cpu_threads=self.settings.cpu_threads,
                                       local_files_only=True)
         except (OSError, RuntimeError, ValueError) as exc:  # no model.bin, wrong format
             raise ConfigError(f"{field}: cannot load {model_spec.label!r}: {exc}",
@@ -66,11 +67,11 @@ class FasterWhisperExpert(Expert):
     def describe(self, item: Media, query: Query, skill: Skill) -> str:
         if item.type == "video" and not has_audio_track(item.path):
             return "The video has no audio track."
-        samples = load_waveform(item.path, SAMPLE_RATE, float(self.options.get("max_seconds", 600)))
+        samples = load_waveform(item.path, SAMPLE_RATE, self.settings.max_seconds)
         with self._lock:
             segments, info = self.model.transcribe(
-                samples, language=self.options.get("language"),
-                beam_size=int(self.options.get("beam_size", 1)), condition_on_previous_text=False)
+                samples, language=self.settings.language,
+                beam_size=self.settings.beam_size, condition_on_previous_text=False)
             lines = [f"[{s.start:.1f}-{s.end:.1f}s] {s.text.strip()}" for s in segments
                      if s.text.strip()]
         if not lines:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import time
 
 from mexa_ray.experts.base import Expert
+from mexa_ray.experts.settings import SyntheticSettings
 from mexa_ray.types import ExpertReport, Media, Query, Skill
 
 
@@ -17,9 +18,10 @@ class SyntheticExpertError(RuntimeError):
 
 
 class SyntheticExpert(Expert):
-    """options: delay_s (sleep per call), fail (raise instead of answering), text (report),
-    with_node (end the report with the Ray node it ran on: where a bulk job's actors ran)."""
+    """Sleeps `delay_s`, then reports `text` (or fails, with `fail`); see SyntheticSettings."""
 
+    Settings = SyntheticSettings
+    settings: SyntheticSettings
     reads_question = True
 
     def describe(self, item: Media, query: Query, skill: Skill) -> str:
@@ -27,11 +29,13 @@ class SyntheticExpert(Expert):
 
     def run(self, query: Query, skill_id: str) -> ExpertReport:
         started = time.time()
-        time.sleep(float(self.options.get("delay_s", 0.0)))
-        if self.options.get("fail"):
+        time.sleep(self.settings.delay_s)
+        if self.settings.fail:
             raise SyntheticExpertError(f"expert {self.name} failed on purpose")
-        text = str(self.options.get("text", f"{self.name} saw the question: {query.question}"))
-        if self.options.get("with_node"):
+        text = self.settings.text
+        if text is None:
+            text = f"{self.name} saw the question: {query.question}"
+        if self.settings.with_node:
             import ray
 
             text += f" (node {ray.get_runtime_context().get_node_id()})"

@@ -6,6 +6,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from mexa_ray.experts.base import Expert
+from mexa_ray.experts.settings import TableSettings
 from mexa_ray.media.table import read_table
 from mexa_ray.text_utils import content_words, fmt_num, words
 from mexa_ray.types import Media, Query, Skill
@@ -26,12 +27,14 @@ def _is_numeric(t: pa.DataType) -> bool:
 class TableExpert(Expert):
     """Profiles a CSV/Parquet table with pyarrow; each report line stands alone as evidence."""
 
+    Settings = TableSettings
+    settings: TableSettings
     reads_question = True
 
     def describe(self, item: Media, query: Query, skill: Skill) -> str:
         table = read_table(item.path, item.format)
-        max_columns = int(self.options.get("max_columns", 12))
-        max_rows = int(self.options.get("max_rows", 5))
+        max_columns = self.settings.max_columns
+        max_rows = self.settings.max_rows
         qwords = content_words(query.question + " " + " ".join(query.options))
         lines = [f"Table with {table.num_rows} rows and {table.num_columns} columns."]
         schema = ", ".join(f"{f.name} ({f.type})" for f in table.schema)

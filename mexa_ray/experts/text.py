@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 from mexa_ray.experts.base import Expert
+from mexa_ray.experts.settings import TextSettings
 from mexa_ray.media.text import read_text
 from mexa_ray.text_utils import words
 from mexa_ray.types import Media, Query, Skill
 
 
 class TextExpert(Expert):
+    Settings = TextSettings
+    settings: TextSettings
+
     def describe(self, item: Media, query: Query, skill: Skill) -> str:
-        max_chars = int(self.options.get("max_chars", 4000))
+        max_chars = self.settings.max_chars
         text = read_text(item.path)
         body = text[:max_chars]
         cut = f" (first {max_chars} of {len(text)} characters)" if len(text) > max_chars else ""

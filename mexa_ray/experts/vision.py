@@ -9,22 +9,25 @@ from __future__ import annotations
 
 from mexa_ray.experts.base import Prepared
 from mexa_ray.experts.generative import GenerativeExpert, image_prompt, to_pil
+from mexa_ray.experts.settings import VisionSettings
 from mexa_ray.media.image import read_image
 from mexa_ray.media.video import read_frames
 from mexa_ray.types import Media, Query, Skill
 
 
 class VisionLanguageExpert(GenerativeExpert):
-    """options: frames (video frames sampled, default 8), max_side (frame size, default 448),
-    instructions (per-skill overrides)."""
+    """Captions an image, or each sampled frame of a video; see VisionSettings."""
+
+    Settings = VisionSettings
+    settings: VisionSettings
 
     def prepare(self, item: Media, query: Query, skill: Skill) -> Prepared:
         instruction = self.instruction(skill, query)
-        max_side = int(self.options.get("max_side", 448))
+        max_side = self.settings.max_side
         if item.type == "image":
             return Prepared([image_prompt("", to_pil(read_image(item.path), max_side),
                                           instruction)])
-        frames = read_frames(item.path, max_frames=int(self.options.get("frames", 8)),
+        frames = read_frames(item.path, max_frames=self.settings.frames,
                              max_side=max_side)
         return Prepared([image_prompt(f"{t:.1f}s", to_pil(f), instruction)
                          for t, f in zip(frames.times, frames.frames)],

@@ -9,6 +9,7 @@ from mexa_ray.colours import colour_name, colour_shares
 from mexa_ray.config import ExpertSpec
 from mexa_ray.experts.base import Expert
 from mexa_ray.experts.imagenet import ImageNetClassifier
+from mexa_ray.experts.settings import VisualSettings
 from mexa_ray.media.image import read_image
 from mexa_ray.media.video import Frames, read_frames
 from mexa_ray.regions import describe_regions, find_regions
@@ -168,19 +169,20 @@ def _track_motion(frames, times, cut_index: set[int]) -> str | None:
 
 class VisualExpert(Expert):
     """Image and video facts from pixels, plus what an ImageNet classifier sees when the config
-    gives one (options.classifier: {arch, weights, top_k}); a vision-language model slots in as
-    another backend.
-
-    options: max_frames (default 32), cut_threshold (default 0.5), classifier.
+    gives one (settings.classifier: {arch, weights, size, top_k}); a vision-language model
+    slots in as another backend. See VisualSettings.
     """
+
+    Settings = VisualSettings
+    settings: VisualSettings
 
     def __init__(self, spec: ExpertSpec, skills: dict[str, Skill]) -> None:
         super().__init__(spec, skills)
-        settings = dict(self.options.get("classifier") or {})
-        self.top_k = int(settings.pop("top_k", 3))
-        self.classifier = (ImageNetClassifier(**settings, field=f"experts.{spec.name}.options."
-                                                                  "classifier")
-                           if self.options.get("classifier") else None)
+        chosen = self.settings.classifier
+        self.top_k = chosen.top_k if chosen is not None else 3
+        self.classifier = (ImageNetClassifier(chosen.arch, chosen.weights, chosen.size,
+                                              field=f"experts.{spec.name}.settings.classifier")
+                           if chosen is not None else None)
 
     def _classes(self, rgb: np.ndarray) -> list[str]:
         return [self.classifier.line(rgb, self.top_k)] if self.classifier is not None else []
@@ -191,10 +193,10 @@ class VisualExpert(Expert):
             img = read_image(item.path)
             head = f"Image of {img.shape[1]} x {img.shape[0]} pixels."
             return "\n".join([head] + image_lines(img, detailed) + self._classes(img))
-        v = read_frames(item.path, max_frames=int(self.options.get("max_frames", 32)))
+        v = read_frames(item.path, max_frames=self.settings.max_frames)
         middle = v.frames[len(v.frames) // 2]
         if skill.id == "A1":
-            return "\n".join(video_lines(v, float(self.options.get("cut_threshold", 0.5)))
+            return "\n".join(video_lines(v, self.settings.cut_threshold)
                              + self._classes(middle))
         return "\n".join([f"Middle frame ({v.times[len(v.frames) // 2]:.2f}s) of a "
                           f"{fmt_num(round(v.duration_s, 2))}-second video:"]

@@ -1,5 +1,6 @@
 """Builds the Serve application from an AppConfig: one deployment per expert, then the
-aggregator, the selector (given every expert's handle) and the HTTP ingress."""
+aggregator, the orchestrator (given every expert's handle and the aggregator's) and the HTTP
+ingress."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from ray.serve import Application
 from mexa_ray.serving.aggregator import Aggregator
 from mexa_ray.serving.expert import ExpertDeployment
 from mexa_ray.serving.ingress import Ingress
-from mexa_ray.serving.selector import Selector
+from mexa_ray.serving.orchestrator import Orchestrator
 from mexa_ray.config import AppConfig, DeploymentSettings, Overrides, load_config
 
 
@@ -23,40 +24,40 @@ def build_app(config: AppConfig) -> Application:
     experts = {
         spec.name: ExpertDeployment.options(
             name=expert_deployment_name(spec.name),
-            **serve_options(config, spec.deployment)).bind(spec, skills)
+            **serve_kwargs(config, spec.deployment)).bind(spec, skills)
         for spec in config.experts
     }
     aggregator = Aggregator.options(
-        name="aggregator", **serve_options(config, config.aggregator.deployment)).bind(config)
-    selector = Selector.options(
-        name="selector", **serve_options(config, config.router.deployment)).bind(
+        name="aggregator", **serve_kwargs(config, config.aggregator.deployment)).bind(config)
+    orchestrator = Orchestrator.options(
+        name="orchestrator", **serve_kwargs(config, config.router.deployment)).bind(
             config, experts, aggregator)
     return Ingress.options(
-        name="ingress", **ingress_options(config)).bind(config, selector)
+        name="ingress", **ingress_kwargs(config)).bind(config, orchestrator)
 
 
-def serve_options(config: AppConfig, settings: DeploymentSettings, *, ingress: bool = False,
-                  env: dict[str, str] | None = None) -> dict:
-    """A deployment's Serve options: its own settings, plus the app's replica environment (and
-    `env`) in its runtime_env and its access-log switch (`config.serve`)."""
-    options = settings.serve_options()
-    actor = options["ray_actor_options"]
+def serve_kwargs(config: AppConfig, settings: DeploymentSettings, *, ingress: bool = False,
+                 env: dict[str, str] | None = None) -> dict:
+    """A deployment's `Deployment.options(...)` kwargs: its own settings, plus the app's replica
+    environment (and `env`) in its runtime_env and its access-log switch (`config.serve`)."""
+    kwargs = settings.serve_kwargs()
+    actor = kwargs["ray_actor_options"]
     runtime_env = dict(actor.get("runtime_env", {}))
     env_vars = {**config.serve.replica_env, **runtime_env.get("env_vars", {}), **(env or {})}
     if env_vars:
         actor["runtime_env"] = {**runtime_env, "env_vars": env_vars}
     access = config.serve.access_log
-    options["logging_config"] = {"enable_access_log": access == "all"
-                                 or (access == "ingress" and ingress)}
-    return options
+    kwargs["logging_config"] = {"enable_access_log": access == "all"
+                                or (access == "ingress" and ingress)}
+    return kwargs
 
 
-def ingress_options(config: AppConfig) -> dict:
-    """The ingress's Serve options; the API keys variable, when the caller's environment has it,
+def ingress_kwargs(config: AppConfig) -> dict:
+    """The ingress's Serve kwargs; the API keys variable, when the caller's environment has it,
     travels to the ingress replicas in their runtime_env (on any node of a cluster)."""
     keys = os.environ.get(config.ingress.api_keys_env)
-    return serve_options(config, config.ingress.deployment, ingress=True,
-                         env={config.ingress.api_keys_env: keys} if keys else None)
+    return serve_kwargs(config, config.ingress.deployment, ingress=True,
+                        env={config.ingress.api_keys_env: keys} if keys else None)
 
 
 def app_builder(args: dict) -> Application:

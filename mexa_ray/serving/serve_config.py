@@ -11,20 +11,20 @@ from __future__ import annotations
 
 from typing import Any
 
-from mexa_ray.serving.app import expert_deployment_name, serve_options
+from mexa_ray.serving.app import expert_deployment_name, serve_kwargs
 from mexa_ray.config import AppConfig, DeploymentSettings, Overrides
 
 
 def _deployment(config: AppConfig, name: str, settings: DeploymentSettings) -> dict[str, Any]:
-    # the same options the app is built with: Serve lets the file's entry replace them
-    return {"name": name, **serve_options(config, settings, ingress=name == "ingress")}
+    # the same kwargs the app is built with: Serve lets the file's entry replace them
+    return {"name": name, **serve_kwargs(config, settings, ingress=name == "ingress")}
 
 
 def serve_config(config: AppConfig, config_ref: str, host: str = "0.0.0.0",
                  port: int = 8000, overrides: Overrides | None = None) -> dict[str, Any]:
     """`config_ref` is how the cluster finds the app config: a packaged name or a path there."""
     deployments = [_deployment(config, "ingress", config.ingress.deployment),
-                   _deployment(config, "selector", config.router.deployment),
+                   _deployment(config, "orchestrator", config.router.deployment),
                    _deployment(config, "aggregator", config.aggregator.deployment)]
     deployments += [_deployment(config, expert_deployment_name(s.name), s.deployment)
                     for s in config.experts]
