@@ -29,29 +29,56 @@ from bench_io import RESULTS, write_results
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from conftest import pick_free_port  # noqa: E402
 
-from mexa_ray.serving.runtime import deploy  # noqa: E402
 from mexa_ray.config import parse_config  # noqa: E402
+from mexa_ray.serving.runtime import deploy  # noqa: E402
 
 WORKERS = 3
 
 
 def app(name: str, media: Path, delay: float, autoscale: bool) -> dict:
     head = {"ray_actor_options": {"num_cpus": 0.1, "resources": {"head_slot": 1}}}
-    scaling = ({"autoscaling_config": {
-        "min_replicas": 1, "max_replicas": WORKERS, "target_ongoing_requests": 1,
-        "upscale_delay_s": 0.5, "downscale_delay_s": 3, "look_back_period_s": 1,
-        "metrics_interval_s": 0.2}} if autoscale else {"num_replicas": 1})
-    return {"name": name, "request_deadline_s": 60,
-            "router": {"kind": "embedding", "deployment": head},
-            "aggregator": {"kind": "evidence", "deployment": head},
-            "ingress": {"media_roots": [str(media)], "deployment": head},
-            "experts": [{"name": "elastic", "backend": "synthetic", "modalities": ["text"],
-                         "skills": ["T1"], "description": "A fixed sleep.", "timeout_s": 60,
-                         "settings": {"delay_s": delay},
-                         "deployment": {"max_ongoing_requests": 2, **scaling,
-                                        "ray_actor_options": {
-                                            "num_cpus": 0.1, "num_gpus": 1,
-                                            "resources": {"spread_slot": 1}}}}]}
+    scaling = (
+        {
+            "autoscaling_config": {
+                "min_replicas": 1,
+                "max_replicas": WORKERS,
+                "target_ongoing_requests": 1,
+                "upscale_delay_s": 0.5,
+                "downscale_delay_s": 3,
+                "look_back_period_s": 1,
+                "metrics_interval_s": 0.2,
+            }
+        }
+        if autoscale
+        else {"num_replicas": 1}
+    )
+    return {
+        "name": name,
+        "request_deadline_s": 60,
+        "router": {"kind": "embedding", "deployment": head},
+        "aggregator": {"kind": "evidence", "deployment": head},
+        "ingress": {"media_roots": [str(media)], "deployment": head},
+        "experts": [
+            {
+                "name": "elastic",
+                "backend": "synthetic",
+                "modalities": ["text"],
+                "skills": ["T1"],
+                "description": "A fixed sleep.",
+                "timeout_s": 60,
+                "settings": {"delay_s": delay},
+                "deployment": {
+                    "max_ongoing_requests": 2,
+                    **scaling,
+                    "ray_actor_options": {
+                        "num_cpus": 0.1,
+                        "num_gpus": 1,
+                        "resources": {"spread_slot": 1},
+                    },
+                },
+            }
+        ],
+    }
 
 
 def run(base: str, name: str, media: Path, clients: int, step: float) -> dict:
@@ -76,9 +103,14 @@ def run(base: str, name: str, media: Path, clients: int, step: float) -> dict:
         with httpx.Client(timeout=90) as http:
             while time.time() < until:
                 sent = time.time()
-                r = http.post(f"{base}/v1/reason", json={
-                    "question": "What does the note say?", "experts": ["elastic"],
-                    "media": [{"type": "text", "path": str(media / "note.txt")}]})
+                r = http.post(
+                    f"{base}/v1/reason",
+                    json={
+                        "question": "What does the note say?",
+                        "experts": ["elastic"],
+                        "media": [{"type": "text", "path": str(media / "note.txt")}],
+                    },
+                )
                 requests.append((sent - start, time.time() - sent, r.status_code))
 
     sampler = threading.Thread(target=sample, daemon=True)
@@ -103,19 +135,28 @@ def run(base: str, name: str, media: Path, clients: int, step: float) -> dict:
     # from the step down (1 client again) to the minimum
     down = next((ts - edges[2] for ts, n in replicas if ts >= edges[2] and n == 1), None)
     lat = sorted(latency for _, latency, status in requests if status == 200)
-    burst = sorted(latency for sent, latency, status in requests
-                   if status == 200 and edges[1] <= sent < edges[2])
+    burst = sorted(
+        latency
+        for sent, latency, status in requests
+        if status == 200 and edges[1] <= sent < edges[2]
+    )
 
     def pct(values: list[float], q: float) -> float | None:
         return values[min(len(values) - 1, int(q * len(values)))] if values else None
 
-    return {"requests": len(requests), "ok": sum(s == 200 for *_, s in requests),
-            "p50_s": statistics.median(lat) if lat else None, "p99_s": pct(lat, 0.99),
-            "burst_p50_s": statistics.median(burst) if burst else None,
-            "burst_p99_s": pct(burst, 0.99), "max_replicas": top,
-            "scale_up_s": up if top > 1 else None, "scale_down_s": down if top > 1 else None,
-            "step_edges_s": edges + [load_end],
-            "timeline": {"requests": requests, "replicas": replicas}}
+    return {
+        "requests": len(requests),
+        "ok": sum(s == 200 for *_, s in requests),
+        "p50_s": statistics.median(lat) if lat else None,
+        "p99_s": pct(lat, 0.99),
+        "burst_p50_s": statistics.median(burst) if burst else None,
+        "burst_p99_s": pct(burst, 0.99),
+        "max_replicas": top,
+        "scale_up_s": up if top > 1 else None,
+        "scale_down_s": down if top > 1 else None,
+        "step_edges_s": edges + [load_end],
+        "timeline": {"requests": requests, "replicas": replicas},
+    }
 
 
 def plot(results: dict, path: Path) -> None:
@@ -155,11 +196,18 @@ def main() -> None:
     from ray.cluster_utils import Cluster
 
     store = 200 * 2**20
-    cluster = Cluster(initialize_head=True, head_node_args={
-        "num_cpus": 4, "resources": {"head_slot": 100}, "object_store_memory": store})
+    cluster = Cluster(
+        initialize_head=True,
+        head_node_args={
+            "num_cpus": 4,
+            "resources": {"head_slot": 100},
+            "object_store_memory": store,
+        },
+    )
     for _ in range(WORKERS):
-        cluster.add_node(num_cpus=4, num_gpus=1, object_store_memory=store,
-                         resources={"spread_slot": 1})
+        cluster.add_node(
+            num_cpus=4, num_gpus=1, object_store_memory=store, resources={"spread_slot": 1}
+        )
     ray.init(address=cluster.address, log_to_driver=False)
     port = pick_free_port()
     serve.start(proxy_location="HeadOnly", http_options={"host": "127.0.0.1", "port": port})
@@ -167,12 +215,10 @@ def main() -> None:
     (media / "note.txt").write_text("A short note.")
     results = {}
     try:
-        for label, autoscale in (("fixed 1 replica", False),
-                                 (f"autoscaling 1-{WORKERS}", True)):
+        for label, autoscale in (("fixed 1 replica", False), (f"autoscaling 1-{WORKERS}", True)):
             name = "fixed" if not autoscale else "autoscaled"
             deploy(parse_config(app(name, media, args.delay, autoscale)))
-            results[label] = run(f"http://127.0.0.1:{port}", name, media, args.clients,
-                                 args.step)
+            results[label] = run(f"http://127.0.0.1:{port}", name, media, args.clients, args.step)
             serve.delete(name)
     finally:
         serve.shutdown()
@@ -182,24 +228,33 @@ def main() -> None:
     def fmt(v: float | None) -> str:
         return "n/a" if v is None else f"{v:.2f}"
 
-    print(f"\nstep load: 1 -> {args.clients} -> 1 clients ({args.step:g} s high), "
-          f"expert {args.delay} s per call")
-    print("| run | requests | 200 | p50 s | p99 s | p50 s (high step) | p99 s (high step) "
-          "| max replicas | scale up s | scale down s |")
+    print(
+        f"\nstep load: 1 -> {args.clients} -> 1 clients ({args.step:g} s high), "
+        f"expert {args.delay} s per call"
+    )
+    print(
+        "| run | requests | 200 | p50 s | p99 s | p50 s (high step) | p99 s (high step) "
+        "| max replicas | scale up s | scale down s |"
+    )
     print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     for label, r in results.items():
-        print(f"| {label} | {r['requests']} | {r['ok']} | {fmt(r['p50_s'])} | "
-              f"{fmt(r['p99_s'])} | {fmt(r['burst_p50_s'])} | {fmt(r['burst_p99_s'])} | "
-              f"{r['max_replicas']} | {fmt(r['scale_up_s'])} | {fmt(r['scale_down_s'])} |")
+        print(
+            f"| {label} | {r['requests']} | {r['ok']} | {fmt(r['p50_s'])} | "
+            f"{fmt(r['p99_s'])} | {fmt(r['burst_p50_s'])} | {fmt(r['burst_p99_s'])} | "
+            f"{r['max_replicas']} | {fmt(r['scale_up_s'])} | {fmt(r['scale_down_s'])} |"
+        )
     fixed, scaled = results.values()
     if fixed["burst_p99_s"] and scaled["burst_p99_s"]:
-        print(f"p99 in the high step, fixed / autoscaled: "
-              f"{fixed['burst_p99_s'] / scaled['burst_p99_s']:.2f}x")
+        print(
+            f"p99 in the high step, fixed / autoscaled: "
+            f"{fixed['burst_p99_s'] / scaled['burst_p99_s']:.2f}x"
+        )
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     plot(results, out.with_suffix(".png"))
-    write_results(out, {"clients": args.clients, "delay_s": args.delay, "step_s": args.step,
-                        "runs": results})
+    write_results(
+        out, {"clients": args.clients, "delay_s": args.delay, "step_s": args.step, "runs": results}
+    )
 
 
 if __name__ == "__main__":

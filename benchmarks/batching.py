@@ -30,12 +30,12 @@ from bench_io import RESULTS, start_serve, write_results
 from PIL import Image
 from ray import serve
 
+from mexa_ray.config import AppConfig, parse_config
+from mexa_ray.experts import build_expert
 from mexa_ray.serving import runtime
 from mexa_ray.serving.app import serve_kwargs
 from mexa_ray.serving.expert import ExpertDeployment
 from mexa_ray.serving.transport import by_value
-from mexa_ray.config import AppConfig, parse_config
-from mexa_ray.experts import build_expert
 from mexa_ray.types import Media, Query
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -43,12 +43,25 @@ SKILL = "A2"
 
 
 def config_for(model: Path, batch: int | None) -> AppConfig:
-    expert = {"name": "vlm", "backend": "vlm", "modalities": ["image"], "skills": [SKILL],
-              "description": "Tiny LLaVA describes images.", "timeout_s": 300,
-              "model": {"model": str(model), "kind": "vision", "max_new_tokens": 12,
-                        "batch_size": batch or 1},
-              "deployment": {"num_replicas": 1, "max_ongoing_requests": 64,
-                             "ray_actor_options": {"num_cpus": 1}}}
+    expert = {
+        "name": "vlm",
+        "backend": "vlm",
+        "modalities": ["image"],
+        "skills": [SKILL],
+        "description": "Tiny LLaVA describes images.",
+        "timeout_s": 300,
+        "model": {
+            "model": str(model),
+            "kind": "vision",
+            "max_new_tokens": 12,
+            "batch_size": batch or 1,
+        },
+        "deployment": {
+            "num_replicas": 1,
+            "max_ongoing_requests": 64,
+            "ray_actor_options": {"num_cpus": 1},
+        },
+    }
     if batch:
         expert["batching"] = {"max_batch_size": batch, "batch_wait_timeout_s": 0.05}
     return parse_config({"name": "bench-batching", "experts": [expert]})
@@ -61,21 +74,27 @@ def images(folder: Path, n: int) -> list[Query]:
     for i in range(n):
         path = folder / f"img{i}.png"
         Image.fromarray(rng.integers(0, 255, (64, 64, 3), dtype=np.uint8)).save(path)
-        out.append(Query("What is in the image?", media=[Media("image", path=str(path),
-                                                               format="png")]))
+        out.append(
+            Query("What is in the image?", media=[Media("image", path=str(path), format="png")])
+        )
     return out
 
 
 def summary(label: str, batch: int | None, wall: float, latencies: list[float]) -> dict:
-    return {"case": label, "batch": batch, "requests": len(latencies),
-            "requests_per_s": len(latencies) / wall,
-            "p50_s": statistics.median(latencies) if latencies else None}
+    return {
+        "case": label,
+        "batch": batch,
+        "requests": len(latencies),
+        "requests_per_s": len(latencies) / wall,
+        "p50_s": statistics.median(latencies) if latencies else None,
+    }
 
 
 def served(config: AppConfig, queries: list[Query], concurrency: int, label: str) -> dict:
     spec = config.experts[0]
     app = ExpertDeployment.options(name="vlm", **serve_kwargs(config, spec.deployment)).bind(
-        spec, config.skill_catalogue())
+        spec, config.skill_catalogue()
+    )
     # called the way the orchestrator calls an expert
     handle = by_value(serve.run(app, name=config.name, route_prefix=None))
     handle.analyse.remote(queries[0], SKILL).result(timeout_s=300)  # warm-up
@@ -90,8 +109,7 @@ def served(config: AppConfig, queries: list[Query], concurrency: int, label: str
         latencies = list(pool.map(one, queries))
     wall = time.perf_counter() - began
     serve.delete(config.name)
-    return summary(label, spec.batching.max_batch_size if spec.batching else None, wall,
-                   latencies)
+    return summary(label, spec.batching.max_batch_size if spec.batching else None, wall, latencies)
 
 
 def ceiling(config: AppConfig, queries: list[Query], batch: int) -> dict:
@@ -102,7 +120,7 @@ def ceiling(config: AppConfig, queries: list[Query], batch: int) -> dict:
     expert.run_batch([(queries[0], SKILL)])  # warm-up
     began = time.perf_counter()
     for i in range(0, len(queries), batch):
-        results = expert.run_batch([(q, SKILL) for q in queries[i:i + batch]])
+        results = expert.run_batch([(q, SKILL) for q in queries[i : i + batch]])
         assert not any(isinstance(r, Exception) for r in results), results
     wall = time.perf_counter() - began
     # a full batch's requests all wait for the whole batch: latency is the batch's time
@@ -129,11 +147,11 @@ def main() -> None:
     rows = []
     start_serve()
     try:
-        rows.append(served(config_for(model, None), queries, args.concurrency,
-                           "serve, unbatched"))
+        rows.append(served(config_for(model, None), queries, args.concurrency, "serve, unbatched"))
         for b in sizes:
-            rows.append(served(config_for(model, b), queries, args.concurrency,
-                               f"serve, batched {b}"))
+            rows.append(
+                served(config_for(model, b), queries, args.concurrency, f"serve, batched {b}")
+            )
     finally:
         runtime.stop()
     for b in sizes:
@@ -149,8 +167,10 @@ def main() -> None:
     print("| --- | --- | --- | --- | --- |")
     for r in rows:
         share = f"{r['of_ceiling']:.0%}" if "of_ceiling" in r else ""
-        print(f"| {r['case']} | {r['requests_per_s']:.1f} | {r['p50_s']:.3f} | "
-              f"{r['vs_unbatched']:.2f} | {share} |")
+        print(
+            f"| {r['case']} | {r['requests_per_s']:.1f} | {r['p50_s']:.3f} | "
+            f"{r['vs_unbatched']:.2f} | {share} |"
+        )
     write_results(args.out, {"concurrency": args.concurrency, "rows": rows})
 
 

@@ -34,8 +34,8 @@ SUBSET = ROOT / "tests" / "data" / "benchmarks" / "mmau" / "mmau-test-mini.json"
 def sequential(items, media_root: Path, config_name: str | None) -> dict:
     """Item by item, in this process: select, each selected expert, aggregate, score."""
     from mexa_ray.aggregation import build_aggregator
-    from mexa_ray.datasets import get_benchmark
     from mexa_ray.config import load_config
+    from mexa_ray.datasets import get_benchmark
     from mexa_ray.embedding import Embedder
     from mexa_ray.experts import build_expert
     from mexa_ray.selection import build_router
@@ -55,9 +55,13 @@ def sequential(items, media_root: Path, config_name: str | None) -> dict:
         path = media_root / item.media[0].paths[0]
         if not path.is_file():
             continue
-        query = Query(item.question, item.options, item.task,
-                      [Media("audio", path=str(path), format=path.suffix.lstrip("."))],
-                      request_id=item.id)
+        query = Query(
+            item.question,
+            item.options,
+            item.task,
+            [Media("audio", path=str(path), format=path.suffix.lstrip("."))],
+            request_id=item.id,
+        )
         selection = router.select(query)
         reports, missing = [], []
         for s in selection.experts:
@@ -67,22 +71,34 @@ def sequential(items, media_root: Path, config_name: str | None) -> dict:
                 missing.append(exc)
         verdict = aggregator.answer(query, reports, [])
         answered += 1
-        correct += bench.score({"options": item.options, "answer": item.answer},
-                               verdict.answer, verdict.option_index)
+        correct += bench.score(
+            {"options": item.options, "answer": item.answer}, verdict.answer, verdict.option_index
+        )
     done = time.perf_counter()
-    return {"wall_s": done - started, "load_s": loaded - started, "answered": answered,
-            "correct": correct, "cpu_s": time.process_time() - cpu_started}
+    return {
+        "wall_s": done - started,
+        "load_s": loaded - started,
+        "answered": answered,
+        "correct": correct,
+        "cpu_s": time.process_time() - cpu_started,
+    }
 
 
-def job(annotations: Path, media_root: Path, limit: int, config_name: str | None,
-        out: Path) -> dict:
+def job(
+    annotations: Path, media_root: Path, limit: int, config_name: str | None, out: Path
+) -> dict:
     from mexa_ray.bulk.job import evaluate
 
     started = time.perf_counter()
-    summary = evaluate("mmau", annotations, media_root, out, config=config_name, limit=limit,
-                       cache=False)
-    return {"wall_s": time.perf_counter() - started, "answered": summary["scored"],
-            "correct": summary["correct"], "stages": summary["stages"]}
+    summary = evaluate(
+        "mmau", annotations, media_root, out, config=config_name, limit=limit, cache=False
+    )
+    return {
+        "wall_s": time.perf_counter() - started,
+        "answered": summary["scored"],
+        "correct": summary["correct"],
+        "stages": summary["stages"],
+    }
 
 
 def tiny_llm_config(work: Path) -> str:
@@ -97,13 +113,16 @@ def tiny_llm_config(work: Path) -> str:
     from mexa_ray.config import load_config
 
     router = tiny_models.causal_lm(work / "router", reply="B2, B3")
-    lrm = tiny_models.causal_lm(work / "lrm", reply="<think>The clip is tonal.</think>Answer: (B)",
-                                seed=1)
+    lrm = tiny_models.causal_lm(
+        work / "lrm", reply="<think>The clip is tonal.</think>Answer: (B)", seed=1
+    )
     data = load_config("analytic").model_dump(mode="json")
-    data["router"].update(kind="llm", llm={"model": str(router), "max_new_tokens": 8,
-                                           "batch_size": 32})
-    data["aggregator"].update(kind="lrm", llm={"model": str(lrm), "max_new_tokens": 24,
-                                               "batch_size": 32})
+    data["router"].update(
+        kind="llm", llm={"model": str(router), "max_new_tokens": 8, "batch_size": 32}
+    )
+    data["aggregator"].update(
+        kind="lrm", llm={"model": str(lrm), "max_new_tokens": 24, "batch_size": 32}
+    )
     path = work / "tiny-llm.yaml"
     path.write_text(yaml.safe_dump(data))
     return str(path)
@@ -111,8 +130,9 @@ def tiny_llm_config(work: Path) -> str:
 
 def item_parser(doc: str) -> argparse.ArgumentParser:
     """The arguments every bulk benchmark takes: how many MMAU items, from which file."""
-    ap = argparse.ArgumentParser(description=doc,
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=doc, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--items", type=int, default=1000)
     ap.add_argument("--annotations", default=str(SHARED if SHARED.is_file() else SUBSET))
     return ap
@@ -120,8 +140,8 @@ def item_parser(doc: str) -> argparse.ArgumentParser:
 
 def standin_items(annotations: Path, n: int, seconds: float = 10.0) -> tuple[list, Path]:
     """The first n items, and a fresh work folder whose media/ holds their stand-in clips."""
-    from mexa_ray.datasets import get_benchmark
     from mexa_ray.bulk.standin import write_standin
+    from mexa_ray.datasets import get_benchmark
 
     items = get_benchmark("mmau").load(annotations)[:n]
     work = Path(tempfile.mkdtemp(prefix="mexa-bulk-"))
@@ -132,12 +152,22 @@ def standin_items(annotations: Path, n: int, seconds: float = 10.0) -> tuple[lis
 
 def main() -> None:
     ap = item_parser(__doc__)
-    ap.add_argument("--config", default="analytic",
-                    help="app config (default: analytic, the model-free pipeline)")
-    ap.add_argument("--clip-seconds", type=float, default=10.0,
-                    help="length of the stand-in clips (MMAU's are mostly 10 s)")
-    ap.add_argument("--tiny-llm", action="store_true",
-                    help="LLM router and LRM aggregator: the tests' tiny chat model")
+    ap.add_argument(
+        "--config",
+        default="analytic",
+        help="app config (default: analytic, the model-free pipeline)",
+    )
+    ap.add_argument(
+        "--clip-seconds",
+        type=float,
+        default=10.0,
+        help="length of the stand-in clips (MMAU's are mostly 10 s)",
+    )
+    ap.add_argument(
+        "--tiny-llm",
+        action="store_true",
+        help="LLM router and LRM aggregator: the tests' tiny chat model",
+    )
     ap.add_argument("--out", help="JSON results (default benchmarks/results/bulk_eval[_tiny].json)")
     args = ap.parse_args()
 
@@ -151,21 +181,35 @@ def main() -> None:
     data = job(annotations, media_root, len(items), args.config, work / "run")
     n = len(items)
     rows = [("sequential loop", loop), ("Ray Data job", data)]
-    print(f"{n} MMAU items ({annotations.name}), {args.clip_seconds:g} s stand-in clips, config "
-          f"{'tiny LLM router + LRM' if args.tiny_llm else args.config or 'default'}, "
-          f"{os.cpu_count()} CPUs")
+    print(
+        f"{n} MMAU items ({annotations.name}), {args.clip_seconds:g} s stand-in clips, config "
+        f"{'tiny LLM router + LRM' if args.tiny_llm else args.config or 'default'}, "
+        f"{os.cpu_count()} CPUs"
+    )
     print(f"{'pipeline':18} {'wall s':>8} {'items/s':>8} {'answered':>8} {'correct':>8}")
     for name, r in rows:
-        print(f"{name:18} {r['wall_s']:8.1f} {n / r['wall_s']:8.2f} {r['answered']:8} "
-              f"{r['correct']:8}")
+        print(
+            f"{name:18} {r['wall_s']:8.1f} {n / r['wall_s']:8.2f} {r['answered']:8} "
+            f"{r['correct']:8}"
+        )
     ratio = loop["wall_s"] / data["wall_s"]
-    print(f"job / loop throughput: {ratio:.2f}x (loop model loading {loop['load_s']:.1f}s; "
-          f"loop without it {n / (loop['wall_s'] - loop['load_s']):.2f} items/s; the loop kept "
-          f"{loop['cpu_s'] / loop['wall_s']:.2f} cores busy: torch's own threads)")
-    write_results(args.out or RESULTS / f"bulk_eval{'_tiny' if args.tiny_llm else ''}.json", {
-        "items": n, "annotations": str(annotations),
-        "config": "tiny-llm" if args.tiny_llm else args.config or "default",
-        "clip_seconds": args.clip_seconds, "loop": loop, "job": data, "speedup": ratio})
+    print(
+        f"job / loop throughput: {ratio:.2f}x (loop model loading {loop['load_s']:.1f}s; "
+        f"loop without it {n / (loop['wall_s'] - loop['load_s']):.2f} items/s; the loop kept "
+        f"{loop['cpu_s'] / loop['wall_s']:.2f} cores busy: torch's own threads)"
+    )
+    write_results(
+        args.out or RESULTS / f"bulk_eval{'_tiny' if args.tiny_llm else ''}.json",
+        {
+            "items": n,
+            "annotations": str(annotations),
+            "config": "tiny-llm" if args.tiny_llm else args.config or "default",
+            "clip_seconds": args.clip_seconds,
+            "loop": loop,
+            "job": data,
+            "speedup": ratio,
+        },
+    )
 
 
 if __name__ == "__main__":

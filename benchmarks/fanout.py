@@ -26,10 +26,10 @@ from pathlib import Path
 from bench_io import RESULTS, start_serve, write_results
 from ray import serve
 
-from mexa_ray.serving import runtime
 from mexa_ray.config import AppConfig, load_config, parse_config
 from mexa_ray.demo import examples
 from mexa_ray.experts import build_expert
+from mexa_ray.serving import runtime
 from mexa_ray.types import Media, Query
 
 NOTE = [{"type": "text", "data": base64.b64encode(b"A note.").decode(), "format": "txt"}]
@@ -37,11 +37,23 @@ NOTE = [{"type": "text", "data": base64.b64encode(b"A note.").decode(), "format"
 
 def synthetic_config(latency: float, n: int) -> AppConfig:
     data = load_config("analytic").model_dump()
-    data["experts"] = [{
-        "name": f"syn-{i}", "backend": "synthetic", "modalities": ["text"], "skills": ["T1"],
-        "description": f"synthetic expert {i}", "timeout_s": 60, "settings": {"delay_s": latency},
-        "deployment": {"num_replicas": 1, "max_ongoing_requests": 8,
-                       "ray_actor_options": {"num_cpus": 0.01}}} for i in range(n)]
+    data["experts"] = [
+        {
+            "name": f"syn-{i}",
+            "backend": "synthetic",
+            "modalities": ["text"],
+            "skills": ["T1"],
+            "description": f"synthetic expert {i}",
+            "timeout_s": 60,
+            "settings": {"delay_s": latency},
+            "deployment": {
+                "num_replicas": 1,
+                "max_ongoing_requests": 8,
+                "ray_actor_options": {"num_cpus": 0.01},
+            },
+        }
+        for i in range(n)
+    ]
     return parse_config(data)
 
 
@@ -74,8 +86,9 @@ def chain(handle, body: dict, repeats: int) -> tuple[list[float], list[dict]]:
 def sequential(config: AppConfig, answer: dict, query: Query, repeats: int) -> float:
     """The loop over in-process expert objects, each with the skill the chain gave it."""
     skills = config.skill_catalogue()
-    jobs = [(build_expert(config.expert(s["expert"]), skills), s["skill"])
-            for s in answer["selected"]]
+    jobs = [
+        (build_expert(config.expert(s["expert"]), skills), s["skill"]) for s in answer["selected"]
+    ]
     seconds, _ = timed(lambda: [e.run(query, skill) for e, skill in jobs], repeats)
     return statistics.median(seconds)
 
@@ -83,8 +96,16 @@ def sequential(config: AppConfig, answer: dict, query: Query, repeats: int) -> f
 def row(label: str, k: int, seq: float, par: list[float], answers: list[dict]) -> dict:
     p50 = statistics.median(par)
     ideal = statistics.median(critical_path(a) for a in answers)
-    return {"case": label, "k": k, "ideal_s": ideal, "sequential_s": seq, "parallel_p50_s": p50,
-            "parallel_min_s": min(par), "efficiency": ideal / p50, "speedup": seq / p50}
+    return {
+        "case": label,
+        "k": k,
+        "ideal_s": ideal,
+        "sequential_s": seq,
+        "parallel_p50_s": p50,
+        "parallel_min_s": min(par),
+        "efficiency": ideal / p50,
+        "speedup": seq / p50,
+    }
 
 
 def main() -> None:
@@ -117,17 +138,25 @@ def main() -> None:
         names = ["table-profiler", "scene-geometry", "audio-signal", "visual-stats"]
         body = {"question": "Describe all inputs.", "media": media, "experts": names}
         par, answers = chain(handle, body, args.repeats)
-        query = Query("Describe all inputs.", media=[
-            Media(m["type"], path=m["path"], format=m["path"].rsplit(".", 1)[1]) for m in media])
+        query = Query(
+            "Describe all inputs.",
+            media=[
+                Media(m["type"], path=m["path"], format=m["path"].rsplit(".", 1)[1]) for m in media
+            ],
+        )
         seq = sequential(config, answers[0], query, 3)
         rows.append(row("offline experts, 5 inputs", len(names), seq, par, answers))
     finally:
         runtime.stop()
 
-    print(f"{'case':28} {'k':>2} {'ideal s':>8} {'seq s':>8} {'par p50':>8} {'eff':>5} {'speedup':>7}")
+    print(
+        f"{'case':28} {'k':>2} {'ideal s':>8} {'seq s':>8} {'par p50':>8} {'eff':>5} {'speedup':>7}"
+    )
     for r in rows:
-        print(f"{r['case']:28} {r['k']:>2} {r['ideal_s']:8.3f} {r['sequential_s']:8.3f} "
-              f"{r['parallel_p50_s']:8.3f} {r['efficiency']:5.2f} {r['speedup']:7.2f}")
+        print(
+            f"{r['case']:28} {r['k']:>2} {r['ideal_s']:8.3f} {r['sequential_s']:8.3f} "
+            f"{r['parallel_p50_s']:8.3f} {r['efficiency']:5.2f} {r['speedup']:7.2f}"
+        )
     write_results(args.out, {"repeats": args.repeats, "rows": rows})
 
 

@@ -34,8 +34,11 @@ import yaml
 from bench_io import RESULTS, write_results
 from bulk_eval import item_parser, standin_items, tiny_llm_config
 
-NVIDIA_SMI = ["nvidia-smi", "--query-gpu=utilization.gpu,memory.used",
-              "--format=csv,noheader,nounits"]
+NVIDIA_SMI = [
+    "nvidia-smi",
+    "--query-gpu=utilization.gpu,memory.used",
+    "--format=csv,noheader,nounits",
+]
 
 
 class GpuSampler:
@@ -64,7 +67,7 @@ class GpuSampler:
             if rows:
                 self.samples.append((sum(r[0] for r in rows) / len(rows), sum(r[1] for r in rows)))
 
-    def __enter__(self) -> "GpuSampler":
+    def __enter__(self) -> GpuSampler:
         if self.available():
             self._thread.start()
         return self
@@ -78,8 +81,11 @@ class GpuSampler:
         if not self.samples:
             return {"gpu_util_mean": None, "gpu_util_max": None, "gpu_mem_max_mib": None}
         util = [u for u, _ in self.samples]
-        return {"gpu_util_mean": statistics.fmean(util), "gpu_util_max": max(util),
-                "gpu_mem_max_mib": max(m for _, m in self.samples)}
+        return {
+            "gpu_util_mean": statistics.fmean(util),
+            "gpu_util_max": max(util),
+            "gpu_mem_max_mib": max(m for _, m in self.samples),
+        }
 
 
 def device_config(base: str, work: Path, device: str, gpus: float, batch: int) -> str:
@@ -87,8 +93,11 @@ def device_config(base: str, work: Path, device: str, gpus: float, batch: int) -
     data = yaml.safe_load(Path(base).read_text())
     for stage in ("router", "aggregator"):
         data[stage]["llm"].update(batch_size=batch, device=device)
-        data[stage]["bulk"] = {**data[stage].get("bulk", {}), "batch_size": batch,
-                               "num_gpus": gpus if device == "cuda" else 0}
+        data[stage]["bulk"] = {
+            **data[stage].get("bulk", {}),
+            "batch_size": batch,
+            "num_gpus": gpus if device == "cuda" else 0,
+        }
     path = work / f"tiny-llm-{device}.yaml"
     path.write_text(yaml.safe_dump(data))
     return str(path)
@@ -102,12 +111,19 @@ def cuda_visible() -> bool:
 
 def main() -> None:
     ap = item_parser(__doc__)
-    ap.add_argument("--devices", default="cpu,cuda",
-                    help="comma-separated; cuda is left out where no GPU is visible")
+    ap.add_argument(
+        "--devices",
+        default="cpu,cuda",
+        help="comma-separated; cuda is left out where no GPU is visible",
+    )
     ap.add_argument("--gpus-per-actor", type=float, default=0.5)
-    ap.add_argument("--batch-size", type=int, default=32,
-                    help="rows per block fed to the router and aggregator actors, and the "
-                         "models' generation batch")
+    ap.add_argument(
+        "--batch-size",
+        type=int,
+        default=32,
+        help="rows per block fed to the router and aggregator actors, and the "
+        "models' generation batch",
+    )
     ap.add_argument("--out", default=str(RESULTS / "gpu.json"))
     args = ap.parse_args()
 
@@ -127,12 +143,27 @@ def main() -> None:
         config = device_config(base, work, device, args.gpus_per_actor, args.batch_size)
         began = time.perf_counter()
         with GpuSampler() as sampler:
-            summary = evaluate("mmau", annotations, media_root, work / f"run-{device}",
-                               config=config, limit=len(items), cache=False)
+            summary = evaluate(
+                "mmau",
+                annotations,
+                media_root,
+                work / f"run-{device}",
+                config=config,
+                limit=len(items),
+                cache=False,
+            )
         wall = time.perf_counter() - began
-        rows.append({"device": device, "items": len(items), "answered": summary["scored"],
-                     "wall_s": wall, "items_per_s": len(items) / wall,
-                     "stages": summary["stages"], **sampler.summary()})
+        rows.append(
+            {
+                "device": device,
+                "items": len(items),
+                "answered": summary["scored"],
+                "wall_s": wall,
+                "items_per_s": len(items) / wall,
+                "stages": summary["stages"],
+                **sampler.summary(),
+            }
+        )
 
     def pct(v: float | None) -> str:
         return "n/a" if v is None else f"{v:.0f}%"
@@ -142,10 +173,19 @@ def main() -> None:
     print("| --- | --- | --- | --- | --- | --- | --- |")
     for r in rows:
         mem = "n/a" if r["gpu_mem_max_mib"] is None else f"{r['gpu_mem_max_mib']:.0f}"
-        print(f"| {r['device']} | {r['items_per_s']:.1f} | {r['wall_s']:.1f} | {r['answered']} | "
-              f"{pct(r['gpu_util_mean'])} | {pct(r['gpu_util_max'])} | {mem} |")
-    write_results(args.out, {"annotations": str(annotations), "batch_size": args.batch_size,
-                             "gpus_per_actor": args.gpus_per_actor, "rows": rows})
+        print(
+            f"| {r['device']} | {r['items_per_s']:.1f} | {r['wall_s']:.1f} | {r['answered']} | "
+            f"{pct(r['gpu_util_mean'])} | {pct(r['gpu_util_max'])} | {mem} |"
+        )
+    write_results(
+        args.out,
+        {
+            "annotations": str(annotations),
+            "batch_size": args.batch_size,
+            "gpus_per_actor": args.gpus_per_actor,
+            "rows": rows,
+        },
+    )
 
 
 if __name__ == "__main__":

@@ -28,9 +28,9 @@ import httpx
 import psutil
 from bench_io import RESULTS, write_results
 
-from mexa_ray.serving import runtime
 from mexa_ray.config import load_config, parse_config
 from mexa_ray.demo import examples
+from mexa_ray.serving import runtime
 
 INVALID = {"question": "", "media": [{"type": "audio", "path": "../../etc/passwd"}]}
 EXPECTED = {200, 422, 503}
@@ -59,8 +59,14 @@ def rss_of(keys: list[str]) -> dict[str, float]:
     return out
 
 
-def client(url: str, bodies: list[dict], stop_at: float, offset: int,
-           results: list[tuple[int, float]], lock: threading.Lock) -> None:
+def client(
+    url: str,
+    bodies: list[dict],
+    stop_at: float,
+    offset: int,
+    results: list[tuple[int, float]],
+    lock: threading.Lock,
+) -> None:
     i = offset
     with httpx.Client(timeout=120) as http:
         while time.monotonic() < stop_at:
@@ -76,8 +82,11 @@ def client(url: str, bodies: list[dict], stop_at: float, offset: int,
 
 
 def percentile(values: list[float], q: float) -> float:
-    return statistics.quantiles(values, n=100, method="inclusive")[q - 1] if len(values) > 1 \
+    return (
+        statistics.quantiles(values, n=100, method="inclusive")[q - 1]
+        if len(values) > 1
         else (values[0] if values else float("nan"))
+    )
 
 
 def main() -> None:
@@ -102,8 +111,10 @@ def main() -> None:
         results: list[tuple[int, float]] = []
         lock = threading.Lock()
         stop_at = time.monotonic() + args.seconds
-        threads = [threading.Thread(target=client, args=(url, bodies, stop_at, i, results, lock))
-                   for i in range(args.clients)]
+        threads = [
+            threading.Thread(target=client, args=(url, bodies, stop_at, i, results, lock))
+            for i in range(args.clients)
+        ]
         began = time.perf_counter()
         for t in threads:
             t.start()
@@ -125,29 +136,38 @@ def main() -> None:
     growth = {k: rss_end[k] - v for k, v in rss_start.items() if k in rss_end}
     half = sum(next(mb for t, mb in samples if t >= wall / 2).values())
     summary = {
-        "clients": args.clients, "seconds": round(wall, 1), "requests": len(results),
+        "clients": args.clients,
+        "seconds": round(wall, 1),
+        "requests": len(results),
         "requests_per_s": round(len(results) / wall, 2),
-        "statuses": {str(k): v for k, v in sorted(statuses.items())}, "errors": errors,
-        "p50_s": round(percentile(answered, 50), 3), "p99_s": round(percentile(answered, 99), 3),
+        "statuses": {str(k): v for k, v in sorted(statuses.items())},
+        "errors": errors,
+        "p50_s": round(percentile(answered, 50), 3),
+        "p99_s": round(percentile(answered, 99), 3),
         # the replicas there from the start; replicas added by autoscaling are listed apart
         "replica_rss_mb_start": round(sum(rss_start.values()), 1),
         "replica_rss_mb_half": round(half, 1),
         "replica_rss_mb_end": round(sum(rss_end[k] for k in rss_start if k in rss_end), 1),
         "replica_rss_growth_mb": {k: round(v, 1) for k, v in sorted(growth.items())},
         "replicas_added": {k: round(v, 1) for k, v in rss_end.items() if k not in rss_start},
-        "replica_rss_mb_samples": {k: [round(mb.get(k, float("nan")), 1) for _, mb in samples]
-                                   for k in rss_start},
+        "replica_rss_mb_samples": {
+            k: [round(mb.get(k, float("nan")), 1) for _, mb in samples] for k in rss_start
+        },
         "sample_times_s": [round(t, 1) for t, _ in samples],
         "healthy_after": healthy,
     }
-    print("| clients | s | requests | req/s | statuses | errors | p50 s | p99 s | "
-          "replica RSS MB start -> half-way -> end | healthy after |")
+    print(
+        "| clients | s | requests | req/s | statuses | errors | p50 s | p99 s | "
+        "replica RSS MB start -> half-way -> end | healthy after |"
+    )
     print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
-    print(f"| {args.clients} | {summary['seconds']} | {summary['requests']} | "
-          f"{summary['requests_per_s']} | "
-          f"{', '.join(f'{k}: {v}' for k, v in summary['statuses'].items())} | {errors} | "
-          f"{summary['p50_s']} | {summary['p99_s']} | {summary['replica_rss_mb_start']} -> "
-          f"{summary['replica_rss_mb_half']} -> {summary['replica_rss_mb_end']} | {healthy} |")
+    print(
+        f"| {args.clients} | {summary['seconds']} | {summary['requests']} | "
+        f"{summary['requests_per_s']} | "
+        f"{', '.join(f'{k}: {v}' for k, v in summary['statuses'].items())} | {errors} | "
+        f"{summary['p50_s']} | {summary['p99_s']} | {summary['replica_rss_mb_start']} -> "
+        f"{summary['replica_rss_mb_half']} -> {summary['replica_rss_mb_end']} | {healthy} |"
+    )
     write_results(args.out, summary)
 
 

@@ -30,21 +30,32 @@ import numpy as np
 from bench_io import RESULTS, start_serve, write_results
 from ray import cloudpickle, serve
 
+from mexa_ray.config import AppConfig, load_config, parse_config
 from mexa_ray.serving import runtime
 from mexa_ray.serving.app import build_app
-from mexa_ray.config import AppConfig, load_config, parse_config
 from mexa_ray.types import Media, Query
 
 
 def points_config(root: Path, k: int) -> AppConfig:
     data = load_config("analytic").model_dump()
     data["ingress"].update(media_roots=[str(root)], max_body_bytes=2**31 - 1)
-    data["experts"] = [{
-        "name": f"reader-{i}", "backend": "synthetic", "modalities": ["points"],
-        "skills": ["C1"], "description": f"reads a point cloud {i}", "timeout_s": 300,
-        "settings": {"delay_s": 0.0},
-        "deployment": {"num_replicas": 1, "max_ongoing_requests": 4,
-                       "ray_actor_options": {"num_cpus": 0.01}}} for i in range(k)]
+    data["experts"] = [
+        {
+            "name": f"reader-{i}",
+            "backend": "synthetic",
+            "modalities": ["points"],
+            "skills": ["C1"],
+            "description": f"reads a point cloud {i}",
+            "timeout_s": 300,
+            "settings": {"delay_s": 0.0},
+            "deployment": {
+                "num_replicas": 1,
+                "max_ongoing_requests": 4,
+                "ray_actor_options": {"num_cpus": 0.01},
+            },
+        }
+        for i in range(k)
+    ]
     return parse_config(data)
 
 
@@ -86,40 +97,57 @@ def main() -> None:
         serve.run(build_app(points_config(root, args.experts)), name="mexa", route_prefix="/")
         with httpx.Client(base_url=f"http://127.0.0.1:{args.port}", timeout=600) as http:
             for way, item in ways.items():
-                body = json.dumps({"question": "Describe the room.", "experts": names,
-                                   "media": [item]}).encode()
+                body = json.dumps(
+                    {"question": "Describe the room.", "experts": names, "media": [item]}
+                ).encode()
                 latencies, ingress, first = [], [], []
                 for _ in range(args.repeats):
                     sent = time.time()
-                    r = http.post("/v1/reason", content=body,
-                                  headers={"content-type": "application/json"})
+                    r = http.post(
+                        "/v1/reason", content=body, headers={"content-type": "application/json"}
+                    )
                     latencies.append(time.time() - sent)
                     answer = r.json()
                     assert r.status_code == 200 and len(answer["reports"]) == args.experts, r.text
                     ingress.append(answer["timings"]["ingress_s"])
                     first.append(min(x["started_at"] for x in answer["reports"]) - sent)
                 by_ref, by_value = expert_call_bytes(size)
-                rows.append({
-                    "way": way, "media_mb": size / 2**20, "experts": args.experts,
-                    "request_mb": len(body) / 2**20,
-                    "per_expert_call_bytes": by_ref if way == "uploaded" else
-                    len(cloudpickle.dumps(Query("Describe the room.", media=[
-                        Media("points", path=str(cloud), format="npy")]))),
-                    "by_value_per_expert_mb": by_value / 2**20,
-                    "latency_s": statistics.median(latencies),
-                    "ingress_s": statistics.median(ingress),
-                    "first_expert_start_s": statistics.median(first),
-                })
+                rows.append(
+                    {
+                        "way": way,
+                        "media_mb": size / 2**20,
+                        "experts": args.experts,
+                        "request_mb": len(body) / 2**20,
+                        "per_expert_call_bytes": by_ref
+                        if way == "uploaded"
+                        else len(
+                            cloudpickle.dumps(
+                                Query(
+                                    "Describe the room.",
+                                    media=[Media("points", path=str(cloud), format="npy")],
+                                )
+                            )
+                        ),
+                        "by_value_per_expert_mb": by_value / 2**20,
+                        "latency_s": statistics.median(latencies),
+                        "ingress_s": statistics.median(ingress),
+                        "first_expert_start_s": statistics.median(first),
+                    }
+                )
     finally:
         runtime.stop()
 
-    print("| way | media MB | request MB | bytes per expert call | by value, per expert MB | "
-          "latency s | ingress s | first expert starts s |")
+    print(
+        "| way | media MB | request MB | bytes per expert call | by value, per expert MB | "
+        "latency s | ingress s | first expert starts s |"
+    )
     print("| --- | --- | --- | --- | --- | --- | --- | --- |")
     for r in rows:
-        print(f"| {r['way']} | {r['media_mb']:.0f} | {r['request_mb']:.1f} | "
-              f"{r['per_expert_call_bytes']} | {r['by_value_per_expert_mb']:.0f} | "
-              f"{r['latency_s']:.2f} | {r['ingress_s']:.2f} | {r['first_expert_start_s']:.2f} |")
+        print(
+            f"| {r['way']} | {r['media_mb']:.0f} | {r['request_mb']:.1f} | "
+            f"{r['per_expert_call_bytes']} | {r['by_value_per_expert_mb']:.0f} | "
+            f"{r['latency_s']:.2f} | {r['ingress_s']:.2f} | {r['first_expert_start_s']:.2f} |"
+        )
     write_results(args.out, {"rows": rows})
 
 

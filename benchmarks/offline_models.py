@@ -58,20 +58,33 @@ def measure(which: str, root: Path, repeats: int) -> dict:
 
         generator = build_generator(getattr(config, which).llm, f"{which}.llm")
         load_s = time.perf_counter() - started
-        query = Query(image["question"], image["options"], image["task"],
-                      [Media("image", path=image["media"][0]["path"], format="png")])
+        query = Query(
+            image["question"],
+            image["options"],
+            image["task"],
+            [Media("image", path=image["media"][0]["path"], format="png")],
+        )
         catalogue = config.skill_catalogue()
         offered = ["A1", "A2", "A3", "E1", "E2"]
-        report = ExpertReport("visual-stats", "A2", "Image of 160 x 120 pixels.\nA bright "
-                              "picture, mostly white, with green at the centre.\nDominant "
-                              "colours: white 78%, green 22%.", 0.1)
+        report = ExpertReport(
+            "visual-stats",
+            "A2",
+            "Image of 160 x 120 pixels.\nA bright "
+            "picture, mostly white, with green at the centre.\nDominant "
+            "colours: white 78%, green 22%.",
+            0.1,
+        )
         asked = iter(range(10**6))
 
         def call() -> None:
             # a new question each time: llama.cpp reuses the key-value cache of a repeated
             # prompt prefix, which would flatter a benchmark that repeats one prompt
-            q = Query(f"{query.question} (asked {next(asked)} times before)", query.options,
-                      query.task, query.media)
+            q = Query(
+                f"{query.question} (asked {next(asked)} times before)",
+                query.options,
+                query.task,
+                query.media,
+            )
             if which == "router":
                 conversation = router_messages(q, [catalogue[s] for s in offered], ["image"])
                 schema = router_schema(offered, config.router.max_experts)
@@ -87,7 +100,10 @@ def measure(which: str, root: Path, repeats: int) -> dict:
         if which == "speech-transcriber":
             media, skill = Media("audio", path=str(make_speech(root / "s.wav")), format="wav"), "B1"
         elif which == "text-in-image":
-            media, skill = Media("image", path=str(make_sign(root / "sign.png")), format="png"), "E1"
+            media, skill = (
+                Media("image", path=str(make_sign(root / "sign.png")), format="png"),
+                "E1",
+            )
         else:
             media, skill = Media("image", path=image["media"][0]["path"], format="png"), "A2"
         call = lambda: expert.run(Query("What is in it?", media=[media]), skill)  # noqa: E731
@@ -99,9 +115,13 @@ def measure(which: str, root: Path, repeats: int) -> dict:
         t = time.perf_counter()
         call()
         times.append(time.perf_counter() - t)
-    return {"model": which, "load_s": round(load_s, 2), "first_ms": round(first_ms, 1),
-            "p50_ms": round(1000 * statistics.median(times), 1),
-            "rss_added_mb": round((proc.memory_info().rss - base) / 2**20)}
+    return {
+        "model": which,
+        "load_s": round(load_s, 2),
+        "first_ms": round(first_ms, 1),
+        "p50_ms": round(1000 * statistics.median(times), 1),
+        "rss_added_mb": round((proc.memory_info().rss - base) / 2**20),
+    }
 
 
 def answers(config_name: str, root: Path) -> list[dict]:
@@ -127,10 +147,17 @@ def answers(config_name: str, root: Path) -> list[dict]:
         selection = router.select(query)
         reports = [experts[s.expert].run(query, s.skill) for s in selection.experts]
         verdict = aggregator.answer(query, reports, [])
-        out.append({"question": query.question, "truth": truth, "answer": verdict.answer,
-                    "correct": verdict.answer == truth, "router": selection.router,
-                    "experts": [f"{s.expert}:{s.skill}" for s in selection.experts],
-                    "notes": selection.notes + verdict.notes})
+        out.append(
+            {
+                "question": query.question,
+                "truth": truth,
+                "answer": verdict.answer,
+                "correct": verdict.answer == truth,
+                "router": selection.router,
+                "experts": [f"{s.expert}:{s.skill}" for s in selection.experts],
+                "notes": selection.notes + verdict.notes,
+            }
+        )
     return out
 
 
@@ -150,15 +177,29 @@ def main() -> None:
     root = Path(tempfile.mkdtemp(prefix="mexa-models-"))
     rows = []
     for which in MODELS:
-        child = subprocess.run([sys.executable, __file__, "--one", which, "--root", str(root),
-                                "--repeats", str(args.repeats)],
-                               capture_output=True, text=True, check=True)
+        child = subprocess.run(
+            [
+                sys.executable,
+                __file__,
+                "--one",
+                which,
+                "--root",
+                str(root),
+                "--repeats",
+                str(args.repeats),
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
         rows.append(json.loads(child.stdout.strip().splitlines()[-1]))
     print("| model | load s | first request ms | per request ms (p50) | memory added MB |")
     print("| --- | --- | --- | --- | --- |")
     for r in rows:
-        print(f"| {r['model']} | {r['load_s']} | {r['first_ms']} | {r['p50_ms']} | "
-              f"{r['rss_added_mb']} |")
+        print(
+            f"| {r['model']} | {r['load_s']} | {r['first_ms']} | {r['p50_ms']} | "
+            f"{r['rss_added_mb']} |"
+        )
     quality = {}
     if not args.skip_quality:
         for name in ("analytic", "default"):
@@ -166,9 +207,11 @@ def main() -> None:
         print("\n| question | right answer | analytic | default | default's router |")
         print("| --- | --- | --- | --- | --- |")
         for a, d in zip(quality["analytic"], quality["default"]):
-            print(f"| {a['question']} | {a['truth']} | {a['answer']} | {d['answer']} | "
-                  f"{'LLM' if d['router'].startswith('llm') else 'embedding (guard)'}: "
-                  f"{', '.join(d['experts'])} |")
+            print(
+                f"| {a['question']} | {a['truth']} | {a['answer']} | {d['answer']} | "
+                f"{'LLM' if d['router'].startswith('llm') else 'embedding (guard)'}: "
+                f"{', '.join(d['experts'])} |"
+            )
         for name, rows_ in quality.items():
             print(f"{name}: {sum(r['correct'] for r in rows_)}/{len(rows_)} correct")
     write_results(args.out, {"models": rows, "quality": quality, "repeats": args.repeats})

@@ -99,8 +99,10 @@ def accuracy(rows: dict[str, dict[str, Any]]) -> dict[str, float]:
 def changed_by_shuffle(a: dict[str, dict], b: dict[str, dict]) -> tuple[int, int]:
     """(answers whose chosen option text differs, items compared)."""
     common = [k for k in a if k in b]
-    differ = sum((a[k]["prediction"] or "").strip().lower() != (b[k]["prediction"] or "").strip().lower()
-                 for k in common)
+    differ = sum(
+        (a[k]["prediction"] or "").strip().lower() != (b[k]["prediction"] or "").strip().lower()
+        for k in common
+    )
     return differ, len(common)
 
 
@@ -118,9 +120,16 @@ def routing(configs: list[str]) -> dict[str, dict[str, float]]:
     out: dict[str, dict[str, float]] = {}
     for name in configs:
         base = load_config(name)
-        experts = [{"name": f"skill-{s.id.lower()}", "backend": "text", "modalities":
-                    list(s.modalities), "skills": [s.id], "description": s.description}
-                   for s in DEFAULT_SKILLS]
+        experts = [
+            {
+                "name": f"skill-{s.id.lower()}",
+                "backend": "text",
+                "modalities": list(s.modalities),
+                "skills": [s.id],
+                "description": s.description,
+            }
+            for s in DEFAULT_SKILLS
+        ]
         rates = {}
         for order, listing in (("catalogue order", experts), ("reversed", experts[::-1])):
             data = base.model_dump(mode="json")
@@ -130,37 +139,61 @@ def routing(configs: list[str]) -> dict[str, dict[str, float]]:
             hits, chosen = 0, []
             started = time.perf_counter()
             for q in questions:
-                query = Query(q["question"], media=[Media(m, path=f"/x.{m}")
-                                                    for m in q["modalities"]])
+                query = Query(
+                    q["question"], media=[Media(m, path=f"/x.{m}") for m in q["modalities"]]
+                )
                 skills = [s.skill for s in router.select(query).experts]
                 chosen.append(sorted(skills))
                 hits += bool(set(skills) & set(q["skills"]))
             rates[order] = hits / len(questions)
-            rates[f"{order} ms per question"] = 1000 * (time.perf_counter() - started) / len(questions)
+            rates[f"{order} ms per question"] = (
+                1000 * (time.perf_counter() - started) / len(questions)
+            )
             rates[f"{order} choices"] = chosen
-        same = sum(a == b for a, b in zip(rates["catalogue order choices"], rates["reversed choices"]))
-        out[name] = {"router": router.name, "questions": len(questions),
-                     "hit rate": round(rates["catalogue order"], 3),
-                     "hit rate, catalogue reversed": round(rates["reversed"], 3),
-                     "same choice when reversed": round(same / len(questions), 3),
-                     "ms per question": round(rates["catalogue order ms per question"], 1)}
+        same = sum(
+            a == b for a, b in zip(rates["catalogue order choices"], rates["reversed choices"])
+        )
+        out[name] = {
+            "router": router.name,
+            "questions": len(questions),
+            "hit rate": round(rates["catalogue order"], 3),
+            "hit rate, catalogue reversed": round(rates["reversed"], 3),
+            "same choice when reversed": round(same / len(questions), 3),
+            "ms per question": round(rates["catalogue order ms per question"], 1),
+        }
     return out
 
 
 def main() -> int:
-    p = argparse.ArgumentParser(description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--configs", nargs="+", default=["analytic", "default"],
-                   help="configs to evaluate; the first is the baseline column")
+    p = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    p.add_argument(
+        "--configs",
+        nargs="+",
+        default=["analytic", "default"],
+        help="configs to evaluate; the first is the baseline column",
+    )
     p.add_argument("--per-category", type=int, default=60, help="items per category (at most)")
-    p.add_argument("--shuffle-config", default="default",
-                   help="config run again on shuffled options ('' for none)")
-    p.add_argument("--data", type=Path, default=Path.home() / ".cache" / "mexa-ray" / "quality",
-                   help="where the items, media and downloaded packages go")
+    p.add_argument(
+        "--shuffle-config",
+        default="default",
+        help="config run again on shuffled options ('' for none)",
+    )
+    p.add_argument(
+        "--data",
+        type=Path,
+        default=Path.home() / ".cache" / "mexa-ray" / "quality",
+        help="where the items, media and downloaded packages go",
+    )
     p.add_argument("--out", type=Path, default=RESULTS / "quality")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--routing-configs", nargs="*", default=["default", "lrm-small"],
-                   help="configs whose routers the routing set measures (none: skip)")
+    p.add_argument(
+        "--routing-configs",
+        nargs="*",
+        default=["default", "lrm-small"],
+        help="configs whose routers the routing set measures (none: skip)",
+    )
     args = p.parse_args()
 
     data = args.data / "items"
@@ -176,18 +209,26 @@ def main() -> int:
         results["configs"][config] = {
             "accuracy": accuracy(rows[config]),
             "aggregate ms per item": summary["stages"].get("aggregate", {}).get("mean_ms"),
-            "stages": summary["stages"], "status": summary["status"],
+            "stages": summary["stages"],
+            "status": summary["status"],
             "items per s": round(summary["run"]["items"] / summary["run"]["wall_s"], 3)
-            if summary["run"]["items"] else None}
+            if summary["run"]["items"]
+            else None,
+        }
     if args.shuffle_config:
         name = args.shuffle_config
-        run_config(name, data / "items-shuffled.jsonl", data, runs / f"{name}-shuffled",
-                   report_cache)
+        run_config(
+            name, data / "items-shuffled.jsonl", data, runs / f"{name}-shuffled", report_cache
+        )
         shuffled = predictions(runs / f"{name}-shuffled")
         differ, n = changed_by_shuffle(rows.get(name) or predictions(runs / name), shuffled)
-        results["shuffle"] = {"config": name, "changed": differ, "items": n,
-                              "share": round(differ / max(1, n), 4),
-                              "accuracy shuffled": accuracy(shuffled)["overall"]}
+        results["shuffle"] = {
+            "config": name,
+            "changed": differ,
+            "items": n,
+            "share": round(differ / max(1, n), 4),
+            "accuracy shuffled": accuracy(shuffled)["overall"],
+        }
     if args.routing_configs:
         results["routing"] = routing(args.routing_configs)
 
@@ -200,20 +241,29 @@ def main() -> int:
     print("\n| " + " | ".join(head) + " |\n|" + "---|" * len(head))
     for c in cats:
         accs = [results["configs"][k]["accuracy"].get(c) for k in args.configs]
-        print(f"| {c} | {counts[c]} | {100 * results['chance'][c]:.0f}% | "
-              + " | ".join("n/a" if a is None else f"{100 * a:.0f}%" for a in accs) + " |")
+        print(
+            f"| {c} | {counts[c]} | {100 * results['chance'][c]:.0f}% | "
+            + " | ".join("n/a" if a is None else f"{100 * a:.0f}%" for a in accs)
+            + " |"
+        )
     for k in args.configs:
         r = results["configs"][k]
-        print(f"{k}: aggregate stage {r['aggregate ms per item']} ms per item; "
-              f"{r['items per s']} items/s end to end; statuses {r['status']}")
+        print(
+            f"{k}: aggregate stage {r['aggregate ms per item']} ms per item; "
+            f"{r['items per s']} items/s end to end; statuses {r['status']}"
+        )
     if "shuffle" in results:
         s = results["shuffle"]
-        print(f"option shuffle ({s['config']}): {s['changed']} of {s['items']} answers changed "
-              f"({100 * s['share']:.1f}%)")
+        print(
+            f"option shuffle ({s['config']}): {s['changed']} of {s['items']} answers changed "
+            f"({100 * s['share']:.1f}%)"
+        )
     for k, r in results.get("routing", {}).items():
-        print(f"routing ({k}, {r['router']}): hit rate {r['hit rate']:.3f}, "
-              f"{r['hit rate, catalogue reversed']:.3f} with the catalogue reversed, same choice "
-              f"{100 * r['same choice when reversed']:.0f}%, {r['ms per question']} ms per question")
+        print(
+            f"routing ({k}, {r['router']}): hit rate {r['hit rate']:.3f}, "
+            f"{r['hit rate, catalogue reversed']:.3f} with the catalogue reversed, same choice "
+            f"{100 * r['same choice when reversed']:.0f}%, {r['ms per question']} ms per question"
+        )
     write_results(args.out / "quality.json", results)
     return 0
 

@@ -17,8 +17,8 @@ import numpy as np
 from mexa_ray.config import AggregatorSpec, AppConfig
 from mexa_ray.embedding import Embedder
 from mexa_ray.errors import summarise
-from mexa_ray.llm import Generation, Generator, build_generator, first_line
 from mexa_ray.evidence import OptionScorer, Unit, asked_terms, relevance, terms, units_of
+from mexa_ray.llm import Generation, Generator, build_generator, first_line
 from mexa_ray.prompts import LETTERS, aggregator_messages, answer_schema, extract_option
 from mexa_ray.types import Answer, ExpertReport, MissingExpert, Query, Selection
 
@@ -39,7 +39,7 @@ class Verdict:
 
 def _quote(unit: Unit) -> str:
     text = unit.text if len(unit.text) <= 160 else unit.text[:157] + "..."
-    return f"{unit.expert} [{unit.skill}] reports \"{text}\""
+    return f'{unit.expert} [{unit.skill}] reports "{text}"'
 
 
 class EvidenceRankingAggregator:
@@ -54,15 +54,23 @@ class EvidenceRankingAggregator:
         self.scorer = OptionScorer(embedder.encode)
         self.scorer.semantic_weight = spec.semantic_weight
 
-    def answer(self, query: Query, reports: list[ExpertReport],
-               missing: list[MissingExpert] | None = None) -> Verdict:
+    def answer(
+        self, query: Query, reports: list[ExpertReport], missing: list[MissingExpert] | None = None
+    ) -> Verdict:
         units = units_of(reports)
-        preface = ("Evidence ranking, not an LRM: each option was scored by how well the expert "
-                   "reports state it (words and numbers, normalised, weighted by relevance to the "
-                   f"question); embedding similarity ({self.embedder.model_id}) breaks ties.")
+        preface = (
+            "Evidence ranking, not an LRM: each option was scored by how well the expert "
+            "reports state it (words and numbers, normalised, weighted by relevance to the "
+            f"question); embedding similarity ({self.embedder.model_id}) breaks ties."
+        )
         if not units:
-            return Verdict("unknown", None, preface + " No expert report was available, so there "
-                           "is no evidence to answer from.", confidence=0.0)
+            return Verdict(
+                "unknown",
+                None,
+                preface + " No expert report was available, so there "
+                "is no evidence to answer from.",
+                confidence=0.0,
+            )
         if query.options:
             return self._choose_option(query, units, preface)
         q = self.embedder.encode([query.question])[0]
@@ -71,8 +79,11 @@ class EvidenceRankingAggregator:
         scores = vecs @ q + np.array([relevance(wanted, u) for u in units])
         best = int(np.argmax(scores))
         u = units[best]
-        return Verdict(u.text, None, f"{preface} The most relevant evidence (score "
-                       f"{scores[best]:.2f}): {_quote(u)}.")
+        return Verdict(
+            u.text,
+            None,
+            f"{preface} The most relevant evidence (score {scores[best]:.2f}): {_quote(u)}.",
+        )
 
     def answer_batch(self, calls: list[AggregateCall]) -> list[Verdict]:
         """Answers for many items. Embeddings are computed only for the items whose reports
@@ -92,33 +103,49 @@ class EvidenceRankingAggregator:
             said = " ".join(str(t) for t in scored.claim) or "nothing"
             if top.unit is not None and top.lexical > 0:
                 quote = _quote(top.unit)
-                lines.append(f"The question claims: {said}. {quote[0].upper()}{quote[1:]}, "
-                             f"which states {100 * top.lexical:.0f}% of that claim, so the answer "
-                             f"is {label}.")
+                lines.append(
+                    f"The question claims: {said}. {quote[0].upper()}{quote[1:]}, "
+                    f"which states {100 * top.lexical:.0f}% of that claim, so the answer "
+                    f"is {label}."
+                )
             else:
-                lines.append(f"The question claims: {said}. No report states any of it, so the "
-                             f"answer is {label}.")
+                lines.append(
+                    f"The question claims: {said}. No report states any of it, so the "
+                    f"answer is {label}."
+                )
         elif top.unit is not None and top.lexical > 0:
             lines.append(f"For {label}: {_quote(top.unit)}.")
         elif top.unit is not None:
-            lines.append(f"No report names any option; {label} is the closest in meaning to "
-                         f"{_quote(top.unit)}.")
+            lines.append(
+                f"No report names any option; {label} is the closest in meaning to "
+                f"{_quote(top.unit)}."
+            )
         for index, unit in scored.against[:2]:
-            lines.append(f"Against it, ({LETTERS[index]}) {query.options[index]} is named where "
-                         f"{_quote(unit)}, which fits the question less.")
+            lines.append(
+                f"Against it, ({LETTERS[index]}) {query.options[index]} is named where "
+                f"{_quote(unit)}, which fits the question less."
+            )
         if len(scored.ranked) > 1 and scored.claim is None:
-            lines.append(f"Support {top.score:.2f} against {scored.ranked[1].score:.2f} for the "
-                         f"runner-up ({'clear' if scored.confidence >= 0.5 else 'narrow'} margin).")
-        return Verdict(query.options[chosen], chosen, " ".join(lines),
-                       confidence=round(scored.confidence, 3))
+            lines.append(
+                f"Support {top.score:.2f} against {scored.ranked[1].score:.2f} for the "
+                f"runner-up ({'clear' if scored.confidence >= 0.5 else 'narrow'} margin)."
+            )
+        return Verdict(
+            query.options[chosen], chosen, " ".join(lines), confidence=round(scored.confidence, 3)
+        )
 
 
 class LRMAggregator:
     """MEXA's aggregation on a (large) reasoning model; evidence ranking if the model fails."""
 
-    def __init__(self, generator: Generator, fallback: EvidenceRankingAggregator,
-                 cross_check: bool = False, constrained: bool = False,
-                 verify_confidence: float | None = None) -> None:
+    def __init__(
+        self,
+        generator: Generator,
+        fallback: EvidenceRankingAggregator,
+        cross_check: bool = False,
+        constrained: bool = False,
+        verify_confidence: float | None = None,
+    ) -> None:
         self.generator = generator
         self.fallback = fallback
         self.verify_confidence = verify_confidence
@@ -129,23 +156,29 @@ class LRMAggregator:
     def check_health(self) -> None:
         self.generator.check_health()
 
-    def answer(self, query: Query, reports: list[ExpertReport],
-               missing: list[MissingExpert] | None = None) -> Verdict:
+    def answer(
+        self, query: Query, reports: list[ExpertReport], missing: list[MissingExpert] | None = None
+    ) -> Verdict:
         return self.answer_batch([(query, reports, missing or [])])[0]
 
     def answer_batch(self, calls: list[AggregateCall]) -> list[Verdict]:
         """Answers for many items in one batched generation (how the bulk job feeds the LRM)."""
         conversations = [aggregator_messages(q, reports, missing) for q, reports, missing in calls]
-        schemas = ([answer_schema(q.options) if q.options else None for q, _, _ in calls]
-                   if self.constrained else None)
+        schemas = (
+            [answer_schema(q.options) if q.options else None for q, _, _ in calls]
+            if self.constrained
+            else None
+        )
         try:
             outs = self.generator.generate(conversations, schemas)
         except Exception as exc:  # the LRM is down: answer from the evidence, and say so
             verdicts = self.fallback.answer_batch(calls)
             for verdict in verdicts:
-                verdict.notes.append(f"the LRM {self.generator.label} failed "
-                                     f"({summarise(exc)}); the "
-                                     "evidence-ranking fallback answered")
+                verdict.notes.append(
+                    f"the LRM {self.generator.label} failed "
+                    f"({summarise(exc)}); the "
+                    "evidence-ranking fallback answered"
+                )
             return verdicts
         verdicts = [self._verdict(query, out) for (query, _, _), out in zip(calls, outs)]
         if self.cross_check or self.constrained:
@@ -153,8 +186,9 @@ class LRMAggregator:
         self._answer_cut_thinking(calls, outs, verdicts)
         return verdicts
 
-    def _answer_cut_thinking(self, calls: list[AggregateCall], outs: list[Generation],
-                             verdicts: list[Verdict]) -> None:
+    def _answer_cut_thinking(
+        self, calls: list[AggregateCall], outs: list[Generation], verdicts: list[Verdict]
+    ) -> None:
         """A reasoning model that ran out of tokens mid-thought gave no answer, whatever option
         its thinking was weighing when it stopped: the evidence ranking answers those items,
         and the LRM's partial thinking stays readable beside its reasoning."""
@@ -167,13 +201,16 @@ class LRMAggregator:
                 f"the LRM {self.generator.label} was still thinking when it stopped"
                 + (f" at max_new_tokens={limit}" if limit else "")
                 + "; no answer was taken from its unfinished thinking, the evidence ranking "
-                "answered")
-            check.reasoning += ("\nThe LRM's unfinished thinking: "
-                                + first_line(outs[i].reasoning, 600))
+                "answered"
+            )
+            check.reasoning += "\nThe LRM's unfinished thinking: " + first_line(
+                outs[i].reasoning, 600
+            )
             verdicts[i] = check
 
-    def _cross_check(self, calls: list[AggregateCall], verdicts: list[Verdict],
-                     unexplained: list[bool]) -> None:
+    def _cross_check(
+        self, calls: list[AggregateCall], verdicts: list[Verdict], unexplained: list[bool]
+    ) -> None:
         """Score the evidence beside the LRM. Where it picks another option, the answer says so;
         with `verify_confidence` set, the evidence's pick replaces the LRM's when the scorer is
         at least that sure (a small LRM that goes against its own reports is overruled). A
@@ -186,31 +223,51 @@ class LRMAggregator:
         for i, check in zip(choice, checks):
             lrm = verdicts[i]
             if unexplained[i]:
-                said = (f"({LETTERS[lrm.option_index]}) {calls[i][0].options[lrm.option_index]}"
-                        if lrm.option_index is not None else repr(first_line(lrm.answer, 80)))
-                lrm.reasoning = (f"The LRM {self.generator.label} answered {said} and gave no "
-                                 "reasoning of its own. What the reports say: " + check.reasoning)
-            if (not self.cross_check or check.option_index is None
-                    or check.option_index == lrm.option_index):
+                said = (
+                    f"({LETTERS[lrm.option_index]}) {calls[i][0].options[lrm.option_index]}"
+                    if lrm.option_index is not None
+                    else repr(first_line(lrm.answer, 80))
+                )
+                lrm.reasoning = (
+                    f"The LRM {self.generator.label} answered {said} and gave no "
+                    "reasoning of its own. What the reports say: " + check.reasoning
+                )
+            if (
+                not self.cross_check
+                or check.option_index is None
+                or check.option_index == lrm.option_index
+            ):
                 continue
             options = calls[i][0].options
             picked = f"({LETTERS[check.option_index]}) {options[check.option_index]}"
             sure = check.confidence or 0.0
             if self.verify_confidence is not None and sure >= self.verify_confidence:
-                verdicts[i] = Verdict(check.answer, check.option_index, check.reasoning,
-                                      lrm.notes + [f"verifier: the evidence ranking picks "
-                                                   f"{picked} with confidence {sure:.2f} and "
-                                                   "overrules the LRM's "
-                                                   f"{first_line(lrm.answer, 80)!r}"],
-                                      confidence=check.confidence)
+                verdicts[i] = Verdict(
+                    check.answer,
+                    check.option_index,
+                    check.reasoning,
+                    lrm.notes
+                    + [
+                        f"verifier: the evidence ranking picks "
+                        f"{picked} with confidence {sure:.2f} and "
+                        "overrules the LRM's "
+                        f"{first_line(lrm.answer, 80)!r}"
+                    ],
+                    confidence=check.confidence,
+                )
             else:
-                lrm.notes.append(f"cross-check: the evidence ranking picks {picked} instead "
-                                 f"(confidence {sure:.2f})")
+                lrm.notes.append(
+                    f"cross-check: the evidence ranking picks {picked} instead "
+                    f"(confidence {sure:.2f})"
+                )
 
     @staticmethod
     def _verdict(query: Query, out: Generation) -> Verdict:
-        notes = [] if out.finished else [
-            "the LRM stopped at max_new_tokens; the answer may be cut short"]
+        notes = (
+            []
+            if out.finished
+            else ["the LRM stopped at max_new_tokens; the answer may be cut short"]
+        )
         # a model without a <think> part: its whole reply is the reasoning a user can read
         reasoning = out.reasoning or out.text.strip()
         if not query.options:
@@ -222,24 +279,47 @@ class LRMAggregator:
         return Verdict(query.options[index], index, reasoning, notes)
 
 
-def build_aggregator(config: AppConfig,
-                     embedder: Embedder) -> LRMAggregator | EvidenceRankingAggregator:
+def build_aggregator(
+    config: AppConfig, embedder: Embedder
+) -> LRMAggregator | EvidenceRankingAggregator:
     """The aggregator the config asks for; an LRM loads here, once per replica."""
     fallback = EvidenceRankingAggregator(config.aggregator, embedder)
     spec = config.aggregator
     if spec.kind == "lrm" and spec.llm is not None:
-        return LRMAggregator(build_generator(spec.llm, "aggregator.llm"), fallback,
-                             spec.cross_check, spec.constrained, spec.verify_confidence)
+        return LRMAggregator(
+            build_generator(spec.llm, "aggregator.llm"),
+            fallback,
+            spec.cross_check,
+            spec.constrained,
+            spec.verify_confidence,
+        )
     return fallback
 
 
-def build_answer(query: Query, selection: Selection, reports: list[ExpertReport],
-                 missing: list[MissingExpert], verdict: Verdict, aggregator: str,
-                 timings: dict[str, float], timeline: list[dict] | None = None) -> Answer:
+def build_answer(
+    query: Query,
+    selection: Selection,
+    reports: list[ExpertReport],
+    missing: list[MissingExpert],
+    verdict: Verdict,
+    aggregator: str,
+    timings: dict[str, float],
+    timeline: list[dict] | None = None,
+) -> Answer:
     notes = [f"no configured expert reads {m} input" for m in selection.uncovered]
     notes += selection.notes + verdict.notes
-    return Answer(answer=verdict.answer, option_index=verdict.option_index,
-                  reasoning=verdict.reasoning, confidence=verdict.confidence, selected=selection.experts, reports=reports,
-                  missing=missing, timings=timings, timeline=timeline or [],
-                  request_id=query.request_id,
-                  aggregator=aggregator, router=selection.router, notes=notes)
+    return Answer(
+        answer=verdict.answer,
+        option_index=verdict.option_index,
+        reasoning=verdict.reasoning,
+        confidence=verdict.confidence,
+        selected=selection.experts,
+        reports=reports,
+        missing=missing,
+        timings=timings,
+        timeline=timeline or [],
+        request_id=query.request_id,
+        aggregator=aggregator,
+        router=selection.router,
+        notes=notes,
+    )

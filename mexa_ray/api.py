@@ -31,14 +31,13 @@ class MediaIn(BaseModel):
     #: base64 of the file's bytes
     data: str | None = Field(default=None, min_length=1)
     #: http(s) address the ingress fetches, only from the hosts in `ingress.url_hosts`
-    url: str | None = Field(default=None, min_length=1, max_length=4096,
-                            pattern=r"^https?://")
+    url: str | None = Field(default=None, min_length=1, max_length=4096, pattern=r"^https?://")
     #: file format (extension) such as "wav" or "ply"; guessed from the path or bytes if absent
     format: str | None = Field(default=None, max_length=16)
     name: str | None = Field(default=None, max_length=256)
 
     @model_validator(mode="after")
-    def _one_source(self) -> "MediaIn":
+    def _one_source(self) -> MediaIn:
         if sum(x is not None for x in (self.path, self.data, self.url)) != 1:
             raise ValueError("give exactly one of 'path', 'data' or 'url'")
         return self

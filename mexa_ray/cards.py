@@ -18,24 +18,28 @@ def expert_cards(config: AppConfig) -> list[dict]:
     cards = []
     for spec in config.experts:
         dep = spec.deployment
-        cards.append({
-            "name": spec.name,
-            "backend": spec.backend,
-            "model": spec.model.label if spec.model else None,
-            "modalities": list(spec.modalities),
-            "skills": [{"id": sid, "name": catalogue[sid].name} for sid in spec.skills],
-            "description": spec.description,
-            "limitations": spec.limitations,
-            "timeout_s": spec.timeout_s,
-            "resources": {
-                "num_cpus": dep.ray_actor_options.get("num_cpus", 1),
-                "num_gpus": dep.ray_actor_options.get("num_gpus", 0),
-                "replicas": (dep.autoscaling_config and
-                             f"{dep.autoscaling_config.get('min_replicas', 1)}-"
-                             f"{dep.autoscaling_config.get('max_replicas', 1)} (autoscaling)")
-                            or str(dep.num_replicas or 1),
-            },
-        })
+        cards.append(
+            {
+                "name": spec.name,
+                "backend": spec.backend,
+                "model": spec.model.label if spec.model else None,
+                "modalities": list(spec.modalities),
+                "skills": [{"id": sid, "name": catalogue[sid].name} for sid in spec.skills],
+                "description": spec.description,
+                "limitations": spec.limitations,
+                "timeout_s": spec.timeout_s,
+                "resources": {
+                    "num_cpus": dep.ray_actor_options.get("num_cpus", 1),
+                    "num_gpus": dep.ray_actor_options.get("num_gpus", 0),
+                    "replicas": (
+                        dep.autoscaling_config
+                        and f"{dep.autoscaling_config.get('min_replicas', 1)}-"
+                        f"{dep.autoscaling_config.get('max_replicas', 1)} (autoscaling)"
+                    )
+                    or str(dep.num_replicas or 1),
+                },
+            }
+        )
     return cards
 
 
@@ -51,8 +55,12 @@ _BOUNDS = (("ge", ">="), ("gt", ">"), ("le", "<="), ("lt", "<"))
 
 def _bounds(field: FieldInfo) -> str:
     """The field's numeric bounds (` (>= 0, <= 1)`), so the listing says what load refuses."""
-    found = [f"{sign} {getattr(m, name)}" for m in field.metadata for name, sign in _BOUNDS
-             if getattr(m, name, None) is not None]
+    found = [
+        f"{sign} {getattr(m, name)}"
+        for m in field.metadata
+        for name, sign in _BOUNDS
+        if getattr(m, name, None) is not None
+    ]
     return f" ({', '.join(found)})" if found else ""
 
 
@@ -61,13 +69,16 @@ def settings_fields(model: type[BaseModel], prefix: str = "") -> list[dict]:
     model's own settings follow it (e.g. `classifier.top_k`)."""
     out: list[dict] = []
     for name, field in model.model_fields.items():
-        default = (None if field.is_required()
-                   else field.get_default(call_default_factory=True))
-        out.append({"name": prefix + name,
-                    "type": _type_name(field.annotation) + _bounds(field),
-                    "required": field.is_required(),
-                    "default": default.model_dump() if isinstance(default, BaseModel) else default,
-                    "description": field.description or ""})
+        default = None if field.is_required() else field.get_default(call_default_factory=True)
+        out.append(
+            {
+                "name": prefix + name,
+                "type": _type_name(field.annotation) + _bounds(field),
+                "required": field.is_required(),
+                "default": default.model_dump() if isinstance(default, BaseModel) else default,
+                "description": field.description or "",
+            }
+        )
         for arg in (field.annotation, *get_args(field.annotation)):
             if isinstance(arg, type) and issubclass(arg, BaseModel):
                 out.extend(settings_fields(arg, f"{prefix}{name}."))
@@ -80,6 +91,11 @@ def backend_settings() -> list[dict]:
     backends = []
     for name, target in BACKENDS.items():
         model = settings_model(name)
-        backends.append({"name": name, "class": target,
-                         "settings": settings_fields(model) if model is not None else []})
+        backends.append(
+            {
+                "name": name,
+                "class": target,
+                "settings": settings_fields(model) if model is not None else [],
+            }
+        )
     return backends

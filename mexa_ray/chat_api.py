@@ -4,9 +4,10 @@ What MEXA needs maps onto OpenAI's message format like this:
 
 - the question is the text of the last user message; system messages become the `task`;
 - media are content parts of user messages: `image_url` (a `data:` URL, or an http(s) URL that
-  the ingress fetches only from the hosts in `ingress.url_hosts`; none by default), `input_audio` (`{data, format}`,
-  base64 wav/mp3), and the extension parts `video`, `points`, `table`, `volume` and `document`
-  (text), each `{"type": T, T: {"data": base64, "format": ..} | {"path": ..}}`;
+  the ingress fetches only from the hosts in `ingress.url_hosts`; none by default),
+  `input_audio` (`{data, format}`, base64 wav/mp3), and the extension parts `video`,
+  `points`, `table`, `volume` and `document` (text), each
+  `{"type": T, T: {"data": base64, "format": ..} | {"path": ..}}`;
 - MEXA's own settings go in an extra top-level field `mexa`: `options`, `experts`,
   `deadline_s` (OpenAI clients send it with `extra_body={"mexa": {...}}`).
 
@@ -24,12 +25,25 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from mexa_ray.errors import InvalidRequest, ModelNotFound, first_validation_error
 
 #: extension part type -> the media type it carries
-EXTENSION_PARTS = {"video": "video", "points": "points", "table": "table", "volume": "volume",
-                   "document": "text"}
-_DATA_URL = re.compile(r"^data:(?P<mime>[\w.+-]+/[\w.+-]+)?(?:;[^,;]*)*;base64,(?P<data>.*)$",
-                       re.DOTALL)
-_MIME_FORMATS = {"image/png": "png", "image/jpeg": "jpg", "image/jpg": "jpg", "image/gif": "gif",
-                 "image/bmp": "bmp", "image/webp": "webp", "image/tiff": "tiff"}
+EXTENSION_PARTS = {
+    "video": "video",
+    "points": "points",
+    "table": "table",
+    "volume": "volume",
+    "document": "text",
+}
+_DATA_URL = re.compile(
+    r"^data:(?P<mime>[\w.+-]+/[\w.+-]+)?(?:;[^,;]*)*;base64,(?P<data>.*)$", re.DOTALL
+)
+_MIME_FORMATS = {
+    "image/png": "png",
+    "image/jpeg": "jpg",
+    "image/jpg": "jpg",
+    "image/gif": "gif",
+    "image/bmp": "bmp",
+    "image/webp": "webp",
+    "image/tiff": "tiff",
+}
 
 
 class MexaOptions(BaseModel):
@@ -65,24 +79,31 @@ def _image(part: dict[str, Any], field: str) -> dict[str, Any]:
         return {"type": "image", "url": url}
     m = _DATA_URL.match(url)
     if m is None:
-        raise InvalidRequest("image_url.url must be a base64 data: URL",
-                             field=f"{field}.image_url.url")
+        raise InvalidRequest(
+            "image_url.url must be a base64 data: URL", field=f"{field}.image_url.url"
+        )
     mime = (m.group("mime") or "").lower()
     if mime and not mime.startswith("image/"):
-        raise InvalidRequest(f"an image_url part carries {mime}, not an image",
-                             field=f"{field}.image_url.url")
+        raise InvalidRequest(
+            f"an image_url part carries {mime}, not an image", field=f"{field}.image_url.url"
+        )
     return {"type": "image", "data": m.group("data"), "format": _MIME_FORMATS.get(mime)}
 
 
 def _audio(part: dict[str, Any], field: str) -> dict[str, Any]:
     spec = part.get("input_audio")
     if not isinstance(spec, dict) or not spec.get("data"):
-        raise InvalidRequest("an input_audio part needs input_audio.data (base64) and "
-                             "input_audio.format (wav or mp3)", field=f"{field}.input_audio")
+        raise InvalidRequest(
+            "an input_audio part needs input_audio.data (base64) and "
+            "input_audio.format (wav or mp3)",
+            field=f"{field}.input_audio",
+        )
     fmt = spec.get("format")
     if fmt not in ("wav", "mp3"):
-        raise InvalidRequest(f"input_audio.format must be 'wav' or 'mp3', got {fmt!r}",
-                             field=f"{field}.input_audio.format")
+        raise InvalidRequest(
+            f"input_audio.format must be 'wav' or 'mp3', got {fmt!r}",
+            field=f"{field}.input_audio.format",
+        )
     return {"type": "audio", "data": spec["data"], "format": fmt}
 
 
@@ -90,14 +111,17 @@ def _extension(part: dict[str, Any], kind: str, field: str) -> dict[str, Any]:
     spec = part.get(kind)
     keys = {"data", "path", "format", "name"}
     if not isinstance(spec, dict) or set(spec) - keys or ("data" in spec) == ("path" in spec):
-        raise InvalidRequest(f"a {kind} part is {{'type': '{kind}', '{kind}': {{'data': base64 "
-                             "| 'path': file under a media root, 'format'?, 'name'?}}",
-                             field=f"{field}.{kind}")
+        raise InvalidRequest(
+            f"a {kind} part is {{'type': '{kind}', '{kind}': {{'data': base64 "
+            "| 'path': file under a media root, 'format'?, 'name'?}}",
+            field=f"{field}.{kind}",
+        )
     return {"type": EXTENSION_PARTS[kind], **spec}
 
 
-def _parts(content: str | list[dict[str, Any]] | None,
-           field: str) -> tuple[list[str], list[tuple[str, dict]]]:
+def _parts(
+    content: str | list[dict[str, Any]] | None, field: str
+) -> tuple[list[str], list[tuple[str, dict]]]:
     """(texts, [(part field, media item)]) of one message's content."""
     if content is None:
         return [], []
@@ -121,9 +145,11 @@ def _parts(content: str | list[dict[str, Any]] | None,
         elif kind in EXTENSION_PARTS:
             media.append((f"{where}.{kind}", _extension(part, kind, where)))
         else:
-            raise InvalidRequest(f"unknown content part type {kind!r}; known: text, image_url, "
-                                 f"input_audio, {', '.join(EXTENSION_PARTS)}",
-                                 field=f"{where}.type")
+            raise InvalidRequest(
+                f"unknown content part type {kind!r}; known: text, image_url, "
+                f"input_audio, {', '.join(EXTENSION_PARTS)}",
+                field=f"{where}.type",
+            )
     return texts, media
 
 
@@ -147,8 +173,12 @@ class ChatBody(BaseModel):
                 if part.endswith(".image_url") and tail in ("data", "format", "url"):
                     tail = "url"  # an image's bytes, format and address are all its url
                 return ".".join(p for p in (part, tail) if p)
-        return {"question": "messages", "options": "mexa.options", "experts": "mexa.experts",
-                "media": "messages"}.get(head, field)
+        return {
+            "question": "messages",
+            "options": "mexa.options",
+            "experts": "mexa.experts",
+            "media": "messages",
+        }.get(head, field)
 
 
 def parse_chat(payload: Any, app_name: str) -> ChatBody:
@@ -161,8 +191,11 @@ def parse_chat(payload: Any, app_name: str) -> ChatBody:
         field, msg = first_validation_error(exc.errors())
         raise InvalidRequest(f"{field}: {msg}" if field else msg, field=field) from None
     if chat.model != app_name:
-        raise ModelNotFound(f"the model {chat.model!r} does not exist; this service is "
-                            f"{app_name!r} (GET /v1/models)", field="model")
+        raise ModelNotFound(
+            f"the model {chat.model!r} does not exist; this service is "
+            f"{app_name!r} (GET /v1/models)",
+            field="model",
+        )
     system: list[str] = []
     question: list[str] = []
     media: list[tuple[str, dict[str, Any]]] = []
@@ -176,10 +209,16 @@ def parse_chat(payload: Any, app_name: str) -> ChatBody:
         if items and message.role != "user":
             raise InvalidRequest("media go in user messages", field=f"messages.{i}.content")
     if not any(t.strip() for t in question):
-        raise InvalidRequest("no user message has text; the question is the text of the last "
-                             "user message that has some", field="messages")
-    body: dict[str, Any] = {"question": "\n".join(question), "media": [m for _, m in media],
-                            "options": chat.mexa.options}
+        raise InvalidRequest(
+            "no user message has text; the question is the text of the last "
+            "user message that has some",
+            field="messages",
+        )
+    body: dict[str, Any] = {
+        "question": "\n".join(question),
+        "media": [m for _, m in media],
+        "options": chat.mexa.options,
+    }
     if system:
         body["task"] = "\n".join(system)[:1000]
     if chat.mexa.experts is not None:
@@ -192,31 +231,49 @@ def parse_chat(payload: Any, app_name: str) -> ChatBody:
 def completion(answer: dict[str, Any], model: str, created: int) -> dict[str, Any]:
     """An OpenAI `chat.completion` object; MEXA's whole answer rides in the `mexa` field."""
     return {
-        "id": f"chatcmpl-{answer['request_id']}", "object": "chat.completion",
-        "created": created, "model": model,
-        "choices": [{"index": 0, "finish_reason": "stop", "logprobs": None,
-                     "message": {"role": "assistant", "content": answer["answer"]}}],
+        "id": f"chatcmpl-{answer['request_id']}",
+        "object": "chat.completion",
+        "created": created,
+        "model": model,
+        "choices": [
+            {
+                "index": 0,
+                "finish_reason": "stop",
+                "logprobs": None,
+                "message": {"role": "assistant", "content": answer["answer"]},
+            }
+        ],
         "usage": {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0},
         "mexa": answer,
     }
 
 
-def chunk(request_id: str, model: str, created: int, delta: dict[str, Any],
-          finish_reason: str | None = None, extra: dict[str, Any] | None = None) -> dict[str, Any]:
+def chunk(
+    request_id: str,
+    model: str,
+    created: int,
+    delta: dict[str, Any],
+    finish_reason: str | None = None,
+    extra: dict[str, Any] | None = None,
+) -> dict[str, Any]:
     """One `chat.completion.chunk` of a streamed answer."""
-    body = {"id": f"chatcmpl-{request_id}", "object": "chat.completion.chunk",
-            "created": created, "model": model,
-            "choices": [{"index": 0, "delta": delta, "finish_reason": finish_reason,
-                         "logprobs": None}]}
+    body = {
+        "id": f"chatcmpl-{request_id}",
+        "object": "chat.completion.chunk",
+        "created": created,
+        "model": model,
+        "choices": [{"index": 0, "delta": delta, "finish_reason": finish_reason, "logprobs": None}],
+    }
     if extra is not None:
         body["mexa"] = extra
     return body
 
 
 def models(app_name: str, created: int) -> dict[str, Any]:
-    return {"object": "list", "data": [{"id": app_name, "object": "model", "created": created,
-                                        "owned_by": "mexa-ray"}]}
+    return {
+        "object": "list",
+        "data": [{"id": app_name, "object": "model", "created": created, "owned_by": "mexa-ray"}],
+    }
 
 
-__all__ = ["ChatBody", "ChatRequest", "chunk", "completion", "models",
-           "parse_chat"]
+__all__ = ["ChatBody", "ChatRequest", "chunk", "completion", "models", "parse_chat"]

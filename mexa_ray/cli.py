@@ -50,8 +50,8 @@ def json_stdout() -> Iterator[TextIO]:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from mexa_ray.serving import runtime
     from mexa_ray.demo import demo_dir, examples
+    from mexa_ray.serving import runtime
 
     started = time.time()
     requests = examples()
@@ -61,14 +61,25 @@ def cmd_demo(args: argparse.Namespace) -> int:
         try:
             for i, request in enumerate(requests, 1):
                 answer = runtime.ask(handle, request)
-                print(_dump({"example": i, "question": request["question"],
-                             "options": request.get("options", []),
-                             "media": [m["type"] for m in request["media"]], **answer},
-                            args.pretty), file=out, flush=True)
+                print(
+                    _dump(
+                        {
+                            "example": i,
+                            "question": request["question"],
+                            "options": request.get("options", []),
+                            "media": [m["type"] for m in request["media"]],
+                            **answer,
+                        },
+                        args.pretty,
+                    ),
+                    file=out,
+                    flush=True,
+                )
         finally:
             runtime.stop()
-    print(f"demo: {len(requests)} questions answered in {time.time() - started:.1f}s",
-          file=sys.stderr)
+    print(
+        f"demo: {len(requests)} questions answered in {time.time() - started:.1f}s", file=sys.stderr
+    )
     return 0
 
 
@@ -85,8 +96,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGTERM, _interrupt)
     try:
         runtime.start(config, http=True, host=args.host, port=args.port, quiet=not args.verbose)
-        print(f"mexa-ray serving {config.name} on http://{args.host}:{args.port} "
-              "(POST /v1/reason, GET /v1/experts, GET /healthz); Ctrl-C stops", file=sys.stderr)
+        print(
+            f"mexa-ray serving {config.name} on http://{args.host}:{args.port} "
+            "(POST /v1/reason, GET /v1/experts, GET /healthz); Ctrl-C stops",
+            file=sys.stderr,
+        )
         while True:
             time.sleep(3600)
     except KeyboardInterrupt:
@@ -105,8 +119,14 @@ def _ask_payload(args: argparse.Namespace, inline: bool) -> dict:
             if not p.is_file():
                 raise MexaError(f"no such file: {path}", field=kind)
             if inline:  # a remote server cannot see our files: send the bytes
-                media.append({"type": kind, "data": base64.b64encode(p.read_bytes()).decode(),
-                              "format": p.suffix.lstrip(".") or None, "name": p.name})
+                media.append(
+                    {
+                        "type": kind,
+                        "data": base64.b64encode(p.read_bytes()).decode(),
+                        "format": p.suffix.lstrip(".") or None,
+                        "name": p.name,
+                    }
+                )
             else:
                 media.append({"type": kind, "path": str(p.resolve())})
     payload: dict = {"question": args.question, "options": args.option or [], "media": media}
@@ -126,8 +146,15 @@ def cmd_ask(args: argparse.Namespace) -> int:
         payload = _ask_payload(args, inline=True)
         resp = requests.post(args.url.rstrip("/") + "/v1/reason", json=payload, timeout=600)
         if resp.status_code >= 400:
-            print(_dump(resp.json() if resp.headers.get("content-type", "").startswith(
-                "application/json") else {"error": resp.text}, True), file=sys.stderr)
+            print(
+                _dump(
+                    resp.json()
+                    if resp.headers.get("content-type", "").startswith("application/json")
+                    else {"error": resp.text},
+                    True,
+                ),
+                file=sys.stderr,
+            )
             return 1
         _print_answer(resp.json(), args.pretty, sys.stdout)
         return 0
@@ -169,11 +196,14 @@ def cmd_build_config(args: argparse.Namespace) -> int:
 
     overrides = overrides_of(args)
     config = load_config(args.config, overrides)
-    data = serve_config(config, args.config or "default", host=args.host, port=args.port,
-                        overrides=overrides)
-    print(f"# Serve config for the mexa-ray app {config.name!r}, made by `mexa build-config`.\n"
-          "# Deploy with `serve deploy serve_config.yaml` on a cluster where mexa-ray is "
-          "installed;\n# args.config names the app config there (a packaged name or a path).")
+    data = serve_config(
+        config, args.config or "default", host=args.host, port=args.port, overrides=overrides
+    )
+    print(
+        f"# Serve config for the mexa-ray app {config.name!r}, made by `mexa build-config`.\n"
+        "# Deploy with `serve deploy serve_config.yaml` on a cluster where mexa-ray is "
+        "installed;\n# args.config names the app config there (a packaged name or a path)."
+    )
     print(yaml.safe_dump(data, sort_keys=False), end="")
     return 0
 
@@ -207,12 +237,15 @@ def cmd_experts(args: argparse.Namespace) -> int:
     if args.url:  # a running app: its cards with where each replica runs
         import requests
 
-        resp = requests.get(args.url.rstrip("/") + "/v1/experts", timeout=30,
-                            headers={"Authorization": f"Bearer {os.environ['MEXA_API_KEY']}"}
-                            if os.environ.get("MEXA_API_KEY") else {})
+        resp = requests.get(
+            args.url.rstrip("/") + "/v1/experts",
+            timeout=30,
+            headers={"Authorization": f"Bearer {os.environ['MEXA_API_KEY']}"}
+            if os.environ.get("MEXA_API_KEY")
+            else {},
+        )
         if resp.status_code >= 400:
-            raise MexaError(f"{args.url}: HTTP {resp.status_code}: {resp.text[:300]}",
-                            field="url")
+            raise MexaError(f"{args.url}: HTTP {resp.status_code}: {resp.text[:300]}", field="url")
         cards = resp.json()["experts"]
     else:
         cards = expert_cards(load_config(args.config, overrides_of(args)))
@@ -222,15 +255,21 @@ def cmd_experts(args: argparse.Namespace) -> int:
     for c in cards:
         skills = ", ".join(f"{s['id']} {s['name']}" for s in c["skills"])
         res = c["resources"]
-        print(f"{c['name']}  [{', '.join(c['modalities'])}]  backend={c['backend']}"
-              + (f" model={c['model']}" if c["model"] else ""))
+        print(
+            f"{c['name']}  [{', '.join(c['modalities'])}]  backend={c['backend']}"
+            + (f" model={c['model']}" if c["model"] else "")
+        )
         print(f"    skills: {skills}")
-        print(f"    resources: num_cpus={res['num_cpus']} num_gpus={res['num_gpus']} "
-              f"replicas={res['replicas']} timeout={c['timeout_s']}s")
+        print(
+            f"    resources: num_cpus={res['num_cpus']} num_gpus={res['num_gpus']} "
+            f"replicas={res['replicas']} timeout={c['timeout_s']}s"
+        )
         for r in c.get("replicas", []):
             where = ", ".join([r["node_ip"], *r["node_resources"]])
-            print(f"    replica {r['replica']}: {r['state']} on node {r['node_id'][:12]} "
-                  f"({where}), GPUs {','.join(r['gpu_ids']) or 'none'}")
+            print(
+                f"    replica {r['replica']}: {r['state']} on node {r['node_id'][:12]} "
+                f"({where}), GPUs {','.join(r['gpu_ids']) or 'none'}"
+            )
         print(f"    {c['description']}")
     return 0
 
@@ -261,8 +300,9 @@ def cmd_check(args: argparse.Namespace) -> int:
         print(check.line(), flush=True)
     failed = sum(c.status == "FAIL" for c in checks)
     unchecked = sum(c.status == "unchecked" for c in checks)
-    print(f"mexa check: {len(checks)} checks, {failed} failed, {unchecked} unchecked",
-          file=sys.stderr)
+    print(
+        f"mexa check: {len(checks)} checks, {failed} failed, {unchecked} unchecked", file=sys.stderr
+    )
     return 1 if failed else 0
 
 
@@ -296,8 +336,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--task", help="task type, e.g. 'audio question answering'")
     p.add_argument("--expert", action="append", metavar="NAME", help="use this expert (repeat)")
     p.add_argument("--deadline", type=float, metavar="SECONDS", help="whole-request budget")
-    p.add_argument("--pretty", action="store_true",
-                   help="a readable summary (answer, experts, reports, times), then the JSON")
+    p.add_argument(
+        "--pretty",
+        action="store_true",
+        help="a readable summary (answer, experts, reports, times), then the JSON",
+    )
     p.add_argument("question")
     p.set_defaults(func=cmd_ask)
 
@@ -314,33 +357,55 @@ def build_parser() -> argparse.ArgumentParser:
     add_override_arguments(p)
     p.set_defaults(func=cmd_build_config)
 
-    p = sub.add_parser("check", help="preflight a config before deploying: packages, model "
-                       "classes, GPU budget, media roots (no Ray, no weights downloaded)")
+    p = sub.add_parser(
+        "check",
+        help="preflight a config before deploying: packages, model "
+        "classes, GPU budget, media roots (no Ray, no weights downloaded)",
+    )
     p.add_argument("--config", help="app config: a packaged name or a YAML file")
     budget = p.add_mutually_exclusive_group()
-    budget.add_argument("--gpus", type=int, metavar="N", help="check the GPU shares against "
-                        "one machine with N GPUs")
-    budget.add_argument("--cluster", metavar="FILE", help="check them against a Ray cluster "
-                        "launcher file (cluster.yaml): each node type's resources")
+    budget.add_argument(
+        "--gpus", type=int, metavar="N", help="check the GPU shares against one machine with N GPUs"
+    )
+    budget.add_argument(
+        "--cluster",
+        metavar="FILE",
+        help="check them against a Ray cluster "
+        "launcher file (cluster.yaml): each node type's resources",
+    )
     add_override_arguments(p)
     p.set_defaults(func=cmd_check)
 
-    p = sub.add_parser("experts", help="list the expert cards of a config, or of a running app "
-                       "with where each replica runs (--url)")
+    p = sub.add_parser(
+        "experts",
+        help="list the expert cards of a config, or of a running app "
+        "with where each replica runs (--url)",
+    )
     p.add_argument("--config")
-    p.add_argument("--url", help="a running server: its cards, replicas, nodes and GPU ids "
-                   "(a key from $MEXA_API_KEY)")
+    p.add_argument(
+        "--url",
+        help="a running server: its cards, replicas, nodes and GPU ids (a key from $MEXA_API_KEY)",
+    )
     add_override_arguments(p)
     p.add_argument("--json", action="store_true")
-    p.add_argument("--router-view", action="store_true",
-                   help="print exactly what each router of the config reads about the experts")
-    p.add_argument("--backends", action="store_true",
-                   help="list each registered backend's settings (type, default, meaning): what "
-                        "an expert's `settings:` may set")
+    p.add_argument(
+        "--router-view",
+        action="store_true",
+        help="print exactly what each router of the config reads about the experts",
+    )
+    p.add_argument(
+        "--backends",
+        action="store_true",
+        help="list each registered backend's settings (type, default, meaning): what "
+        "an expert's `settings:` may set",
+    )
     p.set_defaults(func=cmd_experts)
 
-    p = sub.add_parser("config-schema", help="print the reference of every app config field "
-                       "(Markdown, as in docs/config-reference.md), or its JSON Schema")
+    p = sub.add_parser(
+        "config-schema",
+        help="print the reference of every app config field "
+        "(Markdown, as in docs/config-reference.md), or its JSON Schema",
+    )
     p.add_argument("--format", choices=("markdown", "json"), default="markdown")
     p.set_defaults(func=cmd_config_schema)
     return parser

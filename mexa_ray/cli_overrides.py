@@ -8,13 +8,19 @@ from mexa_ray.config import Overrides
 
 
 def add_override_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--no-gpus", action="store_true",
-                   help="run the config's structure without GPUs: num_gpus 0, node-type "
-                        "resources dropped, small CPU shares (to try a GPU config with small "
-                        "models on one machine)")
-    p.add_argument("--model-dir", metavar="DIR",
-                   help="load a model id ORG/NAME from DIR/ORG/NAME where that folder exists "
-                        "(local copies on a shared disk)")
+    p.add_argument(
+        "--no-gpus",
+        action="store_true",
+        help="run the config's structure without GPUs: num_gpus 0, node-type "
+        "resources dropped, small CPU shares (to try a GPU config with small "
+        "models on one machine)",
+    )
+    p.add_argument(
+        "--model-dir",
+        metavar="DIR",
+        help="load a model id ORG/NAME from DIR/ORG/NAME where that folder exists "
+        "(local copies on a shared disk)",
+    )
 
 
 def overrides_of(args: argparse.Namespace) -> Overrides | None:

@@ -10,13 +10,40 @@ from __future__ import annotations
 import numpy as np
 
 #: every name a report may use
-NAMES = ("black", "white", "grey", "dark grey", "light grey", "red", "dark red", "orange",
-         "yellow", "green", "dark green", "cyan", "blue", "navy", "purple", "pink", "magenta",
-         "brown", "beige")
+NAMES = (
+    "black",
+    "white",
+    "grey",
+    "dark grey",
+    "light grey",
+    "red",
+    "dark red",
+    "orange",
+    "yellow",
+    "green",
+    "dark green",
+    "cyan",
+    "blue",
+    "navy",
+    "purple",
+    "pink",
+    "magenta",
+    "brown",
+    "beige",
+)
 
 #: (upper hue bound in degrees, name) for saturated colours
-_HUES = ((20, "red"), (40, "orange"), (68, "yellow"), (165, "green"), (195, "cyan"),
-         (255, "blue"), (290, "purple"), (335, "magenta"), (360, "red"))
+_HUES = (
+    (20, "red"),
+    (40, "orange"),
+    (68, "yellow"),
+    (165, "green"),
+    (195, "cyan"),
+    (255, "blue"),
+    (290, "purple"),
+    (335, "magenta"),
+    (360, "red"),
+)
 
 
 def _names(rgb: np.ndarray) -> np.ndarray:
@@ -26,7 +53,9 @@ def _names(rgb: np.ndarray) -> np.ndarray:
     hsv = rgb2hsv(np.clip(rgb, 0, 255).reshape(-1, 1, 3).astype(np.float64) / 255.0).reshape(-1, 3)
     h, s, v = hsv[:, 0] * 360, hsv[:, 1], hsv[:, 2]
     bounds = np.array([b for b, _ in _HUES])
-    hue_names = np.array([n for _, n in _HUES], dtype=object)[np.searchsorted(bounds, h, side="right").clip(0, len(_HUES) - 1)]
+    hue_names = np.array([n for _, n in _HUES], dtype=object)[
+        np.searchsorted(bounds, h, side="right").clip(0, len(_HUES) - 1)
+    ]
     out = hue_names.copy()
     warm = (h < 68) | (h >= 335)
     out[(hue_names == "orange") & (v < 0.7)] = "brown"
@@ -37,8 +66,11 @@ def _names(rgb: np.ndarray) -> np.ndarray:
     out[((hue_names == "red") | (hue_names == "magenta")) & (s < 0.45) & (v > 0.7)] = "pink"
     out[warm & (s >= 0.12) & (s < 0.3) & (v > 0.7)] = "beige"
     grey = s < np.where(v > 0.7, 0.12, 0.2)
-    out[grey] = np.select([v[grey] > 0.86, v[grey] > 0.68, v[grey] > 0.45, v[grey] > 0.28],
-                          ["white", "light grey", "grey", "dark grey"], "black")
+    out[grey] = np.select(
+        [v[grey] > 0.86, v[grey] > 0.68, v[grey] > 0.45, v[grey] > 0.28],
+        ["white", "light grey", "grey", "dark grey"],
+        "black",
+    )
     out[v < 0.16] = "black"
     return out
 
@@ -54,10 +86,16 @@ def near_names(rgb, share: float = 0.25) -> list[str]:
     if c.max() > 1.0:
         c = c / 255.0
     h, s, v = rgb2hsv(c).reshape(3)
-    grid = np.array([((h + dh / 360) % 1.0, s, np.clip(v + dv, 0, 1))
-                     for dh in (-8, -4, 0, 4, 8) for dv in (-0.08, 0, 0.08)])
-    names, counts = np.unique(_names(hsv2rgb(grid.reshape(-1, 1, 3)).reshape(-1, 3) * 255),
-                              return_counts=True)
+    grid = np.array(
+        [
+            ((h + dh / 360) % 1.0, s, np.clip(v + dv, 0, 1))
+            for dh in (-8, -4, 0, 4, 8)
+            for dv in (-0.08, 0, 0.08)
+        ]
+    )
+    names, counts = np.unique(
+        _names(hsv2rgb(grid.reshape(-1, 1, 3)).reshape(-1, 3) * 255), return_counts=True
+    )
     own = colour_name(c.reshape(3))
     order = np.argsort(-counts, kind="stable")
     return [str(names[i]) for i in order if names[i] != own and counts[i] >= share * len(grid)]

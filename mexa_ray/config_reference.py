@@ -43,8 +43,7 @@ def _walk(root: type[BaseModel]) -> dict[type[BaseModel], list[str]]:
         cls, path = queue.pop(0)
         found.setdefault(cls, []).append(path)
         for name, info in cls.model_fields.items():
-            queue += [(sub, _join(path, name) + suffix)
-                      for sub, suffix in _nested(info.annotation)]
+            queue += [(sub, _join(path, name) + suffix) for sub, suffix in _nested(info.annotation)]
     return found
 
 
@@ -54,8 +53,7 @@ def _nested(annotation: Any, suffix: str = "") -> list[tuple[type[BaseModel], st
         return [(annotation, suffix)]
     origin = typing.get_origin(annotation)
     inner = "[]" if origin in (list, tuple, set) else ""
-    return [found for arg in typing.get_args(annotation)
-            for found in _nested(arg, suffix + inner)]
+    return [found for arg in typing.get_args(annotation) for found in _nested(arg, suffix + inner)]
 
 
 def _prefix(cls: type[BaseModel], paths: list[str]) -> str:
@@ -102,8 +100,12 @@ def _value(value: Any) -> str:
     if isinstance(value, tuple):
         value = list(value)
     text = f"`{json.dumps(value, ensure_ascii=False)}`"
-    if isinstance(value, int) and not isinstance(value, bool) and value >= 2**20 \
-            and value % 2**20 == 0:
+    if (
+        isinstance(value, int)
+        and not isinstance(value, bool)
+        and value >= 2**20
+        and value % 2**20 == 0
+    ):
         text += f" ({value // 2**20} MiB)"
     return text
 
@@ -152,10 +154,16 @@ def fields(root: type[BaseModel] = AppConfig) -> list[dict[str, str]]:
     rows = []
     for cls, paths in _walk(root).items():
         for name, info in cls.model_fields.items():
-            rows.append({"class": cls.__name__, "path": _join(_prefix(cls, paths), name),
-                         "type": _type(info.annotation), "default": _default(info),
-                         "constraints": _constraints(info),
-                         "description": info.description or ""})
+            rows.append(
+                {
+                    "class": cls.__name__,
+                    "path": _join(_prefix(cls, paths), name),
+                    "type": _type(info.annotation),
+                    "default": _default(info),
+                    "constraints": _constraints(info),
+                    "description": info.description or "",
+                }
+            )
     return rows
 
 
@@ -170,12 +178,14 @@ def markdown(root: type[BaseModel] = AppConfig) -> str:
         doc = inspect.getdoc(cls) if cls.__doc__ else ""
         for paragraph in doc.split("\n\n") if doc else []:
             parts.append(" ".join(paragraph.split()) + "\n")
-        parts.append("| path | type | default | constraints | description |\n"
-                     "| --- | --- | --- | --- | --- |")
+        parts.append(
+            "| path | type | default | constraints | description |\n| --- | --- | --- | --- | --- |"
+        )
         for row in rows:
             if row["class"] == cls.__name__:
-                cells = [f"`{row['path']}`"] + [_cell(row[k]) for k in (
-                    "type", "default", "constraints", "description")]
+                cells = [f"`{row['path']}`"] + [
+                    _cell(row[k]) for k in ("type", "default", "constraints", "description")
+                ]
                 parts.append("| " + " | ".join(cells) + " |")
         parts.append("")
     return "\n".join(parts)

@@ -43,10 +43,18 @@ def make_scene(path: Path, seed: int = 0, density: float = 1.0) -> Path:
     floor = box(4.0, 3.0, 0.02, (0, 0, -0.02), (0.6, 0.6, 0.6), 24000)
     wall = box(4.0, 0.02, 2.5, (0, 3.0, 0), (0.9, 0.9, 0.85), 16000)
     table = box(1.2, 0.8, 0.75, (0.5, 0.8, 0.0), (0.5, 0.3, 0.1), 6000)
-    ball = (o3d.geometry.TriangleMesh.create_sphere(0.25).translate((2.6, 1.0, 0.25))
-            .sample_points_uniformly(int(3000 * density)).paint_uniform_color((0.85, 0.1, 0.1)))
-    lamp = (o3d.geometry.TriangleMesh.create_cylinder(0.12, 1.6).translate((3.4, 2.3, 0.8))
-            .sample_points_uniformly(int(3000 * density)).paint_uniform_color((0.2, 0.3, 0.9)))
+    ball = (
+        o3d.geometry.TriangleMesh.create_sphere(0.25)
+        .translate((2.6, 1.0, 0.25))
+        .sample_points_uniformly(int(3000 * density))
+        .paint_uniform_color((0.85, 0.1, 0.1))
+    )
+    lamp = (
+        o3d.geometry.TriangleMesh.create_cylinder(0.12, 1.6)
+        .translate((3.4, 2.3, 0.8))
+        .sample_points_uniformly(int(3000 * density))
+        .paint_uniform_color((0.2, 0.3, 0.9))
+    )
     cloud = floor + wall + table + ball + lamp
     o3d.io.write_point_cloud(str(path), cloud)
     return path
@@ -95,7 +103,7 @@ def make_video(path: Path, seconds: float = 3.0, fps: int = 10, size=(128, 96)) 
             cut = i >= int(n * 2 / 3)
             img = np.full((h, w, 3), (30, 60, 200) if cut else (255, 255, 255), dtype=np.uint8)
             x = int((w - 24) * i / max(1, n - 1))
-            img[h // 2 - 12:h // 2 + 12, x:x + 24] = (220, 30, 30)
+            img[h // 2 - 12 : h // 2 + 12, x : x + 24] = (220, 30, 30)
             for packet in stream.encode(av.VideoFrame.from_ndarray(img, format="rgb24")):
                 out.mux(packet)
         for packet in stream.encode():
@@ -109,8 +117,9 @@ def make_image(path: Path, size=(160, 120)) -> Path:
 
     w, h = size
     im = Image.new("RGB", size, (255, 255, 255))
-    ImageDraw.Draw(im).ellipse((w // 2 - 35, h // 2 - 35, w // 2 + 35, h // 2 + 35),
-                               fill=(40, 170, 40))
+    ImageDraw.Draw(im).ellipse(
+        (w // 2 - 35, h // 2 - 35, w // 2 + 35, h // 2 + 35), fill=(40, 170, 40)
+    )
     im.save(path)
     return path
 
@@ -133,8 +142,12 @@ def make_speech(path: Path, text: str = SPOKEN) -> Path:
     """Speech synthesised with espeak-ng (a Debian package): a clip with known words."""
     import subprocess
 
-    subprocess.run(["espeak-ng", "-v", "en-us", "-s", "150", "-w", str(path), text],
-                   check=True, capture_output=True, timeout=60)
+    subprocess.run(
+        ["espeak-ng", "-v", "en-us", "-s", "150", "-w", str(path), text],
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )
     return path
 
 
@@ -143,8 +156,12 @@ def examples(root: Path | None = None) -> list[dict]:
     root = root or demo_dir()
     root.mkdir(parents=True, exist_ok=True)
     files = {
-        "breast_cancer.csv": make_table, "room.ply": make_scene, "melody.wav": make_melody,
-        "red_square.mp4": make_video, "green_disc.png": make_image, "exit_sign.png": make_sign,
+        "breast_cancer.csv": make_table,
+        "room.ply": make_scene,
+        "melody.wav": make_melody,
+        "red_square.mp4": make_video,
+        "green_disc.png": make_image,
+        "exit_sign.png": make_sign,
     }
     speech = shutil.which("espeak-ng") is not None  # the spoken example needs a synthesiser
     if speech:
@@ -155,28 +172,51 @@ def examples(root: Path | None = None) -> list[dict]:
             make(tmp)
             tmp.replace(root / name)  # atomic, so an interrupted first run leaves no half file
     return [
-        {"question": "Which diagnosis is more common among the patients in this table?",
-         "options": ["malignant", "benign"], "task": "clinical table question answering",
-         "media": [{"type": "table", "path": str(root / "breast_cancer.csv")}]},
-        {"question": "How many objects stand on the floor of this room?",
-         "options": ["2", "3", "4", "5"], "task": "3D scene question answering",
-         "media": [{"type": "points", "path": str(root / "room.ply")}]},
-        {"question": "Is this recording music, speech, or noise?",
-         "options": ["music", "speech", "noise"], "task": "audio question answering",
-         "media": [{"type": "audio", "path": str(root / "melody.wav")}]},
-        {"question": "In which direction does the red square move?",
-         "options": ["rightwards", "leftwards", "upwards", "downwards"],
-         "task": "video question answering",
-         "media": [{"type": "video", "path": str(root / "red_square.mp4")}]},
-        {"question": "What colour is the shape in the centre of the picture?",
-         "options": ["red", "green", "blue"], "task": "image question answering",
-         "media": [{"type": "image", "path": str(root / "green_disc.png")}]},
-        {"question": "Which exit number is written on the sign?",
-         "options": ["17", "42", "96"], "task": "scene text question answering",
-         "media": [{"type": "image", "path": str(root / "exit_sign.png")}]},
-    ] + ([
-        {"question": "At what time does the speaker want to meet?",
-         "options": ["five o'clock", "seven o'clock", "nine o'clock"],
-         "task": "spoken question answering",
-         "media": [{"type": "audio", "path": str(root / "station.wav")}]},
-    ] if speech else [])
+        {
+            "question": "Which diagnosis is more common among the patients in this table?",
+            "options": ["malignant", "benign"],
+            "task": "clinical table question answering",
+            "media": [{"type": "table", "path": str(root / "breast_cancer.csv")}],
+        },
+        {
+            "question": "How many objects stand on the floor of this room?",
+            "options": ["2", "3", "4", "5"],
+            "task": "3D scene question answering",
+            "media": [{"type": "points", "path": str(root / "room.ply")}],
+        },
+        {
+            "question": "Is this recording music, speech, or noise?",
+            "options": ["music", "speech", "noise"],
+            "task": "audio question answering",
+            "media": [{"type": "audio", "path": str(root / "melody.wav")}],
+        },
+        {
+            "question": "In which direction does the red square move?",
+            "options": ["rightwards", "leftwards", "upwards", "downwards"],
+            "task": "video question answering",
+            "media": [{"type": "video", "path": str(root / "red_square.mp4")}],
+        },
+        {
+            "question": "What colour is the shape in the centre of the picture?",
+            "options": ["red", "green", "blue"],
+            "task": "image question answering",
+            "media": [{"type": "image", "path": str(root / "green_disc.png")}],
+        },
+        {
+            "question": "Which exit number is written on the sign?",
+            "options": ["17", "42", "96"],
+            "task": "scene text question answering",
+            "media": [{"type": "image", "path": str(root / "exit_sign.png")}],
+        },
+    ] + (
+        [
+            {
+                "question": "At what time does the speaker want to meet?",
+                "options": ["five o'clock", "seven o'clock", "nine o'clock"],
+                "task": "spoken question answering",
+                "media": [{"type": "audio", "path": str(root / "station.wav")}],
+            },
+        ]
+        if speech
+        else []
+    )

@@ -25,7 +25,9 @@ class Embedder:
         from sentence_transformers import SentenceTransformer
 
         self.model_id = spec.model
-        self._model = SentenceTransformer(resolve_model_path(spec.model, "embedding.model"), device=spec.device)
+        self._model = SentenceTransformer(
+            resolve_model_path(spec.model, "embedding.model"), device=spec.device
+        )
         self._lock = threading.Lock()  # torch modules are not safe to call from many threads
         self._memo: dict[str, np.ndarray] = {}
         self.encode(["warm-up"])  # the first call pays lazy initialisation; not a request's cost
@@ -36,8 +38,9 @@ class Embedder:
         with self._lock:
             todo = list(dict.fromkeys(t for t in texts if t not in self._memo))
             if todo:
-                vectors = self._model.encode(todo, normalize_embeddings=True,
-                                             convert_to_numpy=True, show_progress_bar=False)
+                vectors = self._model.encode(
+                    todo, normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False
+                )
                 if len(self._memo) + len(todo) > self.memo_size:
                     self._memo.clear()
                 self._memo.update(zip(todo, vectors))

@@ -31,60 +31,162 @@ from mexa_ray.types import ExpertReport
 _TOKEN = re.compile(r"-?\d+(?:[.,]\d+)*%?|[a-z]+(?:'[a-z]+)?")
 
 #: number words a report or an option may spell out
-NUMBER_WORDS = {w: i for i, w in enumerate(
-    "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen "
-    "fifteen sixteen seventeen eighteen nineteen twenty".split())}
-NUMBER_WORDS.update({"thirty": 30, "forty": 40, "fifty": 50, "sixty": 60, "seventy": 70,
-                     "eighty": 80, "ninety": 90, "hundred": 100, "thousand": 1000,
-                     "once": 1, "twice": 2, "single": 1, "pair": 2, "dozen": 12})
+NUMBER_WORDS = {
+    w: i
+    for i, w in enumerate(
+        "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen "
+        "fifteen sixteen seventeen eighteen nineteen twenty".split()
+    )
+}
+NUMBER_WORDS.update(
+    {
+        "thirty": 30,
+        "forty": 40,
+        "fifty": 50,
+        "sixty": 60,
+        "seventy": 70,
+        "eighty": 80,
+        "ninety": 90,
+        "hundred": 100,
+        "thousand": 1000,
+        "once": 1,
+        "twice": 2,
+        "single": 1,
+        "pair": 2,
+        "dozen": 12,
+    }
+)
 
 #: words that mean the same thing in questions, options and reports, mapped to one form
 CANONICAL = {
-    "colour": "color", "colours": "color", "colored": "color", "coloured": "color",
-    "gray": "grey", "centre": "center", "central": "center", "middle": "center",
-    "maximum": "max", "highest": "max", "largest": "max", "biggest": "max", "greatest": "max",
-    "most": "max", "top": "max", "more": "max", "higher": "max", "larger": "max",
-    "bigger": "max", "greater": "max", "taller": "max", "longer": "max", "heavier": "max",
-    "lower": "min", "smaller": "min", "fewer": "min", "less": "min", "shorter": "min", "tallest": "max", "longest": "max", "heaviest": "max",
-    "minimum": "min", "lowest": "min", "smallest": "min", "least": "min", "fewest": "min",
-    "shortest": "min", "average": "mean", "avg": "mean", "typical": "mean",
-    "common": "frequent", "frequently": "frequent", "often": "frequent", "popular": "frequent",
-    "rows": "row", "records": "row", "entries": "row", "lines": "line",
-    "said": "say", "says": "say", "spoken": "speak", "speaker": "speak", "speaking": "speak",
-    "words": "word", "written": "write", "writes": "write", "text": "write",
-    "pictured": "picture", "photo": "picture", "photograph": "picture", "image": "picture",
-    "sound": "sound", "sounds": "sound", "noisy": "noise", "musical": "music",
+    "colour": "color",
+    "colours": "color",
+    "colored": "color",
+    "coloured": "color",
+    "gray": "grey",
+    "centre": "center",
+    "central": "center",
+    "middle": "center",
+    "maximum": "max",
+    "highest": "max",
+    "largest": "max",
+    "biggest": "max",
+    "greatest": "max",
+    "most": "max",
+    "top": "max",
+    "more": "max",
+    "higher": "max",
+    "larger": "max",
+    "bigger": "max",
+    "greater": "max",
+    "taller": "max",
+    "longer": "max",
+    "heavier": "max",
+    "lower": "min",
+    "smaller": "min",
+    "fewer": "min",
+    "less": "min",
+    "shorter": "min",
+    "tallest": "max",
+    "longest": "max",
+    "heaviest": "max",
+    "minimum": "min",
+    "lowest": "min",
+    "smallest": "min",
+    "least": "min",
+    "fewest": "min",
+    "shortest": "min",
+    "average": "mean",
+    "avg": "mean",
+    "typical": "mean",
+    "common": "frequent",
+    "frequently": "frequent",
+    "often": "frequent",
+    "popular": "frequent",
+    "rows": "row",
+    "records": "row",
+    "entries": "row",
+    "lines": "line",
+    "said": "say",
+    "says": "say",
+    "spoken": "speak",
+    "speaker": "speak",
+    "speaking": "speak",
+    "words": "word",
+    "written": "write",
+    "writes": "write",
+    "text": "write",
+    "pictured": "picture",
+    "photo": "picture",
+    "photograph": "picture",
+    "image": "picture",
+    "sound": "sound",
+    "sounds": "sound",
+    "noisy": "noise",
+    "musical": "music",
     # colour and shape words people use for the names reports give
-    "violet": "purple", "lilac": "purple", "teal": "cyan", "turquoise": "cyan", "aqua": "cyan",
-    "lime": "green", "gold": "yellow", "golden": "yellow", "silver": "grey", "crimson": "red",
-    "scarlet": "red", "maroon": "red", "tan": "beige", "rhombus": "diamond",
-    "lozenge": "diamond", "ellipse": "oval", "elliptical": "oval", "disc": "circle",
-    "disk": "circle", "round": "circle", "circular": "circle", "triangular": "triangle",
+    "violet": "purple",
+    "lilac": "purple",
+    "teal": "cyan",
+    "turquoise": "cyan",
+    "aqua": "cyan",
+    "lime": "green",
+    "gold": "yellow",
+    "golden": "yellow",
+    "silver": "grey",
+    "crimson": "red",
+    "scarlet": "red",
+    "maroon": "red",
+    "tan": "beige",
+    "rhombus": "diamond",
+    "lozenge": "diamond",
+    "ellipse": "oval",
+    "elliptical": "oval",
+    "disc": "circle",
+    "disk": "circle",
+    "round": "circle",
+    "circular": "circle",
+    "triangular": "triangle",
     "rectangular": "rectangle",
     # statistics
-    "total": "sum", "deviation": "std", "stdev": "std", "mode": "frequent",
-    "left": "left", "right": "right", "upward": "up", "upwards": "up", "downward": "down",
-    "downwards": "down", "rightward": "rightwards", "leftward": "leftwards",
+    "total": "sum",
+    "deviation": "std",
+    "stdev": "std",
+    "mode": "frequent",
+    "left": "left",
+    "right": "right",
+    "upward": "up",
+    "upwards": "up",
+    "downward": "down",
+    "downwards": "down",
+    "rightward": "rightwards",
+    "leftward": "leftwards",
 }
 
-STOP = frozenset("""
+STOP = frozenset(
+    """
 a an and are as at be by can could do does did for from has have how in is it its of on or
 the this that these those to was were what when where which who whom why will with would there
 their them they than then into over under about any all each your you i we our us he she his her
 if so such only also just shown show shows given according value values one
-""".split()) - set(NUMBER_WORDS)
+""".split()
+) - set(NUMBER_WORDS)
 
 #: words that name the medium, not what is asked ("... in the picture?"): no relevance
-MEDIUM = frozenset("""
+MEDIUM = frozenset(
+    """
 picture image video clip recording audio file input frame see visible appear appears contain
 contains containing depict depicts depicted present shown
-""".split())
+""".split()
+)
 #: words that name a kind of answer ("what shape", "which object"): they point at the report line
 #: about that kind, but a yes/no claim is not about them ("Is the shape red?" claims red)
-CATEGORY = frozenset("""
+CATEGORY = frozenset(
+    """
 shape object thing item kind type color column data dataset option options answer statement
 sentence question questions value
-""".split())
+""".split()
+)
 
 YES, NO = "yes", "no"
 NEGATIONS = frozenset({"no", "not", "none", "without", "never", "neither", "nor"})
@@ -120,8 +222,7 @@ def _term(token: str) -> str | float:
 
 def terms(text: str, drop: frozenset[str] = STOP) -> list[str | float]:
     """Normalised terms of a text, in order, without stop words."""
-    return [_term(t) for t in _TOKEN.findall(text.lower().replace("'s ", " "))
-            if t not in drop]
+    return [_term(t) for t in _TOKEN.findall(text.lower().replace("'s ", " ")) if t not in drop]
 
 
 def _digits(x: float) -> int:
@@ -235,8 +336,15 @@ def units_of(reports: list[ExpertReport]) -> list[Unit]:
             pieces = [(c, 0, False) for c in split if len(clauses) > 1]
             pieces += [(text, rank, True) for text, rank in leaves]
             for text, rank, atomic in dict.fromkeys(pieces):
-                units.append(Unit(r.expert, r.skill, f"{head}: {text}" if head else text,
-                                  atomic=atomic, rank=rank))
+                units.append(
+                    Unit(
+                        r.expert,
+                        r.skill,
+                        f"{head}: {text}" if head else text,
+                        atomic=atomic,
+                        rank=rank,
+                    )
+                )
     return units
 
 
@@ -263,8 +371,10 @@ def coverage(weights: dict[str | float, float], option: list[str | float], unit:
     total = sum(weights.values())
     if total <= 0:
         return 0.0
-    covered = sum(w * (0.5 if t in unit.aside else 1.0)
-                  for t, w in weights.items() if unit.has(t)) / total
+    covered = (
+        sum(w * (0.5 if t in unit.aside else 1.0) for t, w in weights.items() if unit.has(t))
+        / total
+    )
     pairs = set(zip(option, option[1:]))
     if len(option) >= 4 and pairs:
         covered = 0.5 * covered + 0.5 * len(pairs & unit.bigrams) / len(pairs)
@@ -300,8 +410,9 @@ def relevance(wanted: list[str | float], unit: Unit) -> float:
     if not wanted:
         return 0.0
     neutral = _term_set(MEDIUM) | _term_set(CATEGORY)
-    extra = [t for t in unit.head_terms if t not in wanted and t not in neutral
-             and isinstance(t, str)]
+    extra = [
+        t for t in unit.head_terms if t not in wanted and t not in neutral and isinstance(t, str)
+    ]
     return sum(unit.has(t) for t in wanted) / (len(wanted) + HEAD_PENALTY * len(set(extra)))
 
 
@@ -360,8 +471,9 @@ class OptionScorer:
         wanted = asked_terms(q_terms)
         rel = np.array([relevance(wanted, u) if u.atomic else 0.0 for u in units])
         salience = np.array([1.0 / (1.0 + self.rank_discount * u.rank) for u in units])
-        lex = np.array([[coverage(weights[i], opt_terms[i], u) for u in units]
-                        for i in range(len(options))])
+        lex = np.array(
+            [[coverage(weights[i], opt_terms[i], u) for u in units] for i in range(len(options))]
+        )
         support = lex * ((self.base + rel) * salience)[None, :]
         # a unit of several statements is there for sentence-long options (a transcript split
         # over lines); a short option must be stated by one statement to count in full
@@ -372,16 +484,26 @@ class OptionScorer:
         # embeddings only where the reports' words leave the leaders tied (nearly always no
         # option is named at all); embedding every unit was 99% of the time and changed nothing
         tied = len(best) < 2 or best[0] - best[1] < self.tie
-        sem = (self._semantic(question, options, units) if tied
-               else np.zeros((len(options), len(units))))
+        sem = (
+            self._semantic(question, options, units)
+            if tied
+            else np.zeros((len(options), len(units)))
+        )
         ranked = []
         for i in range(len(options)):
             j = int(np.argmax(support[i] + 1e-6 * sem[i])) if units else -1
             s_best = float(sem[i].max()) if units else 0.0
-            ranked.append(OptionScore(i, float(support[i, j]) + self.semantic_weight * s_best,
-                                      units[j] if j >= 0 and support[i, j] > 0 else
-                                      (units[int(np.argmax(sem[i]))] if units else None),
-                                      float(lex[i, j]) if j >= 0 else 0.0, s_best))
+            ranked.append(
+                OptionScore(
+                    i,
+                    float(support[i, j]) + self.semantic_weight * s_best,
+                    units[j]
+                    if j >= 0 and support[i, j] > 0
+                    else (units[int(np.argmax(sem[i]))] if units else None),
+                    float(lex[i, j]) if j >= 0 else 0.0,
+                    s_best,
+                )
+            )
         ranked.sort(key=lambda s: (-s.score, options[s.index].lower()))
         top = ranked[0]
         second = ranked[1].score if len(ranked) > 1 else 0.0
@@ -420,7 +542,9 @@ class OptionScorer:
         chosen = lowered.index(YES if yes else NO)
         other = 1 - chosen
         distance = abs(best - self.claim_threshold) if claim else 0.0
-        ranked = [OptionScore(chosen, 0.5 + distance / 2, best_unit, best, 0.0),
-                  OptionScore(other, 0.5 - distance / 2, None, 0.0, 0.0)]
+        ranked = [
+            OptionScore(chosen, 0.5 + distance / 2, best_unit, best, 0.0),
+            OptionScore(other, 0.5 - distance / 2, None, 0.0, 0.0),
+        ]
         confidence = min(1.0, 0.5 + distance) if claim else 0.0
         return Scored(ranked, distance, confidence, [], claim)

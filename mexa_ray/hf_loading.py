@@ -12,8 +12,11 @@ from typing import Any
 from mexa_ray.errors import ConfigError
 
 #: the default transformers Auto class per model kind
-AUTO_CLASSES = {"text": "AutoModelForCausalLM", "vision": "AutoModelForImageTextToText",
-                "audio": "AutoModelForMultimodalLM"}
+AUTO_CLASSES = {
+    "text": "AutoModelForCausalLM",
+    "vision": "AutoModelForImageTextToText",
+    "audio": "AutoModelForMultimodalLM",
+}
 
 #: how a missing package is installed, where mexa-ray has an extra for it
 INSTALL_HINTS = {
@@ -29,7 +32,8 @@ def missing_package(exc: ImportError) -> str:
     name ("X requires the Torchvision library but it was not found"; remote code's "requires
     the following packages that were not found in your environment: flash_attn")."""
     found = re.search(r"requires the (\S+) library", str(exc)) or re.search(
-        r"not found in your environment: ([\w.-]+?)(?:[,.]|\s|$)", str(exc))
+        r"not found in your environment: ([\w.-]+?)(?:[,.]|\s|$)", str(exc)
+    )
     if found:
         return found.group(1).lower()
     return (exc.name or "an optional package").split(".")[0]
@@ -38,8 +42,10 @@ def missing_package(exc: ImportError) -> str:
 def missing_package_error(field: str, label: str, exc: ImportError) -> ConfigError:
     package = missing_package(exc)
     hint = INSTALL_HINTS.get(package, f"pip install {package}")
-    return ConfigError(f"{field}: {label!r} needs the {package} package, which is not "
-                       f"installed ({hint})", field=field)
+    return ConfigError(
+        f"{field}: {label!r} needs the {package} package, which is not installed ({hint})",
+        field=field,
+    )
 
 
 def load_config(path: str, common: dict[str, Any], field: str, label: str):
@@ -50,8 +56,9 @@ def load_config(path: str, common: dict[str, Any], field: str, label: str):
     except OSError as exc:  # no such hub id / folder, no config in it
         raise ConfigError(f"{field}: cannot load {label!r}: {exc}", field=field) from None
     except ValueError as exc:  # an architecture this transformers does not know
-        raise ConfigError(f"{field}: {label!r}: {exc} (upgrade transformers?)",
-                          field=field) from None
+        raise ConfigError(
+            f"{field}: {label!r}: {exc} (upgrade transformers?)", field=field
+        ) from None
     except ImportError as exc:  # remote code importing a package that is not installed
         raise missing_package_error(field, label, exc) from None
 
@@ -69,16 +76,21 @@ def model_class(config: Any, kind: str, auto_class: str | None, field: str) -> t
     if auto is not None and (mapping is None or type(config) in mapping):
         return auto
     if auto_class:  # asked for by name: no silent substitute
-        raise ConfigError(f"{field}.auto_class: transformers {transformers.__version__} has no "
-                          f"{name} for {type(config).__name__}", field=f"{field}.auto_class")
+        raise ConfigError(
+            f"{field}.auto_class: transformers {transformers.__version__} has no "
+            f"{name} for {type(config).__name__}",
+            field=f"{field}.auto_class",
+        )
     for arch in getattr(config, "architectures", None) or []:
         own = getattr(transformers, arch, None)
         if own is not None:
             return own
-    raise ConfigError(f"{field}.model: transformers {transformers.__version__} has neither {name} "
-                      f"for {type(config).__name__} nor its architecture "
-                      f"{getattr(config, 'architectures', None)}; name one with auto_class",
-                      field=f"{field}.model")
+    raise ConfigError(
+        f"{field}.model: transformers {transformers.__version__} has neither {name} "
+        f"for {type(config).__name__} nor its architecture "
+        f"{getattr(config, 'architectures', None)}; name one with auto_class",
+        field=f"{field}.model",
+    )
 
 
 def architecture(model_cls: type, config: Any) -> str:
@@ -116,12 +128,14 @@ def load_processor(path: str, common: dict[str, Any], field: str, label: str):
             parts[attr] = transformers.AutoTokenizer.from_pretrained(path, **common)
         elif "image" in attr:
             parts[attr] = transformers.AutoImageProcessor.from_pretrained(
-                path, backend="pil", **common)
+                path, backend="pil", **common
+            )
         else:
             parts[attr] = MODALITY_TO_AUTOPROCESSOR_MAPPING[attr].from_pretrained(path, **common)
     processor_dict, _ = cls.get_processor_dict(path, **common)
-    template = processor_dict.get("chat_template") or getattr(parts.get("tokenizer"),
-                                                              "chat_template", None)
+    template = processor_dict.get("chat_template") or getattr(
+        parts.get("tokenizer"), "chat_template", None
+    )
     return _without_video(cls)(**parts, chat_template=template)
 
 

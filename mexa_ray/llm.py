@@ -63,14 +63,15 @@ def split_reasoning(raw: str, opened: bool = False) -> tuple[str, str, bool]:
         parts = [p.strip() for p in re.split(r"</?think>", head) if p.strip()]
         return "\n".join(parts), answer.strip(), False
     if text.startswith(_THINK_OPEN):
-        return text[len(_THINK_OPEN):].strip(), "", True
+        return text[len(_THINK_OPEN) :].strip(), "", True
     if opened:
         return text, "", True
     return "", text, False
 
 
-def generation(raw: str, finished: bool, opened: bool = False,
-               extra_reasoning: str | None = None) -> Generation:
+def generation(
+    raw: str, finished: bool, opened: bool = False, extra_reasoning: str | None = None
+) -> Generation:
     """A Generation from decoded text (and an endpoint's separate reasoning, if any)."""
     reasoning, text, cut = split_reasoning(raw, opened and not extra_reasoning)
     if extra_reasoning:
@@ -107,8 +108,9 @@ def decoding_kwargs(spec: ModelSpec) -> dict[str, Any]:
 class Generator(Protocol):
     label: str
 
-    def generate(self, conversations: list[Conversation],
-                 schemas: list[dict | None] | None = None) -> list[Generation]:
+    def generate(
+        self, conversations: list[Conversation], schemas: list[dict | None] | None = None
+    ) -> list[Generation]:
         """One Generation per conversation, in order. `schemas` (one JSON schema or None per
         conversation) constrains the reply where the backend decodes under a grammar (llamacpp,
         openai endpoints with structured outputs); the others ignore it, so callers still parse
@@ -125,8 +127,9 @@ def _content_parts(message: Message) -> list[dict]:
 
 def media_of(conversation: Conversation, kind: str) -> list[Any]:
     """The images (or audio arrays) of a conversation in the order the template places them."""
-    return [part[kind] for m in conversation for part in _content_parts(m)
-            if part.get("type") == kind]
+    return [
+        part[kind] for m in conversation for part in _content_parts(m) if part.get("type") == kind
+    ]
 
 
 def placement(spec: ModelSpec, field: str) -> tuple[str, Any]:
@@ -136,19 +139,27 @@ def placement(spec: ModelSpec, field: str) -> tuple[str, Any]:
 
     cuda = torch.cuda.is_available()
     if spec.device == "cuda" and not cuda:
-        raise ConfigError(f"{field}.device is 'cuda' but no GPU is visible to this process "
-                          "(give the deployment num_gpus)", field=f"{field}.device")
+        raise ConfigError(
+            f"{field}.device is 'cuda' but no GPU is visible to this process "
+            "(give the deployment num_gpus)",
+            field=f"{field}.device",
+        )
     device = "cuda" if spec.device == "cuda" or (spec.device == "auto" and cuda) else "cpu"
-    dtype = {"auto": torch.bfloat16 if device == "cuda" else torch.float32,
-             "bfloat16": torch.bfloat16, "float16": torch.float16,
-             "float32": torch.float32}[spec.dtype]
+    dtype = {
+        "auto": torch.bfloat16 if device == "cuda" else torch.float32,
+        "bfloat16": torch.bfloat16,
+        "float16": torch.float16,
+        "float32": torch.float32,
+    }[spec.dtype]
     return device, dtype
 
 
 def load_kwargs(spec: ModelSpec) -> dict[str, Any]:
     """from_pretrained arguments every processor and model of a spec shares."""
-    common: dict[str, Any] = {"revision": spec.revision,
-                              "trust_remote_code": spec.trust_remote_code}
+    common: dict[str, Any] = {
+        "revision": spec.revision,
+        "trust_remote_code": spec.trust_remote_code,
+    }
     if spec.gguf_file:
         common["gguf_file"] = spec.gguf_file
     return common
@@ -196,14 +207,17 @@ class TransformersGenerator:
                 self.processor = None
                 self.tokenizer = transformers.AutoTokenizer.from_pretrained(path, **common)
             else:
-                self.processor = hf_loading.load_processor(path, common, f"{field}.model",
-                                                           spec.label)
+                self.processor = hf_loading.load_processor(
+                    path, common, f"{field}.model", spec.label
+                )
                 self.tokenizer = self.processor.tokenizer
             self.model = model_class.from_pretrained(
-                path, dtype=dtype, device_map="auto" if self.device == "cuda" else None, **common)
+                path, dtype=dtype, device_map="auto" if self.device == "cuda" else None, **common
+            )
         except OSError as exc:  # no weights in the folder / repo
-            raise ConfigError(f"{field}.model: cannot load {spec.label!r}: {exc}",
-                              field=f"{field}.model") from None
+            raise ConfigError(
+                f"{field}.model: cannot load {spec.label!r}: {exc}", field=f"{field}.model"
+            ) from None
         except ImportError as exc:  # a processor or model class whose package is missing
             raise hf_loading.missing_package_error(f"{field}.model", spec.label, exc) from None
         self.model.eval()
@@ -214,31 +228,47 @@ class TransformersGenerator:
             self.tokenizer.pad_token = self.tokenizer.eos_token
         template_owner = self.processor if self.processor is not None else self.tokenizer
         if not getattr(template_owner, "chat_template", None):
-            raise ConfigError(f"{field}.model: {spec.label!r} has no chat template; MEXA's "
-                              "prompts need an instruction-tuned model", field=f"{field}.model")
+            raise ConfigError(
+                f"{field}.model: {spec.label!r} has no chat template; MEXA's "
+                "prompts need an instruction-tuned model",
+                field=f"{field}.model",
+            )
         self._template_owner = template_owner
-        self._strip = [t for t in self.tokenizer.all_special_tokens
-                       if t not in (_THINK_OPEN, _THINK_CLOSE)]
+        self._strip = [
+            t for t in self.tokenizer.all_special_tokens if t not in (_THINK_OPEN, _THINK_CLOSE)
+        ]
         stop = getattr(self.model.generation_config, "eos_token_id", None)
-        self._stop_ids = {self.tokenizer.eos_token_id, *(stop if isinstance(stop, list) else
-                                                         [stop])} - {None}
+        self._stop_ids = {
+            self.tokenizer.eos_token_id,
+            *(stop if isinstance(stop, list) else [stop]),
+        } - {None}
         self._lock = threading.Lock()  # one generate at a time per model; calls come from threads
         self.opens_thinking = template_opens_thinking(self._prompt)
         self.decoding = decoding_kwargs(spec)
-        log.info("loaded %s (%s) on %s as %s; decoding %s%s", spec.label, model_class.__name__,
-                 self.device, dtype, self.decoding or "as its generation_config says",
-                 "; its template opens <think>" if self.opens_thinking else "")
+        log.info(
+            "loaded %s (%s) on %s as %s; decoding %s%s",
+            spec.label,
+            model_class.__name__,
+            self.device,
+            dtype,
+            self.decoding or "as its generation_config says",
+            "; its template opens <think>" if self.opens_thinking else "",
+        )
 
     def _prompt(self, conversation: Conversation) -> str:
         return self._template_owner.apply_chat_template(
-            conversation, tokenize=False, add_generation_prompt=True,
-            **self.spec.chat_template_kwargs)
+            conversation,
+            tokenize=False,
+            add_generation_prompt=True,
+            **self.spec.chat_template_kwargs,
+        )
 
     def _encode(self, conversations: list[Conversation]):
         prompts = [self._prompt(c) for c in conversations]
         if self.processor is None:
-            return self.tokenizer(prompts, return_tensors="pt", padding=True,
-                                  add_special_tokens=False)
+            return self.tokenizer(
+                prompts, return_tensors="pt", padding=True, add_special_tokens=False
+            )
         kwargs: dict[str, Any] = {"text": prompts, "return_tensors": "pt", "padding": True}
         if self.spec.kind == "vision":
             images = [img for c in conversations for img in media_of(c, "image")]
@@ -264,22 +294,31 @@ class TransformersGenerator:
             text = text.replace(tok, "")
         return text, finished
 
-    def generate(self, conversations: list[Conversation],
-                 schemas: list[dict | None] | None = None) -> list[Generation]:
+    def generate(
+        self, conversations: list[Conversation], schemas: list[dict | None] | None = None
+    ) -> list[Generation]:
         """`schemas` is ignored: transformers has no grammar-constrained decoding."""
         import torch
 
         out: list[Generation] = []
-        gen_kwargs: dict[str, Any] = {"max_new_tokens": self.spec.max_new_tokens,
-                                      "pad_token_id": self.tokenizer.pad_token_id,
-                                      **self.decoding}
+        gen_kwargs: dict[str, Any] = {
+            "max_new_tokens": self.spec.max_new_tokens,
+            "pad_token_id": self.tokenizer.pad_token_id,
+            **self.decoding,
+        }
         step = self.spec.batch_size
         with self._lock, torch.inference_mode():
             for start in range(0, len(conversations), step):
-                enc = self._encode(conversations[start:start + step])
-                enc = {k: (v.to(self.model.device, dtype=self.dtype)
-                           if torch.is_floating_point(v) else v.to(self.model.device))
-                       for k, v in enc.items() if hasattr(v, "to")}
+                enc = self._encode(conversations[start : start + step])
+                enc = {
+                    k: (
+                        v.to(self.model.device, dtype=self.dtype)
+                        if torch.is_floating_point(v)
+                        else v.to(self.model.device)
+                    )
+                    for k, v in enc.items()
+                    if hasattr(v, "to")
+                }
                 ids = self.model.generate(**enc, **gen_kwargs)
                 prompt_len = enc["input_ids"].shape[1]
                 for row in ids[:, prompt_len:]:
@@ -317,8 +356,15 @@ def openai_messages(conversation: Conversation, audio_rate: int = 16000) -> list
             if part["type"] == "image":
                 parts.append({"type": "image_url", "image_url": {"url": _data_url(part["image"])}})
             elif part["type"] == "audio":
-                parts.append({"type": "input_audio", "input_audio": {
-                    "data": _wav_base64(part["audio"], audio_rate), "format": "wav"}})
+                parts.append(
+                    {
+                        "type": "input_audio",
+                        "input_audio": {
+                            "data": _wav_base64(part["audio"], audio_rate),
+                            "format": "wav",
+                        },
+                    }
+                )
             else:
                 parts.append({"type": "text", "text": part["text"]})
         messages.append({"role": m["role"], "content": parts})
@@ -340,42 +386,56 @@ class OpenAIGenerator:
 
         base_url = spec.base_url or os.environ.get("OPENAI_BASE_URL")
         if not base_url:
-            raise ConfigError(f"{field}.base_url: the openai backend needs an endpoint URL "
-                              "(or $OPENAI_BASE_URL)", field=f"{field}.base_url")
+            raise ConfigError(
+                f"{field}.base_url: the openai backend needs an endpoint URL (or $OPENAI_BASE_URL)",
+                field=f"{field}.base_url",
+            )
         self.spec = spec
         self.label = spec.label
-        self.client = OpenAI(base_url=base_url,
-                             api_key=os.environ.get(spec.api_key_env) or "not-needed",
-                             timeout=spec.request_timeout_s, max_retries=spec.max_retries)
-        self._pool = ThreadPoolExecutor(max_workers=spec.batch_size,
-                                        thread_name_prefix="openai-generator")
+        self.client = OpenAI(
+            base_url=base_url,
+            api_key=os.environ.get(spec.api_key_env) or "not-needed",
+            timeout=spec.request_timeout_s,
+            max_retries=spec.max_retries,
+        )
+        self._pool = ThreadPoolExecutor(
+            max_workers=spec.batch_size, thread_name_prefix="openai-generator"
+        )
 
     def _one(self, conversation: Conversation, schema: dict | None = None) -> Generation:
-        kwargs: dict[str, Any] = {"model": self.spec.model,
-                                  "messages": openai_messages(conversation, self.sampling_rate),
-                                  "max_tokens": self.spec.max_new_tokens}
+        kwargs: dict[str, Any] = {
+            "model": self.spec.model,
+            "messages": openai_messages(conversation, self.sampling_rate),
+            "max_tokens": self.spec.max_new_tokens,
+        }
         # unset: the server's defaults (vLLM's are the checkpoint's generation_config)
         if self.spec.temperature is not None:
             kwargs["temperature"] = self.spec.temperature
         if self.spec.top_p is not None and self.spec.temperature != 0:
             kwargs["top_p"] = self.spec.top_p
         if schema is not None:  # structured outputs (vLLM's server and hosted APIs have them)
-            kwargs["response_format"] = {"type": "json_schema",
-                                         "json_schema": {"name": "reply", "schema": schema}}
+            kwargs["response_format"] = {
+                "type": "json_schema",
+                "json_schema": {"name": "reply", "schema": schema},
+            }
         if self.spec.chat_template_kwargs:
             kwargs["extra_body"] = {"chat_template_kwargs": self.spec.chat_template_kwargs}
         response = self.client.chat.completions.create(**kwargs)
         choice = response.choices[0]
         raw = choice.message.content or ""
         extra = getattr(choice.message, "reasoning_content", None) or (
-            (choice.message.model_extra or {}).get("reasoning_content"))
-        return generation(raw, choice.finish_reason != "length",
-                          extra_reasoning=str(extra) if extra else None)
+            (choice.message.model_extra or {}).get("reasoning_content")
+        )
+        return generation(
+            raw, choice.finish_reason != "length", extra_reasoning=str(extra) if extra else None
+        )
 
-    def generate(self, conversations: list[Conversation],
-                 schemas: list[dict | None] | None = None) -> list[Generation]:
-        return list(self._pool.map(self._one, conversations,
-                                   schemas or [None] * len(conversations)))
+    def generate(
+        self, conversations: list[Conversation], schemas: list[dict | None] | None = None
+    ) -> list[Generation]:
+        return list(
+            self._pool.map(self._one, conversations, schemas or [None] * len(conversations))
+        )
 
     def check_health(self) -> None:
         """The endpoint is someone else's service: its outages show up as missing answers."""
@@ -391,15 +451,21 @@ class VLLMGenerator:
         try:
             from vllm import LLM
         except ImportError:
-            raise ConfigError(f"{field}.backend: 'vllm' needs the vllm package "
-                              "(pip install 'mexa-ray[vllm]' on a GPU machine)",
-                              field=f"{field}.backend") from None
+            raise ConfigError(
+                f"{field}.backend: 'vllm' needs the vllm package "
+                "(pip install 'mexa-ray[vllm]' on a GPU machine)",
+                field=f"{field}.backend",
+            ) from None
         self.spec = spec
         self.label = spec.label
         dtype = "auto" if spec.dtype == "auto" else spec.dtype
-        self.engine = LLM(model=resolve_model_path(spec.model, f"{field}.model"),
-                          revision=spec.revision, dtype=dtype,
-                          trust_remote_code=spec.trust_remote_code, **spec.engine_args)
+        self.engine = LLM(
+            model=resolve_model_path(spec.model, f"{field}.model"),
+            revision=spec.revision,
+            dtype=dtype,
+            trust_remote_code=spec.trust_remote_code,
+            **spec.engine_args,
+        )
         # the checkpoint's generation_config (vLLM reads it), with the config's overrides
         self.params = self.engine.get_default_sampling_params()
         self.params.max_tokens = spec.max_new_tokens
@@ -410,18 +476,27 @@ class VLLMGenerator:
         tokenizer = self.engine.get_tokenizer()
         self.opens_thinking = template_opens_thinking(
             lambda conv: tokenizer.apply_chat_template(
-                conv, tokenize=False, add_generation_prompt=True,
-                **spec.chat_template_kwargs))
+                conv, tokenize=False, add_generation_prompt=True, **spec.chat_template_kwargs
+            )
+        )
 
-    def generate(self, conversations: list[Conversation],
-                 schemas: list[dict | None] | None = None) -> list[Generation]:
+    def generate(
+        self, conversations: list[Conversation], schemas: list[dict | None] | None = None
+    ) -> list[Generation]:
         """`schemas` is not passed on yet: vLLM's structured-output parameters changed across
         releases, and this backend has not run on a GPU here to pin one down."""
-        outputs = self.engine.chat([openai_messages(c) for c in conversations], self.params,
-                                   chat_template_kwargs=self.spec.chat_template_kwargs or None,
-                                   use_tqdm=False)
-        return [generation(o.outputs[0].text, o.outputs[0].finish_reason != "length",
-                           self.opens_thinking) for o in outputs]
+        outputs = self.engine.chat(
+            [openai_messages(c) for c in conversations],
+            self.params,
+            chat_template_kwargs=self.spec.chat_template_kwargs or None,
+            use_tqdm=False,
+        )
+        return [
+            generation(
+                o.outputs[0].text, o.outputs[0].finish_reason != "length", self.opens_thinking
+            )
+            for o in outputs
+        ]
 
     def check_health(self) -> None:
         """vLLM's engine raises on its own when its GPU fails."""
@@ -442,29 +517,39 @@ class LlamaCppGenerator:
         try:
             import xllamacpp
         except ImportError:
-            raise ConfigError(f"{field}.backend: 'llamacpp' needs the xllamacpp package "
-                              "(pip install 'mexa-ray[offline]')", field=f"{field}.backend") from None
+            raise ConfigError(
+                f"{field}.backend: 'llamacpp' needs the xllamacpp package "
+                "(pip install 'mexa-ray[offline]')",
+                field=f"{field}.backend",
+            ) from None
         if spec.kind != "text":
-            raise ConfigError(f"{field}.kind: the llamacpp backend runs text-only models; use "
-                              "transformers or vllm for a vision or audio model",
-                              field=f"{field}.kind")
+            raise ConfigError(
+                f"{field}.kind: the llamacpp backend runs text-only models; use "
+                "transformers or vllm for a vision or audio model",
+                field=f"{field}.kind",
+            )
         if not spec.gguf_file:
-            raise ConfigError(f"{field}.gguf_file: the llamacpp backend loads a GGUF file; name "
-                              "it inside `model`", field=f"{field}.gguf_file")
+            raise ConfigError(
+                f"{field}.gguf_file: the llamacpp backend loads a GGUF file; name "
+                "it inside `model`",
+                field=f"{field}.gguf_file",
+            )
         path = os.path.join(resolve_model_path(spec.model, f"{field}.model"), spec.gguf_file)
         if not os.path.isfile(path):
             raise ConfigError(f"{field}.gguf_file: no file {path}", field=f"{field}.gguf_file")
         self.spec = spec
         self.label = spec.label
         self._xllamacpp = xllamacpp
-        engine_args = {"n_ctx": 4096, "n_threads": max(1, min(4, os.cpu_count() or 1)),
-                       **spec.engine_args}
+        engine_args = {
+            "n_ctx": 4096,
+            "n_threads": max(1, min(4, os.cpu_count() or 1)),
+            **spec.engine_args,
+        }
         params = xllamacpp.CommonParams()
         params.model.path = path
         params.verbosity = 0  # else llama.cpp's server logs every request to stderr
         # <think> stays in the text, where split_reasoning finds it for every backend alike
-        params.reasoning_format = (
-            xllamacpp.common_reasoning_format.COMMON_REASONING_FORMAT_NONE)
+        params.reasoning_format = xllamacpp.common_reasoning_format.COMMON_REASONING_FORMAT_NONE
         self._key = secrets.token_urlsafe(24)
         params.api_keys = [self._key]
         for key, value in engine_args.items():
@@ -474,21 +559,30 @@ class LlamaCppGenerator:
                 else:
                     setattr(params, key, value)  # n_ctx, n_gpu_layers, n_parallel, ...
             except (AttributeError, TypeError) as exc:
-                raise ConfigError(f"{field}.engine_args.{key}: llama.cpp has no such setting "
-                                  f"or not of this type ({exc})",
-                                  field=f"{field}.engine_args.{key}") from None
+                raise ConfigError(
+                    f"{field}.engine_args.{key}: llama.cpp has no such setting "
+                    f"or not of this type ({exc})",
+                    field=f"{field}.engine_args.{key}",
+                ) from None
         try:
             self.engine = xllamacpp.Server(params)
         except RuntimeError as exc:
-            raise ConfigError(f"{field}.gguf_file: llama.cpp cannot load {path}: {exc}",
-                              field=f"{field}.gguf_file") from None
+            raise ConfigError(
+                f"{field}.gguf_file: llama.cpp cannot load {path}: {exc}",
+                field=f"{field}.gguf_file",
+            ) from None
         self.opens_thinking = template_opens_thinking(self._render)
         # the first evaluation allocates llama.cpp's buffers and threads: pay it here, before
         # the replica is ready, not in the first request
-        self.engine.handle_chat_completions({"messages": [{"role": "user", "content": "Hi"}],
-                                             "max_tokens": 1})
-        log.info("loaded %s with llama.cpp (xllamacpp %s; %s)", spec.label,
-                 xllamacpp.__version__, engine_args)
+        self.engine.handle_chat_completions(
+            {"messages": [{"role": "user", "content": "Hi"}], "max_tokens": 1}
+        )
+        log.info(
+            "loaded %s with llama.cpp (xllamacpp %s; %s)",
+            spec.label,
+            xllamacpp.__version__,
+            engine_args,
+        )
 
     def _render(self, conversation: Conversation) -> str:
         """The prompt the GGUF file's own chat template makes of a conversation, rendered by
@@ -500,8 +594,10 @@ class LlamaCppGenerator:
         if self.spec.chat_template_kwargs:
             body["chat_template_kwargs"] = self.spec.chat_template_kwargs
         request = urllib.request.Request(
-            self.engine.listening_address + "/apply-template", data=json.dumps(body).encode(),
-            headers={"Content-Type": "application/json", "Authorization": f"Bearer {self._key}"})
+            self.engine.listening_address + "/apply-template",
+            data=json.dumps(body).encode(),
+            headers={"Content-Type": "application/json", "Authorization": f"Bearer {self._key}"},
+        )
         with urllib.request.urlopen(request, timeout=30) as response:
             return json.loads(response.read())["prompt"]
 
@@ -509,21 +605,37 @@ class LlamaCppGenerator:
         """A JSON schema as the grammar the sampler obeys: compact JSON (llama.cpp's loose
         default whitespace can spend a short router's whole token budget), and no properties
         besides the schema's (JSON Schema itself would allow any)."""
-        return self._xllamacpp.json_schema_to_grammar({
-            "additionalProperties": False, **schema,
-            "x-guidance": {"whitespace_flexible": False, "item_separator": ", ",
-                           "key_separator": ": "}})
+        return self._xllamacpp.json_schema_to_grammar(
+            {
+                "additionalProperties": False,
+                **schema,
+                "x-guidance": {
+                    "whitespace_flexible": False,
+                    "item_separator": ", ",
+                    "key_separator": ": ",
+                },
+            }
+        )
 
     def _one(self, conversation: Conversation, schema: dict | None) -> Generation:
-        messages = [{"role": m["role"], "content": "\n".join(
-            p["text"] for p in _content_parts(m) if p.get("type") == "text")}
-            for m in conversation]
+        messages = [
+            {
+                "role": m["role"],
+                "content": "\n".join(
+                    p["text"] for p in _content_parts(m) if p.get("type") == "text"
+                ),
+            }
+            for m in conversation
+        ]
         # a GGUF file carries no sampling defaults: greedy unless the config says otherwise
         temperature = self.spec.temperature or 0.0
         request: dict[str, Any] = {
-            "messages": messages, "max_tokens": self.spec.max_new_tokens,
-            "temperature": temperature, "seed": 0,
-            "top_p": (self.spec.top_p or 1.0) if temperature > 0 else 1.0}
+            "messages": messages,
+            "max_tokens": self.spec.max_new_tokens,
+            "temperature": temperature,
+            "seed": 0,
+            "top_p": (self.spec.top_p or 1.0) if temperature > 0 else 1.0,
+        }
         if self.spec.chat_template_kwargs:
             request["chat_template_kwargs"] = self.spec.chat_template_kwargs
         if schema is not None:
@@ -532,13 +644,19 @@ class LlamaCppGenerator:
         if "error" in out:  # llama.cpp's server answers errors in the body, not by raising
             raise RuntimeError(f"{self.label}: llama.cpp: {out['error'].get('message')}")
         choice = out["choices"][0]
-        return generation(choice["message"].get("content") or "",
-                          choice.get("finish_reason") != "length", self.opens_thinking)
+        return generation(
+            choice["message"].get("content") or "",
+            choice.get("finish_reason") != "length",
+            self.opens_thinking,
+        )
 
-    def generate(self, conversations: list[Conversation],
-                 schemas: list[dict | None] | None = None) -> list[Generation]:
-        return [self._one(c, schema) for c, schema in
-                zip(conversations, schemas or [None] * len(conversations))]
+    def generate(
+        self, conversations: list[Conversation], schemas: list[dict | None] | None = None
+    ) -> list[Generation]:
+        return [
+            self._one(c, schema)
+            for c, schema in zip(conversations, schemas or [None] * len(conversations))
+        ]
 
     def check_health(self) -> None:
         """A CPU engine in this process: if it broke, the calls themselves raise."""
@@ -546,8 +664,12 @@ class LlamaCppGenerator:
 
 def build_generator(spec: ModelSpec, field: str = "llm") -> Generator:
     """Load the model a spec names (once; callers keep the generator for the replica's life)."""
-    backends = {"transformers": TransformersGenerator, "openai": OpenAIGenerator,
-                "vllm": VLLMGenerator, "llamacpp": LlamaCppGenerator}
+    backends = {
+        "transformers": TransformersGenerator,
+        "openai": OpenAIGenerator,
+        "vllm": VLLMGenerator,
+        "llamacpp": LlamaCppGenerator,
+    }
     return backends[spec.backend](spec, field)
 
 

@@ -26,8 +26,12 @@ from mexa_ray.weights import resolve_model_path
 Status = Literal["ok", "FAIL", "unchecked", "warn"]
 
 #: the package each model backend imports
-MODEL_BACKEND_PACKAGES = {"transformers": "transformers", "openai": "openai", "vllm": "vllm",
-                          "llamacpp": "xllamacpp"}
+MODEL_BACKEND_PACKAGES = {
+    "transformers": "transformers",
+    "openai": "openai",
+    "vllm": "vllm",
+    "llamacpp": "xllamacpp",
+}
 WEIGHT_SUFFIXES = (".safetensors", ".bin", ".gguf", ".pt", ".pth")
 
 
@@ -54,6 +58,7 @@ def _hint(package: str) -> str:
 
 # --- backends and models ---------------------------------------------------------------------
 
+
 def check_backends(config: AppConfig) -> list[Check]:
     checks = []
     for spec in config.experts:
@@ -65,8 +70,11 @@ def check_backends(config: AppConfig) -> list[Check]:
             continue
         missing = [p for p in cls.requires if not _installed(p)]
         if missing:
-            checks.append(Check("FAIL", what, f"{spec.backend} needs "
-                                f"{', '.join(missing)} ({_hint(missing[0])})"))
+            checks.append(
+                Check(
+                    "FAIL", what, f"{spec.backend} needs {', '.join(missing)} ({_hint(missing[0])})"
+                )
+            )
         else:
             checks.append(Check("ok", what, f"{spec.backend} ({cls.__module__}.{cls.__name__})"))
     return checks
@@ -117,8 +125,10 @@ class Hub:
             self.reachable, self.reason = False, first_words(exc)
             return None
         except (RepositoryNotFoundError, RevisionNotFoundError, EntryNotFoundError) as exc:
-            raise ConfigError(f"{model!r} has no config.json on the hub (gated, private, or no "
-                              f"such repository or revision): {first_words(exc)}") from None
+            raise ConfigError(
+                f"{model!r} has no config.json on the hub (gated, private, or no "
+                f"such repository or revision): {first_words(exc)}"
+            ) from None
 
     @staticmethod
     def _probe() -> tuple[bool, str]:
@@ -148,20 +158,30 @@ def _weights_in(folder: Path) -> bool:
 def check_model(field_: str, spec: ModelSpec, loader: str | None, hub: Hub) -> Check:
     package = MODEL_BACKEND_PACKAGES[spec.backend]
     if not _installed(package):
-        return Check("FAIL", f"{field_}.backend", f"{spec.backend!r} needs the {package} "
-                     f"package, which is not installed ({_hint(package)})")
+        return Check(
+            "FAIL",
+            f"{field_}.backend",
+            f"{spec.backend!r} needs the {package} "
+            f"package, which is not installed ({_hint(package)})",
+        )
     if spec.backend == "openai":
         url = spec.base_url or os.environ.get("OPENAI_BASE_URL") or "$OPENAI_BASE_URL (unset)"
-        return Check("unchecked", field_, f"{spec.model!r} behind the endpoint {url}: reached "
-                     "when first called")
+        return Check(
+            "unchecked",
+            field_,
+            f"{spec.model!r} behind the endpoint {url}: reached when first called",
+        )
     try:
         path = resolve_model_path(spec.model, f"{field_}.model")
     except ConfigError as exc:
         return Check("FAIL", field_, exc.message)
     if loader == "ctranslate2" or spec.backend == "llamacpp":
         target = Path(path) / spec.gguf_file if spec.gguf_file else Path(path)
-        return (Check("ok", field_, f"{target} is there") if target.exists() else
-                Check("FAIL", field_, f"{target} does not exist"))
+        return (
+            Check("ok", field_, f"{target} is there")
+            if target.exists()
+            else Check("FAIL", field_, f"{target} does not exist")
+        )
     local = Path(path).is_dir()
     common: dict[str, Any] = {**hf_loading_kwargs(spec), "local_files_only": True}
     if not local:
@@ -181,8 +201,9 @@ def hf_loading_kwargs(spec: ModelSpec) -> dict[str, Any]:
     return load_kwargs(spec)
 
 
-def _resolve(path: str, spec: ModelSpec, loader: str | None, common: dict[str, Any],
-             field_: str, local: bool) -> str:
+def _resolve(
+    path: str, spec: ModelSpec, loader: str | None, common: dict[str, Any], field_: str, local: bool
+) -> str:
     """What a replica will load, resolved from the folder or cache: classes, template, weights."""
     import transformers
 
@@ -201,7 +222,8 @@ def _resolve(path: str, spec: ModelSpec, loader: str | None, common: dict[str, A
             processor = hf_loading.load_processor(path, common, f"{field_}.model", spec.label)
             processor_name = type(processor).__name__
             template = getattr(processor, "chat_template", None) or getattr(
-                getattr(processor, "tokenizer", None), "chat_template", None)
+                getattr(processor, "tokenizer", None), "chat_template", None
+            )
             if getattr(processor, "video_processor", "") is None:
                 processor_name += " (video processor left out: torchvision is missing)"
     except ImportError as exc:
@@ -209,16 +231,19 @@ def _resolve(path: str, spec: ModelSpec, loader: str | None, common: dict[str, A
     except OSError as exc:
         raise ConfigError(f"{field_}.model: {spec.label!r}: {exc}") from None
     if loader in (None, "generator") and not template:
-        raise ConfigError(f"{field_}.model: {spec.label!r} has no chat template; MEXA's prompts "
-                          "need an instruction-tuned model")
+        raise ConfigError(
+            f"{field_}.model: {spec.label!r} has no chat template; MEXA's prompts "
+            "need an instruction-tuned model"
+        )
     if local:
         if not _weights_in(Path(path)):
             raise ConfigError(f"{field_}.model: {path} holds no weight files")
         weights = "weights present"
     else:
         weights = "from the local hub cache"
-    return (f"{spec.label}: {hf_loading.architecture(model_cls, config)}, {processor_name}, "
-            f"{weights}")
+    return (
+        f"{spec.label}: {hf_loading.architecture(model_cls, config)}, {processor_name}, {weights}"
+    )
 
 
 def _check_on_hub(field_: str, spec: ModelSpec, loader: str | None, hub: Hub) -> Check:
@@ -227,23 +252,35 @@ def _check_on_hub(field_: str, spec: ModelSpec, loader: str | None, hub: Hub) ->
     except ConfigError as exc:
         return Check("FAIL", field_, exc.message)
     if config_path is None:
-        return Check("unchecked", field_, f"{spec.label}: not in this machine's hub cache, and "
-                     f"the hub is not reachable from here ({hub.reason}); check where it "
-                     "will load")
+        return Check(
+            "unchecked",
+            field_,
+            f"{spec.label}: not in this machine's hub cache, and "
+            f"the hub is not reachable from here ({hub.reason}); check where it "
+            "will load",
+        )
     import transformers
 
     try:
         config = transformers.AutoConfig.from_pretrained(str(Path(config_path).parent))
-        model_cls = (getattr(transformers, loader) if loader and loader != "generator" else
-                     hf_loading.model_class(config, spec.kind, spec.auto_class, field_))
+        model_cls = (
+            getattr(transformers, loader)
+            if loader and loader != "generator"
+            else hf_loading.model_class(config, spec.kind, spec.auto_class, field_)
+        )
         cls_name = hf_loading.architecture(model_cls, config)
     except (ConfigError, ValueError, OSError) as exc:
         return Check("FAIL", field_, str(exc))
-    return Check("ok", field_, f"{spec.label}: {cls_name} (from the hub's config.json; the "
-                 "processor and weights download on first load)")
+    return Check(
+        "ok",
+        field_,
+        f"{spec.label}: {cls_name} (from the hub's config.json; the "
+        "processor and weights download on first load)",
+    )
 
 
 # --- GPU budget -------------------------------------------------------------------------------
+
 
 @dataclass
 class Node:
@@ -266,9 +303,11 @@ class Replica:
 
 
 def deployments(config: AppConfig) -> list[tuple[str, DeploymentSettings]]:
-    return ([("ingress", config.ingress.deployment), ("router", config.router.deployment),
-             ("aggregator", config.aggregator.deployment)]
-            + [(f"experts.{e.name}", e.deployment) for e in config.experts])
+    return [
+        ("ingress", config.ingress.deployment),
+        ("router", config.router.deployment),
+        ("aggregator", config.aggregator.deployment),
+    ] + [(f"experts.{e.name}", e.deployment) for e in config.experts]
 
 
 def replicas(config: AppConfig, at: Literal["min", "max"]) -> list[Replica]:
@@ -276,15 +315,23 @@ def replicas(config: AppConfig, at: Literal["min", "max"]) -> list[Replica]:
     for label, d in deployments(config):
         if d.autoscaling_config is not None:
             scaling = d.autoscaling_config
-            count = int(scaling.get("min_replicas", 1) if at == "min"
-                        else scaling.get("max_replicas", scaling.get("min_replicas", 1)))
+            count = int(
+                scaling.get("min_replicas", 1)
+                if at == "min"
+                else scaling.get("max_replicas", scaling.get("min_replicas", 1))
+            )
         else:
             count = d.num_replicas or 1
         actor = d.ray_actor_options
         for i in range(count):
-            out.append(Replica(f"{label}#{i + 1}" if count > 1 else label,
-                               float(actor.get("num_cpus", 1)), float(actor.get("num_gpus", 0)),
-                               {k: float(v) for k, v in (actor.get("resources") or {}).items()}))
+            out.append(
+                Replica(
+                    f"{label}#{i + 1}" if count > 1 else label,
+                    float(actor.get("num_cpus", 1)),
+                    float(actor.get("num_gpus", 0)),
+                    {k: float(v) for k, v in (actor.get("resources") or {}).items()},
+                )
+            )
     return out
 
 
@@ -297,18 +344,22 @@ def cluster_nodes(path: str | Path, max_per_type: int = 32) -> list[Node]:
         types = data["available_node_types"]
         head = data["head_node_type"]
     except (OSError, yaml.YAMLError, KeyError, TypeError) as exc:
-        raise MexaError(f"--cluster {path}: not a Ray cluster launcher file ({exc})",
-                        field="cluster") from None
+        raise MexaError(
+            f"--cluster {path}: not a Ray cluster launcher file ({exc})", field="cluster"
+        ) from None
     nodes = []
     for name, spec in types.items():
         resources = dict(spec.get("resources") or {})
         count = 1 if name == head else min(int(spec.get("max_workers", 0)), max_per_type)
         for i in range(count):
-            nodes.append(Node(name if name == head else f"{name}-{i + 1}",
-                              float(resources["CPU"]) if "CPU" in resources else None,
-                              [1.0] * int(resources.get("GPU", 0)),
-                              {k: float(v) for k, v in resources.items()
-                               if k not in ("CPU", "GPU")}))
+            nodes.append(
+                Node(
+                    name if name == head else f"{name}-{i + 1}",
+                    float(resources["CPU"]) if "CPU" in resources else None,
+                    [1.0] * int(resources.get("GPU", 0)),
+                    {k: float(v) for k, v in resources.items() if k not in ("CPU", "GPU")},
+                )
+            )
     return nodes
 
 
@@ -359,29 +410,53 @@ def check_gpu_budget(config: AppConfig, nodes_of: Any) -> list[Check]:
     wanted = replicas(config, "min")
     total = sum(r.gpus for r in wanted)
     bad = [r for r in wanted if r.gpus > 1 and r.gpus != int(r.gpus)]
-    checks = [Check("FAIL", r.label, f"num_gpus {r.gpus}: Ray gives a replica a share of one "
-                    "GPU or whole GPUs, not a fraction above 1") for r in bad]
+    checks = [
+        Check(
+            "FAIL",
+            r.label,
+            f"num_gpus {r.gpus}: Ray gives a replica a share of one "
+            "GPU or whole GPUs, not a fraction above 1",
+        )
+        for r in bad
+    ]
     if nodes_of is None:
         status: Status = "unchecked" if total else "ok"
-        return checks + [Check(status, "GPU budget", f"{len(wanted)} replicas ask for "
-                               f"{total:g} GPUs in all; give --gpus N or --cluster "
-                               "cluster.yaml to check them against a cluster")]
+        return checks + [
+            Check(
+                status,
+                "GPU budget",
+                f"{len(wanted)} replicas ask for "
+                f"{total:g} GPUs in all; give --gpus N or --cluster "
+                "cluster.yaml to check them against a cluster",
+            )
+        ]
     for at in ("min", "max"):
         nodes = nodes_of()
         wanted = replicas(config, at)  # type: ignore[arg-type]
         unplaced = place(nodes, wanted)
         label = "GPU budget" if at == "min" else "GPU budget at max_replicas"
-        used = "; ".join(f"{n.name} {n.used():g}/{len(n.gpus)} GPUs" for n in nodes
-                         if n.placed and n.gpus) or "no GPUs used"
+        used = (
+            "; ".join(
+                f"{n.name} {n.used():g}/{len(n.gpus)} GPUs" for n in nodes if n.placed and n.gpus
+            )
+            or "no GPUs used"
+        )
         if not unplaced:
-            checks.append(Check("ok", label, f"{len(wanted)} replicas, "
-                                f"{sum(r.gpus for r in wanted):g} GPUs: {used}"))
+            checks.append(
+                Check(
+                    "ok",
+                    label,
+                    f"{len(wanted)} replicas, {sum(r.gpus for r in wanted):g} GPUs: {used}",
+                )
+            )
             continue
-        missing = ", ".join(f"{r.label} (num_gpus {r.gpus:g}"
-                            + (f", resources {r.custom}" if r.custom else "") + ")"
-                            for r in unplaced[:6])
-        detail = (f"{len(unplaced)} of {len(wanted)} replicas fit no node: {missing}; "
-                  f"placed: {used}")
+        missing = ", ".join(
+            f"{r.label} (num_gpus {r.gpus:g}"
+            + (f", resources {r.custom}" if r.custom else "")
+            + ")"
+            for r in unplaced[:6]
+        )
+        detail = f"{len(unplaced)} of {len(wanted)} replicas fit no node: {missing}; placed: {used}"
         # at the minimum the app cannot start; at the maximum autoscaling stops short
         checks.append(Check("FAIL" if at == "min" else "warn", label, detail))
     return checks
@@ -389,13 +464,20 @@ def check_gpu_budget(config: AppConfig, nodes_of: Any) -> list[Check]:
 
 # --- media roots ------------------------------------------------------------------------------
 
+
 def check_media_roots(config: AppConfig) -> list[Check]:
     checks = []
     for root in config.media_roots():
         what = f"ingress.media_roots {root}"
         if not root.exists():
-            checks.append(Check("warn", what, "absent here; it must exist on every node that "
-                                "runs the ingress (shared storage)"))
+            checks.append(
+                Check(
+                    "warn",
+                    what,
+                    "absent here; it must exist on every node that "
+                    "runs the ingress (shared storage)",
+                )
+            )
         elif not root.is_dir() or not os.access(root, os.R_OK | os.X_OK):
             checks.append(Check("FAIL", what, "not a readable folder"))
         else:

@@ -26,15 +26,18 @@ def lettered(options: list[str]) -> str:
 # who will look and what they miss.
 ROUTER_SYSTEM = (
     "You are the planner of a multimodal reasoning system. Expert models can describe the "
-    "inputs; you decide which of their skills are needed to answer the question.")
+    "inputs; you decide which of their skills are needed to answer the question."
+)
 
 ROUTER_INSTRUCTION = (
     "Select the skills whose descriptions are needed to answer the question. Answer only with "
-    "the skill ids, separated by commas (for example: {example}). Do not explain.")
+    "the skill ids, separated by commas (for example: {example}). Do not explain."
+)
 
 
-def router_card(name: str, skill_ids: list[str], description: str,
-                limitations: str | None = None) -> str:
+def router_card(
+    name: str, skill_ids: list[str], description: str, limitations: str | None = None
+) -> str:
     """One expert's card as the LLM router reads it."""
     text = f"{name} ({', '.join(skill_ids)}): {description.strip()}"
     return f"{text} Limitations: {limitations.strip()}" if limitations else text
@@ -47,24 +50,34 @@ def router_catalogue(skills: list[Skill], cards: list[str] | None = None) -> str
         areas.setdefault(s.area, []).append(s)
     text = "\n".join(
         f"{area}:\n" + "\n".join(f"  {s.id}: {s.name}. {s.description}" for s in group)
-        for area, group in areas.items())
+        for area, group in areas.items()
+    )
     if cards:
         text += "\n\nExperts that apply them:\n" + "\n".join(f"  {c}" for c in cards)
     return text
 
 
-def router_messages(query: Query, skills: list[Skill], present: list[str],
-                    images: list | None = None, cards: list[str] | None = None) -> list[dict]:
+def router_messages(
+    query: Query,
+    skills: list[Skill],
+    present: list[str],
+    images: list | None = None,
+    cards: list[str] | None = None,
+) -> list[dict]:
     """The skill-selection conversation; `cards`: the cards of the experts that offer those
     skills; `images` (a few frames) when the router is a VLM."""
     example = ", ".join(s.id for s in skills[:2]) or "A1"
-    parts = [f"Task type: {query.task or 'question answering'}",
-             f"Input modalities: {', '.join(present) or 'none'}",
-             f"Question: {query.question}"]
+    parts = [
+        f"Task type: {query.task or 'question answering'}",
+        f"Input modalities: {', '.join(present) or 'none'}",
+        f"Question: {query.question}",
+    ]
     if query.options:
         parts.append("Options:\n" + lettered(query.options))
-    parts += ["Skills:\n" + router_catalogue(skills, cards),
-              ROUTER_INSTRUCTION.format(example=example)]
+    parts += [
+        "Skills:\n" + router_catalogue(skills, cards),
+        ROUTER_INSTRUCTION.format(example=example),
+    ]
     text = "\n\n".join(parts)
     if images:
         content: list[dict] | str = [{"type": "image", "image": im} for im in images]
@@ -76,16 +89,33 @@ def router_messages(query: Query, skills: list[Skill], present: list[str],
 
 def router_schema(skill_ids: list[str], max_skills: int) -> dict:
     """The JSON a constrained router may write: 1 to `max_skills` of the offered skill ids."""
-    return {"type": "object", "required": ["skills"], "properties": {"skills": {
-        "type": "array", "items": {"type": "string", "enum": list(skill_ids)},
-        "minItems": 1, "maxItems": max_skills}}}
+    return {
+        "type": "object",
+        "required": ["skills"],
+        "properties": {
+            "skills": {
+                "type": "array",
+                "items": {"type": "string", "enum": list(skill_ids)},
+                "minItems": 1,
+                "maxItems": max_skills,
+            }
+        },
+    }
 
 
 def answer_schema(options: list[str]) -> dict:
     """The JSON a constrained aggregator may write for a multiple-choice question: one option,
     as "(letter) text", so that a small model picks with the option's meaning in view."""
-    return {"type": "object", "required": ["answer"], "properties": {"answer": {
-        "type": "string", "enum": [f"({LETTERS[i]}) {opt}" for i, opt in enumerate(options)]}}}
+    return {
+        "type": "object",
+        "required": ["answer"],
+        "properties": {
+            "answer": {
+                "type": "string",
+                "enum": [f"({LETTERS[i]}) {opt}" for i, opt in enumerate(options)],
+            }
+        },
+    }
 
 
 _ID = re.compile(r"(?<![A-Za-z0-9])([A-Za-z])[-_.]?(\d{1,2})(?![0-9A-Za-z])")
@@ -144,10 +174,10 @@ REPORT_DEFAULT = "Report ({skill}) from {expert}:\n{text}"
 AGGREGATOR_SYSTEM = (
     "You answer questions about inputs you cannot see yourself. Expert models have examined the "
     "inputs and written the reports below. Reason over the reports, weigh them when they "
-    "disagree, and answer the question.")
+    "disagree, and answer the question."
+)
 
-FINAL_MULTIPLE_CHOICE = ("Answer with the option's letter from the given choices directly. "
-                         "Answer: ")
+FINAL_MULTIPLE_CHOICE = "Answer with the option's letter from the given choices directly. Answer: "
 FINAL_OPEN = "Answer the question directly and briefly. Answer: "
 
 
@@ -156,24 +186,28 @@ def report_block(report: ExpertReport) -> str:
     return template.format(expert=report.expert, skill=report.skill, text=report.text.strip())
 
 
-def aggregator_messages(query: Query, reports: list[ExpertReport],
-                        missing: list[MissingExpert]) -> list[dict]:
+def aggregator_messages(
+    query: Query, reports: list[ExpertReport], missing: list[MissingExpert]
+) -> list[dict]:
     blocks = [report_block(r) for r in reports] or ["(no expert report is available)"]
     parts = []
     if query.task:
         parts.append(f"Task: {query.task}")
     parts.append("Expert reports:\n\n" + "\n\n".join(blocks))
     if missing:
-        parts.append("Experts that did not report: "
-                     + "; ".join(f"{m.expert} ({m.reason})" for m in missing))
+        parts.append(
+            "Experts that did not report: " + "; ".join(f"{m.expert} ({m.reason})" for m in missing)
+        )
     parts.append(f"Question: {query.question}")
     if query.options:
         parts.append("Options:\n" + lettered(query.options))
         parts.append(FINAL_MULTIPLE_CHOICE)
     else:
         parts.append(FINAL_OPEN)
-    return [{"role": "system", "content": AGGREGATOR_SYSTEM},
-            {"role": "user", "content": "\n\n".join(parts)}]
+    return [
+        {"role": "system", "content": AGGREGATOR_SYSTEM},
+        {"role": "user", "content": "\n\n".join(parts)},
+    ]
 
 
 def _norm(text: str) -> str:
@@ -198,10 +232,10 @@ def extract_option(text: str, options: list[str]) -> int | None:
     if len({m for m in re.findall(rf"\(([{valid}])\)", body)}) > 1:
         return None  # "(A) or (B)": the model did not decide
     patterns = [
-        rf"^\(?([{valid}])\)?\s*$",                                      # "B", "(B)"
-        rf"^\(?([{valid}])\)?[.:)\]]",                                    # "B.", "B:", "B)"
-        rf"\(([{valid}])\)",                                              # "... (B) ..."
-        rf"^\*\*\(?([{valid}])\)?\*\*",                                   # "**B**"
+        rf"^\(?([{valid}])\)?\s*$",  # "B", "(B)"
+        rf"^\(?([{valid}])\)?[.:)\]]",  # "B.", "B:", "B)"
+        rf"\(([{valid}])\)",  # "... (B) ..."
+        rf"^\*\*\(?([{valid}])\)?\*\*",  # "**B**"
     ]
     for pattern in patterns:
         hits = {m.upper() for m in re.findall(pattern, body)}
@@ -211,8 +245,11 @@ def extract_option(text: str, options: list[str]) -> int | None:
     if re.fullmatch(rf"\(?([{valid.lower()}])\)?\.?", lowered):
         return LETTERS.index(lowered.strip("().").upper())
     norm_body = _norm(body)
-    matches = [i for i, opt in enumerate(options) if _norm(opt) and
-               re.search(rf"(?<![a-z0-9]){re.escape(_norm(opt))}(?![a-z0-9])", norm_body)]
+    matches = [
+        i
+        for i, opt in enumerate(options)
+        if _norm(opt) and re.search(rf"(?<![a-z0-9]){re.escape(_norm(opt))}(?![a-z0-9])", norm_body)
+    ]
     if matches:
         return max(matches, key=lambda i: len(_norm(options[i])))
     return None
@@ -230,10 +267,14 @@ EXPERT_INSTRUCTIONS: dict[str, str] = {
     "B2": "Describe the sounds in this audio: sound events, their order and sources.",
     "B3": "Describe this music: instruments, genre, mood, tempo and key.",
     "C1": "This is a rendered view of a 3D scan. Describe the room and the objects in it.",
-    "C2": ("This is a rendered view of a 3D scan. Given the situation in the question, describe "
-           "what is near the agent, and what is left, right, in front and behind."),
-    "D1": ("This is a slice of a CT scan. Describe the anatomy visible, the plane, and any "
-           "abnormality."),
+    "C2": (
+        "This is a rendered view of a 3D scan. Given the situation in the question, describe "
+        "what is near the agent, and what is left, right, in front and behind."
+    ),
+    "D1": (
+        "This is a slice of a CT scan. Describe the anatomy visible, the plane, and any "
+        "abnormality."
+    ),
     "D2": "Describe this medical image: modality, anatomy, and any abnormal findings.",
     "E1": "Transcribe all text visible in this image, exactly as written.",
     "E2": "Caption this poster or slide: its title, bullet points and figures.",
@@ -248,6 +289,7 @@ EXPERT_QUESTION_HINT = "The description will be used to answer this question: {q
 
 
 def expert_instruction(skill: str, question: str, overrides: dict[str, str] | None = None) -> str:
-    base = (overrides or {}).get(skill) or EXPERT_INSTRUCTIONS.get(skill,
-                                                                   EXPERT_DEFAULT_INSTRUCTION)
+    base = (overrides or {}).get(skill) or EXPERT_INSTRUCTIONS.get(
+        skill, EXPERT_DEFAULT_INSTRUCTION
+    )
     return f"{base}\n{EXPERT_QUESTION_HINT.format(question=question)}"

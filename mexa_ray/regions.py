@@ -59,7 +59,7 @@ def _shape_name(mask: np.ndarray) -> str:
 
     props = regionprops(mask.astype(np.uint8))[0]
     area, perimeter = props.area, max(props.perimeter, 1.0)
-    circularity = 4 * np.pi * area / perimeter ** 2
+    circularity = 4 * np.pi * area / perimeter**2
     solidity, extent = props.solidity, props.extent
     h, w = props.image.shape
     aspect = max(h, w) / max(1, min(h, w))
@@ -94,7 +94,7 @@ def _notched_top(image: np.ndarray) -> bool:
     h, w = image.shape
     tops = [np.argmax(image[:, c]) if image[:, c].any() else h for c in range(w)]
     mid = tops[w // 2]
-    lobes = min(min(tops[: w // 2]), min(tops[w // 2:]))
+    lobes = min(min(tops[: w // 2]), min(tops[w // 2 :]))
     return mid - lobes > 0.12 * h
 
 
@@ -124,5 +124,6 @@ def find_regions(rgb: np.ndarray) -> tuple[np.ndarray | None, list[Region]]:
 def describe_regions(regions: list[Region]) -> str:
     if not regions:
         return "none"
-    return "; ".join(f"{r.named()} at {r.place()} ({100 * r.area:.0f}% of the picture)"
-                     for r in regions)
+    return "; ".join(
+        f"{r.named()} at {r.place()} ({100 * r.area:.0f}% of the picture)" for r in regions
+    )

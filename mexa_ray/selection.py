@@ -46,8 +46,9 @@ def llm_cards(offered: dict[str, list[ExpertSpec]]) -> list[str]:
         for e in specs:
             experts.setdefault(e.name, e)
             skills.setdefault(e.name, []).append(sid)
-    return [router_card(e.name, skills[e.name], e.description, e.limitations)
-            for e in experts.values()]
+    return [
+        router_card(e.name, skills[e.name], e.description, e.limitations) for e in experts.values()
+    ]
 
 
 def router_view(config: AppConfig) -> str:
@@ -62,12 +63,17 @@ def router_view(config: AppConfig) -> str:
             offered.setdefault(sid, []).append(expert)
     kind = config.router.llm.kind if config.router.llm is not None else None
     lines = [f"router.kind: {config.router.kind}" + (f" ({kind})" if kind else ""), ""]
-    lines += ["LLM router: the skills part of its prompt (all modalities present)" +
-              ("" if config.router.kind == "llm" else "; not used by this config"),
-              router_catalogue([catalogue[s] for s in offered], llm_cards(offered)), ""]
-    lines.append("Embedding router" + (" (the LLM router's fallback)"
-                                       if config.router.kind == "llm" else "") +
-                 ": one text per expert and skill, compared with the question")
+    lines += [
+        "LLM router: the skills part of its prompt (all modalities present)"
+        + ("" if config.router.kind == "llm" else "; not used by this config"),
+        router_catalogue([catalogue[s] for s in offered], llm_cards(offered)),
+        "",
+    ]
+    lines.append(
+        "Embedding router"
+        + (" (the LLM router's fallback)" if config.router.kind == "llm" else "")
+        + ": one text per expert and skill, compared with the question"
+    )
     for expert in config.experts:
         for sid in expert.skills:
             lines.append(f"  {expert.name} / {sid}: {card_text(expert, catalogue[sid])}")
@@ -97,7 +103,8 @@ class EmbeddingRouter:
         self.embedder = embedder
         self.specs = {s.name: s for s in config.experts}
         self.cards: list[tuple[ExpertSpec, Skill]] = [
-            (spec, catalogue[sid]) for spec in config.experts for sid in spec.skills]
+            (spec, catalogue[sid]) for spec in config.experts for sid in spec.skills
+        ]
         texts = [card_text(s, k) for s, k in self.cards]
         self.card_vectors = embedder.encode(texts)
         self.card_terms = [set(terms(t)) for t in texts]
@@ -113,7 +120,8 @@ class EmbeddingRouter:
         wanted = claim_terms(terms(query.question))
         if wanted and self.lexical_weight:  # the question's own words named on the card
             sims = sims + self.lexical_weight * np.array(
-                [len(self.card_terms[i].intersection(wanted)) / len(wanted) for i in candidates])
+                [len(self.card_terms[i].intersection(wanted)) / len(wanted) for i in candidates]
+            )
         best: dict[str, tuple[float, Skill]] = {}
         for i, score in zip(candidates, sims.tolist()):
             spec, skill = self.cards[i]
@@ -143,7 +151,9 @@ class EmbeddingRouter:
             return Selection([], self.name, uncovered)
         chosen: dict[str, str] = {}
         for modality in sorted(present - set(uncovered)):
-            able = [e for e, (_, k) in best.items() if modality in readable(self.specs[e], k, present)]
+            able = [
+                e for e, (_, k) in best.items() if modality in readable(self.specs[e], k, present)
+            ]
             if able:
                 top = max(able, key=lambda e: best[e][0])
                 chosen.setdefault(top, f"best match for the {modality} input")
@@ -153,29 +163,42 @@ class EmbeddingRouter:
                 chosen[expert] = f"within {self.margin:g} of the best match"
         ranked = sorted(chosen, key=lambda e: -best[e][0])[: self.max_experts]
         selected = [
-            SelectedExpert(e, best[e][1].id,
-                           f"{best[e][1].id} {best[e][1].name}: similarity "
-                           f"{best[e][0]:.2f} to the question; {chosen[e]}", round(best[e][0], 4))
-            for e in ranked]
+            SelectedExpert(
+                e,
+                best[e][1].id,
+                f"{best[e][1].id} {best[e][1].name}: similarity "
+                f"{best[e][0]:.2f} to the question; {chosen[e]}",
+                round(best[e][0], 4),
+            )
+            for e in ranked
+        ]
         log.info("request %s: selected %s", query.request_id, [s.expert for s in selected])
         return Selection(selected, self.name, uncovered)
 
     def _forced(self, query: Query, present: set[str], uncovered: list[str]) -> Selection:
         for i, name in enumerate(query.experts or []):
             if name not in self.specs:
-                raise UnknownExpert(f"unknown expert {name!r}; known: {', '.join(self.specs)}",
-                                    field=f"experts.{i}")
+                raise UnknownExpert(
+                    f"unknown expert {name!r}; known: {', '.join(self.specs)}", field=f"experts.{i}"
+                )
         best = self._scores(query, present)
         selected = []
         for i, name in enumerate(dict.fromkeys(query.experts or [])):
             if name not in best:
                 raise InvalidRequest(
                     f"expert {name!r} reads {self.specs[name].modalities}, and the request has no "
-                    f"such media (it has {sorted(present) or 'none'})", field=f"experts.{i}")
+                    f"such media (it has {sorted(present) or 'none'})",
+                    field=f"experts.{i}",
+                )
             score, skill = best[name]
-            selected.append(SelectedExpert(name, skill.id,
-                                           f"{skill.id} {skill.name}: named in the request; "
-                                           f"similarity {score:.2f}", round(score, 4)))
+            selected.append(
+                SelectedExpert(
+                    name,
+                    skill.id,
+                    f"{skill.id} {skill.name}: named in the request; similarity {score:.2f}",
+                    round(score, 4),
+                )
+            )
         return Selection(selected, "forced", uncovered)
 
 
@@ -258,53 +281,71 @@ class LLMRouter:
                 continue
             try:
                 images = router_frames(query, self.frames) if self.frames else None
-                prompts[i] = (router_messages(query, [self.catalogue[s] for s in offered],
-                                              query.modalities, images, llm_cards(offered)),
-                              offered)
+                prompts[i] = (
+                    router_messages(
+                        query,
+                        [self.catalogue[s] for s in offered],
+                        query.modalities,
+                        images,
+                        llm_cards(offered),
+                    ),
+                    offered,
+                )
             except Exception as exc:  # unreadable frames: this query falls back alone
                 results[i] = self._failed(query, exc)
         order = list(prompts)
-        schemas = ([router_schema(list(prompts[i][1]), self.max_experts) for i in order]
-                   if self.constrained else None)
+        schemas = (
+            [router_schema(list(prompts[i][1]), self.max_experts) for i in order]
+            if self.constrained
+            else None
+        )
         try:
-            outs = (self.generator.generate([prompts[i][0] for i in order], schemas)
-                    if order else [])
+            outs = self.generator.generate([prompts[i][0] for i in order], schemas) if order else []
         except Exception as exc:  # a broken router model must not take the requests down
             outs = [exc] * len(order)
         for i, out in zip(order, outs):
             query, offered = queries[i], prompts[i][1]
-            results[i] = (self._failed(query, out) if isinstance(out, Exception)
-                          else self._interpret(query, out, offered))
+            results[i] = (
+                self._failed(query, out)
+                if isinstance(out, Exception)
+                else self._interpret(query, out, offered)
+            )
         return results  # type: ignore[return-value]
 
     def _failed(self, query: Query, exc: Exception) -> Selection:
         log.error("request %s: LLM router failed: %s", query.request_id, exc)
         return self._fall_back(query, f"the LLM router failed ({summarise(exc)})")
 
-    def _interpret(self, query: Query, out: Generation,
-                   offered: dict[str, list[ExpertSpec]]) -> Selection:
+    def _interpret(
+        self, query: Query, out: Generation, offered: dict[str, list[ExpertSpec]]
+    ) -> Selection:
         ids, unknown = parse_skill_ids(out.text, list(offered))
         notes = []
         if unknown:
             log.info("request %s: router named unusable skill ids %s", query.request_id, unknown)
-            notes.append(f"the LLM router also named {', '.join(unknown)}, which no expert "
-                         "offers for these inputs; dropped")
+            notes.append(
+                f"the LLM router also named {', '.join(unknown)}, which no expert "
+                "offers for these inputs; dropped"
+            )
         if not ids:
             said = first_line(out.text or out.raw) or "nothing"
-            return self._fall_back(query, f"the LLM router named no usable skill (it said: "
-                                          f"{said!r})", notes)
+            return self._fall_back(
+                query, f"the LLM router named no usable skill (it said: {said!r})", notes
+            )
         selected = []
         for sid in ids[: self.max_experts]:
             expert = offered[sid][0]
             skill = self.catalogue[sid]
-            selected.append(SelectedExpert(expert.name, sid,
-                                           f"{sid} {skill.name}: chosen by {self.name}", 1.0))
+            selected.append(
+                SelectedExpert(expert.name, sid, f"{sid} {skill.name}: chosen by {self.name}", 1.0)
+            )
         if len(ids) > self.max_experts:
-            notes.append(f"the LLM router named {len(ids)} skills; kept the first "
-                         f"{self.max_experts} (router.max_experts)")
+            notes.append(
+                f"the LLM router named {len(ids)} skills; kept the first "
+                f"{self.max_experts} (router.max_experts)"
+            )
         log.info("request %s: LLM router chose %s", query.request_id, ids)
-        return Selection(selected, self.name,
-                         self.fallback.uncovered(set(query.modalities)), notes)
+        return Selection(selected, self.name, self.fallback.uncovered(set(query.modalities)), notes)
 
     def check_health(self) -> None:
         self.generator.check_health()

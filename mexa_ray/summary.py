@@ -24,8 +24,12 @@ def summarise(answer: dict[str, Any]) -> str:
         head += f"  (option {LETTERS[index]})"
     if answer.get("confidence") is not None:
         head += f"  confidence {answer['confidence']:.2f}"
-    out = [head, f"Router: {answer.get('router') or '?'}   Aggregator: "
-                 f"{answer.get('aggregator') or '?'}", "", "Experts:"]
+    out = [
+        head,
+        f"Router: {answer.get('router') or '?'}   Aggregator: {answer.get('aggregator') or '?'}",
+        "",
+        "Experts:",
+    ]
     for s in answer.get("selected", []):
         out.append(f"  {s['expert']} [{s['skill']}]: {s.get('why', '')}")
     for m in answer.get("missing", []):
@@ -35,13 +39,20 @@ def summarise(answer: dict[str, Any]) -> str:
         out.append(f"  {r['expert']} [{r['skill']}], {r.get('latency_s', 0):.2f}s:")
         out += _block(r.get("text", ""))
     out += ["", "Reasoning:"]
-    out += textwrap.wrap(answer.get("reasoning", "") or "(none)", 96, initial_indent="  ",
-                         subsequent_indent="  ")
+    out += textwrap.wrap(
+        answer.get("reasoning", "") or "(none)", 96, initial_indent="  ", subsequent_indent="  "
+    )
     if answer.get("notes"):
         out += ["", "Notes:"] + [f"  - {n}" for n in answer["notes"]]
     times = answer.get("timings") or {}
     if times:
-        out += ["", "Times: " + ", ".join(f"{k.removesuffix('_s')} {v:.2f}s"
-                                          for k, v in times.items()
-                                          if isinstance(v, (int, float)))]
+        out += [
+            "",
+            "Times: "
+            + ", ".join(
+                f"{k.removesuffix('_s')} {v:.2f}s"
+                for k, v in times.items()
+                if isinstance(v, (int, float))
+            ),
+        ]
     return "\n".join(out)

@@ -6,12 +6,14 @@ import re
 
 _WORD = re.compile(r"[a-z]+|\d+(?:\.\d+)?")
 
-STOPWORDS = frozenset("""
+STOPWORDS = frozenset(
+    """
 a an and are as at be by can could do does did for from has have how in is it its of on or
 the this that these those to was were what when where which who whom why will with would
 there their them they than then into over under about any all each many much more most less
 least very your you i we our us he she his her if not no yes so such only also just
-""".split())
+""".split()
+)
 
 
 def words(text: str) -> list[str]:

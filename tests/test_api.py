@@ -4,18 +4,21 @@ from mexa_ray.api import parse_request
 from mexa_ray.errors import InvalidRequest
 
 
-@pytest.mark.parametrize("payload, field", [
-    ({"question": "   "}, "question"),
-    ({}, "question"),
-    ({"question": 5}, "question"),
-    ({"question": "q", "media": [{"type": "smell", "path": "a"}]}, "media.0.type"),
-    ({"question": "q", "media": [{"type": "audio"}]}, "media.0"),
-    ({"question": "q", "media": [{"type": "audio", "path": "a", "data": "AA=="}]}, "media.0"),
-    ({"question": "q", "media": "clip.wav"}, "media"),
-    ({"question": "q", "options": ["a", ""]}, "options"),
-    ({"question": "q", "deadline_s": -1}, "deadline_s"),
-    ({"question": "q", "surprise": 1}, "surprise"),
-])
+@pytest.mark.parametrize(
+    "payload, field",
+    [
+        ({"question": "   "}, "question"),
+        ({}, "question"),
+        ({"question": 5}, "question"),
+        ({"question": "q", "media": [{"type": "smell", "path": "a"}]}, "media.0.type"),
+        ({"question": "q", "media": [{"type": "audio"}]}, "media.0"),
+        ({"question": "q", "media": [{"type": "audio", "path": "a", "data": "AA=="}]}, "media.0"),
+        ({"question": "q", "media": "clip.wav"}, "media"),
+        ({"question": "q", "options": ["a", ""]}, "options"),
+        ({"question": "q", "deadline_s": -1}, "deadline_s"),
+        ({"question": "q", "surprise": 1}, "surprise"),
+    ],
+)
 def test_bad_requests_name_the_field(payload, field):
     with pytest.raises(InvalidRequest) as info:
         parse_request(payload)
@@ -30,6 +33,11 @@ def test_body_must_be_an_object():
 
 
 def test_valid_request_is_normalised():
-    r = parse_request({"question": " Which? ", "options": [" a ", "b"],
-                       "media": [{"type": "audio", "path": "x.wav"}]})
+    r = parse_request(
+        {
+            "question": " Which? ",
+            "options": [" a ", "b"],
+            "media": [{"type": "audio", "path": "x.wav"}],
+        }
+    )
     assert r.question == "Which?" and r.options == ["a", "b"] and r.media[0].type == "audio"

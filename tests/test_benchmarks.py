@@ -11,15 +11,15 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from mexa_ray.datasets import get_benchmark
-from mexa_ray.errors import BenchmarkError
-from mexa_ray.datasets.scoring import exact_match, gold_index, normalise, option_match
-from mexa_ray.datasets.sqa3d import question_type
-from mexa_ray.config import load_config
 from mexa_ray.bulk.cache import ReportCache, cache_key
 from mexa_ray.bulk.report import render_markdown, summarise
 from mexa_ray.bulk.rows import OUTPUT_SCHEMA, empty_row, to_table
 from mexa_ray.bulk.store import completed_ids, predictions_dir, read_predictions
+from mexa_ray.config import load_config
+from mexa_ray.datasets import get_benchmark
+from mexa_ray.datasets.scoring import exact_match, gold_index, normalise, option_match
+from mexa_ray.datasets.sqa3d import question_type
+from mexa_ray.errors import BenchmarkError
 from mexa_ray.experts import build_expert
 from mexa_ray.types import ExpertReport, Media, Query
 
@@ -44,13 +44,19 @@ def test_mmau_adapter_reads_the_published_format():
 
 @pytest.mark.parametrize("given", ["questions", "annotations", "folder"])
 def test_sqa3d_adapter_joins_questions_and_answers(given):
-    path = {"questions": SQA3D_QUESTIONS, "folder": SQA3D_QUESTIONS.parent,
-            "annotations": SQA3D_QUESTIONS.with_name(
-                "v1_balanced_sqa_annotations_test_scannetv2.json")}[given]
+    path = {
+        "questions": SQA3D_QUESTIONS,
+        "folder": SQA3D_QUESTIONS.parent,
+        "annotations": SQA3D_QUESTIONS.with_name("v1_balanced_sqa_annotations_test_scannetv2.json"),
+    }[given]
     items = get_benchmark("sqa3d").load(path)
     raw_q = json.loads(SQA3D_QUESTIONS.read_text())["questions"]
-    raw_a = {a["question_id"]: a for a in json.loads(SQA3D_QUESTIONS.with_name(
-        "v1_balanced_sqa_annotations_test_scannetv2.json").read_text())["annotations"]}
+    raw_a = {
+        a["question_id"]: a
+        for a in json.loads(
+            SQA3D_QUESTIONS.with_name("v1_balanced_sqa_annotations_test_scannetv2.json").read_text()
+        )["annotations"]
+    }
     assert len(items) == len(raw_q) == 103
     for item, q in zip(items, raw_q):
         assert item.id == str(q["question_id"])
@@ -60,7 +66,13 @@ def test_sqa3d_adapter_joins_questions_and_answers(given):
         scene = q["scene_id"]
         assert item.media[0].paths == [f"{scene}/{scene}_vh_clean_2.ply", f"{scene}.ply"]
     assert Counter(i.category for i in items) == {
-        "What": 24, "Is": 17, "How": 15, "Which": 15, "Can": 5, "Others": 27}
+        "What": 24,
+        "Is": 17,
+        "How": 15,
+        "Which": 15,
+        "Can": 5,
+        "Others": 27,
+    }
 
 
 def test_sqa3d_without_its_answer_file_names_the_missing_file(tmp_path):
@@ -73,10 +85,21 @@ def test_videommmu_adapter_reads_records_and_tracks(tmp_path):
     folder = tmp_path / "Comprehension"
     folder.mkdir()
     records = [
-        {"id": "validation_Art_1", "question": "Which period?", "question_type": "multiple-choice",
-         "options": ["A. Baroque", "B. Gothic", "C. Modern"], "answer": "B"},
-        {"id": "validation_Art_2", "question": "Name the painter.", "question_type": "open",
-         "options": [], "answer": "Claude Monet", "track": "Adaptation"},
+        {
+            "id": "validation_Art_1",
+            "question": "Which period?",
+            "question_type": "multiple-choice",
+            "options": ["A. Baroque", "B. Gothic", "C. Modern"],
+            "answer": "B",
+        },
+        {
+            "id": "validation_Art_2",
+            "question": "Name the painter.",
+            "question_type": "open",
+            "options": [],
+            "answer": "Claude Monet",
+            "track": "Adaptation",
+        },
     ]
     path = folder / "test.jsonl"
     path.write_text("\n".join(json.dumps(r) for r in records))
@@ -99,7 +122,8 @@ def test_m3d_adapter_reads_the_published_csv(tmp_path):
         "Answer Choice\n"
         "ct/001.npy,report,1,In which plane is this scan?,Axial,Sagittal,Coronal,Oblique,"
         "Axial,A\n"
-        "ct/002.npy,report,4,What abnormality is seen?,None,Cyst,Tumour,Fracture,Cyst,B\n")
+        "ct/002.npy,report,4,What abnormality is seen?,None,Cyst,Tumour,Fracture,Cyst,B\n"
+    )
     bench = get_benchmark("m3d")
     items = bench.load(path)
     assert [i.category for i in items] == ["Plane", "Abnormality"]
@@ -111,25 +135,41 @@ def test_m3d_adapter_reads_the_published_csv(tmp_path):
 
 def test_generic_adapter_and_bad_records(tmp_path):
     good = tmp_path / "items.jsonl"
-    good.write_text(json.dumps({"id": "q1", "question": "What colour?", "options": ["red", "green"],
-                                "answer": "green", "category": "colour",
-                                "media": [{"type": "image", "path": "disc.png"}]}) + "\n")
+    good.write_text(
+        json.dumps(
+            {
+                "id": "q1",
+                "question": "What colour?",
+                "options": ["red", "green"],
+                "answer": "green",
+                "category": "colour",
+                "media": [{"type": "image", "path": "disc.png"}],
+            }
+        )
+        + "\n"
+    )
     (item,) = get_benchmark("generic").load(good)
     assert item.category == "colour" and item.media[0].paths == ["disc.png"]
     bad = tmp_path / "bad.jsonl"
-    bad.write_text(json.dumps({"id": "q1", "question": "?", "answer": "x",
-                               "media": [{"type": "smell", "path": "a"}]}) + "\n")
+    bad.write_text(
+        json.dumps(
+            {"id": "q1", "question": "?", "answer": "x", "media": [{"type": "smell", "path": "a"}]}
+        )
+        + "\n"
+    )
     with pytest.raises(BenchmarkError) as err:
         get_benchmark("generic").load(bad)
     assert err.value.field == "media.0" and "'smell'" in err.value.message
     dup = tmp_path / "dup.jsonl"
-    dup.write_text("\n".join(json.dumps({"id": "same", "question": "?", "answer": "x"})
-                             for _ in range(2)))
+    dup.write_text(
+        "\n".join(json.dumps({"id": "same", "question": "?", "answer": "x"}) for _ in range(2))
+    )
     with pytest.raises(BenchmarkError, match="duplicate item id 'same'"):
         get_benchmark("generic").load(dup)
     no_choices = tmp_path / "mmau.json"
-    no_choices.write_text(json.dumps([{"id": "a", "audio_id": "a.wav", "question": "?",
-                                       "answer": "x"}]))
+    no_choices.write_text(
+        json.dumps([{"id": "a", "audio_id": "a.wav", "question": "?", "answer": "x"}])
+    )
     with pytest.raises(BenchmarkError, match="MMAU item 0: missing field 'choices'"):
         get_benchmark("mmau").load(no_choices)
     with pytest.raises(BenchmarkError, match="unknown benchmark 'nope'"):
@@ -173,9 +213,18 @@ def test_report_cache_keys_on_what_the_report_depends_on(tmp_path):
 def _rows(n: int, run: str) -> list[dict]:
     rows = []
     for i in range(n):
-        row = empty_row({"id": f"{run}-{i}", "benchmark": "generic", "category": "c",
-                         "subcategory": "", "question": "?", "options": [], "answer": "x",
-                         "media": "[]"})
+        row = empty_row(
+            {
+                "id": f"{run}-{i}",
+                "benchmark": "generic",
+                "category": "c",
+                "subcategory": "",
+                "question": "?",
+                "options": [],
+                "answer": "x",
+                "media": "[]",
+            }
+        )
         row.update(prediction="x", correct=i % 2 == 0, skills=["A1"], run_id=run)
         rows.append(row)
     return rows
@@ -207,8 +256,10 @@ def test_report_numbers_and_markdown():
     rows[3]["status"], rows[3]["correct"] = "missing_media", None
     summary = summarise(pa.Table.from_pylist(rows))
     assert summary["items"] == 4 and summary["scored"] == 3 and summary["correct"] == 2
-    assert summary["by_category"] == {"c": {"items": 2, "correct": 2, "accuracy": 1.0},
-                                      "d": {"items": 1, "correct": 0, "accuracy": 0.0}}
+    assert summary["by_category"] == {
+        "c": {"items": 2, "correct": 2, "accuracy": 1.0},
+        "d": {"items": 1, "correct": 0, "accuracy": 0.0},
+    }
     assert summary["status"] == {"missing_media": 1, "ok": 3}
     assert summary["skills"]["A1"]["selected"] == 3
     text = render_markdown(summary)

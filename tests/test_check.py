@@ -12,8 +12,14 @@ from mexa_ray.cli import main
 from mexa_ray.config import load_config
 
 REPO = Path(__file__).resolve().parents[1]
-GPU_1X80GB_MODELS = ["router.llm", "aggregator.llm", "experts.vision.model",
-                     "experts.speech.model", "experts.audio.model", "experts.ct.model"]
+GPU_1X80GB_MODELS = [
+    "router.llm",
+    "aggregator.llm",
+    "experts.vision.model",
+    "experts.speech.model",
+    "experts.audio.model",
+    "experts.ct.model",
+]
 
 
 def check(capsys, *argv: str) -> tuple[int, dict[str, str]]:
@@ -35,14 +41,14 @@ def test_hub_ids_that_cannot_be_looked_at_are_unchecked_not_passed(capsys, monke
     assert "FAIL" not in lines.values()
     # its shares sum to one GPU: they fit one card, and not a card less
     assert lines["GPU budget"] == "ok" and "this machine 1/1 GPUs" in lines["_lines"]
-    assert all(lines[f"experts.{e.name}.backend"] == "ok"
-               for e in load_config("gpu-1x80gb").experts)
+    assert all(
+        lines[f"experts.{e.name}.backend"] == "ok" for e in load_config("gpu-1x80gb").experts
+    )
 
 
 def test_the_cluster_config_fits_the_cluster_file(capsys, monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    code, lines = check(capsys, "--config", "gpu-cluster", "--cluster",
-                        str(REPO / "cluster.yaml"))
+    code, lines = check(capsys, "--config", "gpu-cluster", "--cluster", str(REPO / "cluster.yaml"))
     assert code == 0, lines["_lines"]
     assert lines["GPU budget"] == "ok"
     # the LRM takes two whole GPUs of an lrm_slot node; the experts share an expert node
@@ -56,8 +62,7 @@ def test_the_cluster_config_fits_the_cluster_file(capsys, monkeypatch):
 
 @pytest.mark.parametrize("name", ["gpu-1x80gb", "gpu-cluster"])
 def test_tiny_model_configs_resolve_every_class(capsys, gpu_models, name):
-    code, lines = check(capsys, "--config", name, "--no-gpus", "--model-dir",
-                        str(gpu_models[name]))
+    code, lines = check(capsys, "--config", name, "--no-gpus", "--model-dir", str(gpu_models[name]))
     text = lines["_lines"]
     assert code == 0, text
     models = [k for k in lines if k.endswith((".llm", ".model"))]
@@ -76,17 +81,22 @@ def write_config(tmp_path: Path, change) -> Path:
     return path
 
 
-def test_a_missing_package_fails_naming_the_expert_and_the_package(capsys, tmp_path,
-                                                                   monkeypatch):
+def test_a_missing_package_fails_naming_the_expert_and_the_package(capsys, tmp_path, monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     folder = tmp_path / "needs-a-package"
     folder.mkdir()
-    (folder / "config.json").write_text(json.dumps({
-        "model_type": "needs-a-package",
-        "auto_map": {"AutoConfig": "configuration_needs.NeedsConfig"}}))
+    (folder / "config.json").write_text(
+        json.dumps(
+            {
+                "model_type": "needs-a-package",
+                "auto_map": {"AutoConfig": "configuration_needs.NeedsConfig"},
+            }
+        )
+    )
     (folder / "configuration_needs.py").write_text(
         "import mexa_absent_package\nfrom transformers import PretrainedConfig\n\n\n"
-        "class NeedsConfig(PretrainedConfig):\n    model_type = 'needs-a-package'\n")
+        "class NeedsConfig(PretrainedConfig):\n    model_type = 'needs-a-package'\n"
+    )
 
     def change(data):
         data["aggregator"]["llm"]["backend"] = "vllm"

@@ -17,9 +17,16 @@ from mexa_ray.cli import main
 from mexa_ray.config import load_config
 
 
-def run_mexa(*args: str, env: dict | None = None, timeout: float = 300) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "mexa_ray.cli", *args], capture_output=True,
-                          text=True, timeout=timeout, env={**os.environ, **(env or {})})
+def run_mexa(
+    *args: str, env: dict | None = None, timeout: float = 300
+) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "mexa_ray.cli", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={**os.environ, **(env or {})},
+    )
 
 
 def test_experts_lists_the_cards():
@@ -32,18 +39,26 @@ def test_experts_lists_the_cards():
 def test_experts_backends_lists_each_backends_settings_with_defaults(capsys):
     assert main(["experts", "--backends"]) == 0
     text = capsys.readouterr().out
-    vlm = text[text.index("vlm  (mexa_ray.experts.vision:VisionLanguageExpert)"):]
+    vlm = text[text.index("vlm  (mexa_ray.experts.vision:VisionLanguageExpert)") :]
     assert "    frames: int (>= 1) = 8\n        video frames sampled" in vlm
     assert "    max_side: int (>= 1) = 448" in vlm
     assert "    classifier.top_k: int (>= 1, <= 1000) = 3" in text  # a nested model's own
     assert main(["experts", "--backends", "--json"]) == 0
     backends = {b["name"]: b for b in json.loads(capsys.readouterr().out)["backends"]}
     table = {f["name"]: f for f in backends["table"]["settings"]}
-    assert table["max_rows"] == {"name": "max_rows", "type": "int (>= 0)", "required": False,
-                                 "default": 5, "description": table["max_rows"]["description"]}
+    assert table["max_rows"] == {
+        "name": "max_rows",
+        "type": "int (>= 0)",
+        "required": False,
+        "default": 5,
+        "description": table["max_rows"]["description"],
+    }
     assert table["max_rows"]["description"]
-    assert {f["name"] for f in backends["scene-vlm"]["settings"]} >= {"up_axis", "view_size",
-                                                                     "instructions"}
+    assert {f["name"] for f in backends["scene-vlm"]["settings"]} >= {
+        "up_axis",
+        "view_size",
+        "instructions",
+    }
 
 
 def test_router_view_prints_what_each_router_reads(capsys):
@@ -54,33 +69,46 @@ def test_router_view_prints_what_each_router_reads(capsys):
     llm, embedding = text.split("Embedding router")
     assert "  B1: Video Subtitle Extraction." in llm
     speech = load_config("lrm-small").expert("speech-transcriber")
-    assert (f"  speech-transcriber (B1): {speech.description} "
-            f"Limitations: {speech.limitations}") in llm
+    assert (
+        f"  speech-transcriber (B1): {speech.description} Limitations: {speech.limitations}"
+    ) in llm
     assert "  speech-transcriber / B1: Video Subtitle Extraction: " in embedding
     assert "Limitations" not in embedding
 
 
 def test_bad_config_is_a_clear_error(tmp_path):
     bad = tmp_path / "c.yaml"
-    bad.write_text("experts:\n  - name: x\n    backend: table\n    modalities: [table]\n"
-                   "    skills: [Q7]\n    description: d\n")
+    bad.write_text(
+        "experts:\n  - name: x\n    backend: table\n    modalities: [table]\n"
+        "    skills: [Q7]\n    description: d\n"
+    )
     out = run_mexa("experts", "--config", str(bad))
     assert out.returncode == 2
     assert "experts.0.skills" in out.stderr and "unknown skill 'Q7'" in out.stderr
 
 
 def test_eval_refuses_bad_arguments_before_starting_ray(tmp_path):
-    common = ["--annotations", str(tmp_path / "none.json"), "--media-root", str(tmp_path),
-              "--out", str(tmp_path / "out")]
+    common = [
+        "--annotations",
+        str(tmp_path / "none.json"),
+        "--media-root",
+        str(tmp_path),
+        "--out",
+        str(tmp_path / "out"),
+    ]
     out = run_mexa("eval", "--benchmark", "nope", *common)
     assert out.returncode == 2 and "error (benchmark): unknown benchmark 'nope'" in out.stderr
     out = run_mexa("eval", "--benchmark", "mmau", *common)
     assert out.returncode == 2 and "MMAU: no such file" in out.stderr
     out = run_mexa("eval", "--benchmark", "mmau", "--limit", "0", *common)
     assert out.returncode == 2 and "--limit must be at least 1" in out.stderr
-    job = subprocess.run([sys.executable, "-m", "mexa_ray.bulk", "--benchmark", "nope", *common],
-                         capture_output=True, text=True, timeout=120,
-                         cwd=Path(__file__).resolve().parents[1])
+    job = subprocess.run(
+        [sys.executable, "-m", "mexa_ray.bulk", "--benchmark", "nope", *common],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=Path(__file__).resolve().parents[1],
+    )
     assert job.returncode == 2 and "unknown benchmark 'nope'" in job.stderr
     assert not (tmp_path / "out").exists()  # nothing was started or written
 
@@ -105,9 +133,15 @@ def ray_tmp():
 
 
 #: the right answer to each bundled demo question, by the question's first words
-DEMO_ANSWERS = {"Which diagnosis": "benign", "How many objects": "3", "Is this recording": "music",
-                "In which direction": "rightwards", "What colour": "green", "Which exit": "42",
-                "At what time": "seven o'clock"}
+DEMO_ANSWERS = {
+    "Which diagnosis": "benign",
+    "How many objects": "3",
+    "Is this recording": "music",
+    "In which direction": "rightwards",
+    "What colour": "green",
+    "Which exit": "42",
+    "At what time": "seven o'clock",
+}
 
 
 def test_demo_answers_every_example_and_leaves_nothing_running(tmp_path, ray_tmp):
@@ -127,8 +161,9 @@ def test_demo_answers_every_example_and_leaves_nothing_running(tmp_path, ray_tmp
         assert a["answer"] == expected, (a["question"], a["answer"], a["reasoning"])
     if shutil.which("espeak-ng"):  # the spoken example: Whisper's transcript reaches the answer
         spoken = next(a for a in answers if a["question"].startswith("At what time"))
-        transcript = next(r["text"] for r in spoken["reports"]
-                          if r["expert"] == "speech-transcriber")
+        transcript = next(
+            r["text"] for r in spoken["reports"] if r["expert"] == "speech-transcriber"
+        )
         assert "station" in transcript.lower()
     assert len(answers) == 7 if shutil.which("espeak-ng") else 6
     assert _ray_processes_under(ray_tmp) == []
@@ -137,10 +172,19 @@ def test_demo_answers_every_example_and_leaves_nothing_running(tmp_path, ray_tmp
 
 
 def test_ask_in_process(ray_tmp, media_dir):
-    out = run_mexa("ask", "--config", "analytic", "--points", str(media_dir / "room.ply"),
-                   "--option", "2", "--option", "3",
-                   "How many objects stand on the floor?",
-                   env={"RAY_TMPDIR": str(ray_tmp)})
+    out = run_mexa(
+        "ask",
+        "--config",
+        "analytic",
+        "--points",
+        str(media_dir / "room.ply"),
+        "--option",
+        "2",
+        "--option",
+        "3",
+        "How many objects stand on the floor?",
+        env={"RAY_TMPDIR": str(ray_tmp)},
+    )
     assert out.returncode == 0, out.stderr[-3000:]
     answer = json.loads(out.stdout)
     assert answer["answer"] == "3" and answer["reports"][0]["expert"] == "scene-geometry"
@@ -150,13 +194,38 @@ def test_ask_in_process(ray_tmp, media_dir):
 @pytest.mark.serve
 def test_ask_against_a_running_server(serve_app, media_dir, capsys):
     _, url = serve_app
-    code = main(["ask", "--url", url, "--image", str(media_dir / "green_disc.png"),
-                 "--option", "red", "--option", "green", "What colour is the disc?"])
+    code = main(
+        [
+            "ask",
+            "--url",
+            url,
+            "--image",
+            str(media_dir / "green_disc.png"),
+            "--option",
+            "red",
+            "--option",
+            "green",
+            "What colour is the disc?",
+        ]
+    )
     assert code == 0
     assert json.loads(capsys.readouterr().out)["answer"] == "green"
     # --pretty: a summary for a person, then the same answer as indented JSON
-    code = main(["ask", "--url", url, "--image", str(media_dir / "green_disc.png"),
-                 "--option", "red", "--option", "green", "--pretty", "What colour is the disc?"])
+    code = main(
+        [
+            "ask",
+            "--url",
+            url,
+            "--image",
+            str(media_dir / "green_disc.png"),
+            "--option",
+            "red",
+            "--option",
+            "green",
+            "--pretty",
+            "What colour is the disc?",
+        ]
+    )
     summary, _, rest = capsys.readouterr().out.partition("\n\n{")
     assert code == 0 and json.loads("{" + rest)["answer"] == "green"
     lines = summary.splitlines()
@@ -176,9 +245,14 @@ def test_serve_answers_http_and_stops_cleanly_on_sigterm(ray_tmp, media_dir, fre
     import httpx
 
     port = free_port
-    proc = subprocess.Popen([sys.executable, "-m", "mexa_ray.cli", "serve", "--port", str(port)],
-                            cwd=media_dir, env={**os.environ, "RAY_TMPDIR": str(ray_tmp)},
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "mexa_ray.cli", "serve", "--port", str(port)],
+        cwd=media_dir,
+        env={**os.environ, "RAY_TMPDIR": str(ray_tmp)},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         base = f"http://127.0.0.1:{port}"
         deadline = time.time() + 180
@@ -188,14 +262,16 @@ def test_serve_answers_http_and_stops_cleanly_on_sigterm(ray_tmp, media_dir, fre
                     break
             except httpx.HTTPError:
                 time.sleep(1)
-        body = {"question": "What colour is the shape in the centre?",
-                "options": ["red", "green"], "media": [{"type": "image", "path": "green_disc.png"}]}
+        body = {
+            "question": "What colour is the shape in the centre?",
+            "options": ["red", "green"],
+            "media": [{"type": "image", "path": "green_disc.png"}],
+        }
         r = httpx.post(f"{base}/v1/reason", json=body, timeout=120)  # path relative to the cwd root
         assert r.status_code == 200, r.text
         answer = r.json()  # the default app: the evidence ranking answers from the reports
         assert answer["answer"] == "green" and answer["aggregator"] == "evidence-ranking"
-        assert len(httpx.get(f"{base}/v1/experts").json()["experts"]) == len(
-            load_config().experts)
+        assert len(httpx.get(f"{base}/v1/experts").json()["experts"]) == len(load_config().experts)
     finally:
         proc.send_signal(signal.SIGTERM)
         _, err = proc.communicate(timeout=120)

@@ -24,9 +24,9 @@ import pytest
 import yaml
 from conftest import pick_free_port
 
+from mexa_ray.config import AppConfig, load_config, parse_config
 from mexa_ray.serving.placement import placements
 from mexa_ray.serving.runtime import deploy
-from mexa_ray.config import AppConfig, load_config, parse_config
 
 pytestmark = pytest.mark.cluster
 
@@ -37,17 +37,31 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def ray_cli(*args: str, env: dict, timeout: float = 120) -> subprocess.CompletedProcess:
-    return subprocess.run([str(Path(sys.executable).parent / "ray"), *args], env=env,
-                          capture_output=True, text=True, timeout=timeout)
+    return subprocess.run(
+        [str(Path(sys.executable).parent / "ray"), *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
 
 
 def start_node(env: dict, *args: str) -> subprocess.Popen:
     """`ray start --block` in a process group of its own: killing the group is losing the node
     (its raylet and every worker on it) without touching the others."""
-    return subprocess.Popen([str(Path(sys.executable).parent / "ray"), "start", "--block",
-                             "--disable-usage-stats", *args], env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            start_new_session=True)
+    return subprocess.Popen(
+        [
+            str(Path(sys.executable).parent / "ray"),
+            "start",
+            "--block",
+            "--disable-usage-stats",
+            *args,
+        ],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
 
 
 def stop_node(node: subprocess.Popen, sig: int = signal.SIGKILL) -> None:
@@ -76,26 +90,58 @@ def test_a_bulk_job_submitted_with_ray_job_submit_survives_a_lost_node(tmp_path)
     with (tmp_path / "items.jsonl").open("w") as f:
         for i in range(n):
             (media / f"note{i}.txt").write_text(f"Note {i}: the meeting is on Tuesday.")
-            f.write(json.dumps({"id": f"n{i}", "question": "What day is the meeting?",
-                                "options": ["Monday", "Tuesday"], "answer": "Tuesday",
-                                "media": [{"type": "text", "path": f"note{i}.txt"}]}) + "\n")
+            f.write(
+                json.dumps(
+                    {
+                        "id": f"n{i}",
+                        "question": "What day is the meeting?",
+                        "options": ["Monday", "Tuesday"],
+                        "answer": "Tuesday",
+                        "media": [{"type": "text", "path": f"note{i}.txt"}],
+                    }
+                )
+                + "\n"
+            )
     lean = {"ray_actor_options": {"num_cpus": 0.1}}
-    (tmp_path / "config.yaml").write_text(yaml.safe_dump({
-        "name": "bulk", "router": {"kind": "embedding", "deployment": lean,
-                                   "bulk": {"batch_size": 4}},
-        "aggregator": {"kind": "evidence", "deployment": lean, "bulk": {"batch_size": 4}},
-        "experts": [{"name": "reader", "backend": "synthetic", "modalities": ["text"],
-                     "skills": ["T1"], "description": "Reads the note.", "timeout_s": 10,
-                     "settings": {"delay_s": 0.3, "with_node": True,
-                                 "text": "The note says the meeting is on Tuesday."},
-                     # two GPUs per actor and two per worker: one actor on each worker
-                     "bulk": {"actors": 2, "batch_size": 2, "num_cpus": 0.1, "num_gpus": 2}}]}))
+    (tmp_path / "config.yaml").write_text(
+        yaml.safe_dump(
+            {
+                "name": "bulk",
+                "router": {"kind": "embedding", "deployment": lean, "bulk": {"batch_size": 4}},
+                "aggregator": {"kind": "evidence", "deployment": lean, "bulk": {"batch_size": 4}},
+                "experts": [
+                    {
+                        "name": "reader",
+                        "backend": "synthetic",
+                        "modalities": ["text"],
+                        "skills": ["T1"],
+                        "description": "Reads the note.",
+                        "timeout_s": 10,
+                        "settings": {
+                            "delay_s": 0.3,
+                            "with_node": True,
+                            "text": "The note says the meeting is on Tuesday.",
+                        },
+                        # two GPUs per actor and two per worker: one actor on each worker
+                        "bulk": {"actors": 2, "batch_size": 2, "num_cpus": 0.1, "num_gpus": 2},
+                    }
+                ],
+            }
+        )
+    )
     gcs, dashboard = pick_free_port(), pick_free_port()
     temp = tempfile.mkdtemp(prefix="mxj", dir="/tmp")  # Ray's socket paths must stay short
     env = {**os.environ, "RAY_AUTH_MODE": "token"}
-    head = start_node(env, "--head", f"--port={gcs}", f"--dashboard-port={dashboard}",
-                      "--include-dashboard=true", "--num-cpus=4", "--num-gpus=0",
-                      f"--temp-dir={temp}")
+    head = start_node(
+        env,
+        "--head",
+        f"--port={gcs}",
+        f"--dashboard-port={dashboard}",
+        "--include-dashboard=true",
+        "--num-cpus=4",
+        "--num-gpus=0",
+        f"--temp-dir={temp}",
+    )
     worker = [f"--address=127.0.0.1:{gcs}", "--num-cpus=4", "--num-gpus=2"]
     workers = [start_node(env, *worker), start_node(env, *worker)]
     address = ["--address", f"http://127.0.0.1:{dashboard}"]
@@ -103,23 +149,42 @@ def test_a_bulk_job_submitted_with_ray_job_submit_survives_a_lost_node(tmp_path)
     try:
         submitted = None
         for _ in range(60):  # the dashboard takes a while to answer
-            submitted = ray_cli("job", "submit", *address, "--no-wait",
-                                "--submission-id", "mexa-bulk", "--", sys.executable, "-m",
-                                "mexa_ray.bulk", "--benchmark", "generic", "--annotations",
-                                str(tmp_path / "items.jsonl"), "--media-root", str(media),
-                                "--out", str(out), "--config", str(tmp_path / "config.yaml"),
-                                env=env)
+            submitted = ray_cli(
+                "job",
+                "submit",
+                *address,
+                "--no-wait",
+                "--submission-id",
+                "mexa-bulk",
+                "--",
+                sys.executable,
+                "-m",
+                "mexa_ray.bulk",
+                "--benchmark",
+                "generic",
+                "--annotations",
+                str(tmp_path / "items.jsonl"),
+                "--media-root",
+                str(media),
+                "--out",
+                str(out),
+                "--config",
+                str(tmp_path / "config.yaml"),
+                env=env,
+            )
             if submitted.returncode == 0:
                 break
             time.sleep(2)
         assert submitted.returncode == 0, submitted.stderr[-2000:]
         deadline = time.time() + 300
         while not list(predictions_dir(out).glob("*.parquet")):
-            assert time.time() < deadline, ray_cli("job", "logs", "mexa-bulk", *address,
-                                                   env=env).stdout[-3000:]
+            assert time.time() < deadline, ray_cli(
+                "job", "logs", "mexa-bulk", *address, env=env
+            ).stdout[-3000:]
             time.sleep(0.5)
-        written_before = sum(pq.read_metadata(p).num_rows
-                             for p in predictions_dir(out).glob("*.parquet"))
+        written_before = sum(
+            pq.read_metadata(p).num_rows for p in predictions_dir(out).glob("*.parquet")
+        )
         stop_node(workers[0])  # lost mid-job, with its expert actor and any tasks on it
         workers.append(start_node(env, *worker))
         status = ""
@@ -134,13 +199,17 @@ def test_a_bulk_job_submitted_with_ray_job_submit_survives_a_lost_node(tmp_path)
         ids = [r["id"] for r in rows]
         assert len(ids) == len(set(ids)) == n  # every item exactly once
         assert 0 < written_before < n  # the node was lost mid-job
-        assert {r["status"] for r in rows} == {"ok"} and {r["answer"] for r in rows} == {
-            "Tuesday"}
-        nodes = {re.search(r"\(node (\w+)\)", rep["text"]).group(1)
-                 for r in rows for rep in json.loads(r["reports"])}
+        assert {r["status"] for r in rows} == {"ok"} and {r["answer"] for r in rows} == {"Tuesday"}
+        nodes = {
+            re.search(r"\(node (\w+)\)", rep["text"]).group(1)
+            for r in rows
+            for rep in json.loads(r["reports"])
+        }
         assert len(nodes) >= 2  # the expert's pool ran on more than one node
-        print(f"bulk job: {n} items once each after a lost node ({written_before} written "
-              f"before the loss); the expert ran on {len(nodes)} nodes")
+        print(
+            f"bulk job: {n} items once each after a lost node ({written_before} written "
+            f"before the loss); the expert ran on {len(nodes)} nodes"
+        )
     finally:
         for node in workers:
             stop_node(node)
@@ -155,16 +224,30 @@ def cluster(tmp_path_factory):
     from ray import serve
     from ray.cluster_utils import Cluster
 
-    c = Cluster(initialize_head=True, head_node_args={
-        "num_cpus": 8, "resources": {"head_slot": 100}, "object_store_memory": SMALL})
+    c = Cluster(
+        initialize_head=True,
+        head_node_args={
+            "num_cpus": 8,
+            "resources": {"head_slot": 100},
+            "object_store_memory": SMALL,
+        },
+    )
     workers = {
-        "experts-a": c.add_node(num_cpus=8, num_gpus=3, object_store_memory=SMALL,
-                                resources={"expert_slot": 1000, "spread_slot": 1,
-                                           "a_slot": 1}),
-        "experts-b": c.add_node(num_cpus=8, num_gpus=3, object_store_memory=SMALL,
-                                resources={"expert_slot": 1000, "spread_slot": 1}),
-        "lrm": c.add_node(num_cpus=8, num_gpus=2, object_store_memory=SMALL,
-                          resources={"lrm_slot": 1000}),
+        "experts-a": c.add_node(
+            num_cpus=8,
+            num_gpus=3,
+            object_store_memory=SMALL,
+            resources={"expert_slot": 1000, "spread_slot": 1, "a_slot": 1},
+        ),
+        "experts-b": c.add_node(
+            num_cpus=8,
+            num_gpus=3,
+            object_store_memory=SMALL,
+            resources={"expert_slot": 1000, "spread_slot": 1},
+        ),
+        "lrm": c.add_node(
+            num_cpus=8, num_gpus=2, object_store_memory=SMALL, resources={"lrm_slot": 1000}
+        ),
     }
     ray.init(address=c.address, log_to_driver=False)
     port = pick_free_port()
@@ -184,15 +267,28 @@ def synthetic(data: dict, delay_s: float = 0.05) -> dict:
     data["router"] = {"kind": "embedding", "deployment": data["router"]["deployment"]}
     data["aggregator"] = {"kind": "evidence", "deployment": data["aggregator"]["deployment"]}
     for e in data["experts"]:
-        e.update(backend="synthetic", model=None, modalities=["text"], skills=["T1"],
-                 settings={"delay_s": delay_s}, batching=None)
+        e.update(
+            backend="synthetic",
+            model=None,
+            modalities=["text"],
+            skills=["T1"],
+            settings={"delay_s": delay_s},
+            batching=None,
+        )
     return data
 
 
 def ask(base: str, experts: list[str], media, deadline_s: float = 30) -> httpx.Response:
-    return httpx.post(f"{base}/v1/reason", timeout=deadline_s + 30, json={
-        "question": "What does the note say?", "experts": experts, "deadline_s": deadline_s,
-        "media": [{"type": "text", "path": str(media / "note.txt")}]})
+    return httpx.post(
+        f"{base}/v1/reason",
+        timeout=deadline_s + 30,
+        json={
+            "question": "What does the note say?",
+            "experts": experts,
+            "deadline_s": deadline_s,
+            "media": [{"type": "text", "path": str(media / "note.txt")}],
+        },
+    )
 
 
 def test_gpu_cluster_replicas_run_where_their_resources_say(cluster, capsys):
@@ -215,8 +311,10 @@ def test_gpu_cluster_replicas_run_where_their_resources_say(cluster, capsys):
             assert replica["state"] == "RUNNING"
             actor = spec.deployment.ray_actor_options
             if "expert_slot" in actor.get("resources", {}):
-                assert replica["node_id"] in expert_nodes and "expert_slot" in replica[
-                    "node_resources"]
+                assert (
+                    replica["node_id"] in expert_nodes
+                    and "expert_slot" in replica["node_resources"]
+                )
             gpus = float(actor.get("num_gpus", 0))
             # the ids Ray gave are the ones the process sees
             assert len(replica["gpu_ids"]) == (max(1, int(gpus)) if gpus else 0)
@@ -240,8 +338,12 @@ def test_gpu_cluster_replicas_run_where_their_resources_say(cluster, capsys):
         [line] = [ln for ln in printed.splitlines() if f"replica {vision['replica']}:" in ln]
         assert f"RUNNING on node {vision['node_id'][:12]}" in line
         assert "expert_slot" in line and line.endswith(f"GPUs {vision['gpu_ids'][0]}")
-        print({name: [(r["node_id"][:8], r["gpu_ids"]) for r in card["replicas"]]
-               for name, card in cards.items()})
+        print(
+            {
+                name: [(r["node_id"][:8], r["gpu_ids"]) for r in card["replicas"]]
+                for name, card in cards.items()
+            }
+        )
     finally:
         serve.delete(config.name)
 
@@ -249,14 +351,26 @@ def test_gpu_cluster_replicas_run_where_their_resources_say(cluster, capsys):
 def small_app(name: str, media, experts: list[dict], **extra) -> AppConfig:
     """Ingress, orchestrator and aggregator on the head (they must outlive a worker)."""
     head = {"ray_actor_options": {"num_cpus": 0.1, "resources": {"head_slot": 1}}}
-    return parse_config({
-        "name": name, "request_deadline_s": 30, "router": {"kind": "embedding",
-                                                           "deployment": head},
-        "aggregator": {"kind": "evidence", "deployment": head},
-        "ingress": {"media_roots": [str(media)], "deployment": head},
-        "experts": [{"backend": "synthetic", "modalities": ["text"], "skills": ["T1"],
-                     "description": f"Synthetic {e['name']}.", **e} for e in experts],
-        **extra})
+    return parse_config(
+        {
+            "name": name,
+            "request_deadline_s": 30,
+            "router": {"kind": "embedding", "deployment": head},
+            "aggregator": {"kind": "evidence", "deployment": head},
+            "ingress": {"media_roots": [str(media)], "deployment": head},
+            "experts": [
+                {
+                    "backend": "synthetic",
+                    "modalities": ["text"],
+                    "skills": ["T1"],
+                    "description": f"Synthetic {e['name']}.",
+                    **e,
+                }
+                for e in experts
+            ],
+            **extra,
+        }
+    )
 
 
 def test_a_lost_node_degrades_answers_and_they_recover(cluster):
@@ -264,15 +378,33 @@ def test_a_lost_node_degrades_answers_and_they_recover(cluster):
 
     c, workers, base, media = cluster
     spread = {"num_cpus": 0.1, "num_gpus": 0.5, "resources": {"spread_slot": 1}}
-    config = small_app("lost-node", media, [
-        # two replicas that cannot share a node: one on each expert node
-        {"name": "steady", "timeout_s": 6, "settings": {"delay_s": 0.3},
-         "deployment": {"num_replicas": 2, "ray_actor_options": spread}},
-        # one replica, on the node that will be lost
-        {"name": "single", "timeout_s": 6, "settings": {"delay_s": 0.3},
-         "deployment": {"num_replicas": 1, "ray_actor_options": {
-             "num_cpus": 0.1, "num_gpus": 0.5, "resources": {"a_slot": 1}}}},
-    ])
+    config = small_app(
+        "lost-node",
+        media,
+        [
+            # two replicas that cannot share a node: one on each expert node
+            {
+                "name": "steady",
+                "timeout_s": 6,
+                "settings": {"delay_s": 0.3},
+                "deployment": {"num_replicas": 2, "ray_actor_options": spread},
+            },
+            # one replica, on the node that will be lost
+            {
+                "name": "single",
+                "timeout_s": 6,
+                "settings": {"delay_s": 0.3},
+                "deployment": {
+                    "num_replicas": 1,
+                    "ray_actor_options": {
+                        "num_cpus": 0.1,
+                        "num_gpus": 0.5,
+                        "resources": {"a_slot": 1},
+                    },
+                },
+            },
+        ],
+    )
     deploy(config)
     try:
         lost = workers["experts-a"]
@@ -281,8 +413,9 @@ def test_a_lost_node_degrades_answers_and_they_recover(cluster):
         def one(_: int) -> None:
             sent = time.time()
             r = ask(base, ["steady", "single"], media, deadline_s=8)
-            missing = [m["expert"] for m in r.json().get("missing", [])] if r.status_code == 200 \
-                else []
+            missing = (
+                [m["expert"] for m in r.json().get("missing", [])] if r.status_code == 200 else []
+            )
             outcomes.append((sent, time.time() - sent, r.status_code, missing))
 
         with ThreadPoolExecutor(6) as pool:
@@ -298,15 +431,20 @@ def test_a_lost_node_degrades_answers_and_they_recover(cluster):
         # the expert with a replica on the surviving node is never lost
         assert not any("steady" in missing for _, _, _, missing in outcomes)
         degraded = [o for o in outcomes if "single" in o[3]]
-        print(f"lost node: {len(outcomes)} requests, "
-              f"{sum(o[2] == 200 and not o[3] for o in outcomes)} full, {len(degraded)} "
-              f"degraded, {sum(o[2] == 503 for o in outcomes)} refused, slowest "
-              f"{max(o[1] for o in outcomes):.1f}s")
+        print(
+            f"lost node: {len(outcomes)} requests, "
+            f"{sum(o[2] == 200 and not o[3] for o in outcomes)} full, {len(degraded)} "
+            f"degraded, {sum(o[2] == 503 for o in outcomes)} refused, slowest "
+            f"{max(o[1] for o in outcomes):.1f}s"
+        )
 
         # a new node with the lost one's resources joins; full answers return
-        workers["experts-a"] = c.add_node(num_cpus=8, num_gpus=3, object_store_memory=SMALL,
-                                          resources={"expert_slot": 1000, "spread_slot": 1,
-                                                     "a_slot": 1})
+        workers["experts-a"] = c.add_node(
+            num_cpus=8,
+            num_gpus=3,
+            object_store_memory=SMALL,
+            resources={"expert_slot": 1000, "spread_slot": 1, "a_slot": 1},
+        )
         while True:
             r = ask(base, ["steady", "single"], media, deadline_s=8)
             if r.status_code == 200 and not r.json()["missing"]:
@@ -322,16 +460,35 @@ def test_an_autoscaled_expert_grows_over_nodes_and_shrinks_back(cluster):
     from ray import serve
 
     c, workers, base, media = cluster
-    config = small_app("autoscale", media, [
-        {"name": "elastic", "timeout_s": 20, "settings": {"delay_s": 0.5},
-         "deployment": {"max_ongoing_requests": 2, "autoscaling_config": {
-             "min_replicas": 1, "max_replicas": 2, "target_ongoing_requests": 1,
-             "upscale_delay_s": 0.5, "downscale_delay_s": 3, "look_back_period_s": 1,
-             "metrics_interval_s": 0.2},
-             # one replica per expert node (spread_slot): growing means a second node
-             "ray_actor_options": {"num_cpus": 0.1, "num_gpus": 1,
-                                   "resources": {"expert_slot": 1, "spread_slot": 1}}}},
-    ])
+    config = small_app(
+        "autoscale",
+        media,
+        [
+            {
+                "name": "elastic",
+                "timeout_s": 20,
+                "settings": {"delay_s": 0.5},
+                "deployment": {
+                    "max_ongoing_requests": 2,
+                    "autoscaling_config": {
+                        "min_replicas": 1,
+                        "max_replicas": 2,
+                        "target_ongoing_requests": 1,
+                        "upscale_delay_s": 0.5,
+                        "downscale_delay_s": 3,
+                        "look_back_period_s": 1,
+                        "metrics_interval_s": 0.2,
+                    },
+                    # one replica per expert node (spread_slot): growing means a second node
+                    "ray_actor_options": {
+                        "num_cpus": 0.1,
+                        "num_gpus": 1,
+                        "resources": {"expert_slot": 1, "spread_slot": 1},
+                    },
+                },
+            },
+        ],
+    )
     deploy(config)
 
     def running() -> int:
@@ -345,9 +502,15 @@ def test_an_autoscaled_expert_grows_over_nodes_and_shrinks_back(cluster):
         started = time.time()
         with ThreadPoolExecutor(8) as pool:
             stop = started + 25
-            futures = [pool.submit(lambda: [statuses.append(ask(
-                base, ["elastic"], media, deadline_s=25).status_code)
-                for _ in iter(lambda: time.time() < stop, False)]) for _ in range(8)]
+            futures = [
+                pool.submit(
+                    lambda: [
+                        statuses.append(ask(base, ["elastic"], media, deadline_s=25).status_code)
+                        for _ in iter(lambda: time.time() < stop, False)
+                    ]
+                )
+                for _ in range(8)
+            ]
             while time.time() < stop:
                 if grown_at is None and running() == 2:
                     grown_at = time.time() - started
@@ -356,15 +519,20 @@ def test_an_autoscaled_expert_grows_over_nodes_and_shrinks_back(cluster):
                 f.result()
         assert grown_at is not None, "the expert never reached max_replicas under the burst"
         assert statuses and set(statuses) == {200}, "a request failed while it grew"
-        nodes = {r["node_id"] for r in asyncio.run(placements(config.name))["elastic"]
-                 if r["state"] == "RUNNING"}
+        nodes = {
+            r["node_id"]
+            for r in asyncio.run(placements(config.name))["elastic"]
+            if r["state"] == "RUNNING"
+        }
         assert len(nodes) == 2
         idle_from = time.time()
         while running() > 1:
             assert time.time() - idle_from < 90, "the expert did not shrink back when idle"
             time.sleep(0.5)
-        print(f"autoscaling: 1 -> 2 replicas {grown_at:.1f}s into the burst "
-              f"({len(statuses)} requests, all 200); back to 1 "
-              f"{time.time() - idle_from:.1f}s after it")
+        print(
+            f"autoscaling: 1 -> 2 replicas {grown_at:.1f}s into the burst "
+            f"({len(statuses)} requests, all 200); back to 1 "
+            f"{time.time() - idle_from:.1f}s after it"
+        )
     finally:
         serve.delete(config.name)

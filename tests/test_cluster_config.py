@@ -40,8 +40,8 @@ def test_kuberay_rayservice_matches_the_serve_config_and_can_place_every_deploym
     import ray
     from ray.serve.schema import ServeDeploySchema
 
-    from mexa_ray.serving.serve_config import serve_config
     from mexa_ray.config import load_config
+    from mexa_ray.serving.serve_config import serve_config
 
     manifest = yaml.safe_load(RAYSERVICE.read_text())
     assert manifest["apiVersion"] == "ray.io/v1" and manifest["kind"] == "RayService"
@@ -52,7 +52,9 @@ def test_kuberay_rayservice_matches_the_serve_config_and_can_place_every_deploym
     served = yaml.safe_load(spec["serveConfigV2"])
     expected = serve_config(load_config("gpu-cluster"), "gpu-cluster")
     del expected["http_options"]
-    assert served == expected, "regenerate serveConfigV2 with mexa build-config --config gpu-cluster"
+    assert served == expected, (
+        "regenerate serveConfigV2 with mexa build-config --config gpu-cluster"
+    )
     ServeDeploySchema.model_validate(served)
 
     cluster = spec["rayClusterConfig"]
@@ -80,9 +82,11 @@ def test_kuberay_rayservice_matches_the_serve_config_and_can_place_every_deploym
     for d in served["applications"][0]["deployments"]:
         actor = d.get("ray_actor_options", {})
         wanted = actor.get("resources", {})
-        fits = [g["groupName"] for g in groups
-                if set(wanted) <= set(_custom_resources(g))
-                and gpus(g) >= actor.get("num_gpus", 0)]
+        fits = [
+            g["groupName"]
+            for g in groups
+            if set(wanted) <= set(_custom_resources(g)) and gpus(g) >= actor.get("num_gpus", 0)
+        ]
         if not wanted and not actor.get("num_gpus"):
             continue  # CPU-only: the head takes it
         assert fits, f"deployment {d['name']} fits no worker group"
@@ -116,10 +120,15 @@ def test_kuberay_rayjob_runs_the_bulk_job_on_the_rayservice_pods():
     assert cluster["rayVersion"] == served["rayVersion"]
 
     def shape(c: dict) -> list:
-        return [(g["groupName"], g["rayStartParams"].get("resources"),
-                 g["template"]["spec"]["containers"][0]["resources"],
-                 g["template"]["spec"]["containers"][0]["image"])
-                for g in c["workerGroupSpecs"]]
+        return [
+            (
+                g["groupName"],
+                g["rayStartParams"].get("resources"),
+                g["template"]["spec"]["containers"][0]["resources"],
+                g["template"]["spec"]["containers"][0]["image"],
+            )
+            for g in c["workerGroupSpecs"]
+        ]
 
     assert shape(cluster) == shape(served)
     from mexa_ray.config import load_config

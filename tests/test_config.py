@@ -11,13 +11,23 @@ from mexa_ray.experts.synthetic import SyntheticExpert
 from mexa_ray.skills import MEXA_SKILLS
 
 PAPER_SKILLS = {
-    "A1": "Video Description", "A2": "Detailed Image Description",
-    "A3": "Short Image Description", "B1": "Video Subtitle Extraction",
-    "B2": "Audio Description", "B3": "Music Description", "C1": "3D Scene Description",
-    "C2": "3D Situated Context Description", "D1": "CT Scan Interpretation",
-    "D2": "Medical Image Description", "E1": "General OCR", "E2": "Poster/Slides Caption",
-    "E3": "PDF Text Extraction", "F1": "Chart/Plot Description", "F2": "Table Description",
-    "G1": "Equation Caption", "G2": "Mathematics & Geometry Caption",
+    "A1": "Video Description",
+    "A2": "Detailed Image Description",
+    "A3": "Short Image Description",
+    "B1": "Video Subtitle Extraction",
+    "B2": "Audio Description",
+    "B3": "Music Description",
+    "C1": "3D Scene Description",
+    "C2": "3D Situated Context Description",
+    "D1": "CT Scan Interpretation",
+    "D2": "Medical Image Description",
+    "E1": "General OCR",
+    "E2": "Poster/Slides Caption",
+    "E3": "PDF Text Extraction",
+    "F1": "Chart/Plot Description",
+    "F2": "Table Description",
+    "G1": "Equation Caption",
+    "G2": "Mathematics & Geometry Caption",
 }
 
 
@@ -34,25 +44,39 @@ def test_default_config_covers_the_demo_modalities():
 
 
 def _data(**expert_overrides):
-    expert = {"name": "x", "backend": "table", "modalities": ["table"], "skills": ["F2"],
-              "description": "d"}
+    expert = {
+        "name": "x",
+        "backend": "table",
+        "modalities": ["table"],
+        "skills": ["F2"],
+        "description": "d",
+    }
     expert.update(expert_overrides)
     return {"experts": [expert]}
 
 
-@pytest.mark.parametrize("override, field, words", [
-    ({"skills": ["Z9"]}, "experts.0.skills", "unknown skill 'Z9'"),
-    ({"modalities": ["smell"]}, "experts.0.modalities", "unknown modality"),
-    ({"skills": ["C1"]}, "experts.0.skills", "skill C1 reads"),
-    ({"name": "Bad Name"}, "experts.0.name", "pattern"),
-    ({"colour": "red"}, "experts.0.colour", "Extra inputs"),
-    ({"deployment": {"num_replicas": 2, "autoscaling_config": {"max_replicas": 3}}},
-     "experts.0.deployment.num_replicas", "either num_replicas or autoscaling_config"),
-    ({"deployment": {"max_queued_requests": 0}}, "experts.0.deployment.max_queued_requests",
-     "-1 (no limit) or at least 1"),
-    ({"bulk": {"actors": [3, 1]}}, "experts.0.bulk.actors", "need 1 <= min <= max"),
-    ({"bulk": {"batch_size": 0}}, "experts.0.bulk.batch_size", "greater than or equal to 1"),
-])
+@pytest.mark.parametrize(
+    "override, field, words",
+    [
+        ({"skills": ["Z9"]}, "experts.0.skills", "unknown skill 'Z9'"),
+        ({"modalities": ["smell"]}, "experts.0.modalities", "unknown modality"),
+        ({"skills": ["C1"]}, "experts.0.skills", "skill C1 reads"),
+        ({"name": "Bad Name"}, "experts.0.name", "pattern"),
+        ({"colour": "red"}, "experts.0.colour", "Extra inputs"),
+        (
+            {"deployment": {"num_replicas": 2, "autoscaling_config": {"max_replicas": 3}}},
+            "experts.0.deployment.num_replicas",
+            "either num_replicas or autoscaling_config",
+        ),
+        (
+            {"deployment": {"max_queued_requests": 0}},
+            "experts.0.deployment.max_queued_requests",
+            "-1 (no limit) or at least 1",
+        ),
+        ({"bulk": {"actors": [3, 1]}}, "experts.0.bulk.actors", "need 1 <= min <= max"),
+        ({"bulk": {"batch_size": 0}}, "experts.0.bulk.batch_size", "greater than or equal to 1"),
+    ],
+)
 def test_bad_config_names_the_field(override, field, words):
     with pytest.raises(ConfigError) as info:
         parse_config(_data(**override))
@@ -112,20 +136,29 @@ def test_recommended_gpu_configs_are_valid_and_complete(name):
     covered = {sid for spec in config.experts for sid in spec.skills}
     assert {s.id for s in MEXA_SKILLS} <= covered  # all 17 MEXA skills have an expert
     if name == "gpu-1x80gb":  # everything shares one card
-        deployments = [config.router.deployment, config.aggregator.deployment,
-                       config.ingress.deployment] + [s.deployment for s in config.experts]
+        deployments = [
+            config.router.deployment,
+            config.aggregator.deployment,
+            config.ingress.deployment,
+        ] + [s.deployment for s in config.experts]
         assert sum(d.ray_actor_options.get("num_gpus", 0) for d in deployments) <= 1.0
 
 
 def test_packaged_configs_load_by_name_and_unknown_names_are_clear():
     assert load_config("default").experts == load_config().experts
-    with pytest.raises(ConfigError, match="packaged configs: analytic, default, gpu-1x80gb, gpu-cluster"):
+    with pytest.raises(
+        ConfigError, match="packaged configs: analytic, default, gpu-1x80gb, gpu-cluster"
+    ):
         load_config("gpu-9x")
 
 
 def test_bulk_resources_default_to_the_serve_deployment():
-    spec = parse_config(_data(deployment={"ray_actor_options": {"num_cpus": 2, "num_gpus": 0.5}},
-                              bulk={"num_gpus": 0.25})).experts[0]
+    spec = parse_config(
+        _data(
+            deployment={"ray_actor_options": {"num_cpus": 2, "num_gpus": 0.5}},
+            bulk={"num_gpus": 0.25},
+        )
+    ).experts[0]
     assert spec.bulk.resources(spec.deployment) == {"num_cpus": 2.0, "num_gpus": 0.25}
 
 
@@ -149,7 +182,8 @@ def test_extends_a_file_beside_the_config_and_refuses_loops(tmp_path):
     (tmp_path / "base.yaml").write_text("extends: analytic\nrequest_deadline_s: 7\n")
     (tmp_path / "mine.yaml").write_text(
         "extends: base.yaml\nexperts:\n  - name: text-reader\n    backend: text\n"
-        "    modalities: [text]\n    skills: [T1]\n    description: Mine.\n")
+        "    modalities: [text]\n    skills: [T1]\n    description: Mine.\n"
+    )
     config = load_config(tmp_path / "mine.yaml")
     assert config.request_deadline_s == 7 and config.expert("text-reader").description == "Mine."
     assert len(config.experts) == len(load_config("analytic").experts)
@@ -164,18 +198,40 @@ def test_extends_a_file_beside_the_config_and_refuses_loops(tmp_path):
 
 # --- backend settings: typed, checked at load ---------------------------------------------------
 
-@pytest.mark.parametrize("override, field, words", [
-    ({"settings": {"max_colums": 3}}, "experts.0.settings.max_colums", "Extra inputs"),
-    ({"settings": {"max_rows": "five"}}, "experts.0.settings.max_rows", "valid integer"),
-    ({"settings": {"max_columns": 0}}, "experts.0.settings.max_columns",
-     "greater than or equal to 1"),
-    ({"backend": "visual", "modalities": ["image"], "skills": ["A2"],
-      "settings": {"classifier": {"topk": 5}}}, "experts.0.settings.classifier.topk",
-     "Extra inputs"),
-    # a built-in class named by its path is checked at load all the same
-    ({"backend": "mexa_ray.experts.synthetic:SyntheticExpert", "modalities": ["text"],
-      "skills": ["T1"], "settings": {"dealy_s": 1}}, "experts.0.settings.dealy_s", "Extra inputs"),
-])
+
+@pytest.mark.parametrize(
+    "override, field, words",
+    [
+        ({"settings": {"max_colums": 3}}, "experts.0.settings.max_colums", "Extra inputs"),
+        ({"settings": {"max_rows": "five"}}, "experts.0.settings.max_rows", "valid integer"),
+        (
+            {"settings": {"max_columns": 0}},
+            "experts.0.settings.max_columns",
+            "greater than or equal to 1",
+        ),
+        (
+            {
+                "backend": "visual",
+                "modalities": ["image"],
+                "skills": ["A2"],
+                "settings": {"classifier": {"topk": 5}},
+            },
+            "experts.0.settings.classifier.topk",
+            "Extra inputs",
+        ),
+        # a built-in class named by its path is checked at load all the same
+        (
+            {
+                "backend": "mexa_ray.experts.synthetic:SyntheticExpert",
+                "modalities": ["text"],
+                "skills": ["T1"],
+                "settings": {"dealy_s": 1},
+            },
+            "experts.0.settings.dealy_s",
+            "Extra inputs",
+        ),
+    ],
+)
 def test_a_bad_setting_fails_at_load_naming_its_field(override, field, words):
     with pytest.raises(ConfigError) as info:
         parse_config(_data(**override))
@@ -185,9 +241,11 @@ def test_a_bad_setting_fails_at_load_naming_its_field(override, field, words):
 
 def test_a_misspelt_setting_in_a_yaml_file_fails_at_load(tmp_path):
     path = tmp_path / "mine.yaml"
-    path.write_text("extends: analytic\nexperts:\n  - name: text-reader\n    backend: text\n"
-                    "    modalities: [text]\n    skills: [T1]\n    description: d\n"
-                    "    settings: {max_chars: 10, max_char: 20}\n")
+    path.write_text(
+        "extends: analytic\nexperts:\n  - name: text-reader\n    backend: text\n"
+        "    modalities: [text]\n    skills: [T1]\n    description: d\n"
+        "    settings: {max_chars: 10, max_char: 20}\n"
+    )
     with pytest.raises(ConfigError, match=r"settings\.max_char: Extra inputs") as info:
         load_config(path)
     assert info.value.field.endswith(".settings.max_char")
@@ -199,8 +257,10 @@ def test_the_old_keys_fail_with_their_new_names():
     assert info.value.field == "experts.0.options"
     assert "renamed to `settings`" in info.value.message
     data = _data()
-    data["aggregator"] = {"kind": "lrm", "llm": {"model": "m", "backend": "vllm",
-                                                 "engine_options": {"tensor_parallel_size": 2}}}
+    data["aggregator"] = {
+        "kind": "lrm",
+        "llm": {"model": "m", "backend": "vllm", "engine_options": {"tensor_parallel_size": 2}},
+    }
     with pytest.raises(ConfigError) as info:
         parse_config(data)
     assert info.value.field == "aggregator.llm.engine_options"
@@ -217,11 +277,13 @@ def test_every_packaged_config_loads_with_valid_settings(name):
 
 
 def test_loading_a_config_imports_no_backend_or_model_library():
-    code = ("import sys; from mexa_ray.config import load_config; load_config('gpu-cluster'); "
-            "print(sorted(m for m in sys.modules if m.split('.')[0] in "
-            "('numpy', 'torch', 'transformers', 'open3d', 'pyarrow', 'av', 'ray') "
-            "or m.startswith('mexa_ray.experts.') and m != 'mexa_ray.experts.base' "
-            "and m != 'mexa_ray.experts.settings'))")
+    code = (
+        "import sys; from mexa_ray.config import load_config; load_config('gpu-cluster'); "
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in "
+        "('numpy', 'torch', 'transformers', 'open3d', 'pyarrow', 'av', 'ray') "
+        "or m.startswith('mexa_ray.experts.') and m != 'mexa_ray.experts.base' "
+        "and m != 'mexa_ray.experts.settings'))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "[]"
@@ -233,8 +295,9 @@ def test_each_backend_class_declares_the_registered_settings_model():
 
 
 def test_an_expert_reads_typed_settings_with_the_defaults():
-    config = parse_config(_data(backend="synthetic", modalities=["text"], skills=["T1"],
-                                settings={"delay_s": 0}))
+    config = parse_config(
+        _data(backend="synthetic", modalities=["text"], skills=["T1"], settings={"delay_s": 0})
+    )
     expert = build_expert(config.experts[0], config.skill_catalogue())
     assert isinstance(expert.settings, SyntheticSettings)
     assert expert.settings.delay_s == 0.0 and expert.settings.fail is False

@@ -29,7 +29,8 @@ def test_config_reference_is_what_the_command_prints(capsys):
     printed = capsys.readouterr().out
     assert printed == config_reference.markdown()
     assert REFERENCE.read_text(encoding="utf-8") == printed, (
-        f"docs/config-reference.md is out of date: run `{REGENERATE}`")
+        f"docs/config-reference.md is out of date: run `{REGENERATE}`"
+    )
 
 
 def test_every_config_field_has_a_description():
@@ -38,9 +39,16 @@ def test_every_config_field_has_a_description():
     assert not undescribed, f"fields without Field(description=...): {undescribed}"
     paths = {r["path"] for r in rows}
     # every model the config nests has its section, and the shared ones say where they sit
-    assert {"router.kind", "ingress.max_body_bytes", "experts[].settings", "skills[].id",
-            "<DeploymentSettings>.max_queued_requests", "<ModelSpec>.backend",
-            "<BulkSpec>.actors", "experts[].batching.max_batch_size"} <= paths
+    assert {
+        "router.kind",
+        "ingress.max_body_bytes",
+        "experts[].settings",
+        "skills[].id",
+        "<DeploymentSettings>.max_queued_requests",
+        "<ModelSpec>.backend",
+        "<BulkSpec>.actors",
+        "experts[].batching.max_batch_size",
+    } <= paths
     reference = config_reference.markdown()
     for cls in ("AppConfig", "RouterSpec", "ExpertSpec", "ModelSpec", "DeploymentSettings"):
         assert f"\n## {cls}\n" in reference
@@ -92,8 +100,9 @@ def test_readme_is_short_and_starts_with_the_install_and_test_commands():
     first_block = block.group(1).splitlines()
     # .ci/run runs the second line of the first code block
     assert first_block[0].startswith("bash .ci/install && .venv/bin/mexa ")
-    assert first_block[1] == (".venv/bin/python -m pytest -q && "
-                              ".venv/bin/python -m pytest -q -m cluster")
+    assert first_block[1] == (
+        ".venv/bin/python -m pytest -q && .venv/bin/python -m pytest -q -m cluster"
+    )
     assert "docs/playground.png" in text
 
 
@@ -111,8 +120,9 @@ def _code(text: str) -> list[str]:
 def _subcommands() -> dict[str, set[str]]:
     parser = build_parser()
     (sub,) = [a for a in parser._actions if a.__class__.__name__ == "_SubParsersAction"]
-    return {name: {s for a in p._actions for s in a.option_strings}
-            for name, p in sub.choices.items()}
+    return {
+        name: {s for a in p._actions for s in a.option_strings} for name, p in sub.choices.items()
+    }
 
 
 @pytest.mark.parametrize("doc", [README, *DOCS], ids=lambda p: p.relative_to(ROOT).as_posix())

@@ -19,11 +19,11 @@ import pytest
 import yaml
 
 from mexa_ray.bulk.job import evaluate
-from mexa_ray.datasets import get_benchmark
-from mexa_ray.datasets.scoring import exact_match
-from mexa_ray.config import load_config
 from mexa_ray.bulk.standin import media_path, write_standin
 from mexa_ray.bulk.store import predictions_dir, read_predictions
+from mexa_ray.config import load_config
+from mexa_ray.datasets import get_benchmark
+from mexa_ray.datasets.scoring import exact_match
 
 pytestmark = pytest.mark.data
 
@@ -70,13 +70,23 @@ def recompute(out: Path) -> dict:
     t = table(out)
     ok = t.filter(pc.equal(t["status"], "ok"))
     grouped = ok.group_by("category").aggregate([("correct", "count"), ("correct", "sum")])
-    by_cat = {r["category"]: {"items": r["correct_count"], "correct": r["correct_sum"],
-                              "accuracy": r["correct_sum"] / r["correct_count"]}
-              for r in grouped.to_pylist()}
+    by_cat = {
+        r["category"]: {
+            "items": r["correct_count"],
+            "correct": r["correct_sum"],
+            "accuracy": r["correct_sum"] / r["correct_count"],
+        }
+        for r in grouped.to_pylist()
+    }
     correct = pc.sum(ok["correct"]).as_py()
-    return {"items": t.num_rows, "scored": ok.num_rows, "correct": correct,
-            "accuracy": correct / ok.num_rows, "by_category": dict(sorted(by_cat.items())),
-            "status": dict(Counter(t["status"].to_pylist()))}
+    return {
+        "items": t.num_rows,
+        "scored": ok.num_rows,
+        "correct": correct,
+        "accuracy": correct / ok.num_rows,
+        "by_category": dict(sorted(by_cat.items())),
+        "status": dict(Counter(t["status"].to_pylist())),
+    }
 
 
 def check_report(out: Path) -> dict:
@@ -119,12 +129,18 @@ def test_mmau_through_the_job_resumes_and_reports(ray_session, mmau_media, tmp_p
         # the default app: embedding router -> the audio expert -> evidence-ranking aggregator
         assert set(r["skills"]) <= {"B2", "B3"} and r["skills"]
         reports = json.loads(r["reports"])
-        assert [x["expert"] for x in reports] == ["audio-signal"] and "Audio clip" in reports[0]["text"]
+        assert [x["expert"] for x in reports] == ["audio-signal"] and "Audio clip" in reports[0][
+            "text"
+        ]
         assert json.loads(r["missing"]) == [] and r["aggregator"] == "evidence-ranking"
         assert 0 <= r["option_index"] < len(item.options)
         assert r["correct"] == (item.options[r["option_index"]] == item.answer)  # MMAU's rule
-        assert set(json.loads(r["timings"])) == {"query", "select", "expert:audio-signal",
-                                                 "aggregate"}
+        assert set(json.loads(r["timings"])) == {
+            "query",
+            "select",
+            "expert:audio-signal",
+            "aggregate",
+        }
     report = check_report(out)
     assert report["status"] == {"missing_media": len(absent), "ok": 150 - len(absent)}
     assert set(report["by_category"]) == {"sound", "speech", "music"}
@@ -133,14 +149,24 @@ def test_mmau_through_the_job_resumes_and_reports(ray_session, mmau_media, tmp_p
     assert "## Accuracy by sub-category" in md and "| B2 |" in md
 
     # another run over the same media with the same report cache reruns no expert
-    again = evaluate("mmau", MMAU_FILE, media_root, tmp_path / "again", limit=30,
-                     cache=out / "cache", config="analytic")
+    again = evaluate(
+        "mmau",
+        MMAU_FILE,
+        media_root,
+        tmp_path / "again",
+        limit=30,
+        cache=out / "cache",
+        config="analytic",
+    )
     assert again["run"]["items"] == 30
     redo = {r["id"]: r for r in table(tmp_path / "again").to_pylist()}
     for rid, r in redo.items():
         if r["status"] == "ok":
             assert all(x["cached"] for x in json.loads(r["reports"]))
-            assert (r["prediction"], r["correct"]) == (rows[rid]["prediction"], rows[rid]["correct"])
+            assert (r["prediction"], r["correct"]) == (
+                rows[rid]["prediction"],
+                rows[rid]["correct"],
+            )
 
 
 def test_sqa3d_through_the_job(ray_session, sqa3d_media, tmp_path):
@@ -161,7 +187,8 @@ def test_sqa3d_through_the_job(ray_session, sqa3d_media, tmp_path):
         assert "scene-geometry" in {x["expert"] for x in json.loads(r["reports"])}
         assert r["correct"] == exact_match(r["prediction"], items[r["id"]].answer)
     assert summary["status"]["missing_media"] == sum(
-        Path(i.media[0].paths[1]).stem == absent_scene for i in items.values())
+        Path(i.media[0].paths[1]).stem == absent_scene for i in items.values()
+    )
     report = check_report(out)
     assert set(report["by_category"]) <= {"What", "Is", "How", "Can", "Which", "Others"}
 
@@ -194,12 +221,30 @@ def test_a_killed_job_resumes_with_every_item_once(ray_session, mmau_media, tmp_
     config = tmp_path / "slow.yaml"
     config.write_text(yaml.safe_dump(data))
     out = tmp_path / "killed"
-    cmd = [sys.executable, "-m", "mexa_ray.bulk", "--benchmark", "mmau", "--annotations",
-           str(MMAU_FILE), "--media-root", str(media_root), "--out", str(out),
-           "--config", str(config)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "mexa_ray.bulk",
+        "--benchmark",
+        "mmau",
+        "--annotations",
+        str(MMAU_FILE),
+        "--media-root",
+        str(media_root),
+        "--out",
+        str(out),
+        "--config",
+        str(config),
+    ]
     env = dict(os.environ, RAY_ADDRESS=ray_session, PYTHONPATH=str(ROOT))
-    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL, start_new_session=True)
+    proc = subprocess.Popen(
+        cmd,
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
     try:
         deadline = time.time() + 120
         while not complete_parquet(predictions_dir(out)) and time.time() < deadline:
@@ -217,8 +262,9 @@ def test_a_killed_job_resumes_with_every_item_once(ray_session, mmau_media, tmp_
     assert summary["status"] == {"missing_media": len(absent), "ok": 150 - len(absent)}
 
 
-def test_an_expert_past_its_timeout_is_missing_and_the_job_goes_on(ray_session, mmau_media,
-                                                                   tmp_path):
+def test_an_expert_past_its_timeout_is_missing_and_the_job_goes_on(
+    ray_session, mmau_media, tmp_path
+):
     """An expert that hangs (a 30 s sleep, timeout_s 1) is missing from each item that chose
     it, as in Serve, and every item is still answered."""
     media_root, absent = mmau_media
@@ -229,8 +275,7 @@ def test_an_expert_past_its_timeout_is_missing_and_the_job_goes_on(ray_session, 
     config = tmp_path / "hang.yaml"
     config.write_text(yaml.safe_dump(data))
     out = tmp_path / "hang"
-    summary = evaluate("mmau", MMAU_FILE, media_root, out, config=str(config), limit=6,
-                       cache=False)
+    summary = evaluate("mmau", MMAU_FILE, media_root, out, config=str(config), limit=6, cache=False)
     assert summary["run"]["items"] == 6
     rows = read_predictions(out).to_pylist()
     chose = [r for r in rows if "audio-signal" in r["selected"]]
@@ -240,12 +285,14 @@ def test_an_expert_past_its_timeout_is_missing_and_the_job_goes_on(ray_session, 
         assert missing["reason"].startswith("timed out after ")
         assert missing["reason"].endswith("(expert timeout)")
         assert row["answer"]  # answered from the other reports
-    assert not any(r["expert"] == "audio-signal" for row in chose
-                   for r in json.loads(row["reports"]))
+    assert not any(
+        r["expert"] == "audio-signal" for row in chose for r in json.loads(row["reports"])
+    )
 
 
-def test_model_router_expert_and_lrm_run_batched_in_actor_pools(ray_session, mmau_media, tiny,
-                                                                tmp_path):
+def test_model_router_expert_and_lrm_run_batched_in_actor_pools(
+    ray_session, mmau_media, tiny, tmp_path
+):
     """The tiny LLM router, a tiny Whisper expert and the tiny LRM, each loaded once per actor
     and fed whole batches by the job."""
     from conftest import LRM_REPLY
@@ -253,18 +300,35 @@ def test_model_router_expert_and_lrm_run_batched_in_actor_pools(ray_session, mma
     media_root, absent = mmau_media
     config = tmp_path / "tiny.yaml"
     bulk = {"actors": 1, "batch_size": 8, "num_cpus": 0.2}
-    config.write_text(yaml.safe_dump({
-        "name": "mexa-tiny-eval",
-        "router": {"kind": "llm", "llm": {"model": str(tiny["router"]), "max_new_tokens": 16},
-                   "bulk": bulk},
-        "aggregator": {"kind": "lrm", "llm": {"model": str(tiny["lrm"]), "max_new_tokens": 48},
-                       "bulk": bulk},
-        # the taught router always names B2: the Whisper expert offers it first
-        "experts": [{"name": "asr", "backend": "speech", "modalities": ["audio"],
-                     "skills": ["B2"], "description": "Tiny Whisper transcribes the clip.",
-                     "model": {"model": str(tiny["whisper"]), "max_new_tokens": 8},
-                     "bulk": bulk}],
-    }))
+    config.write_text(
+        yaml.safe_dump(
+            {
+                "name": "mexa-tiny-eval",
+                "router": {
+                    "kind": "llm",
+                    "llm": {"model": str(tiny["router"]), "max_new_tokens": 16},
+                    "bulk": bulk,
+                },
+                "aggregator": {
+                    "kind": "lrm",
+                    "llm": {"model": str(tiny["lrm"]), "max_new_tokens": 48},
+                    "bulk": bulk,
+                },
+                # the taught router always names B2: the Whisper expert offers it first
+                "experts": [
+                    {
+                        "name": "asr",
+                        "backend": "speech",
+                        "modalities": ["audio"],
+                        "skills": ["B2"],
+                        "description": "Tiny Whisper transcribes the clip.",
+                        "model": {"model": str(tiny["whisper"]), "max_new_tokens": 8},
+                        "bulk": bulk,
+                    }
+                ],
+            }
+        )
+    )
     out = tmp_path / "tiny"
     summary = evaluate("mmau", MMAU_FILE, media_root, out, config=str(config), limit=24)
     rows = [r for r in table(out).to_pylist() if r["status"] == "ok"]
@@ -297,14 +361,30 @@ def test_the_job_admits_media_as_the_ingress_does(ray_session, tmp_path):
     sf.write(root / "long.wav", np.tile(tone, 5), 16000)  # 5 s
     (root / "corrupt.wav").write_bytes(b"RIFF" + os.urandom(2000))
     sf.write(tmp_path / "outside.wav", tone, 16000)
-    cases = {"good": "good.wav", "dotdot": "../outside.wav",
-             "absolute": str(tmp_path / "outside.wav"), "corrupt": "corrupt.wav",
-             "long": "long.wav", "absent": "nowhere.wav"}
+    cases = {
+        "good": "good.wav",
+        "dotdot": "../outside.wav",
+        "absolute": str(tmp_path / "outside.wav"),
+        "corrupt": "corrupt.wav",
+        "long": "long.wav",
+        "absent": "nowhere.wav",
+    }
     annotations = tmp_path / "items.jsonl"
-    annotations.write_text("".join(
-        json.dumps({"id": name, "question": "Is there a tone?", "options": ["yes", "no"],
-                    "answer": "yes", "media": [{"type": "audio", "path": path}]}) + "\n"
-        for name, path in cases.items()))
+    annotations.write_text(
+        "".join(
+            json.dumps(
+                {
+                    "id": name,
+                    "question": "Is there a tone?",
+                    "options": ["yes", "no"],
+                    "answer": "yes",
+                    "media": [{"type": "audio", "path": path}],
+                }
+            )
+            + "\n"
+            for name, path in cases.items()
+        )
+    )
     data = load_config("analytic").model_dump(mode="json")
     data["ingress"]["max_media_seconds"] = 3
     config = tmp_path / "limits.yaml"

@@ -29,10 +29,20 @@ def ask(aggregator, question, options, *reports):
     return aggregator.answer(query, [rep(r) for r in reports])
 
 
-@pytest.mark.parametrize("a, b, same", [
-    (14.83, 14.83, True), (3.14159, 3.142, True), (0.362, 0.36, True), (99.74, 99.7, True),
-    (13.0, 13.0006, True), (442, 441, False), (0.13, 0.31, False), (5, -5, False), (0, 0.1, False),
-])
+@pytest.mark.parametrize(
+    "a, b, same",
+    [
+        (14.83, 14.83, True),
+        (3.14159, 3.142, True),
+        (0.362, 0.36, True),
+        (99.74, 99.7, True),
+        (13.0, 13.0006, True),
+        (442, 441, False),
+        (0.13, 0.31, False),
+        (5, -5, False),
+        (0, 0.1, False),
+    ],
+)
 def test_numbers_match_as_printed(a, b, same):
     assert numbers_match(a, b) is same
 
@@ -50,25 +60,49 @@ def test_units_keep_the_head_of_key_value_pairs():
     assert "Column 'x' (number): max 9" in texts and "Column 'x' (number): min 1" in texts
 
 
-@pytest.mark.parametrize("question, options, report, gold", [
-    ("What colour is the shape?", ["white", "red", "green", "blue"],
-     "A bright picture, mostly white, with a red triangle at the centre.\nBackground colour: "
-     "plain white.\nObject colours: red 100%.\nShapes: a red triangle at the centre (4% of the "
-     "picture).", "red"),
-    ("What is the highest alcohol in the table?", ["11.03", "13", "14.83", "2.34"],
-     "Column 'alcohol' (number): min 11.03, max 14.83, mean 13, median 13.04.", "14.83"),
-    ("Which card is named?", ["ten of clubs", "two of hearts", "ace of spades"],
-     "Subtitles (en, 2.0 s of audio):\n[0.0-1.8s] 10 of clubs.", "ten of clubs"),
-    ("Which sentence is said in the recording?",
-     ["Please enter your password followed by the pound key.",
-      "Please enter your agent number followed by the pound key.",
-      "Your call cannot be completed as dialed.", "All circuits are busy now."],
-     "Subtitles (en, 4.1 s of audio):\n[0.0-2.2s] Please enter your agent\n[2.2-4.0s] number "
-     "followed by the pound key.", "Please enter your agent number followed by the pound key."),
-    ("How many rows does the table have?", ["221", "442", "884", "589"],
-     "Table with 442 rows and 11 columns.\nColumn 'age' (number): min 19, max 79, mean 48.5.",
-     "442"),
-])
+@pytest.mark.parametrize(
+    "question, options, report, gold",
+    [
+        (
+            "What colour is the shape?",
+            ["white", "red", "green", "blue"],
+            "A bright picture, mostly white, with a red triangle at the centre.\nBackground colour: "
+            "plain white.\nObject colours: red 100%.\nShapes: a red triangle at the centre (4% of the "
+            "picture).",
+            "red",
+        ),
+        (
+            "What is the highest alcohol in the table?",
+            ["11.03", "13", "14.83", "2.34"],
+            "Column 'alcohol' (number): min 11.03, max 14.83, mean 13, median 13.04.",
+            "14.83",
+        ),
+        (
+            "Which card is named?",
+            ["ten of clubs", "two of hearts", "ace of spades"],
+            "Subtitles (en, 2.0 s of audio):\n[0.0-1.8s] 10 of clubs.",
+            "ten of clubs",
+        ),
+        (
+            "Which sentence is said in the recording?",
+            [
+                "Please enter your password followed by the pound key.",
+                "Please enter your agent number followed by the pound key.",
+                "Your call cannot be completed as dialed.",
+                "All circuits are busy now.",
+            ],
+            "Subtitles (en, 4.1 s of audio):\n[0.0-2.2s] Please enter your agent\n[2.2-4.0s] number "
+            "followed by the pound key.",
+            "Please enter your agent number followed by the pound key.",
+        ),
+        (
+            "How many rows does the table have?",
+            ["221", "442", "884", "589"],
+            "Table with 442 rows and 11 columns.\nColumn 'age' (number): min 19, max 79, mean 48.5.",
+            "442",
+        ),
+    ],
+)
 def test_the_supported_option_wins_in_every_order(aggregator, question, options, report, gold):
     for perm in itertools.permutations(options):
         verdict = ask(aggregator, question, perm, report)
@@ -76,27 +110,38 @@ def test_the_supported_option_wins_in_every_order(aggregator, question, options,
         assert verdict.option_index == list(perm).index(gold)
 
 
-@pytest.mark.parametrize("question, gold", [
-    ("Is there a red triangle in the picture?", "yes"),
-    ("Is there a blue triangle in the picture?", "no"),
-    ("Is there a red circle in the picture?", "no"),
-    ("Is the shape red?", "yes"),
-])
+@pytest.mark.parametrize(
+    "question, gold",
+    [
+        ("Is there a red triangle in the picture?", "yes"),
+        ("Is there a blue triangle in the picture?", "no"),
+        ("Is there a red circle in the picture?", "no"),
+        ("Is the shape red?", "yes"),
+    ],
+)
 def test_yes_no_questions_are_claims_checked_against_one_unit(aggregator, question, gold):
-    report = ("Background colour: plain white.\nObject colours: red 60%, blue 40%.\nShapes: a red "
-              "triangle at the centre (6%); a blue square at the top left (4%).")
+    report = (
+        "Background colour: plain white.\nObject colours: red 60%, blue 40%.\nShapes: a red "
+        "triangle at the centre (6%); a blue square at the top left (4%)."
+    )
     for options in (["yes", "no"], ["no", "yes"]):
         verdict = ask(aggregator, question, options, report)
         assert verdict.answer == gold
         if gold == "yes":  # the statement that holds the claim is quoted as the report says it
-            assert ('reports "Shapes: a red triangle at the centre (6%)"' in verdict.reasoning
-                    or 'reports "Object colours: red 60%"' in verdict.reasoning)
+            assert (
+                'reports "Shapes: a red triangle at the centre (6%)"' in verdict.reasoning
+                or 'reports "Object colours: red 60%"' in verdict.reasoning
+            )
 
 
 def test_reasoning_quotes_the_supporting_line_and_what_speaks_against(aggregator):
-    verdict = ask(aggregator, "What colour is the shape?", ["white", "red"],
-                  "Background colour: plain white.\nObject colours: red 100%.\nShapes: a red "
-                  "triangle at the centre (4% of the picture).")
+    verdict = ask(
+        aggregator,
+        "What colour is the shape?",
+        ["white", "red"],
+        "Background colour: plain white.\nObject colours: red 100%.\nShapes: a red "
+        "triangle at the centre (4% of the picture).",
+    )
     assert verdict.answer == "red"
     assert "red" in verdict.reasoning and "Against it, (A) white" in verdict.reasoning
     assert "{" not in verdict.reasoning  # words, never a JSON echo
@@ -105,8 +150,11 @@ def test_reasoning_quotes_the_supporting_line_and_what_speaks_against(aggregator
 
 def test_a_term_every_option_shares_decides_nothing():
     scorer = OptionScorer()
-    scored = scorer.score("Which shape?", ["red circle", "blue circle"],
-                          units_of([rep("a blue circle at the centre; a red square at the left")]))
+    scored = scorer.score(
+        "Which shape?",
+        ["red circle", "blue circle"],
+        units_of([rep("a blue circle at the centre; a red square at the left")]),
+    )
     assert scored.ranked[0].index == 1
 
 
@@ -119,8 +167,13 @@ def _picture(draw_fn, background=(255, 255, 255)):
 
 
 def _star(d):
-    pts = [(100 + (80 if k % 2 == 0 else 32) * math.sin(k * math.pi / 5),
-            100 - (80 if k % 2 == 0 else 32) * math.cos(k * math.pi / 5)) for k in range(10)]
+    pts = [
+        (
+            100 + (80 if k % 2 == 0 else 32) * math.sin(k * math.pi / 5),
+            100 - (80 if k % 2 == 0 else 32) * math.cos(k * math.pi / 5),
+        )
+        for k in range(10)
+    ]
     d.polygon(pts, fill=(240, 220, 30))
 
 
@@ -131,16 +184,26 @@ def _heart(d):
     d.polygon(list(zip(100 + 5 * x, 95 - 5 * y)), fill=(220, 30, 30))
 
 
-@pytest.mark.parametrize("draw_fn, shape, colour", [
-    (lambda d: d.ellipse((50, 50, 150, 150), fill=(40, 170, 40)), "circle", "green"),
-    (lambda d: d.rectangle((50, 50, 150, 150), fill=(30, 60, 220)), "square", "blue"),
-    (lambda d: d.rectangle((30, 70, 170, 130), fill=(130, 40, 170)), "rectangle", "purple"),
-    (lambda d: d.polygon([(100, 30), (170, 160), (30, 160)], fill=(220, 30, 30)), "triangle", "red"),
-    (lambda d: d.polygon([(100, 20), (170, 100), (100, 180), (30, 100)], fill=(255, 140, 0)),
-     "diamond", "orange"),
-    (_star, "star", "yellow"),
-    (_heart, "heart", "red"),
-])
+@pytest.mark.parametrize(
+    "draw_fn, shape, colour",
+    [
+        (lambda d: d.ellipse((50, 50, 150, 150), fill=(40, 170, 40)), "circle", "green"),
+        (lambda d: d.rectangle((50, 50, 150, 150), fill=(30, 60, 220)), "square", "blue"),
+        (lambda d: d.rectangle((30, 70, 170, 130), fill=(130, 40, 170)), "rectangle", "purple"),
+        (
+            lambda d: d.polygon([(100, 30), (170, 160), (30, 160)], fill=(220, 30, 30)),
+            "triangle",
+            "red",
+        ),
+        (
+            lambda d: d.polygon([(100, 20), (170, 100), (100, 180), (30, 100)], fill=(255, 140, 0)),
+            "diamond",
+            "orange",
+        ),
+        (_star, "star", "yellow"),
+        (_heart, "heart", "red"),
+    ],
+)
 def test_regions_name_shape_and_colour(draw_fn, shape, colour):
     background, regions = find_regions(_picture(draw_fn))
     assert colour_name(background) == "white"
@@ -152,10 +215,19 @@ def test_a_photograph_has_no_plain_background():
     assert find_regions(noise) == (None, [])
 
 
-@pytest.mark.parametrize("rgb, name", [
-    ((124, 179, 66), "green"), ((255, 140, 0), "orange"), ((128, 77, 26), "brown"),
-    ((250, 250, 250), "white"), ((10, 10, 10), "black"), ((215, 215, 215), "light grey"),
-    ((30, 60, 220), "blue"), ((130, 40, 170), "purple"), ((240, 220, 30), "yellow"),
-])
+@pytest.mark.parametrize(
+    "rgb, name",
+    [
+        ((124, 179, 66), "green"),
+        ((255, 140, 0), "orange"),
+        ((128, 77, 26), "brown"),
+        ((250, 250, 250), "white"),
+        ((10, 10, 10), "black"),
+        ((215, 215, 215), "light grey"),
+        ((30, 60, 220), "blue"),
+        ((130, 40, 170), "purple"),
+        ((240, 220, 30), "yellow"),
+    ],
+)
 def test_colour_names_follow_hue(rgb, name):
     assert colour_name(rgb) == name

@@ -23,8 +23,13 @@ def report(expert: str, kind: str, path, skill: str, question: str = "Describe i
 
 
 def test_table_profile(media_dir):
-    text = report("table-profiler", "table", media_dir / "breast_cancer.csv", "F2",
-                  "Which tumour has the highest mean radius?")
+    text = report(
+        "table-profiler",
+        "table",
+        media_dir / "breast_cancer.csv",
+        "F2",
+        "Which tumour has the highest mean radius?",
+    )
     assert "569 rows and 11 columns" in text
     assert "'benign' in 357 rows (62.7%)" in text
     assert "the most common value is 'benign'" in text
@@ -53,12 +58,17 @@ def test_point_cloud_from_numpy(tmp_path):
     assert distance == pytest.approx(2.0, abs=0.05)  # the blobs' centres are 2 units apart
 
 
-@pytest.mark.parametrize("make, expected", [
-    (lambda p: demo.make_tone(p, 440.0), ["A4", "steady tone"]),
-    (demo.make_noise, ["noise-like"]),
-    (demo.make_melody, ["tonal and rhythmic", "Estimated tempo 120 beats per minute",
-                          "C4", "E4", "G4", "C5"]),
-])
+@pytest.mark.parametrize(
+    "make, expected",
+    [
+        (lambda p: demo.make_tone(p, 440.0), ["A4", "steady tone"]),
+        (demo.make_noise, ["noise-like"]),
+        (
+            demo.make_melody,
+            ["tonal and rhythmic", "Estimated tempo 120 beats per minute", "C4", "E4", "G4", "C5"],
+        ),
+    ],
+)
 def test_audio_signal(tmp_path, make, expected):
     path = make(tmp_path / "clip.wav")
     text = report("audio-signal", "audio", path, "B3")
@@ -97,8 +107,19 @@ def test_expert_refuses_a_skill_it_lacks(media_dir):
 
 
 def test_synthetic_expert_fails_on_request():
-    spec = parse_config({"experts": [{
-        "name": "b", "backend": "synthetic", "modalities": ["text"], "skills": ["T1"],
-        "description": "d", "settings": {"fail": True}}]}).experts[0]
+    spec = parse_config(
+        {
+            "experts": [
+                {
+                    "name": "b",
+                    "backend": "synthetic",
+                    "modalities": ["text"],
+                    "skills": ["T1"],
+                    "description": "d",
+                    "settings": {"fail": True},
+                }
+            ]
+        }
+    ).experts[0]
     with pytest.raises(SyntheticExpertError):
         build_expert(spec, SKILLS).run(Query("q"), "T1")

@@ -12,9 +12,9 @@ import numpy as np
 import pytest
 from conftest import GPU_AUDIO_REPLY, GPU_VLM_REPLY
 
-from mexa_ray.serving.runtime import ask, deploy
 from mexa_ray.config import Overrides, load_config
 from mexa_ray.demo import make_image, make_scene, make_table, make_tone, make_video
+from mexa_ray.serving.runtime import ask, deploy
 
 pytestmark = pytest.mark.serve
 
@@ -27,9 +27,15 @@ def media(tmp_path_factory) -> dict[str, Path]:
     np.save(volume, rng.normal(40, 200, size=(12, 24, 24)).astype(np.float32))
     text = root / "note.txt"
     text.write_text("The patient reported no pain after the procedure.")
-    return {"image": make_image(root / "disc.png"), "audio": make_tone(root / "tone.wav"),
-            "video": make_video(root / "moving.mp4"), "points": make_scene(root / "room.ply"),
-            "table": make_table(root / "table.csv"), "volume": volume, "text": text}
+    return {
+        "image": make_image(root / "disc.png"),
+        "audio": make_tone(root / "tone.wav"),
+        "video": make_video(root / "moving.mp4"),
+        "points": make_scene(root / "room.ply"),
+        "table": make_table(root / "table.csv"),
+        "volume": volume,
+        "text": text,
+    }
 
 
 def deployed(name: str, model_dir: Path, media: dict[str, Path]):
@@ -45,20 +51,29 @@ def deployed(name: str, model_dir: Path, media: dict[str, Path]):
 
 
 def every_expert_request(config, media: dict[str, Path]) -> dict:
-    return {"question": "What do these inputs show?",
-            "experts": [e.name for e in config.experts],
-            "media": [{"type": kind, "path": str(path)} for kind, path in media.items()]}
+    return {
+        "question": "What do these inputs show?",
+        "experts": [e.name for e in config.experts],
+        "media": [{"type": kind, "path": str(path)} for kind, path in media.items()],
+    }
 
 
 def frames_seen(handle, video: Path) -> int:
     """How many sampled frames the vision expert described in a video question."""
-    answer = ask(handle, {"question": "What happens in this video?", "experts": ["vision"],
-                          "media": [{"type": "video", "path": str(video)}]})
+    answer = ask(
+        handle,
+        {
+            "question": "What happens in this video?",
+            "experts": ["vision"],
+            "media": [{"type": "video", "path": str(video)}],
+        },
+    )
     return answer["reports"][0]["text"].count(GPU_VLM_REPLY)
 
 
-def assert_routed_answer(answer: dict, config, router_model: Path, lrm_model: Path,
-                         exact: bool = True) -> None:
+def assert_routed_answer(
+    answer: dict, config, router_model: Path, lrm_model: Path, exact: bool = True
+) -> None:
     """The router's taught reply picked the vision, speech and audio experts (`exact`; a
     vision router, taught on text alone, may drop one once it sees the picture); the LRM's
     template opened <think>, its thinking is the reasoning, and its answer after </think> is
@@ -73,7 +88,8 @@ def assert_routed_answer(answer: dict, config, router_model: Path, lrm_model: Pa
     assert "audio" not in picked or GPU_AUDIO_REPLY in reports["audio"]
     # random weights: Whisper-large-v3's shape detects a language and decodes timestamps
     assert "speech" not in picked or reports["speech"].startswith(
-        ("Subtitles:\n[", "No speech was recognised."))
+        ("Subtitles:\n[", "No speech was recognised.")
+    )
     assert answer["aggregator"] == f"lrm:{lrm_model.resolve()}"
     assert (answer["answer"], answer["option_index"]) == ("green", 1), answer
     # the thinking, without the tag the template opened, the one the model closed, or the
@@ -83,8 +99,7 @@ def assert_routed_answer(answer: dict, config, router_model: Path, lrm_model: Pa
     assert reasoning.startswith("Option (") and "names green" in reasoning
     assert not any(tag in reasoning for tag in ("<think>", "</think>", "Answer:"))
     if exact:
-        assert reasoning == ("Option (A) red does not match the vision report, which names "
-                             "green.")
+        assert reasoning == ("Option (A) red does not match the vision report, which names green.")
 
 
 def test_gpu_1x80gb_runs_every_architecture_it_names(serve_app, gpu_models, media):
@@ -92,10 +107,17 @@ def test_gpu_1x80gb_runs_every_architecture_it_names(serve_app, gpu_models, medi
     try:
         # the override took every GPU away, the structure stayed
         assert all(e.deployment.ray_actor_options["num_gpus"] == 0 for e in config.experts)
-        routed = ask(handle, {"question": "What colour is the square, and what is heard?",
-                              "options": ["red", "green", "blue"],
-                              "media": [{"type": "image", "path": str(media["image"])},
-                                        {"type": "audio", "path": str(media["audio"])}]})
+        routed = ask(
+            handle,
+            {
+                "question": "What colour is the square, and what is heard?",
+                "options": ["red", "green", "blue"],
+                "media": [
+                    {"type": "image", "path": str(media["image"])},
+                    {"type": "audio", "path": str(media["audio"])},
+                ],
+            },
+        )
         assert_routed_answer(routed, config, gpu_models["qwen25"], gpu_models["r1"])
 
         everything = ask(handle, every_expert_request(config, media))
@@ -118,13 +140,21 @@ def test_gpu_cluster_runs_every_architecture_it_names(serve_app, gpu_models, med
     try:
         # the node-type resources (expert_slot, lrm_slot) are gone with the GPUs
         assert all("resources" not in e.deployment.ray_actor_options for e in config.experts)
-        routed = ask(handle, {"question": "What colour is the square, and what is heard?",
-                              "options": ["red", "green", "blue"],
-                              "media": [{"type": "image", "path": str(media["image"])},
-                                        {"type": "audio", "path": str(media["audio"])}]})
+        routed = ask(
+            handle,
+            {
+                "question": "What colour is the square, and what is heard?",
+                "options": ["red", "green", "blue"],
+                "media": [
+                    {"type": "image", "path": str(media["image"])},
+                    {"type": "audio", "path": str(media["audio"])},
+                ],
+            },
+        )
         # the router is Qwen2.5-VL itself (it sees the picture); the LRM is QwQ's shape
-        assert_routed_answer(routed, config, gpu_models["vl-router"], gpu_models["qwq"],
-                             exact=False)
+        assert_routed_answer(
+            routed, config, gpu_models["vl-router"], gpu_models["qwq"], exact=False
+        )
 
         everything = ask(handle, every_expert_request(config, media))
         reports = {r["expert"]: r["text"] for r in everything["reports"]}

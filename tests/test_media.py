@@ -7,8 +7,13 @@ from mexa_ray import media
 from mexa_ray.errors import MediaAccessDenied, MediaError, UnsupportedMedia
 from mexa_ray.types import Media
 
-DEMO_FILES = {"table": "breast_cancer.csv", "points": "room.ply", "audio": "melody.wav",
-              "video": "red_square.mp4", "image": "green_disc.png"}
+DEMO_FILES = {
+    "table": "breast_cancer.csv",
+    "points": "room.ply",
+    "audio": "melody.wav",
+    "video": "red_square.mp4",
+    "image": "green_disc.png",
+}
 
 
 @pytest.mark.parametrize("kind", sorted(DEMO_FILES))
@@ -25,9 +30,17 @@ def test_sniffing_recognises_every_generated_input(media_dir, kind):
     assert media.sniff_format(kind, path.read_bytes()[:64]) == path.suffix.lstrip(".")
 
 
-@pytest.mark.parametrize("kind, fmt", [("points", "ply"), ("audio", "wav"), ("video", "mp4"),
-                                       ("image", "png"), ("table", "parquet"),
-                                       ("volume", "npy")])
+@pytest.mark.parametrize(
+    "kind, fmt",
+    [
+        ("points", "ply"),
+        ("audio", "wav"),
+        ("video", "mp4"),
+        ("image", "png"),
+        ("table", "parquet"),
+        ("volume", "npy"),
+    ],
+)
 def test_corrupt_files_are_media_errors_naming_the_field(tmp_path, kind, fmt):
     bad = tmp_path / f"bad.{fmt}"
     bad.write_bytes(b"\x00\x01garbage" * 10)

@@ -17,8 +17,12 @@ def serve_log_lines(containing: str) -> list[str]:
     import ray
 
     logs = Path(ray._private.worker._global_node.get_logs_dir_path()) / "serve"
-    return [line for f in sorted(logs.glob("replica_*.log"))
-            for line in f.read_text(errors="replace").splitlines() if containing in line]
+    return [
+        line
+        for f in sorted(logs.glob("replica_*.log"))
+        for line in f.read_text(errors="replace").splitlines()
+        if containing in line
+    ]
 
 
 def wait_for(predicate, timeout_s: float = 30.0, every_s: float = 0.5):
@@ -41,10 +45,12 @@ def test_request_id_in_the_response_and_in_every_replicas_log_lines(http, demo_r
 
     def lines() -> list[str]:  # each replica writes its lines in its own time: wait for all
         found = serve_log_lines(rid)
-        complete = (all(any(d in x for x in found) for d in replicas)
-                    and any("selected" in x for x in found)
-                    and any("expert table-profiler" in x for x in found)
-                    and any("answered" in x for x in found))
+        complete = (
+            all(any(d in x for x in found) for d in replicas)
+            and any("selected" in x for x in found)
+            and any("expert table-profiler" in x for x in found)
+            and any("answered" in x for x in found)
+        )
         return found if complete else []
 
     found = wait_for(lines) or serve_log_lines(rid)
@@ -79,7 +85,7 @@ def sample(text: str, name: str, **tags: str) -> float:
     for line in text.splitlines():
         if not line.startswith(name + "{"):
             continue
-        labels, value = line[len(name) + 1:].rsplit("} ", 1)
+        labels, value = line[len(name) + 1 :].rsplit("} ", 1)
         if all(f'{k}="{v}"' in labels for k, v in tags.items()):
             total += float(value)
     return total
@@ -88,29 +94,45 @@ def sample(text: str, name: str, **tags: str) -> float:
 def test_per_expert_metrics_reach_prometheus(http):
     before = metrics_text()
     for experts in (["slow-a", "broken"], ["text-reader", "sluggish"]):
-        r = http.post("/v1/reason", json={"question": "Notes?", "experts": experts,
-                                          "media": [{"type": "text", "data": "bm90ZXM=",
-                                                     "format": "txt"}]})
+        r = http.post(
+            "/v1/reason",
+            json={
+                "question": "Notes?",
+                "experts": experts,
+                "media": [{"type": "text", "data": "bm90ZXM=", "format": "txt"}],
+            },
+        )
         assert r.status_code == 200, r.text
 
     def grew(text: str, name: str, **tags: str) -> bool:
         return sample(text, name, **tags) > sample(before, name, **tags)
 
     def checks(text: str) -> dict[str, bool]:
-        out = {f"{m} {e}": grew(text, f"ray_mexa_expert_{m}_total", expert=e)
-               for m in ("selections", "requests") for e in ("slow-a", "broken", "text-reader")}
-        out["broken failed"] = grew(text, "ray_mexa_expert_failures_total", expert="broken",
-                                    kind="failed")
-        out["sluggish timeout"] = grew(text, "ray_mexa_expert_failures_total", expert="sluggish",
-                                       kind="timeout")
+        out = {
+            f"{m} {e}": grew(text, f"ray_mexa_expert_{m}_total", expert=e)
+            for m in ("selections", "requests")
+            for e in ("slow-a", "broken", "text-reader")
+        }
+        out["broken failed"] = grew(
+            text, "ray_mexa_expert_failures_total", expert="broken", kind="failed"
+        )
+        out["sluggish timeout"] = grew(
+            text, "ray_mexa_expert_failures_total", expert="sluggish", kind="timeout"
+        )
         out["slow-a latency"] = grew(text, "ray_mexa_expert_latency_s_count", expert="slow-a")
         return out
 
     # each replica exports on its own schedule: wait until every replica's numbers are in
-    text = wait_for(lambda: (lambda t: t if all(checks(t).values()) else "")(metrics_text()),
-                    timeout_s=60) or metrics_text()
+    text = (
+        wait_for(
+            lambda: (lambda t: t if all(checks(t).values()) else "")(metrics_text()), timeout_s=60
+        )
+        or metrics_text()
+    )
     assert all(checks(text).values()), checks(text)
     assert sample(text, "ray_mexa_expert_failures_total", expert="slow-a") == 0
     # slow-a sleeps 0.5 s: its latency sum grows by at least that
-    assert (sample(text, "ray_mexa_expert_latency_s_sum", expert="slow-a")
-            - sample(before, "ray_mexa_expert_latency_s_sum", expert="slow-a")) >= 0.45
+    assert (
+        sample(text, "ray_mexa_expert_latency_s_sum", expert="slow-a")
+        - sample(before, "ray_mexa_expert_latency_s_sum", expert="slow-a")
+    ) >= 0.45

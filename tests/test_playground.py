@@ -29,8 +29,13 @@ def browser():
     assert chromium and driver_path, "install Debian's chromium and chromium-driver"
     options = Options()
     options.binary_location = chromium
-    for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage",
-                "--window-size=1200,1800", "--disable-gpu"):
+    for arg in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-dev-shm-usage",
+        "--window-size=1200,1800",
+        "--disable-gpu",
+    ):
         options.add_argument(arg)
     driver = webdriver.Chrome(service=Service(driver_path), options=options)
     driver.set_page_load_timeout(60)
@@ -51,6 +56,7 @@ def visible(element_id: str):
     def check(driver):
         element = driver.find_element(By.ID, element_id)
         return element if element.is_displayed() else False
+
     return check
 
 
@@ -61,43 +67,55 @@ def ask(driver, url: str, files: list[Path], question: str, options: list[str]) 
     driver.get(url)
     for f in files:
         driver.find_element(By.ID, "files").send_keys(str(f))
-    wait_for(driver, lambda d: len(d.find_elements(By.CSS_SELECTOR, "#media li")) == len(files),
-             30)
+    wait_for(driver, lambda d: len(d.find_elements(By.CSS_SELECTOR, "#media li")) == len(files), 30)
     driver.find_element(By.ID, "question").send_keys(question)
     driver.find_element(By.ID, "options").send_keys("\n".join(options))
     clicked = time.time()
     driver.find_element(By.ID, "send").click()
-    wait_for(driver, lambda d: d.find_element(By.ID, "result").is_displayed()
-             or d.find_element(By.ID, "error").is_displayed())
+    wait_for(
+        driver,
+        lambda d: (
+            d.find_element(By.ID, "result").is_displayed()
+            or d.find_element(By.ID, "error").is_displayed()
+        ),
+    )
     return time.time() - clicked
 
 
 #: what the page previews for each kind of input (points: the file's size)
-PREVIEW = {"image": "img", "audio": "audio", "video": "video", "table": "table",
-           "points": "small", "text": "pre"}
+PREVIEW = {
+    "image": "img",
+    "audio": "audio",
+    "video": "video",
+    "table": "table",
+    "points": "small",
+    "text": "pre",
+}
 
 
 @pytest.mark.parametrize("example", range(6))  # table, room, melody, video, picture, sign
-def test_each_demo_input_is_previewed_answered_and_timed(serve_app, browser, demo_requests,
-                                                        example):
+def test_each_demo_input_is_previewed_answered_and_timed(
+    serve_app, browser, demo_requests, example
+):
     from selenium.webdriver.common.by import By
 
     request = demo_requests[example]
     _, base = serve_app
     [medium] = request["media"]
-    seconds = ask(browser, f"{base}/", [Path(medium["path"])], request["question"],
-                  request["options"])
+    seconds = ask(
+        browser, f"{base}/", [Path(medium["path"])], request["question"], request["options"]
+    )
     kind = medium["type"]
     assert browser.find_elements(By.CSS_SELECTOR, f"#media li {PREVIEW[kind]}"), kind
-    assert browser.find_element(By.ID, "result").is_displayed(), \
-        browser.find_element(By.ID, "error").text
+    assert browser.find_element(By.ID, "result").is_displayed(), browser.find_element(
+        By.ID, "error"
+    ).text
     answer = browser.find_element(By.ID, "answer").text
     assert answer in request["options"]
     selected = browser.find_elements(By.CSS_SELECTOR, "#selected li")
     experts = browser.find_elements(By.CSS_SELECTOR, ".row[data-stage=expert]")
     assert selected and len(experts) == len(selected)  # one timeline row per expert
-    stages = [r.get_attribute("data-stage") for r in browser.find_elements(By.CSS_SELECTOR,
-                                                                            ".row")]
+    stages = [r.get_attribute("data-stage") for r in browser.find_elements(By.CSS_SELECTOR, ".row")]
     assert stages[:2] == ["ingress", "routing"] and stages[-2:] == ["aggregation", "total"]
     assert browser.find_elements(By.CSS_SELECTOR, "details.report pre")
     browser.save_screenshot(str(ARTIFACTS / f"playground-{example}-{kind}.png"))
@@ -122,17 +140,23 @@ def test_with_keys_on_the_page_asks_for_a_key(serve_app, browser, media_dir):
     from ray import serve
     from selenium.webdriver.common.by import By
 
-    from mexa_ray.serving.app import build_app
     from mexa_ray.config import load_config, parse_config
+    from mexa_ray.serving.app import build_app
 
     _, base = serve_app
     small = {"num_replicas": 1, "ray_actor_options": {"num_cpus": 0.05}}
-    visual = next(e for e in load_config("analytic").model_dump()["experts"]
-                  if e["name"] == "visual-stats")
-    config = parse_config({"name": "mexa-keyed", "router": {"deployment": small},
-                           "aggregator": {"deployment": small},
-                           "ingress": {"media_roots": [str(media_dir)], "deployment": small},
-                           "experts": [{**visual, "deployment": small}]})
+    visual = next(
+        e for e in load_config("analytic").model_dump()["experts"] if e["name"] == "visual-stats"
+    )
+    config = parse_config(
+        {
+            "name": "mexa-keyed",
+            "router": {"deployment": small},
+            "aggregator": {"deployment": small},
+            "ingress": {"media_roots": [str(media_dir)], "deployment": small},
+            "experts": [{**visual, "deployment": small}],
+        }
+    )
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("MEXA_API_KEYS", "page-key")
         app = build_app(config)
@@ -148,10 +172,16 @@ def test_with_keys_on_the_page_asks_for_a_key(serve_app, browser, media_dir):
         browser.find_element(By.ID, "question").send_keys("What colour is the disc?")
         browser.find_element(By.ID, "options").send_keys("red\ngreen")
         browser.find_element(By.ID, "send").click()
-        wait_for(browser, lambda d: d.find_element(By.ID, "result").is_displayed()
-                 or d.find_element(By.ID, "error").is_displayed())
-        assert browser.find_element(By.ID, "result").is_displayed(), \
-            browser.find_element(By.ID, "error").text
+        wait_for(
+            browser,
+            lambda d: (
+                d.find_element(By.ID, "result").is_displayed()
+                or d.find_element(By.ID, "error").is_displayed()
+            ),
+        )
+        assert browser.find_element(By.ID, "result").is_displayed(), browser.find_element(
+            By.ID, "error"
+        ).text
         assert browser.find_element(By.ID, "answer").text == "green"
         browser.save_screenshot(str(ARTIFACTS / "playground-key.png"))
     finally:

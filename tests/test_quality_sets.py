@@ -19,7 +19,9 @@ def test_table_items_are_answered_by_the_tables_themselves(tmp_path):
     assert len(items) >= 40 and len({i["id"] for i in items}) == len(items)
     checked = 0
     for item in items:
-        assert item["answer"] in item["options"] and len(set(item["options"])) == len(item["options"])
+        assert item["answer"] in item["options"] and len(set(item["options"])) == len(
+            item["options"]
+        )
         table = pacsv.read_csv(tmp_path / item["media"][0]["path"]).to_pydict()
         named = [c for c in table if c.replace("_", " ") in item["question"]]
         column = max(named, key=len) if named else None  # "alcalinity of ash", not "ash"
@@ -42,8 +44,12 @@ def test_table_items_are_answered_by_the_tables_themselves(tmp_path):
 def test_emoji_items_ask_what_the_emoji_is_named(tmp_path):
     emoji = pytest.importorskip("emoji")
     items = sets.emoji_items(tmp_path, 6, random.Random(1))
-    assert {i["category"] for i in items} == {"image-colour", "image-shape", "image-yes-no",
-                                              "image-object"}
+    assert {i["category"] for i in items} == {
+        "image-colour",
+        "image-shape",
+        "image-yes-no",
+        "image-object",
+    }
     names = {c: d["en"] for c, d in emoji.EMOJI_DATA.items()}
     for item in items:
         assert item["answer"] in item["options"]
@@ -59,10 +65,28 @@ def test_items_are_written_with_a_shuffled_twin(tmp_path, monkeypatch):
     import quality
 
     # the runner's build with only the table builder (the others need packages and fonts)
-    monkeypatch.setattr(quality, "sets", type("S", (), {
-        name: staticmethod(lambda *a, **k: []) for name in
-        ("emoji_items", "photo_items", "text_items", "digit_items", "speech_items",
-         "sound_items", "points_items", "video_items")} | {"table_items": sets.table_items}))
+    monkeypatch.setattr(
+        quality,
+        "sets",
+        type(
+            "S",
+            (),
+            {
+                name: staticmethod(lambda *a, **k: [])
+                for name in (
+                    "emoji_items",
+                    "photo_items",
+                    "text_items",
+                    "digit_items",
+                    "speech_items",
+                    "sound_items",
+                    "points_items",
+                    "video_items",
+                )
+            }
+            | {"table_items": sets.table_items},
+        ),
+    )
     items = quality.build(tmp_path, tmp_path / "cache", 30, 0)
     plain = [json.loads(x) for x in (tmp_path / "items.jsonl").read_text().splitlines()]
     shuffled = [json.loads(x) for x in (tmp_path / "items-shuffled.jsonl").read_text().splitlines()]

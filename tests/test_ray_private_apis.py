@@ -26,7 +26,8 @@ def test_handle_options_still_take_the_transport_switches():
     for name in ("_by_reference", "request_serialization", "response_serialization"):
         assert name in params, (
             f"DeploymentHandle.options lost {name!r} in Ray {ray.__version__}: "
-            "mexa_ray.serving.transport needs another way to call by value")
+            "mexa_ray.serving.transport needs another way to call by value"
+        )
 
 
 def test_serve_request_context_still_carries_the_request_id():
@@ -35,8 +36,8 @@ def test_serve_request_context_still_carries_the_request_id():
     getter = getattr(context, "_get_serve_request_context", None)
     assert callable(getter), (
         f"ray.serve.context._get_serve_request_context is gone in Ray {ray.__version__}: "
-        "mexa_ray.serving.observability.current_request_id needs another source")
+        "mexa_ray.serving.observability.current_request_id needs another source"
+    )
     request = getter()
     assert hasattr(request, "request_id"), "Serve's request context has no request_id field"
     assert isinstance(request.request_id, str)
-

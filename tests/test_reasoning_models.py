@@ -23,9 +23,14 @@ from mexa_ray.prompts import aggregator_messages, extract_option
 from mexa_ray.types import ExpertReport, Query
 
 COLOUR = Query(question="What colour is the square?", options=["red", "green", "blue"])
-REPORTS = [ExpertReport(expert="vision", skill="A2",
-                        text="A square in the centre of the picture. Its colour is green.",
-                        latency_s=0.1)]
+REPORTS = [
+    ExpertReport(
+        expert="vision",
+        skill="A2",
+        text="A square in the centre of the picture. Its colour is green.",
+        latency_s=0.1,
+    )
+]
 
 
 def generator(path: Path, **spec) -> TransformersGenerator:
@@ -33,8 +38,8 @@ def generator(path: Path, **spec) -> TransformersGenerator:
 
 
 def test_templates_that_open_thinking_are_recognised(gpu_models):
-    assert generator(gpu_models["r1"]).opens_thinking      # <｜Assistant｜><think>\n
-    assert generator(gpu_models["qwq"]).opens_thinking     # <|im_start|>assistant\n<think>\n
+    assert generator(gpu_models["r1"]).opens_thinking  # <｜Assistant｜><think>\n
+    assert generator(gpu_models["qwq"]).opens_thinking  # <|im_start|>assistant\n<think>\n
     assert not generator(gpu_models["qwen25"]).opens_thinking
 
 
@@ -43,7 +48,9 @@ def test_an_answer_is_never_taken_from_unfinished_thinking(gpu_models, embedder)
     full = LRMAggregator(generator(gpu_models["r1"], max_new_tokens=64), fallback)
     verdict = full.answer(COLOUR, REPORTS)
     assert (verdict.answer, verdict.reasoning) == (
-        "green", "Option (A) red does not match the vision report, which names green.")
+        "green",
+        "Option (A) red does not match the vision report, which names green.",
+    )
     assert not verdict.notes
 
     cut = LRMAggregator(generator(gpu_models["r1"], max_new_tokens=8), fallback)
@@ -54,8 +61,11 @@ def test_an_answer_is_never_taken_from_unfinished_thinking(gpu_models, embedder)
     assert extract_option(out.raw, COLOUR.options) == 0  # what reading it as an answer gives
     verdict = cut.answer(COLOUR, REPORTS)
     assert (verdict.answer, verdict.option_index) == ("green", 1)  # from the reports
-    assert any("still thinking when it stopped at max_new_tokens=8" in n and
-               "evidence ranking answered" in n for n in verdict.notes)
+    assert any(
+        "still thinking when it stopped at max_new_tokens=8" in n
+        and "evidence ranking answered" in n
+        for n in verdict.notes
+    )
     assert "The LRM's unfinished thinking: Option (A) red" in verdict.reasoning
 
 
@@ -72,8 +82,10 @@ def test_decoding_follows_the_checkpoint_unless_the_config_says(tmp_path):
 
     own = generator(path, max_new_tokens=16)
     assert own.decoding == {}  # generate() reads the checkpoint's generation_config
-    assert (own.model.generation_config.do_sample,
-            own.model.generation_config.temperature) == (True, 0.6)
+    assert (own.model.generation_config.do_sample, own.model.generation_config.temperature) == (
+        True,
+        0.6,
+    )
     first, second = two_runs(own)
     assert first != second  # sampled, as R1's card advises
 
@@ -81,12 +93,17 @@ def test_decoding_follows_the_checkpoint_unless_the_config_says(tmp_path):
     first, second = two_runs(greedy)
     assert first == second
     assert generator(path, temperature=0.3, top_p=0.9).decoding == {
-        "do_sample": True, "temperature": 0.3, "top_p": 0.9}
+        "do_sample": True,
+        "temperature": 0.3,
+        "top_p": 0.9,
+    }
 
 
 def test_qwen25_vl_describes_images_without_torchvision(gpu_models):
-    gen = TransformersGenerator(ModelSpec(model=str(gpu_models["vl"]), kind="vision",
-                                          max_new_tokens=12), "experts.vision.model")
+    gen = TransformersGenerator(
+        ModelSpec(model=str(gpu_models["vl"]), kind="vision", max_new_tokens=12),
+        "experts.vision.model",
+    )
     assert type(gen.model).__name__ == "Qwen2_5_VLForConditionalGeneration"
     if importlib.util.find_spec("torchvision") is None:
         # its video processor needs torchvision; MEXA sends video as sampled frames anyway
@@ -94,33 +111,61 @@ def test_qwen25_vl_describes_images_without_torchvision(gpu_models):
         assert type(gen.processor.image_processor).__name__ == "Qwen2VLImageProcessorPil"
     else:
         assert gen.processor.video_processor is not None
-    pictures = [Image.new("RGB", size, colour) for size, colour in
-                (((100, 80), "green"), ((300, 120), "red"))]
-    conversations = [[{"role": "user", "content": [{"type": "image", "image": p},
-                                                   {"type": "text", "text": "Describe it."}]}]
-                     for p in pictures]
+    pictures = [
+        Image.new("RGB", size, colour)
+        for size, colour in (((100, 80), "green"), ((300, 120), "red"))
+    ]
+    conversations = [
+        [
+            {
+                "role": "user",
+                "content": [
+                    {"type": "image", "image": p},
+                    {"type": "text", "text": "Describe it."},
+                ],
+            }
+        ]
+        for p in pictures
+    ]
     assert [g.text for g in gen.generate(conversations)] == [GPU_VLM_REPLY] * 2
 
 
 def test_audio_model_loads_by_its_architecture_where_transformers_lacks_the_auto_class(
-        gpu_models, monkeypatch):
+    gpu_models, monkeypatch
+):
     import numpy as np
     import transformers
 
     # transformers 4.x has no AutoModelForMultimodalLM
     monkeypatch.setattr(transformers, "AutoModelForMultimodalLM", None)
-    gen = TransformersGenerator(ModelSpec(model=str(gpu_models["audio"]), kind="audio",
-                                          max_new_tokens=24), "experts.audio.model")
+    gen = TransformersGenerator(
+        ModelSpec(model=str(gpu_models["audio"]), kind="audio", max_new_tokens=24),
+        "experts.audio.model",
+    )
     assert type(gen.model).__name__ == "Qwen2AudioForConditionalGeneration"
     tone = np.sin(np.linspace(0, 880 * np.pi, gen.sampling_rate)).astype(np.float32)
-    out = gen.generate([[{"role": "user", "content": [
-        {"type": "audio", "audio": tone}, {"type": "text", "text": "What is heard?"}]}]])
+    out = gen.generate(
+        [
+            [
+                {
+                    "role": "user",
+                    "content": [
+                        {"type": "audio", "audio": tone},
+                        {"type": "text", "text": "What is heard?"},
+                    ],
+                }
+            ]
+        ]
+    )
     assert out[0].text == GPU_AUDIO_REPLY
 
     with pytest.raises(ConfigError) as err:  # named by the config: no silent substitute
-        TransformersGenerator(ModelSpec(model=str(gpu_models["audio"]), kind="audio",
-                                        auto_class="AutoModelForMultimodalLM"),
-                              "experts.audio.model")
+        TransformersGenerator(
+            ModelSpec(
+                model=str(gpu_models["audio"]), kind="audio", auto_class="AutoModelForMultimodalLM"
+            ),
+            "experts.audio.model",
+        )
     assert err.value.field == "experts.audio.model.auto_class"
 
 
@@ -129,13 +174,21 @@ def test_a_missing_package_fails_at_load_naming_the_expert_and_the_package(tmp_p
     code need flash_attn, einops or timm) is a config error before any request."""
     folder = tmp_path / "needs-a-package"
     folder.mkdir()
-    (folder / "config.json").write_text(json.dumps({
-        "model_type": "needs-a-package",
-        "auto_map": {"AutoConfig": "configuration_needs.NeedsConfig",
-                     "AutoModelForCausalLM": "modeling_needs.NeedsModel"}}))
+    (folder / "config.json").write_text(
+        json.dumps(
+            {
+                "model_type": "needs-a-package",
+                "auto_map": {
+                    "AutoConfig": "configuration_needs.NeedsConfig",
+                    "AutoModelForCausalLM": "modeling_needs.NeedsModel",
+                },
+            }
+        )
+    )
     (folder / "configuration_needs.py").write_text(
         "import mexa_absent_package\nfrom transformers import PretrainedConfig\n\n\n"
-        "class NeedsConfig(PretrainedConfig):\n    model_type = 'needs-a-package'\n")
+        "class NeedsConfig(PretrainedConfig):\n    model_type = 'needs-a-package'\n"
+    )
     spec = ModelSpec(model=str(folder), trust_remote_code=True)
     with pytest.raises(ConfigError) as err:
         build_generator(spec, "experts.captioner.model")

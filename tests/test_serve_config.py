@@ -11,9 +11,9 @@ import pytest
 import yaml
 from ray.serve.schema import ServeDeploySchema
 
+from mexa_ray.config import FAST_REPLICA_ENV, load_config, parse_config
 from mexa_ray.serving.app import app_builder
 from mexa_ray.serving.serve_config import serve_config
-from mexa_ray.config import FAST_REPLICA_ENV, load_config, parse_config
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -23,7 +23,9 @@ def test_generated_config_is_valid_and_matches_the_app():
     data = serve_config(config, "gpu-1x80gb")
     schema = ServeDeploySchema.model_validate(data)
     (app,) = schema.applications
-    assert app.import_path == "mexa_ray.serving.app:app_builder" and app.args == {"config": "gpu-1x80gb"}
+    assert app.import_path == "mexa_ray.serving.app:app_builder" and app.args == {
+        "config": "gpu-1x80gb"
+    }
     # the builder Serve will call builds the same deployments, with the same settings
     built = app_builder(app.args)
     names = {built._bound_deployment.name}
@@ -33,8 +35,12 @@ def test_generated_config_is_valid_and_matches_the_app():
     lrm = by_name["aggregator"]
     assert lrm["ray_actor_options"] == {
         **config.aggregator.deployment.ray_actor_options,
-        "runtime_env": {"env_vars": config.serve.replica_env}}
-    assert by_name["orchestrator"]["max_ongoing_requests"] == config.router.deployment.max_ongoing_requests
+        "runtime_env": {"env_vars": config.serve.replica_env},
+    }
+    assert (
+        by_name["orchestrator"]["max_ongoing_requests"]
+        == config.router.deployment.max_ongoing_requests
+    )
 
 
 def test_replicas_get_the_serve_settings_and_only_the_ingress_logs_each_call():
@@ -45,14 +51,19 @@ def test_replicas_get_the_serve_settings_and_only_the_ingress_logs_each_call():
     config = load_config("analytic")
     by_name = deployments(config)
     assert {n: d["logging_config"]["enable_access_log"] for n, d in by_name.items()} == {
-        n: n == "ingress" for n in by_name}
-    assert all(d["ray_actor_options"]["runtime_env"] == {"env_vars": FAST_REPLICA_ENV}
-               for d in by_name.values())
+        n: n == "ingress" for n in by_name
+    }
+    assert all(
+        d["ray_actor_options"]["runtime_env"] == {"env_vars": FAST_REPLICA_ENV}
+        for d in by_name.values()
+    )
 
     data = config.model_dump()
     data["serve"] = {"access_log": "all", "replica_env": {}}
     data["experts"][0]["deployment"]["ray_actor_options"] = {
-        "num_cpus": 1, "runtime_env": {"env_vars": {"OMP_NUM_THREADS": "1"}}}
+        "num_cpus": 1,
+        "runtime_env": {"env_vars": {"OMP_NUM_THREADS": "1"}},
+    }
     by_name = deployments(parse_config(data))
     assert all(d["logging_config"]["enable_access_log"] for d in by_name.values())
     assert "runtime_env" not in by_name["orchestrator"]["ray_actor_options"]
@@ -76,8 +87,13 @@ def _children(bound) -> list:
 
 
 def test_committed_example_is_what_the_command_prints():
-    out = subprocess.run([sys.executable, "-m", "mexa_ray.cli", "build-config"], cwd=ROOT,
-                         capture_output=True, text=True, timeout=120)
+    out = subprocess.run(
+        [sys.executable, "-m", "mexa_ray.cli", "build-config"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert out.returncode == 0, out.stderr
     assert out.stdout == (ROOT / "deployments" / "serve_config.yaml").read_text()
     ServeDeploySchema.model_validate(yaml.safe_load(out.stdout))
@@ -102,19 +118,44 @@ def test_serve_deploy_accepts_the_generated_config_and_serve_status_is_healthy(t
     temp = tempfile.mkdtemp(prefix="mxl", dir="/tmp")  # Ray's socket paths must stay short
     env = {**os.environ, "RAY_AUTH_MODE": "token"}
     config = tmp_path / "serve_config.yaml"
-    out = subprocess.run([sys.executable, "-m", "mexa_ray.cli", "build-config", "--port",
-                          str(http)], capture_output=True, text=True, timeout=120, cwd=ROOT)
+    out = subprocess.run(
+        [sys.executable, "-m", "mexa_ray.cli", "build-config", "--port", str(http)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=ROOT,
+    )
     config.write_text(out.stdout)
     head = subprocess.Popen(
-        [str(bin_dir / "ray"), "start", "--head", "--block", f"--port={gcs}",
-         f"--dashboard-port={dashboard}", "--include-dashboard=true", "--num-cpus=4",
-         "--num-gpus=0", f"--temp-dir={temp}", "--disable-usage-stats"],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+        [
+            str(bin_dir / "ray"),
+            "start",
+            "--head",
+            "--block",
+            f"--port={gcs}",
+            f"--dashboard-port={dashboard}",
+            "--include-dashboard=true",
+            "--num-cpus=4",
+            "--num-gpus=0",
+            f"--temp-dir={temp}",
+            "--disable-usage-stats",
+        ],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
     address = ["-a", f"http://127.0.0.1:{dashboard}"]
 
     def serve(*args: str, timeout: float = 60) -> subprocess.CompletedProcess:
-        return subprocess.run([str(bin_dir / "serve"), *args], env=env, capture_output=True,
-                              text=True, timeout=timeout, cwd=tmp_path)
+        return subprocess.run(
+            [str(bin_dir / "serve"), *args],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            cwd=tmp_path,
+        )
 
     try:
         deployed = None
@@ -138,9 +179,15 @@ def test_serve_deploy_accepts_the_generated_config_and_serve_status_is_healthy(t
         assert {d["status"] for d in deployments.values()} == {"HEALTHY"}
         assert len(deployments) == 3 + len(load_config().experts)
         note = base64.b64encode(b"The meeting is on Tuesday.").decode()
-        r = httpx.post(f"http://127.0.0.1:{http}/v1/reason", timeout=120, json={
-            "question": "What day is the meeting?", "options": ["Monday", "Tuesday"],
-            "media": [{"type": "text", "data": note, "format": "txt"}]})
+        r = httpx.post(
+            f"http://127.0.0.1:{http}/v1/reason",
+            timeout=120,
+            json={
+                "question": "What day is the meeting?",
+                "options": ["Monday", "Tuesday"],
+                "media": [{"type": "text", "data": note, "format": "txt"}],
+            },
+        )
         assert r.status_code == 200 and r.json()["answer"] == "Tuesday", r.text
     finally:
         serve("shutdown", "-y", *address)

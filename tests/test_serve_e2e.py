@@ -9,8 +9,8 @@ import time
 import httpx
 import pytest
 
-from mexa_ray.serving import runtime
 from mexa_ray.errors import MexaError
+from mexa_ray.serving import runtime
 
 pytestmark = pytest.mark.serve
 
@@ -46,8 +46,9 @@ def test_table_question_over_http(http, demo_requests):
     assert a["request_id"] and a["timings"]["total_s"] >= a["timings"]["experts_s"]
 
 
-@pytest.mark.parametrize("index, expected", [(0, "benign"), (1, "3"), (2, "music"),
-                                             (3, "rightwards"), (4, "green")])
+@pytest.mark.parametrize(
+    "index, expected", [(0, "benign"), (1, "3"), (2, "music"), (3, "rightwards"), (4, "green")]
+)
 def test_analytic_pipeline_answers_the_demo_questions(http, demo_requests, index, expected):
     a = reason(http, demo_requests[index]).json()
     assert a["answer"] == expected, a
@@ -56,9 +57,14 @@ def test_analytic_pipeline_answers_the_demo_questions(http, demo_requests, index
 
 def test_uploaded_media_travel_by_reference(http, media_dir):
     data = base64.b64encode((media_dir / "melody.wav").read_bytes()).decode()
-    r = reason(http, {"question": "Is this recording music, speech, or noise?",
-                      "options": ["music", "speech", "noise"],
-                      "media": [{"type": "audio", "data": data}]})  # format sniffed from bytes
+    r = reason(
+        http,
+        {
+            "question": "Is this recording music, speech, or noise?",
+            "options": ["music", "speech", "noise"],
+            "media": [{"type": "audio", "data": data}],
+        },
+    )  # format sniffed from bytes
     assert r.status_code == 200, r.text
     a = r.json()
     assert a["answer"] == "music"
@@ -86,22 +92,63 @@ def _b64(raw: bytes) -> str:
 BAD_BODIES = [
     ({"question": ""}, 422, "invalid_request", "question"),
     ({"options": ["a"]}, 422, "invalid_request", "question"),
-    ({"question": "q", "media": [{"type": "smell", "path": "x"}]}, 422, "invalid_request",
-     "media.0.type"),
-    ({"question": "q", "media": [{"type": "audio", "path": "missing.wav"}]}, 403,
-     "media_access_denied", "media.0.path"),
-    ({"question": "q", "media": [{"type": "table", "path": "/etc/passwd"}]}, 403,
-     "media_access_denied", "media.0.path"),
-    ({"question": "q", "media": [{"type": "image", "data": _b64(b"\x89PNG\r\n\x1a\nbroken")}]},
-     422, "invalid_media", "media.0.data"),
-    ({"question": "q", "media": [{"type": "audio", "data": "%%not base64%%"}]}, 422,
-     "invalid_media", "media.0.data"),
-    ({"question": "q", "media": [{"type": "points", "data": _b64(b"ply\nformat ascii 1.0\nbad"),
-                                  "format": "ply"}]}, 422, "invalid_media", "media.0.data"),
-    ({"question": "q", "media": [{"type": "audio", "data": _b64(b"xx"), "format": "docx"}]}, 415,
-     "unsupported_media", "media.0.format"),
-    ({"question": "q", "media": [{"type": "text", "data": _b64(b"hello")}],
-      "experts": ["nobody"]}, 422, "unknown_expert", "experts.0"),
+    (
+        {"question": "q", "media": [{"type": "smell", "path": "x"}]},
+        422,
+        "invalid_request",
+        "media.0.type",
+    ),
+    (
+        {"question": "q", "media": [{"type": "audio", "path": "missing.wav"}]},
+        403,
+        "media_access_denied",
+        "media.0.path",
+    ),
+    (
+        {"question": "q", "media": [{"type": "table", "path": "/etc/passwd"}]},
+        403,
+        "media_access_denied",
+        "media.0.path",
+    ),
+    (
+        {"question": "q", "media": [{"type": "image", "data": _b64(b"\x89PNG\r\n\x1a\nbroken")}]},
+        422,
+        "invalid_media",
+        "media.0.data",
+    ),
+    (
+        {"question": "q", "media": [{"type": "audio", "data": "%%not base64%%"}]},
+        422,
+        "invalid_media",
+        "media.0.data",
+    ),
+    (
+        {
+            "question": "q",
+            "media": [
+                {"type": "points", "data": _b64(b"ply\nformat ascii 1.0\nbad"), "format": "ply"}
+            ],
+        },
+        422,
+        "invalid_media",
+        "media.0.data",
+    ),
+    (
+        {"question": "q", "media": [{"type": "audio", "data": _b64(b"xx"), "format": "docx"}]},
+        415,
+        "unsupported_media",
+        "media.0.format",
+    ),
+    (
+        {
+            "question": "q",
+            "media": [{"type": "text", "data": _b64(b"hello")}],
+            "experts": ["nobody"],
+        },
+        422,
+        "unknown_expert",
+        "experts.0",
+    ),
 ]
 
 
@@ -114,8 +161,9 @@ def test_bad_input_is_a_4xx_with_the_error_body(http, body, status, kind, field)
 
 
 def test_missing_file_under_a_root_is_named(http, media_dir):
-    r = reason(http, {"question": "q", "media": [{"type": "audio",
-                                                   "path": str(media_dir / "nope.wav")}]})
+    r = reason(
+        http, {"question": "q", "media": [{"type": "audio", "path": str(media_dir / "nope.wav")}]}
+    )
     assert r.status_code == 422 and "no such file" in r.json()["error"]["message"]
 
 
@@ -125,8 +173,10 @@ def test_malformed_json_and_wrong_shape(http):
     r = http.post("/v1/reason", json=["a", "list"])
     assert r.status_code == 422 and "JSON object" in r.json()["error"]["message"]
     # nested 100,000 deep (the parser's recursion): the error body, not a plain-text 500
-    for deep in (b"[" * 100_000 + b"]" * 100_000,
-                 b'{"question": "q", "media": ' + b"[" * 900 + b"]" * 900 + b"}"):
+    for deep in (
+        b"[" * 100_000 + b"]" * 100_000,
+        b'{"question": "q", "media": ' + b"[" * 900 + b"]" * 900 + b"}",
+    ):
         r = http.post("/v1/reason", content=deep, headers={"content-type": "application/json"})
         assert 400 <= r.status_code < 500, (r.status_code, r.text[:200])
         assert r.json()["error"]["message"]
@@ -143,8 +193,15 @@ def test_service_keeps_serving_after_bad_input(http, demo_requests):
 def ask_note(http, experts: list[str], **extra) -> tuple[dict, float]:
     """Ask about a short uploaded note with the named experts; (answer, seconds taken)."""
     started = time.perf_counter()
-    r = reason(http, {"question": "What does the note say?", "experts": experts, **extra,
-                      "media": [{"type": "text", "data": _b64(b"A short note."), "format": "txt"}]})
+    r = reason(
+        http,
+        {
+            "question": "What does the note say?",
+            "experts": experts,
+            **extra,
+            "media": [{"type": "text", "data": _b64(b"A short note."), "format": "txt"}],
+        },
+    )
     elapsed = time.perf_counter() - started
     assert r.status_code == 200, r.text
     return r.json(), elapsed
@@ -160,8 +217,14 @@ def test_experts_run_in_parallel(http):
     assert elapsed < 0.9, f"sequential would take >= 1.0 s; took {elapsed:.2f}s"
     # the timeline the playground draws: stages in order, both experts' rows overlapping
     timeline = answer["timeline"]
-    assert [t["stage"] for t in timeline] == ["ingress", "routing", "expert", "expert",
-                                              "aggregation", "total"]
+    assert [t["stage"] for t in timeline] == [
+        "ingress",
+        "routing",
+        "expert",
+        "expert",
+        "aggregation",
+        "total",
+    ]
     rows = {t["expert"]: t for t in timeline if t["stage"] == "expert"}
     assert {r["status"] for r in rows.values()} == {"reported"}
     ra, rb = rows["slow-a"], rows["slow-b"]
@@ -186,7 +249,9 @@ def test_expert_past_its_deadline_is_reported_missing(http):
     a, elapsed = ask_note(http, ["text-reader", "sluggish"])
     assert [x["expert"] for x in a["reports"]] == ["text-reader"]
     assert a["missing"][0]["expert"] == "sluggish"
-    assert "timed out" in a["missing"][0]["reason"] and "expert timeout" in a["missing"][0]["reason"]
+    assert (
+        "timed out" in a["missing"][0]["reason"] and "expert timeout" in a["missing"][0]["reason"]
+    )
     assert elapsed < 4.0  # the 5 s expert was not waited for
 
 

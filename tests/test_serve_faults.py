@@ -16,16 +16,22 @@ from mexa_ray.config import parse_config
 
 pytestmark = pytest.mark.serve
 
-SMALL = {"num_replicas": 1, "max_ongoing_requests": 16,
-         "ray_actor_options": {"num_cpus": 0.05}}
+SMALL = {"num_replicas": 1, "max_ongoing_requests": 16, "ray_actor_options": {"num_cpus": 0.05}}
 APP = "mexa-faults"
 REQUESTS = 16
 
 
 def synthetic(name: str, delay_s: float) -> dict:
-    return {"name": name, "backend": "synthetic", "modalities": ["text"], "skills": ["T1"],
-            "description": f"Reads a note ({name}).", "timeout_s": 10,
-            "settings": {"delay_s": delay_s}, "deployment": SMALL}
+    return {
+        "name": name,
+        "backend": "synthetic",
+        "modalities": ["text"],
+        "skills": ["T1"],
+        "description": f"Reads a note ({name}).",
+        "timeout_s": 10,
+        "settings": {"delay_s": delay_s},
+        "deployment": SMALL,
+    }
 
 
 @pytest.fixture(scope="module")
@@ -35,12 +41,16 @@ def faults(serve_app):
     from mexa_ray.serving.app import build_app
 
     _, base_url = serve_app
-    config = parse_config({
-        "name": APP, "request_deadline_s": 20,
-        "router": {"deployment": SMALL}, "aggregator": {"deployment": SMALL},
-        "ingress": {"deployment": SMALL},
-        "experts": [synthetic("victim", 3.0), synthetic("steady", 0.2)],
-    })
+    config = parse_config(
+        {
+            "name": APP,
+            "request_deadline_s": 20,
+            "router": {"deployment": SMALL},
+            "aggregator": {"deployment": SMALL},
+            "ingress": {"deployment": SMALL},
+            "experts": [synthetic("victim", 3.0), synthetic("steady", 0.2)],
+        }
+    )
     serve.run(build_app(config), name=APP, route_prefix="/faults")
     yield f"{base_url}/faults"
     serve.delete(APP)
@@ -49,15 +59,26 @@ def faults(serve_app):
 def replica_actors(deployment: str) -> list[str]:
     import ray
 
-    return [a["name"] for a in ray.util.list_named_actors(all_namespaces=True)
-            if a["name"].startswith(f"SERVE_REPLICA::{APP}#{deployment}#")]
+    return [
+        a["name"]
+        for a in ray.util.list_named_actors(all_namespaces=True)
+        if a["name"].startswith(f"SERVE_REPLICA::{APP}#{deployment}#")
+    ]
 
 
 def ask(url: str) -> tuple[int, dict, float]:
     started = time.perf_counter()
-    r = httpx.post(f"{url}/v1/reason", timeout=60, json={
-        "question": "What does the note say?", "experts": ["victim", "steady"],
-        "media": [{"type": "text", "format": "txt", "data": base64.b64encode(b"hello").decode()}]})
+    r = httpx.post(
+        f"{url}/v1/reason",
+        timeout=60,
+        json={
+            "question": "What does the note say?",
+            "experts": ["victim", "steady"],
+            "media": [
+                {"type": "text", "format": "txt", "data": base64.b64encode(b"hello").decode()}
+            ],
+        },
+    )
     return r.status_code, r.json(), time.perf_counter() - started
 
 

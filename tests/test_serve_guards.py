@@ -29,14 +29,18 @@ def guarded(serve_app):
     from mexa_ray.serving.app import build_app
 
     _, base_url = serve_app
-    text_reader = next(e for e in load_config("analytic").model_dump()["experts"]
-                       if e["name"] == "text-reader")
-    config = parse_config({
-        "name": "mexa-guarded",
-        "router": {"deployment": SMALL}, "aggregator": {"deployment": SMALL},
-        "ingress": {"max_body_bytes": 4000, "deployment": SMALL},
-        "experts": [{**text_reader, "deployment": SMALL}],
-    })
+    text_reader = next(
+        e for e in load_config("analytic").model_dump()["experts"] if e["name"] == "text-reader"
+    )
+    config = parse_config(
+        {
+            "name": "mexa-guarded",
+            "router": {"deployment": SMALL},
+            "aggregator": {"deployment": SMALL},
+            "ingress": {"max_body_bytes": 4000, "deployment": SMALL},
+            "experts": [{**text_reader, "deployment": SMALL}],
+        }
+    )
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("MEXA_API_KEYS", "key-one, key-two")
         app = build_app(config)
@@ -46,22 +50,38 @@ def guarded(serve_app):
 
 
 def note(question: str = "What does the note say?") -> dict:
-    return {"question": question, "media": [{"type": "text", "format": "txt",
-                                             "data": base64.b64encode(b"The key is blue.").decode()}]}
+    return {
+        "question": question,
+        "media": [
+            {
+                "type": "text",
+                "format": "txt",
+                "data": base64.b64encode(b"The key is blue.").decode(),
+            }
+        ],
+    }
 
 
 def test_every_route_but_healthz_needs_a_key(guarded):
     assert httpx.get(f"{guarded}/healthz").status_code == 200
-    for headers in ({}, {"authorization": "Bearer wrong"}, {"authorization": "key-one"},
-                    {"authorization": "Basic a2V5LW9uZQ=="}):
+    for headers in (
+        {},
+        {"authorization": "Bearer wrong"},
+        {"authorization": "key-one"},
+        {"authorization": "Basic a2V5LW9uZQ=="},
+    ):
         r = httpx.post(f"{guarded}/v1/reason", json=note(), headers=headers, timeout=60)
         assert r.status_code == 401, headers
         assert r.json()["error"]["type"] == "unauthorized"
         assert r.headers["www-authenticate"] == "Bearer"
         assert httpx.get(f"{guarded}/v1/experts", headers=headers).status_code == 401
     for key in ("key-one", "key-two"):
-        r = httpx.post(f"{guarded}/v1/reason", json=note(),
-                       headers={"authorization": f"Bearer {key}"}, timeout=60)
+        r = httpx.post(
+            f"{guarded}/v1/reason",
+            json=note(),
+            headers={"authorization": f"Bearer {key}"},
+            timeout=60,
+        )
         assert r.status_code == 200, r.text
         assert r.json()["reports"][0]["expert"] == "text-reader"
 
@@ -73,8 +93,10 @@ def test_openai_client_sends_its_key(guarded):
     client = openai.OpenAI(base_url=f"{guarded}/v1", api_key="key-two", max_retries=0)
     assert [m.id for m in client.models.list()] == ["mexa-guarded"]
     with pytest.raises(openai.UnprocessableEntityError):  # no media is fine; no question is not
-        client.chat.completions.create(model="mexa-guarded", messages=[
-            {"role": "user", "content": [{"type": "text", "text": " "}]}])
+        client.chat.completions.create(
+            model="mexa-guarded",
+            messages=[{"role": "user", "content": [{"type": "text", "text": " "}]}],
+        )
     assert client.chat.completions.create(model="mexa-guarded", messages=messages).choices
 
 
@@ -89,8 +111,11 @@ def test_body_over_the_limit_is_413(guarded):
         yield b"y" * 5000
         yield b'"}'
 
-    r = httpx.post(f"{guarded}/v1/reason", content=chunked(),
-                   headers={**auth, "content-type": "application/json"})
+    r = httpx.post(
+        f"{guarded}/v1/reason",
+        content=chunked(),
+        headers={**auth, "content-type": "application/json"},
+    )
     assert r.status_code == 413
     r = httpx.post(f"{guarded}/v1/reason", json=note(), headers=auth, timeout=60)
     assert r.status_code == 200  # still serving
@@ -105,15 +130,32 @@ def busy(serve_app):
     from mexa_ray.serving.app import build_app
 
     _, base_url = serve_app
-    config = parse_config({
-        "name": "mexa-busy",
-        "router": {"deployment": {**SMALL, "max_ongoing_requests": 1, "max_queued_requests": 1,
-                                  "retry_after_s": 2}},
-        "aggregator": {"deployment": SMALL}, "ingress": {"deployment": SMALL},
-        "experts": [{"name": "slow", "backend": "synthetic", "modalities": ["text"],
-                     "skills": ["T1"], "description": "Reads a note slowly.",
-                     "settings": {"delay_s": 1.0}, "deployment": SMALL}],
-    })
+    config = parse_config(
+        {
+            "name": "mexa-busy",
+            "router": {
+                "deployment": {
+                    **SMALL,
+                    "max_ongoing_requests": 1,
+                    "max_queued_requests": 1,
+                    "retry_after_s": 2,
+                }
+            },
+            "aggregator": {"deployment": SMALL},
+            "ingress": {"deployment": SMALL},
+            "experts": [
+                {
+                    "name": "slow",
+                    "backend": "synthetic",
+                    "modalities": ["text"],
+                    "skills": ["T1"],
+                    "description": "Reads a note slowly.",
+                    "settings": {"delay_s": 1.0},
+                    "deployment": SMALL,
+                }
+            ],
+        }
+    )
     serve.run(build_app(config), name=config.name, route_prefix="/busy")
     yield f"{base_url}/busy"
     serve.delete(config.name)
@@ -147,17 +189,33 @@ def crowded(serve_app):
 
     _, base_url = serve_app
     wide = {**SMALL, "max_ongoing_requests": 16}
-    config = parse_config({
-        "name": "mexa-crowded", "router": {"deployment": wide},
-        "aggregator": {"deployment": wide}, "ingress": {"deployment": wide},
-        "experts": [{"name": "narrow", "backend": "synthetic", "modalities": ["text"],
-                     "skills": ["T1"], "description": "Reads a note slowly, one at a time.",
-                     "settings": {"delay_s": 1.0},
-                     "deployment": {**SMALL, "max_ongoing_requests": 1,
-                                    "max_queued_requests": 1}},
-                    {"name": "quick", "backend": "synthetic", "modalities": ["text"],
-                     "skills": ["T1"], "description": "Reads a note.", "deployment": wide}],
-    })
+    config = parse_config(
+        {
+            "name": "mexa-crowded",
+            "router": {"deployment": wide},
+            "aggregator": {"deployment": wide},
+            "ingress": {"deployment": wide},
+            "experts": [
+                {
+                    "name": "narrow",
+                    "backend": "synthetic",
+                    "modalities": ["text"],
+                    "skills": ["T1"],
+                    "description": "Reads a note slowly, one at a time.",
+                    "settings": {"delay_s": 1.0},
+                    "deployment": {**SMALL, "max_ongoing_requests": 1, "max_queued_requests": 1},
+                },
+                {
+                    "name": "quick",
+                    "backend": "synthetic",
+                    "modalities": ["text"],
+                    "skills": ["T1"],
+                    "description": "Reads a note.",
+                    "deployment": wide,
+                },
+            ],
+        }
+    )
     serve.run(build_app(config), name=config.name, route_prefix="/crowded")
     yield f"{base_url}/crowded"
     serve.delete(config.name)
@@ -165,8 +223,9 @@ def crowded(serve_app):
 
 def test_an_expert_with_a_full_queue_is_missing_as_unscheduled(crowded):
     def call(_):
-        return httpx.post(f"{crowded}/v1/reason", json={**note(), "experts": ["narrow", "quick"]},
-                          timeout=30)
+        return httpx.post(
+            f"{crowded}/v1/reason", json={**note(), "experts": ["narrow", "quick"]}, timeout=30
+        )
 
     with ThreadPoolExecutor(4) as pool:
         responses = list(pool.map(call, range(4)))
@@ -196,8 +255,9 @@ class _MediaHost(SimpleHTTPRequestHandler):
 
 @pytest.fixture(scope="module")
 def media_host(media_dir):
-    server = ThreadingHTTPServer(("127.0.0.1", 0),
-                                 functools.partial(_MediaHost, directory=str(media_dir)))
+    server = ThreadingHTTPServer(
+        ("127.0.0.1", 0), functools.partial(_MediaHost, directory=str(media_dir))
+    )
     threading.Thread(target=server.serve_forever, daemon=True).start()
     yield f"http://127.0.0.1:{server.server_address[1]}"
     server.shutdown()
@@ -212,35 +272,61 @@ def limited(serve_app, media_dir, media_host):
     from mexa_ray.serving.app import build_app
 
     _, base_url = serve_app
-    experts = [{**e, "deployment": SMALL} for e in load_config("analytic").model_dump()["experts"]
-               if e["name"] in ("visual-stats", "audio-signal")]
-    config = parse_config({
-        "name": "mexa-limited",
-        "router": {"deployment": SMALL}, "aggregator": {"deployment": SMALL},
-        "ingress": {"media_roots": [str(media_dir)], "url_hosts": [media_host.split("//")[1]],
-                    "max_media_bytes": 2**20, "max_media_seconds": 4, "deployment": SMALL},
-        "experts": experts,
-    })
+    experts = [
+        {**e, "deployment": SMALL}
+        for e in load_config("analytic").model_dump()["experts"]
+        if e["name"] in ("visual-stats", "audio-signal")
+    ]
+    config = parse_config(
+        {
+            "name": "mexa-limited",
+            "router": {"deployment": SMALL},
+            "aggregator": {"deployment": SMALL},
+            "ingress": {
+                "media_roots": [str(media_dir)],
+                "url_hosts": [media_host.split("//")[1]],
+                "max_media_bytes": 2**20,
+                "max_media_seconds": 4,
+                "deployment": SMALL,
+            },
+            "experts": experts,
+        }
+    )
     serve.run(build_app(config), name=config.name, route_prefix="/limited")
     yield f"{base_url}/limited"
     serve.delete(config.name)
 
 
 def colour_question(media: dict) -> dict:
-    return {"question": "What colour is the disc?", "options": ["red", "green", "blue"],
-            "media": [media]}
+    return {
+        "question": "What colour is the disc?",
+        "options": ["red", "green", "blue"],
+        "media": [media],
+    }
 
 
 def test_media_urls_only_from_allowed_hosts(limited, media_host):
-    r = httpx.post(f"{limited}/v1/reason", timeout=60, json=colour_question(
-        {"type": "image", "url": f"{media_host}/green_disc.png"}))
+    r = httpx.post(
+        f"{limited}/v1/reason",
+        timeout=60,
+        json=colour_question({"type": "image", "url": f"{media_host}/green_disc.png"}),
+    )
     assert r.status_code == 200, r.text
     assert r.json()["answer"] == "green" and r.json()["reports"][0]["expert"] == "visual-stats"
     client = openai.OpenAI(base_url=f"{limited}/v1", api_key="-", max_retries=0)
-    reply = client.chat.completions.create(model="mexa-limited", messages=[{"role": "user", "content": [
-        {"type": "text", "text": "What colour is the disc?"},
-        {"type": "image_url", "image_url": {"url": f"{media_host}/green_disc.png"}}]}],
-        extra_body={"mexa": {"options": ["red", "green", "blue"]}})
+    reply = client.chat.completions.create(
+        model="mexa-limited",
+        messages=[
+            {
+                "role": "user",
+                "content": [
+                    {"type": "text", "text": "What colour is the disc?"},
+                    {"type": "image_url", "image_url": {"url": f"{media_host}/green_disc.png"}},
+                ],
+            }
+        ],
+        extra_body={"mexa": {"options": ["red", "green", "blue"]}},
+    )
     assert reply.choices[0].message.content == "green"
 
     port = media_host.rsplit(":", 1)[1]
@@ -252,28 +338,49 @@ def test_media_urls_only_from_allowed_hosts(limited, media_host):
         (f"{media_host}/room.ply", 413, "limit is 1048576"),  # 1.4 MB
     ]
     for url, status, words in refused:
-        r = httpx.post(f"{limited}/v1/reason", timeout=60,
-                       json=colour_question({"type": "image", "url": url}))
+        r = httpx.post(
+            f"{limited}/v1/reason", timeout=60, json=colour_question({"type": "image", "url": url})
+        )
         assert r.status_code == status, (url, r.text)
         assert r.json()["error"]["field"] == "media.0.url" and words in r.json()["error"]["message"]
     with pytest.raises(openai.PermissionDeniedError) as info:
-        client.chat.completions.create(model="mexa-limited", messages=[{"role": "user", "content": [
-            {"type": "text", "text": "What colour?"},
-            {"type": "image_url", "image_url": {"url": "http://169.254.169.254/latest/x.png"}}]}])
+        client.chat.completions.create(
+            model="mexa-limited",
+            messages=[
+                {
+                    "role": "user",
+                    "content": [
+                        {"type": "text", "text": "What colour?"},
+                        {
+                            "type": "image_url",
+                            "image_url": {"url": "http://169.254.169.254/latest/x.png"},
+                        },
+                    ],
+                }
+            ],
+        )
     assert info.value.body["param"] == "messages.0.content.1.image_url.url"
 
 
 def test_audio_and_video_over_the_duration_limit_are_413(limited, media_dir):
     melody = media_dir / "melody.wav"  # 6 s
-    for item, field in (({"type": "audio", "path": str(melody)}, "media.0.path"),
-                        ({"type": "audio", "data": base64.b64encode(melody.read_bytes()).decode()},
-                         "media.0.data")):
-        r = httpx.post(f"{limited}/v1/reason", timeout=60,
-                       json={"question": "Is this music?", "media": [item]})
+    for item, field in (
+        ({"type": "audio", "path": str(melody)}, "media.0.path"),
+        ({"type": "audio", "data": base64.b64encode(melody.read_bytes()).decode()}, "media.0.data"),
+    ):
+        r = httpx.post(
+            f"{limited}/v1/reason", timeout=60, json={"question": "Is this music?", "media": [item]}
+        )
         assert r.status_code == 413, r.text
         error = r.json()["error"]
         assert error["field"] == field and "lasts 6.0 s; the limit is 4 s" in error["message"]
-    r = httpx.post(f"{limited}/v1/reason", timeout=60, json={  # a 3 s video is within it
-        "question": "Which way does the square move?", "options": ["left", "right"],
-        "media": [{"type": "video", "path": str(media_dir / "red_square.mp4")}]})
+    r = httpx.post(
+        f"{limited}/v1/reason",
+        timeout=60,
+        json={  # a 3 s video is within it
+            "question": "Which way does the square move?",
+            "options": ["left", "right"],
+            "media": [{"type": "video", "path": str(media_dir / "red_square.mp4")}],
+        },
+    )
     assert r.status_code == 200, r.text

@@ -43,12 +43,14 @@ def test_the_transport_is_chosen_per_query(ray_session):
     import ray
 
     handles = Handles(FakeHandle())
-    assert handles.by_value.opts == {"_by_reference": False, "request_serialization": "pickle",
-                                     "response_serialization": "pickle"}
+    assert handles.by_value.opts == {
+        "_by_reference": False,
+        "request_serialization": "pickle",
+        "response_serialization": "pickle",
+    }
     assert handles.by_reference.opts == {"_by_reference": True}
     inline = Query("q", media=[Media("text", ref=b"note", format="txt", sha256="c" * 64)])
-    stored = Query("q", media=[Media("text", ref=ray.put(b"note"), format="txt",
-                                     sha256="d" * 64)])
+    stored = Query("q", media=[Media("text", ref=ray.put(b"note"), format="txt", sha256="d" * 64)])
     assert handles.for_query(inline) is handles.by_value
     assert handles.for_query(stored) is handles.by_reference
 
@@ -61,9 +63,13 @@ def test_an_expert_reads_inline_and_stored_uploads_alike(ray_session, tmp_path, 
 
     monkeypatch.setenv("MEXA_MEDIA_CACHE", str(tmp_path))
     one, two = b"first note", b"second note"
-    query = Query("q", media=[
-        Media("text", ref=one, format="txt", sha256=hashlib.sha256(one).hexdigest()),
-        Media("text", ref=ray.put(two), format="txt", sha256=hashlib.sha256(two).hexdigest())])
+    query = Query(
+        "q",
+        media=[
+            Media("text", ref=one, format="txt", sha256=hashlib.sha256(one).hexdigest()),
+            Media("text", ref=ray.put(two), format="txt", sha256=hashlib.sha256(two).hexdigest()),
+        ],
+    )
     local = asyncio.run(materialise(query))
     assert [open(m.path, "rb").read() for m in local.media] == [one, two]
     assert all(m.ref is None for m in local.media)
@@ -75,24 +81,43 @@ def test_an_app_on_actor_calls_answers_inline_and_stored_uploads(serve_app):
 
     from ray import serve
 
-    from mexa_ray.serving import runtime
     from mexa_ray.config import parse_config
+    from mexa_ray.serving import runtime
 
     small = {"num_replicas": 1, "ray_actor_options": {"num_cpus": 0.05}}
-    config = parse_config({
-        "name": "mexa-actor-calls", "serve": {"transport": "actor"},
-        "router": {"deployment": small}, "aggregator": {"deployment": small},
-        "ingress": {"deployment": small},
-        "experts": [{"name": "reader", "backend": "text", "modalities": ["text"],
-                     "skills": ["T1"], "description": "Reads text.", "deployment": small}]})
+    config = parse_config(
+        {
+            "name": "mexa-actor-calls",
+            "serve": {"transport": "actor"},
+            "router": {"deployment": small},
+            "aggregator": {"deployment": small},
+            "ingress": {"deployment": small},
+            "experts": [
+                {
+                    "name": "reader",
+                    "backend": "text",
+                    "modalities": ["text"],
+                    "skills": ["T1"],
+                    "description": "Reads text.",
+                    "deployment": small,
+                }
+            ],
+        }
+    )
     handle = runtime.deploy(config, route_prefix=None)
     try:
         for words in (1, 20_000):  # inline, then over INLINE_BYTES: in the object store
             note = ("The key is blue. " + "filler " * words).encode()
-            answer = runtime.ask(handle, {
-                "question": "What colour is the key?", "experts": ["reader"],
-                "media": [{"type": "text", "format": "txt",
-                           "data": base64.b64encode(note).decode()}]})
+            answer = runtime.ask(
+                handle,
+                {
+                    "question": "What colour is the key?",
+                    "experts": ["reader"],
+                    "media": [
+                        {"type": "text", "format": "txt", "data": base64.b64encode(note).decode()}
+                    ],
+                },
+            )
             assert answer["missing"] == [], answer
             assert "The key is blue." in answer["reports"][0]["text"]
     finally:

@@ -33,31 +33,50 @@ CHAT_TEMPLATE = (
     "{% else %}{% for part in message['content'] %}"
     "{% if part['type'] == 'image' %}<image>{% elif part['type'] == 'text' %}{{ part['text'] }}"
     "{% endif %}{% endfor %}{% endif %}<|im_end|>\n{% endfor %}"
-    "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}")
+    "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
+)
 
 
 def corpus() -> list[str]:
     """Text like the prompts the models will see, so the trained BPE covers it compactly."""
-    lines = [ROUTER_SYSTEM, AGGREGATOR_SYSTEM, *EXPERT_INSTRUCTIONS.values(),
-             *REPORT_TEMPLATES.values(), "Answer: (A) (B) (C) (D) A, B, C, D, E, F, G"]
+    lines = [
+        ROUTER_SYSTEM,
+        AGGREGATOR_SYSTEM,
+        *EXPERT_INSTRUCTIONS.values(),
+        *REPORT_TEMPLATES.values(),
+        "Answer: (A) (B) (C) (D) A, B, C, D, E, F, G",
+    ]
     lines += [f"{s.id}: {s.name}. {s.description} {s.area}" for s in DEFAULT_SKILLS]
-    lines += ["The audio is music with a steady tempo. The scene has a table and two chairs.",
-              "What is the dominant sound? Is this music, speech or noise? 0 1 2 3 4 5 6 7 8 9"]
+    lines += [
+        "The audio is music with a steady tempo. The scene has a table and two chairs.",
+        "What is the dominant sound? Is this music, speech or noise? 0 1 2 3 4 5 6 7 8 9",
+    ]
     return lines * 3
 
 
-def train_tokenizer(vocab_size: int = 600, extra_special: tuple[str, ...] = (),
-                    eos: str = "<|im_end|>", template: str = CHAT_TEMPLATE,
-                    bos: str | None = None) -> PreTrainedTokenizerFast:
+def train_tokenizer(
+    vocab_size: int = 600,
+    extra_special: tuple[str, ...] = (),
+    eos: str = "<|im_end|>",
+    template: str = CHAT_TEMPLATE,
+    bos: str | None = None,
+) -> PreTrainedTokenizerFast:
     tok = Tokenizer(models.BPE())
     tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     tok.decoder = decoders.ByteLevel()
-    trainer = trainers.BpeTrainer(vocab_size=vocab_size,
-                                  special_tokens=SPECIAL + list(extra_special),
-                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
+    trainer = trainers.BpeTrainer(
+        vocab_size=vocab_size,
+        special_tokens=SPECIAL + list(extra_special),
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+    )
     tok.train_from_iterator(corpus(), trainer)
-    fast = PreTrainedTokenizerFast(tokenizer_object=tok, eos_token=eos, bos_token=bos,
-                                   pad_token="<|endoftext|>", unk_token=None)
+    fast = PreTrainedTokenizerFast(
+        tokenizer_object=tok,
+        eos_token=eos,
+        bos_token=bos,
+        pad_token="<|endoftext|>",
+        unk_token=None,
+    )
     fast.chat_template = template
     return fast
 
@@ -66,19 +85,32 @@ def _text_config(tokenizer, config_class=None, **extra):
     from transformers import Qwen2Config
 
     return (config_class or Qwen2Config)(
-        vocab_size=len(tokenizer), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
-        num_attention_heads=2, num_key_value_heads=1, max_position_embeddings=4096,
-        tie_word_embeddings=True, eos_token_id=tokenizer.eos_token_id,
-        pad_token_id=tokenizer.pad_token_id, bos_token_id=None, **extra)
+        vocab_size=len(tokenizer),
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        num_key_value_heads=1,
+        max_position_embeddings=4096,
+        tie_word_embeddings=True,
+        eos_token_id=tokenizer.eos_token_id,
+        pad_token_id=tokenizer.pad_token_id,
+        bos_token_id=None,
+        **extra,
+    )
 
 
 def varied_prompts(seed: int = 0) -> list[list[dict]]:
     """Conversations of many lengths (up to a few thousand tokens) made of prompt-like words."""
     rng = random.Random(seed)
     words = " ".join(corpus()).split()
-    return [[{"role": "system", "content": rng.choice([ROUTER_SYSTEM, AGGREGATOR_SYSTEM])},
-             {"role": "user", "content": " ".join(rng.choice(words) for _ in range(n))}]
-            for n in (5, 20, 40, 80, 120, 200, 300, 450, 600, 900)]
+    return [
+        [
+            {"role": "system", "content": rng.choice([ROUTER_SYSTEM, AGGREGATOR_SYSTEM])},
+            {"role": "user", "content": " ".join(rng.choice(words) for _ in range(n))},
+        ]
+        for n in (5, 20, 40, 80, 120, 200, 300, 450, 600, 900)
+    ]
 
 
 def teach(model, tokenizer, prompts: list[list[dict]], reply: str, steps: int = 300) -> None:
@@ -103,10 +135,17 @@ def teach(model, tokenizer, prompts: list[list[dict]], reply: str, steps: int = 
     model.eval()
 
 
-def causal_lm(folder: Path, reply: str | None = None, seed: int = 0,
-              template: str = CHAT_TEMPLATE, eos: str = "<|im_end|>", bos: str | None = None,
-              extra_special: tuple[str, ...] = (), sampling: dict | None = None,
-              steps: int = 300) -> Path:
+def causal_lm(
+    folder: Path,
+    reply: str | None = None,
+    seed: int = 0,
+    template: str = CHAT_TEMPLATE,
+    eos: str = "<|im_end|>",
+    bos: str | None = None,
+    extra_special: tuple[str, ...] = (),
+    sampling: dict | None = None,
+    steps: int = 300,
+) -> Path:
     """A 2-layer Qwen2 chat model with a trained BPE tokenizer and a chat template (ChatML unless
     given); random weights, or taught to answer `reply` to any prompt. `sampling` goes into its
     generation_config, as a checkpoint's own decoding defaults do."""
@@ -139,31 +178,55 @@ def llava(folder: Path, reply: str | None = None, seed: int = 0) -> Path:
 
     torch.manual_seed(seed)
     tokenizer = train_tokenizer()
-    vision = CLIPVisionConfig(hidden_size=32, intermediate_size=64, num_hidden_layers=1,
-                              num_attention_heads=2, image_size=32, patch_size=8,
-                              projection_dim=32)
-    config = LlavaConfig(vision_config=vision, text_config=_text_config(tokenizer),
-                         image_token_id=tokenizer.convert_tokens_to_ids("<image>"),
-                         vision_feature_select_strategy="default", vision_feature_layer=-1)
+    vision = CLIPVisionConfig(
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        image_size=32,
+        patch_size=8,
+        projection_dim=32,
+    )
+    config = LlavaConfig(
+        vision_config=vision,
+        text_config=_text_config(tokenizer),
+        image_token_id=tokenizer.convert_tokens_to_ids("<image>"),
+        vision_feature_select_strategy="default",
+        vision_feature_layer=-1,
+    )
     model = LlavaForConditionalGeneration(config)
     if reply is not None:
         teach(model, tokenizer, varied_prompts(seed), reply)
     model.generation_config.max_new_tokens = 12
-    image_processor = CLIPImageProcessor(size={"shortest_edge": 32},
-                                         crop_size={"height": 32, "width": 32})
-    processor = LlavaProcessor(image_processor=image_processor, tokenizer=tokenizer,
-                               patch_size=8, vision_feature_select_strategy="default",
-                               chat_template=CHAT_TEMPLATE, image_token="<image>",
-                               num_additional_image_tokens=1)
+    image_processor = CLIPImageProcessor(
+        size={"shortest_edge": 32}, crop_size={"height": 32, "width": 32}
+    )
+    processor = LlavaProcessor(
+        image_processor=image_processor,
+        tokenizer=tokenizer,
+        patch_size=8,
+        vision_feature_select_strategy="default",
+        chat_template=CHAT_TEMPLATE,
+        image_token="<image>",
+        num_additional_image_tokens=1,
+    )
     folder.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(folder)
     processor.save_pretrained(folder)
     return folder
 
 
-WHISPER_SPECIAL = ["<|endoftext|>", "<|startoftranscript|>", "<|en|>", "<|translate|>",
-                   "<|transcribe|>", "<|startoflm|>", "<|startofprev|>", "<|nocaptions|>",
-                   "<|notimestamps|>"]
+WHISPER_SPECIAL = [
+    "<|endoftext|>",
+    "<|startoftranscript|>",
+    "<|en|>",
+    "<|translate|>",
+    "<|transcribe|>",
+    "<|startoflm|>",
+    "<|startofprev|>",
+    "<|nocaptions|>",
+    "<|notimestamps|>",
+]
 
 
 #: a few of Whisper's language tokens (multilingual checkpoints carry 99-100)
@@ -187,14 +250,21 @@ def whisper(folder: Path, seed: int = 0, multilingual: bool = False) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     bpe = Tokenizer(models.BPE())
     bpe.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
-    bpe.train_from_iterator(corpus(), trainers.BpeTrainer(
-        vocab_size=400, initial_alphabet=pre_tokenizers.ByteLevel.alphabet()))
+    bpe.train_from_iterator(
+        corpus(),
+        trainers.BpeTrainer(vocab_size=400, initial_alphabet=pre_tokenizers.ByteLevel.alphabet()),
+    )
     vocab_dir = folder / "bpe"
     vocab_dir.mkdir(exist_ok=True)
     vocab_file, merges_file = bpe.model.save(str(vocab_dir))
-    tokenizer = WhisperTokenizer(vocab_file, merges_file, unk_token="<|endoftext|>",
-                                 bos_token="<|endoftext|>", eos_token="<|endoftext|>",
-                                 pad_token="<|endoftext|>")
+    tokenizer = WhisperTokenizer(
+        vocab_file,
+        merges_file,
+        unk_token="<|endoftext|>",
+        bos_token="<|endoftext|>",
+        eos_token="<|endoftext|>",
+        pad_token="<|endoftext|>",
+    )
     languages = [f"<|{code}|>" for code in WHISPER_LANGUAGES] if multilingual else []
     special = [WHISPER_SPECIAL[1]] + [t for t in languages if t != "<|en|>"] + WHISPER_SPECIAL[2:]
     tokenizer.add_special_tokens({"additional_special_tokens": special})
@@ -202,12 +272,22 @@ def whisper(folder: Path, seed: int = 0, multilingual: bool = False) -> Path:
     ids = {t: tokenizer.convert_tokens_to_ids(t) for t in WHISPER_SPECIAL + languages}
     mels = 128 if multilingual else 80
     config = WhisperConfig(
-        vocab_size=len(tokenizer), num_mel_bins=mels, d_model=16, encoder_layers=1,
-        decoder_layers=1, encoder_attention_heads=2, decoder_attention_heads=2,
-        encoder_ffn_dim=32, decoder_ffn_dim=32, max_source_positions=1500,
-        max_target_positions=448 if multilingual else 64, pad_token_id=ids["<|endoftext|>"],
-        bos_token_id=ids["<|endoftext|>"], eos_token_id=ids["<|endoftext|>"],
-        decoder_start_token_id=ids["<|startoftranscript|>"])
+        vocab_size=len(tokenizer),
+        num_mel_bins=mels,
+        d_model=16,
+        encoder_layers=1,
+        decoder_layers=1,
+        encoder_attention_heads=2,
+        decoder_attention_heads=2,
+        encoder_ffn_dim=32,
+        decoder_ffn_dim=32,
+        max_source_positions=1500,
+        max_target_positions=448 if multilingual else 64,
+        pad_token_id=ids["<|endoftext|>"],
+        bos_token_id=ids["<|endoftext|>"],
+        eos_token_id=ids["<|endoftext|>"],
+        decoder_start_token_id=ids["<|startoftranscript|>"],
+    )
     model = WhisperForConditionalGeneration(config)
     gen = model.generation_config
     gen.decoder_start_token_id = ids["<|startoftranscript|>"]
@@ -238,7 +318,8 @@ QWEN25_TEMPLATE = (
     "(message.role == 'assistant') %}"
     "{{- '<|im_start|>' + message.role + '\\n' + message.content + '<|im_end|>' + '\\n' }}"
     "{%- endif %}{%- endfor %}"
-    "{%- if add_generation_prompt %}{{- '<|im_start|>assistant\\n' }}{%- endif %}")
+    "{%- if add_generation_prompt %}{{- '<|im_start|>assistant\\n' }}{%- endif %}"
+)
 
 #: DeepSeek-R1-Distill's template (tool branches left out): it opens <think> itself, so the
 #: model's output starts inside its thinking and carries only the closing tag
@@ -254,11 +335,13 @@ R1_TEMPLATE = (
     "{% set content = message['content'] %}{% if '</think>' in content %}"
     "{% set content = content.split('</think>')[-1] %}{% endif %}"
     "{{'<｜Assistant｜>' + content + '<｜end▁of▁sentence｜>'}}{%- endif %}{%- endfor -%}"
-    "{% if add_generation_prompt %}{{'<｜Assistant｜><think>\\n'}}{% endif %}")
+    "{% if add_generation_prompt %}{{'<｜Assistant｜><think>\\n'}}{% endif %}"
+)
 
 #: QwQ-32B's generation prompt: ChatML that opens <think> for the model
-QWQ_TEMPLATE = CHAT_TEMPLATE.replace("<|im_start|>assistant\n{% endif %}",
-                                     "<|im_start|>assistant\n<think>\n{% endif %}")
+QWQ_TEMPLATE = CHAT_TEMPLATE.replace(
+    "<|im_start|>assistant\n{% endif %}", "<|im_start|>assistant\n<think>\n{% endif %}"
+)
 
 #: Qwen2.5-VL's template: an image part becomes <|vision_start|><|image_pad|><|vision_end|>
 QWEN_VL_TEMPLATE = (
@@ -276,34 +359,47 @@ QWEN_VL_TEMPLATE = (
     "{% if add_vision_id %}Video {{ video_count.value }}: {% endif %}"
     "<|vision_start|><|video_pad|><|vision_end|>"
     "{% elif 'text' in content %}{{ content['text'] }}{% endif %}{% endfor %}<|im_end|>\n"
-    "{% endif %}{% endfor %}{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}")
+    "{% endif %}{% endfor %}{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
+)
 
 
 def qwen25_instruct(folder: Path, reply: str | None = None, seed: int = 0) -> Path:
     """Qwen2.5-Instruct's shape: Qwen2 with the Qwen2.5 template and its sampling defaults."""
-    return causal_lm(folder, reply, seed, template=QWEN25_TEMPLATE, sampling={
-        "do_sample": True, "temperature": 0.7, "top_p": 0.8, "top_k": 20})
+    return causal_lm(
+        folder,
+        reply,
+        seed,
+        template=QWEN25_TEMPLATE,
+        sampling={"do_sample": True, "temperature": 0.7, "top_p": 0.8, "top_k": 20},
+    )
 
 
 #: the sampling DeepSeek-R1's card advises, shipped in R1-Distill's and QwQ's generation_config
 REASONING_SAMPLING = {"do_sample": True, "temperature": 0.6, "top_p": 0.95}
 
 
-def r1_distill(folder: Path, reply: str | None = None, seed: int = 0,
-               sampled: bool = True) -> Path:
+def r1_distill(folder: Path, reply: str | None = None, seed: int = 0, sampled: bool = True) -> Path:
     """DeepSeek-R1-Distill-Qwen's shape: Qwen2 with R1's template (which opens <think>) and its
     begin/end-of-sentence tokens; `sampled`: with the card's sampling defaults in its
     generation_config (a tiny taught model sampled garbles long prompts, so tests that check
     its exact words build it greedy)."""
-    return causal_lm(folder, reply, seed, template=R1_TEMPLATE, eos="<｜end▁of▁sentence｜>",
-                     bos="<｜begin▁of▁sentence｜>", extra_special=tuple(R1_SPECIAL),
-                     sampling=REASONING_SAMPLING if sampled else None)
+    return causal_lm(
+        folder,
+        reply,
+        seed,
+        template=R1_TEMPLATE,
+        eos="<｜end▁of▁sentence｜>",
+        bos="<｜begin▁of▁sentence｜>",
+        extra_special=tuple(R1_SPECIAL),
+        sampling=REASONING_SAMPLING if sampled else None,
+    )
 
 
 def qwq(folder: Path, reply: str | None = None, seed: int = 0, sampled: bool = True) -> Path:
     """QwQ-32B's shape: Qwen2, ChatML opening <think>; sampling defaults as for r1_distill."""
-    return causal_lm(folder, reply, seed, template=QWQ_TEMPLATE,
-                     sampling=REASONING_SAMPLING if sampled else None)
+    return causal_lm(
+        folder, reply, seed, template=QWQ_TEMPLATE, sampling=REASONING_SAMPLING if sampled else None
+    )
 
 
 def qwen25_vl(folder: Path, reply: str | None = None, seed: int = 0) -> Path:
@@ -318,16 +414,30 @@ def qwen25_vl(folder: Path, reply: str | None = None, seed: int = 0) -> Path:
     ids = {t: tokenizer.convert_tokens_to_ids(t) for t in QWEN_VL_SPECIAL}
     # rope_scaling, as the hub's config.json files spell it (transformers 5 reads it as
     # rope_parameters; 4.x knows only this)
-    text = _text_config(tokenizer, Qwen2_5_VLTextConfig,
-                        rope_scaling={"type": "mrope", "mrope_section": [2, 3, 3]})
-    vision = {"depth": 2, "hidden_size": 32, "intermediate_size": 64, "num_heads": 2,
-              "out_hidden_size": 32, "patch_size": 14, "spatial_merge_size": 2,
-              "temporal_patch_size": 2, "window_size": 56, "fullatt_block_indexes": [1]}
-    config = Qwen2_5_VLConfig(text_config=text.to_dict(), vision_config=vision,
-                              image_token_id=ids["<|image_pad|>"],
-                              video_token_id=ids["<|video_pad|>"],
-                              vision_start_token_id=ids["<|vision_start|>"],
-                              vision_end_token_id=ids["<|vision_end|>"], tie_word_embeddings=True)
+    text = _text_config(
+        tokenizer, Qwen2_5_VLTextConfig, rope_scaling={"type": "mrope", "mrope_section": [2, 3, 3]}
+    )
+    vision = {
+        "depth": 2,
+        "hidden_size": 32,
+        "intermediate_size": 64,
+        "num_heads": 2,
+        "out_hidden_size": 32,
+        "patch_size": 14,
+        "spatial_merge_size": 2,
+        "temporal_patch_size": 2,
+        "window_size": 56,
+        "fullatt_block_indexes": [1],
+    }
+    config = Qwen2_5_VLConfig(
+        text_config=text.to_dict(),
+        vision_config=vision,
+        image_token_id=ids["<|image_pad|>"],
+        video_token_id=ids["<|video_pad|>"],
+        vision_start_token_id=ids["<|vision_start|>"],
+        vision_end_token_id=ids["<|vision_end|>"],
+        tie_word_embeddings=True,
+    )
     model = Qwen2_5_VLForConditionalGeneration(config)
     if reply is not None:
         teach(model, tokenizer, varied_prompts(seed), reply)
@@ -344,18 +454,40 @@ def _save_qwen_vl_processor(folder: Path, tokenizer) -> None:
     import json
 
     pixels = {"min_pixels": 56 * 56, "max_pixels": 112 * 112}
-    common = {"patch_size": 14, "temporal_patch_size": 2, "merge_size": 2,
-              "image_mean": [0.48145466, 0.4578275, 0.40821073],
-              "image_std": [0.26862954, 0.26130258, 0.27577711], "do_rescale": True,
-              "rescale_factor": 1 / 255, "do_normalize": True, "do_resize": True,
-              "do_convert_rgb": True, "size": {"shortest_edge": pixels["min_pixels"],
-                                               "longest_edge": pixels["max_pixels"]}, **pixels}
-    (folder / "preprocessor_config.json").write_text(json.dumps(
-        {**common, "image_processor_type": "Qwen2VLImageProcessor",
-         "processor_class": "Qwen2_5_VLProcessor"}, indent=2))
-    (folder / "video_preprocessor_config.json").write_text(json.dumps(
-        {**common, "video_processor_type": "Qwen2VLVideoProcessor",
-         "processor_class": "Qwen2_5_VLProcessor"}, indent=2))
+    common = {
+        "patch_size": 14,
+        "temporal_patch_size": 2,
+        "merge_size": 2,
+        "image_mean": [0.48145466, 0.4578275, 0.40821073],
+        "image_std": [0.26862954, 0.26130258, 0.27577711],
+        "do_rescale": True,
+        "rescale_factor": 1 / 255,
+        "do_normalize": True,
+        "do_resize": True,
+        "do_convert_rgb": True,
+        "size": {"shortest_edge": pixels["min_pixels"], "longest_edge": pixels["max_pixels"]},
+        **pixels,
+    }
+    (folder / "preprocessor_config.json").write_text(
+        json.dumps(
+            {
+                **common,
+                "image_processor_type": "Qwen2VLImageProcessor",
+                "processor_class": "Qwen2_5_VLProcessor",
+            },
+            indent=2,
+        )
+    )
+    (folder / "video_preprocessor_config.json").write_text(
+        json.dumps(
+            {
+                **common,
+                "video_processor_type": "Qwen2VLVideoProcessor",
+                "processor_class": "Qwen2_5_VLProcessor",
+            },
+            indent=2,
+        )
+    )
     tokenizer.save_pretrained(folder)
     (folder / "chat_template.json").write_text(json.dumps({"chat_template": QWEN_VL_TEMPLATE}))
 
@@ -374,17 +506,26 @@ def qwen2_audio(folder: Path, reply: str | None = None, seed: int = 0) -> Path:
     torch.manual_seed(seed)
     tokenizer = train_tokenizer(extra_special=tuple(QWEN_AUDIO_SPECIAL))
     tokenizer.chat_template = Qwen2AudioProcessor.default_chat_template.fget(None)
-    audio = Qwen2AudioEncoderConfig(num_mel_bins=128, encoder_layers=1,
-                                    encoder_attention_heads=2, encoder_ffn_dim=32, d_model=16,
-                                    max_source_positions=1500)
-    config = Qwen2AudioConfig(audio_config=audio, text_config=_text_config(tokenizer),
-                              audio_token_index=tokenizer.convert_tokens_to_ids("<|AUDIO|>"))
+    audio = Qwen2AudioEncoderConfig(
+        num_mel_bins=128,
+        encoder_layers=1,
+        encoder_attention_heads=2,
+        encoder_ffn_dim=32,
+        d_model=16,
+        max_source_positions=1500,
+    )
+    config = Qwen2AudioConfig(
+        audio_config=audio,
+        text_config=_text_config(tokenizer),
+        audio_token_index=tokenizer.convert_tokens_to_ids("<|AUDIO|>"),
+    )
     model = Qwen2AudioForConditionalGeneration(config)
     if reply is not None:
         teach(model, tokenizer, varied_prompts(seed), reply)
     model.generation_config.max_new_tokens = 12
     folder.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(folder)
-    Qwen2AudioProcessor(WhisperFeatureExtractor(feature_size=128), tokenizer,
-                        chat_template=tokenizer.chat_template).save_pretrained(folder)
+    Qwen2AudioProcessor(
+        WhisperFeatureExtractor(feature_size=128), tokenizer, chat_template=tokenizer.chat_template
+    ).save_pretrained(folder)
     return folder

@@ -1,4 +1,5 @@
-"""`python -m mexa_ray.bulk ...`: the bulk evaluation job's entry point (what `ray job submit` runs)."""
+"""`python -m mexa_ray.bulk ...`: the bulk evaluation job's entry point (what `ray job submit`
+runs)."""
 
 import sys
 

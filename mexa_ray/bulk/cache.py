@@ -23,9 +23,12 @@ from mexa_ray.types import ExpertReport, Query
 def cache_key(expert: Expert, query: Query, skill: str, media_hashes: list[str]) -> str:
     spec = expert.spec
     parts = {
-        "expert": spec.name, "backend": spec.backend,
+        "expert": spec.name,
+        "backend": spec.backend,
         "model": spec.model.model_dump(mode="json") if spec.model else None,
-        "settings": spec.settings, "skill": skill, "media": media_hashes,
+        "settings": spec.settings,
+        "skill": skill,
+        "media": media_hashes,
     }
     if expert.reads_question:
         parts.update(question=query.question, choices=query.options, task=query.task)

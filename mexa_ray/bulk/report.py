@@ -51,8 +51,10 @@ def read_runs(out: Path) -> list[dict[str, Any]]:
 
 
 def _accuracy(groups: dict[str, list[bool]]) -> dict[str, dict[str, Any]]:
-    return {name: {"items": len(v), "correct": sum(v), "accuracy": sum(v) / len(v)}
-            for name, v in sorted(groups.items())}
+    return {
+        name: {"items": len(v), "correct": sum(v), "accuracy": sum(v) / len(v)}
+        for name, v in sorted(groups.items())
+    }
 
 
 def summarise(table: pa.Table, runs: list[dict[str, Any]] | None = None) -> dict[str, Any]:
@@ -90,11 +92,18 @@ def summarise(table: pa.Table, runs: list[dict[str, Any]] | None = None) -> dict
         "by_category": _accuracy(by_category),
         "by_subcategory": _accuracy(by_sub),
         "skills": {s: {"selected": n, "share": n / len(scored)} for s, n in skills.most_common()},
-        "experts": {e: {k: c[k] for k in ("selected", "cached", "failed")}
-                    for e, c in sorted(experts.items())},
-        "stages": {s: {"items": stage_n[s], "total_s": round(stage_s[s], 4),
-                       "mean_ms": round(1000 * stage_s[s] / stage_n[s], 3)}
-                   for s in sorted(stage_s)},
+        "experts": {
+            e: {k: c[k] for k in ("selected", "cached", "failed")}
+            for e, c in sorted(experts.items())
+        },
+        "stages": {
+            s: {
+                "items": stage_n[s],
+                "total_s": round(stage_s[s], 4),
+                "mean_ms": round(1000 * stage_s[s] / stage_n[s], 3),
+            }
+            for s in sorted(stage_s)
+        },
         "runs": runs or [],
     }
 
@@ -109,31 +118,60 @@ def _table(head: list[str], body: list[list[Any]]) -> list[str]:
 
 
 def render_markdown(s: dict[str, Any]) -> str:
-    out = [f"# Evaluation report: {', '.join(s['benchmarks']) or 'no items'}", "",
-           f"**Accuracy: {_pct(s['accuracy'])}** ({s['correct']} of {s['scored']} answered items; "
-           f"{s['items']} items in all).", "", "## Items by status", ""]
+    out = [
+        f"# Evaluation report: {', '.join(s['benchmarks']) or 'no items'}",
+        "",
+        f"**Accuracy: {_pct(s['accuracy'])}** ({s['correct']} of {s['scored']} answered items; "
+        f"{s['items']} items in all).",
+        "",
+        "## Items by status",
+        "",
+    ]
     out += _table(["status", "items"], [[k, v] for k, v in s["status"].items()])
-    for title, key in (("Accuracy by category", "by_category"),
-                       ("Accuracy by sub-category", "by_subcategory")):
+    for title, key in (
+        ("Accuracy by category", "by_category"),
+        ("Accuracy by sub-category", "by_subcategory"),
+    ):
         if s[key]:
             out += ["", f"## {title}", ""]
-            out += _table(["category", "items", "correct", "accuracy"],
-                          [[k, v["items"], v["correct"], _pct(v["accuracy"])]
-                           for k, v in s[key].items()])
+            out += _table(
+                ["category", "items", "correct", "accuracy"],
+                [[k, v["items"], v["correct"], _pct(v["accuracy"])] for k, v in s[key].items()],
+            )
     out += ["", "## Skills selected", ""]
-    out += _table(["skill", "items", "share of answered items"],
-                  [[k, v["selected"], _pct(v["share"])] for k, v in s["skills"].items()])
+    out += _table(
+        ["skill", "items", "share of answered items"],
+        [[k, v["selected"], _pct(v["share"])] for k, v in s["skills"].items()],
+    )
     out += ["", "## Experts", ""]
-    out += _table(["expert", "selected", "from cache", "failed"],
-                  [[k, v["selected"], v["cached"], v["failed"]] for k, v in s["experts"].items()])
+    out += _table(
+        ["expert", "selected", "from cache", "failed"],
+        [[k, v["selected"], v["cached"], v["failed"]] for k, v in s["experts"].items()],
+    )
     out += ["", "## Time per stage (all runs; seconds of stage work, not wall time)", ""]
-    out += _table(["stage", "items", "total s", "mean ms per item"],
-                  [[k, v["items"], f"{v['total_s']:.2f}", f"{v['mean_ms']:.1f}"]
-                   for k, v in s["stages"].items()])
+    out += _table(
+        ["stage", "items", "total s", "mean ms per item"],
+        [
+            [k, v["items"], f"{v['total_s']:.2f}", f"{v['mean_ms']:.1f}"]
+            for k, v in s["stages"].items()
+        ],
+    )
     out += ["", "## Runs", ""]
-    out += _table(["run", "started", "config", "items", "skipped", "wall s", "items/s"],
-                  [[r["run_id"], r["started_at"], r["config"], r["items"], r["skipped"],
-                    f"{r['wall_s']:.1f}", f"{r['items_per_s']:.2f}"] for r in s["runs"]])
+    out += _table(
+        ["run", "started", "config", "items", "skipped", "wall s", "items/s"],
+        [
+            [
+                r["run_id"],
+                r["started_at"],
+                r["config"],
+                r["items"],
+                r["skipped"],
+                f"{r['wall_s']:.1f}",
+                f"{r['items_per_s']:.2f}",
+            ]
+            for r in s["runs"]
+        ],
+    )
     out += ["", "Plots: `accuracy_by_category.png`, `skill_frequency.png`.", ""]
     return "\n".join(out)
 
@@ -146,10 +184,18 @@ def plot(s: dict[str, Any], out: Path) -> list[Path]:
 
     written = []
     charts = (
-        ("accuracy_by_category.png", "Accuracy by category",
-         {k: 100 * v["accuracy"] for k, v in s["by_category"].items()}, "accuracy (%)"),
-        ("skill_frequency.png", "Skill selection frequency",
-         {k: v["selected"] for k, v in s["skills"].items()}, "items"),
+        (
+            "accuracy_by_category.png",
+            "Accuracy by category",
+            {k: 100 * v["accuracy"] for k, v in s["by_category"].items()},
+            "accuracy (%)",
+        ),
+        (
+            "skill_frequency.png",
+            "Skill selection frequency",
+            {k: v["selected"] for k, v in s["skills"].items()},
+            "items",
+        ),
     )
     for name, title, values, ylabel in charts:
         fig, ax = plt.subplots(figsize=(max(4.0, 0.7 * len(values) + 2), 3.5))

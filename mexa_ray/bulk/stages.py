@@ -13,18 +13,15 @@ import hashlib
 import json
 import logging
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from pathlib import Path
-from typing import Any, Callable, TypeVar
+from typing import Any, TypeVar
 
 import pyarrow as pa
 
 from mexa_ray.aggregation import build_aggregator
-from mexa_ray.datasets import get_benchmark
-from mexa_ray.config import AppConfig
-from mexa_ray.embedding import Embedder
-from mexa_ray.errors import MexaError, summarise
 from mexa_ray.bulk.cache import ReportCache, cache_key
 from mexa_ray.bulk.rows import (
     AGGREGATE_FAILED,
@@ -42,6 +39,10 @@ from mexa_ray.bulk.rows import (
     selected_from_json,
     to_table,
 )
+from mexa_ray.config import AppConfig
+from mexa_ray.datasets import get_benchmark
+from mexa_ray.embedding import Embedder
+from mexa_ray.errors import MexaError, summarise
 from mexa_ray.experts import build_expert
 from mexa_ray.selection import build_router
 from mexa_ray.types import ExpertReport, Media, Query
@@ -51,8 +52,9 @@ T = TypeVar("T")
 R = TypeVar("R")
 
 
-def _batched(batch_fn: Callable[[list[T]], list[R]], one_fn: Callable[[T], R],
-             items: list[T]) -> list[R | Exception]:
+def _batched(
+    batch_fn: Callable[[list[T]], list[R]], one_fn: Callable[[T], R], items: list[T]
+) -> list[R | Exception]:
     """`batch_fn` over all items (one model call); if it raises, item by item, so the item
     that broke it fails alone and the rest are still answered."""
     if not items:
@@ -124,8 +126,13 @@ class BuildQueries:
             except MexaError as exc:
                 row.update(status=BAD_MEDIA, status_detail=f"{exc.field}: {exc.message}")
                 continue
-            query = Query(row["question"], list(row["options"] or []), row["task"] or None,
-                          media, request_id=row["id"])
+            query = Query(
+                row["question"],
+                list(row["options"] or []),
+                row["task"] or None,
+                media,
+                request_id=row["id"],
+            )
             row["media"] = json.dumps([dataclasses.asdict(m) for m in media])
             row["query"] = query_to_json(query)
         per_row = (time.perf_counter() - started) / max(1, len(rows))
@@ -154,8 +161,9 @@ class SelectExperts:
             row["selected"] = json.dumps([dataclasses.asdict(s) for s in selection.experts])
             row["skills"] = [s.skill for s in selection.experts]
             row["router"] = selection.router
-            row["notes"] = ([f"no configured expert reads {m} input" for m in selection.uncovered]
-                            + selection.notes)
+            row["notes"] = [
+                f"no configured expert reads {m} input" for m in selection.uncovered
+            ] + selection.notes
             add_time(row, "select", per_row)
         return to_table(rows)
 
@@ -172,8 +180,9 @@ class RunExpert:
         self.cache = ReportCache(cache_dir) if cache_dir else None
         self.timeout_s = spec.timeout_s
         # a model batch of this many calls gets one timeout_s, as a @serve.batch call does
-        self.per_batch = (spec.model.batch_size if spec.model is not None else 8) \
-            if self.expert.batches else 1
+        self.per_batch = (
+            (spec.model.batch_size if spec.model is not None else 8) if self.expert.batches else 1
+        )
         # calls that outlive their deadline keep their thread; new calls get fresh ones
         self.pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix=f"bulk-{expert}")
 
@@ -182,15 +191,16 @@ class RunExpert:
         with a timeout, and the job goes on (a hanging expert no longer stalls its actor)."""
         out: list[ExpertReport | Exception] = []
         for start in range(0, len(calls), self.per_batch):
-            chunk = calls[start:start + self.per_batch]
+            chunk = calls[start : start + self.per_batch]
             begun = time.perf_counter()
             future = self.pool.submit(self.expert.run_batch, chunk)
             try:
                 out.extend(future.result(timeout=self.timeout_s))
             except FutureTimeout:
                 waited = time.perf_counter() - begun
-                out.extend([TimeoutError(f"timed out after {waited:.2f}s (expert timeout)")]
-                           * len(chunk))
+                out.extend(
+                    [TimeoutError(f"timed out after {waited:.2f}s (expert timeout)")] * len(chunk)
+                )
         return out
 
     def __call__(self, batch: pa.Table) -> pa.Table:
@@ -211,7 +221,8 @@ class RunExpert:
             return to_table(rows)
         started = time.perf_counter()
         results: list[ExpertReport | Exception | None] = [
-            self.cache.get(key) if self.cache and key else None for *_, key in calls]
+            self.cache.get(key) if self.cache and key else None for *_, key in calls
+        ]
         # calls with the same key in this batch (same media, skill, ...) run once
         first: dict[str | int, int] = {}
         for i, r in enumerate(results):
@@ -230,15 +241,18 @@ class RunExpert:
                 results[i] = by_key[calls[i][3] or i]
         per_call = (time.perf_counter() - started) / len(calls)
         fresh_ids = set(todo)
-        for i, ((row, _query, skill, _key), result) in enumerate(zip(calls, results)):
+        for i, ((row, _query, _skill, _key), result) in enumerate(zip(calls, results)):
             if isinstance(result, ExpertReport):
                 reports = json.loads(row["reports"])
                 reports.append(dict(dataclasses.asdict(result), cached=i not in fresh_ids))
                 row["reports"] = json.dumps(reports)
             else:
                 missing = json.loads(row["missing"])
-                reason = (str(result) if isinstance(result, TimeoutError)  # as Serve says it
-                          else f"failed: {summarise(result)}")
+                reason = (
+                    str(result)
+                    if isinstance(result, TimeoutError)  # as Serve says it
+                    else f"failed: {summarise(result)}"
+                )
                 missing.append({"expert": name, "reason": reason})
                 row["missing"] = json.dumps(missing)
             add_time(row, f"expert:{name}", per_call)
@@ -256,18 +270,29 @@ class Aggregate:
         rows = batch.to_pylist()
         todo = [row for row in rows if row["status"] == OK]
         started = time.perf_counter()
-        calls = [(query_from_json(row["query"]), reports_from_json(row["reports"]),
-                  missing_from_json(row["missing"])) for row in todo]
-        verdicts = _batched(self.aggregator.answer_batch, lambda c: self.aggregator.answer(*c),
-                            calls)
+        calls = [
+            (
+                query_from_json(row["query"]),
+                reports_from_json(row["reports"]),
+                missing_from_json(row["missing"]),
+            )
+            for row in todo
+        ]
+        verdicts = _batched(
+            self.aggregator.answer_batch, lambda c: self.aggregator.answer(*c), calls
+        )
         per_row = (time.perf_counter() - started) / max(1, len(todo))
         for row, verdict in zip(todo, verdicts):
             if isinstance(verdict, Exception):
                 row.update(status=AGGREGATE_FAILED, status_detail=summarise(verdict))
                 continue
-            row.update(prediction=verdict.answer, option_index=verdict.option_index,
-                       reasoning=verdict.reasoning, aggregator=self.aggregator.name,
-                       notes=list(row["notes"] or []) + verdict.notes)
+            row.update(
+                prediction=verdict.answer,
+                option_index=verdict.option_index,
+                reasoning=verdict.reasoning,
+                aggregator=self.aggregator.name,
+                notes=list(row["notes"] or []) + verdict.notes,
+            )
             add_time(row, "aggregate", per_row)
         return to_table(rows)
 

@@ -20,8 +20,7 @@ def media_path(item: Item, media_root: Path, index: int = 0) -> Path:
     return first if first.is_absolute() else media_root / first
 
 
-def write_standin(item: Item, media_root: Path, seed: int = 0,
-                  seconds: float = 1.0) -> Path | None:
+def write_standin(item: Item, media_root: Path, seed: int = 0, seconds: float = 1.0) -> Path | None:
     """Create the item's first media file (if absent) with a generator for its type; audio
     lasts `seconds` (MMAU's clips are mostly 10 s)."""
     path = media_path(item, media_root)

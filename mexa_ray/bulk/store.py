@@ -33,8 +33,12 @@ def _complete_files(folder: Path) -> list[Path]:
             pq.read_metadata(path)
         except (OSError, pa.ArrowInvalid) as exc:
             aside = path.with_suffix(".parquet.incomplete")
-            log.warning("%s is incomplete (%s); its items will run again; moved to %s",
-                        path.name, exc, aside.name)
+            log.warning(
+                "%s is incomplete (%s); its items will run again; moved to %s",
+                path.name,
+                exc,
+                aside.name,
+            )
             path.replace(aside)
             continue
         files.append(path)
@@ -56,8 +60,10 @@ def read_predictions(out: str | Path) -> pa.Table:
             seen.add(item_id)
             keep.append(i)
     if len(keep) < table.num_rows:
-        log.warning("%d rows repeat an id already written; the earliest run's row is kept",
-                    table.num_rows - len(keep))
+        log.warning(
+            "%d rows repeat an id already written; the earliest run's row is kept",
+            table.num_rows - len(keep),
+        )
         table = table.take(keep)
     return table
 

@@ -1,4 +1,5 @@
-"""Dataset adapters for bulk evaluation (one module each) and their scoring rules; `get_benchmark` by name."""
+"""Dataset adapters for bulk evaluation (one module each) and their scoring rules;
+`get_benchmark` by name."""
 
 from __future__ import annotations
 
@@ -10,15 +11,15 @@ from mexa_ray.datasets.sqa3d import SQA3D
 from mexa_ray.datasets.videommmu import VideoMMMU
 from mexa_ray.errors import BenchmarkError
 
-BENCHMARKS: dict[str, type[Benchmark]] = {
-    b.name: b for b in (MMAU, SQA3D, VideoMMMU, M3D, Generic)}
+BENCHMARKS: dict[str, type[Benchmark]] = {b.name: b for b in (MMAU, SQA3D, VideoMMMU, M3D, Generic)}
 
 
 def get_benchmark(name: str) -> Benchmark:
     cls = BENCHMARKS.get(name.lower().replace("-", ""))
     if cls is None:
-        raise BenchmarkError(f"unknown benchmark {name!r}; known: {', '.join(BENCHMARKS)}",
-                             field="benchmark")
+        raise BenchmarkError(
+            f"unknown benchmark {name!r}; known: {', '.join(BENCHMARKS)}", field="benchmark"
+        )
     return cls()
 
 

@@ -71,8 +71,13 @@ class RecordBenchmark(Benchmark):
 
     def load(self, annotations: Path) -> list[Item]:
         records = read_records(annotations, self.label)
-        return check_unique([self.item(rec, i, f"{self.label} item {i}", annotations)
-                             for i, rec in enumerate(records)], self.label)
+        return check_unique(
+            [
+                self.item(rec, i, f"{self.label} item {i}", annotations)
+                for i, rec in enumerate(records)
+            ],
+            self.label,
+        )
 
     @abstractmethod
     def item(self, rec: dict[str, Any], index: int, where: str, source: Path) -> Item:
@@ -102,8 +107,9 @@ def read_records(path: Path, what: str) -> list[dict[str, Any]]:
     if isinstance(data, dict):  # {"data": [...]}-style wrappers
         lists = [v for v in data.values() if isinstance(v, list)]
         if len(lists) != 1:
-            raise BenchmarkError(f"{what}: {path} is a JSON object without one list of items",
-                                 field="annotations")
+            raise BenchmarkError(
+                f"{what}: {path} is a JSON object without one list of items", field="annotations"
+            )
         data = lists[0]
     if not isinstance(data, list) or not all(isinstance(r, dict) for r in data):
         raise BenchmarkError(f"{what}: {path} is not a list of JSON objects", field="annotations")

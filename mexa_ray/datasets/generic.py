@@ -11,7 +11,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from mexa_ray.errors import BenchmarkError
 from mexa_ray.datasets.base import (
     Item,
     MediaRef,
@@ -19,6 +18,7 @@ from mexa_ray.datasets.base import (
     require,
 )
 from mexa_ray.datasets.scoring import option_or_exact
+from mexa_ray.errors import BenchmarkError
 from mexa_ray.types import MEDIA_TYPES
 
 
@@ -30,9 +30,11 @@ def _media(value: Any, where: str) -> list[MediaRef]:
     refs = []
     for j, m in enumerate(value):
         if not isinstance(m, dict) or m.get("type") not in MEDIA_TYPES or not m.get("path"):
-            raise BenchmarkError(f"{where}: media.{j} must be {{type: one of "
-                                 f"{', '.join(MEDIA_TYPES)}, path: str}}, got {m!r}",
-                                 field=f"media.{j}")
+            raise BenchmarkError(
+                f"{where}: media.{j} must be {{type: one of "
+                f"{', '.join(MEDIA_TYPES)}, path: str}}, got {m!r}",
+                field=f"media.{j}",
+            )
         refs.append(MediaRef(str(m["type"]), [str(m["path"])]))
     return refs
 
@@ -46,11 +48,16 @@ class Generic(RecordBenchmark):
         options = rec.get("options") or []
         if not isinstance(options, list):
             raise BenchmarkError(f"{where}: 'options' must be a list", field="options")
-        return Item(id=str(require(rec, "id", where)), question=str(require(rec, "question", where)),
-                    options=[str(o) for o in options], answer=str(require(rec, "answer", where)),
-                    category=str(rec.get("category") or "all"),
-                    subcategory=str(rec.get("subcategory") or ""),
-                    media=_media(rec.get("media"), where), task=rec.get("task") or None)
+        return Item(
+            id=str(require(rec, "id", where)),
+            question=str(require(rec, "question", where)),
+            options=[str(o) for o in options],
+            answer=str(require(rec, "answer", where)),
+            category=str(rec.get("category") or "all"),
+            subcategory=str(rec.get("subcategory") or ""),
+            media=_media(rec.get("media"), where),
+            task=rec.get("task") or None,
+        )
 
     def score(self, item: dict[str, Any], prediction: str, option_index: int | None) -> bool:
         return option_or_exact(item["answer"], item["options"], prediction, option_index)

@@ -34,13 +34,15 @@ class M3D(RecordBenchmark):
 
     def item(self, rec: dict[str, Any], index: int, where: str, source: Path) -> Item:
         letter = rec.get("Answer Choice") or rec.get("Answer")
-        return Item(id=str(rec.get("id") or f"m3d-{index}"),
-                    question=str(require(rec, "Question", where)),
-                    options=[str(require(rec, f"Choice {x}", where)) for x in _LETTERS],
-                    answer=str(require({"Answer Choice": letter}, "Answer Choice", where)),
-                    category=_question_type(rec.get("Question Type")),
-                    media=[MediaRef("volume", [str(require(rec, "Image Path", where))])],
-                    task=self.task)
+        return Item(
+            id=str(rec.get("id") or f"m3d-{index}"),
+            question=str(require(rec, "Question", where)),
+            options=[str(require(rec, f"Choice {x}", where)) for x in _LETTERS],
+            answer=str(require({"Answer Choice": letter}, "Answer Choice", where)),
+            category=_question_type(rec.get("Question Type")),
+            media=[MediaRef("volume", [str(require(rec, "Image Path", where))])],
+            task=self.task,
+        )
 
     def score(self, item: dict[str, Any], prediction: str, option_index: int | None) -> bool:
         return option_match(item["answer"], item["options"], prediction, option_index)

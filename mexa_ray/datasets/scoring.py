@@ -7,8 +7,19 @@ import re
 from mexa_ray.prompts import LETTERS
 
 _ARTICLES = {"a", "an", "the"}
-_NUMBERS = {"zero": "0", "one": "1", "two": "2", "three": "3", "four": "4", "five": "5",
-            "six": "6", "seven": "7", "eight": "8", "nine": "9", "ten": "10"}
+_NUMBERS = {
+    "zero": "0",
+    "one": "1",
+    "two": "2",
+    "three": "3",
+    "four": "4",
+    "five": "5",
+    "six": "6",
+    "seven": "7",
+    "eight": "8",
+    "nine": "9",
+    "ten": "10",
+}
 _LETTER = re.compile(r"^\(?([A-Za-z])\)?[.:)]?$")
 
 
@@ -43,8 +54,9 @@ def chosen_text(prediction: str, option_index: int | None, options: list[str]) -
     return prediction
 
 
-def option_match(answer: str, options: list[str], prediction: str,
-                 option_index: int | None) -> bool:
+def option_match(
+    answer: str, options: list[str], prediction: str, option_index: int | None
+) -> bool:
     """Multiple choice scored by option: the chosen option is the gold one. A prediction that
     names no option is wrong."""
     gold = gold_index(answer, options)
@@ -53,8 +65,9 @@ def option_match(answer: str, options: list[str], prediction: str,
     return option_index == gold
 
 
-def option_or_exact(answer: str, options: list[str], prediction: str,
-                    option_index: int | None) -> bool:
+def option_or_exact(
+    answer: str, options: list[str], prediction: str, option_index: int | None
+) -> bool:
     """By option when the item has options, else by exact match (open questions)."""
     if options:
         return option_match(answer, options, prediction, option_index)

@@ -14,7 +14,6 @@ import json
 from pathlib import Path
 from typing import Any
 
-from mexa_ray.errors import BenchmarkError
 from mexa_ray.datasets.base import (
     Benchmark,
     Item,
@@ -23,6 +22,7 @@ from mexa_ray.datasets.base import (
     require,
 )
 from mexa_ray.datasets.scoring import exact_match
+from mexa_ray.errors import BenchmarkError
 
 QUESTION_TYPES = ("What", "Is", "How", "Can", "Which")
 
@@ -37,16 +37,22 @@ def _pair(annotations: Path) -> tuple[Path, Path]:
     if annotations.is_dir():
         questions = sorted(annotations.glob("v1_balanced_questions_*_scannetv2.json"))
         if len(questions) != 1:
-            raise BenchmarkError(f"SQA3D: expected one v1_balanced_questions_*_scannetv2.json in "
-                                 f"{annotations}, found {len(questions)}", field="annotations")
+            raise BenchmarkError(
+                f"SQA3D: expected one v1_balanced_questions_*_scannetv2.json in "
+                f"{annotations}, found {len(questions)}",
+                field="annotations",
+            )
         annotations = questions[0]
     name = annotations.name
     if "_questions_" in name:
         return annotations, annotations.with_name(name.replace("_questions_", "_sqa_annotations_"))
     if "_sqa_annotations_" in name:
         return annotations.with_name(name.replace("_sqa_annotations_", "_questions_")), annotations
-    raise BenchmarkError(f"SQA3D: {annotations} is neither a v1_balanced_questions_* nor a "
-                         "v1_balanced_sqa_annotations_* file", field="annotations")
+    raise BenchmarkError(
+        f"SQA3D: {annotations} is neither a v1_balanced_questions_* nor a "
+        "v1_balanced_sqa_annotations_* file",
+        field="annotations",
+    )
 
 
 def _read(path: Path, key: str) -> list[dict[str, Any]]:
@@ -74,16 +80,24 @@ class SQA3D(Benchmark):
             qid = require(rec, "question_id", where)
             ann = answers.get(qid)
             if ann is None or not ann.get("answers"):
-                raise BenchmarkError(f"{where}: question_id {qid} has no answer in {a_path.name}",
-                                     field="question_id")
+                raise BenchmarkError(
+                    f"{where}: question_id {qid} has no answer in {a_path.name}",
+                    field="question_id",
+                )
             scene = str(require(rec, "scene_id", where))
             question = str(require(rec, "question", where))
             situation = str(rec.get("situation") or "").strip()
-            items.append(Item(
-                id=str(qid), question=f"{situation} {question}".strip(), options=[],
-                answer=str(ann["answers"][0]["answer"]), category=question_type(question),
-                media=[MediaRef("points", [f"{scene}/{scene}_vh_clean_2.ply", f"{scene}.ply"])],
-                task=self.task))
+            items.append(
+                Item(
+                    id=str(qid),
+                    question=f"{situation} {question}".strip(),
+                    options=[],
+                    answer=str(ann["answers"][0]["answer"]),
+                    category=question_type(question),
+                    media=[MediaRef("points", [f"{scene}/{scene}_vh_clean_2.ply", f"{scene}.ply"])],
+                    task=self.task,
+                )
+            )
         return check_unique(items, "SQA3D")
 
     def score(self, item: dict[str, Any], prediction: str, option_index: int | None) -> bool:

@@ -36,12 +36,16 @@ class VideoMMMU(RecordBenchmark):
 
     def item(self, rec: dict[str, Any], index: int, where: str, source: Path) -> Item:
         item_id = str(require(rec, "id", where))
-        return Item(id=item_id, question=str(require(rec, "question", where)),
-                    options=[_PREFIX.sub("", str(o)) for o in rec.get("options") or []],
-                    answer=str(require(rec, "answer", where)), category=_track(rec, source),
-                    subcategory=str(rec.get("question_type") or ""),
-                    media=[MediaRef("video", [str(rec.get("video") or f"{item_id}.mp4")])],
-                    task=self.task)
+        return Item(
+            id=item_id,
+            question=str(require(rec, "question", where)),
+            options=[_PREFIX.sub("", str(o)) for o in rec.get("options") or []],
+            answer=str(require(rec, "answer", where)),
+            category=_track(rec, source),
+            subcategory=str(rec.get("question_type") or ""),
+            media=[MediaRef("video", [str(rec.get("video") or f"{item_id}.mp4")])],
+            task=self.task,
+        )
 
     def score(self, item: dict[str, Any], prediction: str, option_index: int | None) -> bool:
         return option_or_exact(item["answer"], item["options"], prediction, option_index)

@@ -46,15 +46,18 @@ def settings_model(backend: str) -> type[BackendSettings] | None:
 def backend_class(backend: str) -> type[Expert]:
     target = BACKENDS.get(backend, backend)
     if ":" not in target:
-        raise ConfigError(f"unknown expert backend {backend!r}; registered: "
-                          f"{', '.join(sorted(BACKENDS))}, or give 'package.module:ClassName'",
-                          field="backend")
+        raise ConfigError(
+            f"unknown expert backend {backend!r}; registered: "
+            f"{', '.join(sorted(BACKENDS))}, or give 'package.module:ClassName'",
+            field="backend",
+        )
     module_name, class_name = target.split(":", 1)
     try:
         cls = getattr(importlib.import_module(module_name), class_name)
     except (ImportError, AttributeError) as exc:
-        raise ConfigError(f"expert backend {backend!r} cannot be imported: {exc}",
-                          field="backend") from None
+        raise ConfigError(
+            f"expert backend {backend!r} cannot be imported: {exc}", field="backend"
+        ) from None
     if not (isinstance(cls, type) and issubclass(cls, Expert)):
         raise ConfigError(f"expert backend {backend!r} is not an Expert subclass", field="backend")
     return cls

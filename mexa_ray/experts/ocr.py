@@ -23,7 +23,7 @@ from mexa_ray.types import Media, Query, Skill
 
 
 def where(box: list, width: int, height: int) -> str:
-    """"top left" .. "bottom right" for a text box, from its centre (the visual expert's grid)."""
+    """ "top left" .. "bottom right" for a text box, from its centre (the visual expert's grid)."""
     xs, ys = [p[0] for p in box], [p[1] for p in box]
     cx, cy = sum(xs) / len(xs), sum(ys) / len(ys)
     row = ROWS[min(2, int(3 * cy / max(1, height)))]
@@ -47,8 +47,11 @@ class OCRExpert(Expert):
         try:
             from rapidocr_onnxruntime import RapidOCR
         except ImportError:
-            raise ConfigError(f"expert {spec.name!r}: backend 'ocr' needs rapidocr-onnxruntime "
-                              "(pip install 'mexa-ray[offline]')", field="backend") from None
+            raise ConfigError(
+                f"expert {spec.name!r}: backend 'ocr' needs rapidocr-onnxruntime "
+                "(pip install 'mexa-ray[offline]')",
+                field="backend",
+            ) from None
         self.engine = RapidOCR()
         self.min_confidence = self.settings.min_confidence
         self._lock = threading.Lock()
@@ -59,22 +62,31 @@ class OCRExpert(Expert):
         with self._lock:
             found, _ = self.engine(np.ascontiguousarray(rgb[..., ::-1]))  # the engine wants BGR
         height, width = rgb.shape[:2]
-        lines = sorted((line for line in found or [] if float(line[2]) >= self.min_confidence),
-                       key=lambda line: (min(p[1] for p in line[0]), min(p[0] for p in line[0])))
+        lines = sorted(
+            (line for line in found or [] if float(line[2]) >= self.min_confidence),
+            key=lambda line: (min(p[1] for p in line[0]), min(p[0] for p in line[0])),
+        )
         return [(text, where(box, width, height), float(conf)) for box, text, conf in lines]
 
     def describe(self, item: Media, query: Query, skill: Skill) -> str:
         if item.type == "image":
             lines = [line_text(*found) for found in self.read(read_image(item.path))]
-            return ("Text found in the image:\n" + "\n".join(lines)) if lines else \
-                "No text was found in the image."
-        frames = read_frames(item.path, max_frames=self.settings.frames,
-                             max_side=self.settings.max_side)
+            return (
+                ("Text found in the image:\n" + "\n".join(lines))
+                if lines
+                else "No text was found in the image."
+            )
+        frames = read_frames(
+            item.path, max_frames=self.settings.frames, max_side=self.settings.max_side
+        )
         out, seen = [], set()
         for t, frame in zip(frames.times, frames.frames):
             for text, place, confidence in self.read(frame):
                 if text not in seen:  # a caption that stays on screen is reported once
                     seen.add(text)
                     out.append(f"[{t:.1f}s] {line_text(text, place, confidence)}")
-        return ("Text found in the video's keyframes:\n" + "\n".join(out)) if out else \
-            f"No text was found in {len(frames.frames)} keyframes of the video."
+        return (
+            ("Text found in the video's keyframes:\n" + "\n".join(out))
+            if out
+            else f"No text was found in {len(frames.frames)} keyframes of the video."
+        )

@@ -38,8 +38,10 @@ def _proportions(what: str, extent: np.ndarray, up: int) -> str:
     names[flat[0]], names[flat[1]] = "width", "depth"
     order = np.argsort(-extent)
     axis = "xyz"
-    return (f"{what}'s longest side is along {axis[order[0]]} (its {names[order[0]]}); its "
-            f"shortest side is along {axis[order[2]]} (its {names[order[2]]}).")
+    return (
+        f"{what}'s longest side is along {axis[order[0]]} (its {names[order[0]]}); its "
+        f"shortest side is along {axis[order[2]]} (its {names[order[2]]})."
+    )
 
 
 def _is_surface(pts: np.ndarray, normal: np.ndarray, diag: float) -> bool:
@@ -80,7 +82,8 @@ class PointCloudExpert(Expert):
         volume = float(np.prod(np.maximum(extent, 1e-6)))
         lines = [
             f"Point cloud with {n_raw} points"
-            + (f" (analysed on {len(pts)} sampled points)" if n_raw > len(pts) else "") + ".",
+            + (f" (analysed on {len(pts)} sampled points)" if n_raw > len(pts) else "")
+            + ".",
             f"Scene extent {fmt_num(extent[0])} x {fmt_num(extent[1])} x {fmt_num(extent[2])} "
             f"units (x by y by z), from {_xyz(lo)} to {_xyz(hi)}.",
             _proportions("The scene", extent, up),
@@ -104,8 +107,9 @@ class PointCloudExpert(Expert):
         for _ in range(self.settings.max_planes):
             if len(rest.points) < max(100, 0.2 * total):
                 break
-            model, inliers = rest.segment_plane(distance_threshold=threshold, ransac_n=3,
-                                                num_iterations=500)
+            model, inliers = rest.segment_plane(
+                distance_threshold=threshold, ransac_n=3, num_iterations=500
+            )
             if len(inliers) < self.settings.min_plane_fraction * total:
                 break
             normal = np.asarray(model[:3]) / (np.linalg.norm(model[:3]) or 1.0)
@@ -120,15 +124,20 @@ class PointCloudExpert(Expert):
                     floor_h = height if floor_h is None else min(floor_h, height)
                 else:
                     kind = "raised horizontal surface (table top, shelf or ceiling)"
-                lines.append(f"Dominant plane: {kind} at height {fmt_num(height)} "
-                             f"({share:.0f}% of points).")
+                lines.append(
+                    f"Dominant plane: {kind} at height {fmt_num(height)} ({share:.0f}% of points)."
+                )
             elif abs(normal[up]) < 0.2:
                 centre = plane_pts.mean(axis=0)
-                lines.append(f"Dominant plane: vertical wall through {_xyz(centre)} with normal "
-                             f"{_xyz(normal)} ({share:.0f}% of points).")
+                lines.append(
+                    f"Dominant plane: vertical wall through {_xyz(centre)} with normal "
+                    f"{_xyz(normal)} ({share:.0f}% of points)."
+                )
             else:
-                lines.append(f"Dominant plane: sloped surface with normal {_xyz(normal)} "
-                             f"({share:.0f}% of points).")
+                lines.append(
+                    f"Dominant plane: sloped surface with normal {_xyz(normal)} "
+                    f"({share:.0f}% of points)."
+                )
             rest = rest.select_by_index(inliers, invert=True)
         if not lines:
             lines.append("No dominant plane (floor or wall) was found.")
@@ -148,9 +157,15 @@ class PointCloudExpert(Expert):
             if mask.sum() < min_size:
                 continue
             p = pts[mask]
-            out.append(_Cluster(int(mask.sum()), p.mean(axis=0), p.max(axis=0) - p.min(axis=0),
-                                float(p[:, up].min()),
-                                colour_name(cols[mask].mean(axis=0)) if cols is not None else None))
+            out.append(
+                _Cluster(
+                    int(mask.sum()),
+                    p.mean(axis=0),
+                    p.max(axis=0) - p.min(axis=0),
+                    float(p[:, up].min()),
+                    colour_name(cols[mask].mean(axis=0)) if cols is not None else None,
+                )
+            )
         out.sort(key=lambda c: -c.size)
         return out
 
@@ -159,19 +174,28 @@ class PointCloudExpert(Expert):
             return ["No separate objects were found apart from the planes."]
         max_listed = self.settings.max_objects
         on_floor = sum(1 for c in clusters if floor_h is not None and c.bottom - floor_h < 0.05)
-        lines = [f"{len(clusters)} separate objects (DBSCAN clusters) apart from the planes"
-                 + (f"; {on_floor} of them stand on the floor." if floor_h is not None else ".")]
+        lines = [
+            f"{len(clusters)} separate objects (DBSCAN clusters) apart from the planes"
+            + (f"; {on_floor} of them stand on the floor." if floor_h is not None else ".")
+        ]
         for i, c in enumerate(clusters[:max_listed], 1):
             colour = f", {c.colour}" if c.colour else ""
-            above = (f", bottom {fmt_num(round(c.bottom - floor_h, 2))} above the floor"
-                     if floor_h is not None else "")
-            lines.append(f"Object {i}: {c.size} points{colour}, centred at {_xyz(c.centroid)}, "
-                         f"size {fmt_num(c.extent[0])} x {fmt_num(c.extent[1])} x "
-                         f"{fmt_num(c.extent[2])}, height {fmt_num(c.extent[up])}{above}.")
+            above = (
+                f", bottom {fmt_num(round(c.bottom - floor_h, 2))} above the floor"
+                if floor_h is not None
+                else ""
+            )
+            lines.append(
+                f"Object {i}: {c.size} points{colour}, centred at {_xyz(c.centroid)}, "
+                f"size {fmt_num(c.extent[0])} x {fmt_num(c.extent[1])} x "
+                f"{fmt_num(c.extent[2])}, height {fmt_num(c.extent[up])}{above}."
+            )
         tallest = max(range(len(clusters)), key=lambda k: clusters[k].extent[up])
         largest = max(range(len(clusters)), key=lambda k: float(np.prod(clusters[k].extent)))
-        lines.append(f"The largest object by volume is object {largest + 1}; "
-                     f"the tallest is object {tallest + 1}.")
+        lines.append(
+            f"The largest object by volume is object {largest + 1}; "
+            f"the tallest is object {tallest + 1}."
+        )
         return lines
 
     def _layout_lines(self, clusters: list[_Cluster], centre: np.ndarray, up: int) -> list[str]:
@@ -182,8 +206,10 @@ class PointCloudExpert(Expert):
             a, b = horizontal
             side = "right" if d[a] > 0 else "left"
             depth = "back" if d[b] > 0 else "front"
-            lines.append(f"Object {i} is {fmt_num(abs(round(d[a], 2)))} to the {side} and "
-                         f"{fmt_num(abs(round(d[b], 2)))} to the {depth} of the scene centre.")
+            lines.append(
+                f"Object {i} is {fmt_num(abs(round(d[a], 2)))} to the {side} and "
+                f"{fmt_num(abs(round(d[b], 2)))} to the {depth} of the scene centre."
+            )
         for i in range(min(len(clusters), 4)):
             for j in range(i + 1, min(len(clusters), 4)):
                 dist = float(np.linalg.norm(clusters[i].centroid - clusters[j].centroid))

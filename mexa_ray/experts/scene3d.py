@@ -18,8 +18,9 @@ from mexa_ray.media.points import read_points
 from mexa_ray.types import Media, Query, Skill
 
 
-def splat(points: np.ndarray, colours: np.ndarray, right: int, up: int, toward: int,
-          size: int) -> np.ndarray:
+def splat(
+    points: np.ndarray, colours: np.ndarray, right: int, up: int, toward: int, size: int
+) -> np.ndarray:
     """An orthographic view: pixel (row, col) from the `up`/`right` axes, the point nearest the
     viewer (largest `toward` coordinate) wins each pixel; the background is white."""
     uv = points[:, [right, up]]
@@ -35,8 +36,9 @@ def splat(points: np.ndarray, colours: np.ndarray, right: int, up: int, toward: 
     return image.reshape(size, size, 3)
 
 
-def render_views(points: np.ndarray, colours: np.ndarray | None, up: int,
-                 size: int = 384) -> list[tuple[str, np.ndarray]]:
+def render_views(
+    points: np.ndarray, colours: np.ndarray | None, up: int, size: int = 384
+) -> list[tuple[str, np.ndarray]]:
     """A top view and a front view; without colours, points are shaded by height."""
     if colours is None or len(colours) != len(points):
         h = points[:, up]
@@ -45,8 +47,10 @@ def render_views(points: np.ndarray, colours: np.ndarray | None, up: int,
     else:
         colours = (np.clip(colours, 0, 1) * 255).astype(np.uint8)
     horizontal = [a for a in range(3) if a != up]
-    return [("top view", splat(points, colours, horizontal[0], horizontal[1], up, size)),
-            ("front view", splat(points, colours, horizontal[0], up, horizontal[1], size))]
+    return [
+        ("top view", splat(points, colours, horizontal[0], horizontal[1], up, size)),
+        ("front view", splat(points, colours, horizontal[0], up, horizontal[1], size)),
+    ]
 
 
 class SceneVLMExpert(GenerativeExpert):
@@ -69,5 +73,7 @@ class SceneVLMExpert(GenerativeExpert):
         up = _AXES[self.settings.up_axis]
         instruction = self.instruction(skill, query)
         views = render_views(points, colours, up, self.settings.view_size)
-        return Prepared([image_prompt(name, to_pil(view), instruction) for name, view in views],
-                        header=self.geometry.describe_cloud(pcd, skill) + "\nRendered views:")
+        return Prepared(
+            [image_prompt(name, to_pil(view), instruction) for name, view in views],
+            header=self.geometry.describe_cloud(pcd, skill) + "\nRendered views:",
+        )

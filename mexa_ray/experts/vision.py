@@ -25,10 +25,14 @@ class VisionLanguageExpert(GenerativeExpert):
         instruction = self.instruction(skill, query)
         max_side = self.settings.max_side
         if item.type == "image":
-            return Prepared([image_prompt("", to_pil(read_image(item.path), max_side),
-                                          instruction)])
-        frames = read_frames(item.path, max_frames=self.settings.frames,
-                             max_side=max_side)
-        return Prepared([image_prompt(f"{t:.1f}s", to_pil(f), instruction)
-                         for t, f in zip(frames.times, frames.frames)],
-                        header="Frame captions ([time] caption):")
+            return Prepared(
+                [image_prompt("", to_pil(read_image(item.path), max_side), instruction)]
+            )
+        frames = read_frames(item.path, max_frames=self.settings.frames, max_side=max_side)
+        return Prepared(
+            [
+                image_prompt(f"{t:.1f}s", to_pil(f), instruction)
+                for t, f in zip(frames.times, frames.frames)
+            ],
+            header="Frame captions ([time] caption):",
+        )

@@ -47,11 +47,17 @@ def image_lines(img: np.ndarray, detailed: bool) -> list[str]:
     else:  # a photograph: name the grid cells whose colour differs from the main one
         places = _cells(small, background)
     if plain is not None:  # what is on it first: the background is not what a picture shows
-        short = (f"A {_brightness_word(luma)} picture of " + (places[0] if places else "nothing")
-                 + f", on a plain {background} background.")
+        short = (
+            f"A {_brightness_word(luma)} picture of "
+            + (places[0] if places else "nothing")
+            + f", on a plain {background} background."
+        )
     else:
-        short = (f"A {_brightness_word(luma)} picture, mostly {background}"
-                 + (f", with {places[0]}" if places else "") + ".")
+        short = (
+            f"A {_brightness_word(luma)} picture, mostly {background}"
+            + (f", with {places[0]}" if places else "")
+            + "."
+        )
     if not detailed:
         return [short]
     gy, gx = np.gradient(_luma(small))
@@ -59,21 +65,33 @@ def image_lines(img: np.ndarray, detailed: bool) -> list[str]:
     lines = [short]
     if plain is not None:  # the background apart, so its colour is not taken for an object's
         objects = colour_shares(_foreground(small, plain))
-        lines += [f"Background colour: plain {background}.",
-                  "Object colours: " + (", ".join(f"{n} {100 * s:.0f}%" for n, s in objects)
-                                        or "none") + "."]
+        lines += [
+            f"Background colour: plain {background}.",
+            "Object colours: "
+            + (", ".join(f"{n} {100 * s:.0f}%" for n, s in objects) or "none")
+            + ".",
+        ]
     else:
-        lines.append("Dominant colours: " + ", ".join(f"{n} {100 * s:.0f}%" for n, s in shares)
-                     + ".")
-    lines.append(f"Mean brightness {fmt_num(round(luma))} of 255 ({_brightness_word(luma)}); "
-                 f"contrast (std) {fmt_num(round(float(_luma(small).std())))}.")
+        lines.append(
+            "Dominant colours: " + ", ".join(f"{n} {100 * s:.0f}%" for n, s in shares) + "."
+        )
+    lines.append(
+        f"Mean brightness {fmt_num(round(luma))} of 255 ({_brightness_word(luma)}); "
+        f"contrast (std) {fmt_num(round(float(_luma(small).std())))}."
+    )
     if plain is not None:
         lines.append(f"Shapes: {describe_regions(shapes)}.")
     else:
-        lines.append(f"Regions that differ from the mostly {background} picture: "
-                     + ("; ".join(places) if places else "none") + ".")
-    lines.append(f"Edge density {fmt_num(round(edges, 1))} ("
-                 + ("busy, detailed" if edges > 12 else "smooth, few edges") + ").")
+        lines.append(
+            f"Regions that differ from the mostly {background} picture: "
+            + ("; ".join(places) if places else "none")
+            + "."
+        )
+    lines.append(
+        f"Edge density {fmt_num(round(edges, 1))} ("
+        + ("busy, detailed" if edges > 12 else "smooth, few edges")
+        + ")."
+    )
     return lines
 
 
@@ -89,12 +107,15 @@ def _cells(small: np.ndarray, background: str) -> list[str]:
     h, w = small.shape[:2]
     for r, row in enumerate(ROWS):
         for c, col in enumerate(COLS):
-            cell = small[r * h // 3:(r + 1) * h // 3, c * w // 3:(c + 1) * w // 3]
+            cell = small[r * h // 3 : (r + 1) * h // 3, c * w // 3 : (c + 1) * w // 3]
             if cell.size:
                 name = colour_shares(cell, top=1)[0][0]
                 if name != background:
-                    regions.append(f"{name} at the {row} {col}" if (r, c) != (1, 1)
-                                   else f"{name} at the centre")
+                    regions.append(
+                        f"{name} at the {row} {col}"
+                        if (r, c) != (1, 1)
+                        else f"{name} at the centre"
+                    )
     return regions
 
 
@@ -106,23 +127,33 @@ def _histogram(frame: np.ndarray) -> np.ndarray:
 
 
 def video_lines(v: Frames, cut_threshold: float = 0.5) -> list[str]:
-    lines = [f"Video of {fmt_num(round(v.duration_s, 2))} seconds, {v.frame_count} frames at "
-             f"{fmt_num(round(v.fps, 2))} fps, {v.width} x {v.height} pixels, "
-             + ("with an audio track." if v.has_audio else "without audio.")]
+    lines = [
+        f"Video of {fmt_num(round(v.duration_s, 2))} seconds, {v.frame_count} frames at "
+        f"{fmt_num(round(v.fps, 2))} fps, {v.width} x {v.height} pixels, "
+        + ("with an audio track." if v.has_audio else "without audio.")
+    ]
     frames = v.frames
     grey = [_luma(f) for f in frames]
     hists = [_histogram(f) for f in frames]
-    cuts = [v.times[i] for i in range(1, len(frames))
-            if 0.5 * np.abs(hists[i] - hists[i - 1]).sum() > cut_threshold]
+    cuts = [
+        v.times[i]
+        for i in range(1, len(frames))
+        if 0.5 * np.abs(hists[i] - hists[i - 1]).sum() > cut_threshold
+    ]
     motion = [float(np.abs(grey[i] - grey[i - 1]).mean()) for i in range(1, len(grey))]
     all_px = np.concatenate([f.reshape(-1, 3) for f in frames])
     colours = ", ".join(f"{n} {100 * s:.0f}%" for n, s in colour_shares(all_px))
     lines.append(f"Dominant colours over the whole video: {colours}.")
     if motion:
-        lines.append(f"Motion energy between sampled frames: mean {fmt_num(round(np.mean(motion), 1))}, "
-                     f"max {fmt_num(round(max(motion), 1))} (0 means a static picture).")
-    lines.append(f"{len(cuts)} scene cut{'s' if len(cuts) != 1 else ''}" + (" at " + ", ".join(f"{t:.2f}s" for t in cuts)
-                                              if cuts else "") + ".")
+        lines.append(
+            f"Motion energy between sampled frames: mean {fmt_num(round(np.mean(motion), 1))}, "
+            f"max {fmt_num(round(max(motion), 1))} (0 means a static picture)."
+        )
+    lines.append(
+        f"{len(cuts)} scene cut{'s' if len(cuts) != 1 else ''}"
+        + (" at " + ", ".join(f"{t:.2f}s" for t in cuts) if cuts else "")
+        + "."
+    )
     cut_index = {i for i in range(1, len(frames)) if v.times[i] in cuts}
     track = _track_motion(frames, v.times, cut_index)
     if track:
@@ -130,8 +161,10 @@ def video_lines(v: Frames, cut_threshold: float = 0.5) -> list[str]:
     bounds = [0.0] + cuts + [v.duration_s]
     for a, b in zip(bounds[:-1], bounds[1:]):
         mid = min(range(len(v.times)), key=lambda k: abs(v.times[k] - (a + b) / 2))
-        lines.append(f"Scene {fmt_num(round(a, 2))}-{fmt_num(round(b, 2))}s: "
-                     + image_lines(frames[mid], detailed=False)[0])
+        lines.append(
+            f"Scene {fmt_num(round(a, 2))}-{fmt_num(round(b, 2))}s: "
+            + image_lines(frames[mid], detailed=False)[0]
+        )
     return lines
 
 
@@ -148,8 +181,9 @@ def _track_motion(frames, times, cut_index: set[int]) -> str | None:
             h, w = mask.shape
             background = colour_shares(frames[i], top=1)[0][0]
             moving = [n for n, _ in colour_shares(frames[i][mask], top=3) if n != background]
-            points.append((times[i], xs.mean() / w, ys.mean() / h,
-                           moving[0] if moving else background))
+            points.append(
+                (times[i], xs.mean() / w, ys.mean() / h, moving[0] if moving else background)
+            )
     if len(points) < 2:
         return None
     (t0, x0, y0, _), (t1, x1, y1, _) = points[0], points[-1]
@@ -162,9 +196,11 @@ def _track_motion(frames, times, cut_index: set[int]) -> str | None:
         where = "downwards (from top to bottom)" if dy > 0 else "upwards (from bottom to top)"
     names = [p[3] for p in points]
     colour = max(set(names), key=names.count)
-    return (f"A moving {colour} region travels {where} between {t0:.2f}s and {t1:.2f}s "
-            f"(horizontal position {x0:.2f} to {x1:.2f}, vertical {y0:.2f} to {y1:.2f} "
-            "of the frame).")
+    return (
+        f"A moving {colour} region travels {where} between {t0:.2f}s and {t1:.2f}s "
+        f"(horizontal position {x0:.2f} to {x1:.2f}, vertical {y0:.2f} to {y1:.2f} "
+        "of the frame)."
+    )
 
 
 class VisualExpert(Expert):
@@ -180,9 +216,16 @@ class VisualExpert(Expert):
         super().__init__(spec, skills)
         chosen = self.settings.classifier
         self.top_k = chosen.top_k if chosen is not None else 3
-        self.classifier = (ImageNetClassifier(chosen.arch, chosen.weights, chosen.size,
-                                              field=f"experts.{spec.name}.settings.classifier")
-                           if chosen is not None else None)
+        self.classifier = (
+            ImageNetClassifier(
+                chosen.arch,
+                chosen.weights,
+                chosen.size,
+                field=f"experts.{spec.name}.settings.classifier",
+            )
+            if chosen is not None
+            else None
+        )
 
     def _classes(self, rgb: np.ndarray) -> list[str]:
         return [self.classifier.line(rgb, self.top_k)] if self.classifier is not None else []
@@ -196,8 +239,12 @@ class VisualExpert(Expert):
         v = read_frames(item.path, max_frames=self.settings.max_frames)
         middle = v.frames[len(v.frames) // 2]
         if skill.id == "A1":
-            return "\n".join(video_lines(v, self.settings.cut_threshold)
-                             + self._classes(middle))
-        return "\n".join([f"Middle frame ({v.times[len(v.frames) // 2]:.2f}s) of a "
-                          f"{fmt_num(round(v.duration_s, 2))}-second video:"]
-                         + image_lines(middle, detailed) + self._classes(middle))
+            return "\n".join(video_lines(v, self.settings.cut_threshold) + self._classes(middle))
+        return "\n".join(
+            [
+                f"Middle frame ({v.times[len(v.frames) // 2]:.2f}s) of a "
+                f"{fmt_num(round(v.duration_s, 2))}-second video:"
+            ]
+            + image_lines(middle, detailed)
+            + self._classes(middle)
+        )

@@ -13,8 +13,15 @@ from types import ModuleType
 from mexa_ray.errors import MediaAccessDenied, MediaError, UnsupportedMedia
 from mexa_ray.types import MEDIA_TYPES, Media
 
-_MODULES = {"table": "table", "points": "points", "audio": "audio", "image": "image",
-            "video": "video", "text": "text", "volume": "volume"}
+_MODULES = {
+    "table": "table",
+    "points": "points",
+    "audio": "audio",
+    "image": "image",
+    "video": "video",
+    "text": "text",
+    "volume": "volume",
+}
 
 #: file extensions that mean the same format
 _ALIASES = {"jpeg": "jpg", "tif": "tiff", "mpg": "mpeg", "htm": "txt"}
@@ -22,8 +29,9 @@ _ALIASES = {"jpeg": "jpg", "tif": "tiff", "mpg": "mpeg", "htm": "txt"}
 
 def module_for(media_type: str) -> ModuleType:
     if media_type not in _MODULES:
-        raise UnsupportedMedia(f"unknown media type {media_type!r}; known: {', '.join(MEDIA_TYPES)}",
-                               field="type")
+        raise UnsupportedMedia(
+            f"unknown media type {media_type!r}; known: {', '.join(MEDIA_TYPES)}", field="type"
+        )
     return importlib.import_module(f"mexa_ray.media.{_MODULES[media_type]}")
 
 
@@ -53,8 +61,14 @@ def sniff_format(media_type: str, head: bytes) -> str | None:
         if head[:3] == b"ID3" or head[:2] in (b"\xff\xfb", b"\xff\xf3", b"\xff\xf2"):
             return "mp3"
     if media_type == "image":
-        signatures = {b"\x89PNG": "png", b"\xff\xd8\xff": "jpg", b"GIF8": "gif", b"BM": "bmp",
-                      b"II*\x00": "tiff", b"MM\x00*": "tiff"}
+        signatures = {
+            b"\x89PNG": "png",
+            b"\xff\xd8\xff": "jpg",
+            b"GIF8": "gif",
+            b"BM": "bmp",
+            b"II*\x00": "tiff",
+            b"MM\x00*": "tiff",
+        }
         for sig, fmt in signatures.items():
             if head.startswith(sig):
                 return fmt
@@ -81,12 +95,18 @@ def resolve_format(media: Media, field: str, head: bytes | None = None) -> str:
     if not fmt and head is not None:
         fmt = sniff_format(media.type, head)
     if not fmt:
-        raise UnsupportedMedia(f"cannot tell the format of this {media.type}; give 'format' "
-                               f"(one of {', '.join(formats(media.type))})", field=field)
+        raise UnsupportedMedia(
+            f"cannot tell the format of this {media.type}; give 'format' "
+            f"(one of {', '.join(formats(media.type))})",
+            field=field,
+        )
     fmt = _ALIASES.get(fmt.lower(), fmt.lower())
     if fmt not in formats(media.type):
-        raise UnsupportedMedia(f"format {fmt!r} is not supported for {media.type}; "
-                               f"supported: {', '.join(formats(media.type))}", field=field)
+        raise UnsupportedMedia(
+            f"format {fmt!r} is not supported for {media.type}; "
+            f"supported: {', '.join(formats(media.type))}",
+            field=field,
+        )
     return fmt
 
 
@@ -100,7 +120,9 @@ def check_under_roots(path: str | Path, roots: list[Path], field: str) -> Path:
     except (OSError, ValueError) as exc:  # a NUL byte, a name too long, a loop
         raise MediaError(f"path {str(path)[:200]!r} cannot be used: {exc}", field=field) from None
     if not inside:
-        raise MediaAccessDenied(f"path {str(path)!r} is outside the allowed media roots", field=field)
+        raise MediaAccessDenied(
+            f"path {str(path)!r} is outside the allowed media roots", field=field
+        )
     if not is_file:
         raise MediaError(f"no such file: {str(path)!r}", field=field)
     return resolved
@@ -115,4 +137,3 @@ def probe(media_type: str, path: str | Path, fmt: str, field: str) -> dict:
         raise
     except Exception as exc:  # every reader has its own exception types for corrupt input
         raise MediaError(f"cannot read {media_type} ({fmt}): {exc}", field=field) from None
-

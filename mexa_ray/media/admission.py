@@ -36,25 +36,40 @@ class MediaAdmission:
     url_hosts: tuple[str, ...] = ()
     url_timeout_s: float = 10.0
 
-    def file(self, media_type: str, path: str | Path, field: str, fmt: str | None = None,
-             name: str | None = None) -> Media:
+    def file(
+        self,
+        media_type: str,
+        path: str | Path,
+        field: str,
+        fmt: str | None = None,
+        name: str | None = None,
+    ) -> Media:
         """A file named by path: under a root, a known format, within the limits, readable."""
         resolved = media_io.check_under_roots(path, list(self.roots), field)
         item = Media(type=media_type, path=str(resolved), format=fmt, name=name or resolved.name)
         item.format = media_io.resolve_format(item, _sibling(field, "format"))
         size = resolved.stat().st_size
         if size > self.max_bytes:
-            raise PayloadTooLarge(f"the file has {size} bytes; the limit is {self.max_bytes}",
-                                  field=field)
+            raise PayloadTooLarge(
+                f"the file has {size} bytes; the limit is {self.max_bytes}", field=field
+            )
         self.probe(item, resolved, field)
         return item
 
-    def upload(self, media_type: str, data: bytes, field: str, store: Store,
-               fmt: str | None = None, name: str | None = None) -> Media:
+    def upload(
+        self,
+        media_type: str,
+        data: bytes,
+        field: str,
+        store: Store,
+        fmt: str | None = None,
+        name: str | None = None,
+    ) -> Media:
         """Bytes sent with the request (already decoded) or fetched from a URL."""
         if len(data) > self.max_bytes:
-            raise PayloadTooLarge(f"the item has {len(data)} bytes; the limit is "
-                                  f"{self.max_bytes}", field=field)
+            raise PayloadTooLarge(
+                f"the item has {len(data)} bytes; the limit is {self.max_bytes}", field=field
+            )
         if not data:
             raise MediaError("the item is empty", field=field)
         item = Media(type=media_type, format=fmt, name=name)
@@ -73,8 +88,10 @@ class MediaAdmission:
         info = media_io.probe(item.type, path, item.format or "", field)
         seconds = info.get("duration_s")
         if seconds is not None and seconds > self.max_seconds:
-            raise PayloadTooLarge(f"the {item.type} lasts {seconds:.1f} s; the limit is "
-                                  f"{self.max_seconds:g} s", field=field)
+            raise PayloadTooLarge(
+                f"the {item.type} lasts {seconds:.1f} s; the limit is {self.max_seconds:g} s",
+                field=field,
+            )
         return info
 
 

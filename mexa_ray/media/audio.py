@@ -22,8 +22,11 @@ def probe(path: str | Path, fmt: str) -> dict:
     info = sf.info(str(path))
     if info.frames <= 0:
         raise ValueError("the audio has no samples")
-    return {"duration_s": info.frames / info.samplerate, "sample_rate": info.samplerate,
-            "channels": info.channels}
+    return {
+        "duration_s": info.frames / info.samplerate,
+        "sample_rate": info.samplerate,
+        "channels": info.channels,
+    }
 
 
 def load_waveform(path: str | Path, rate: int, max_seconds: float | None = None) -> np.ndarray:

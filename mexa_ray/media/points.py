@@ -31,8 +31,10 @@ def read_points(path: str | Path, fmt: str) -> o3d.geometry.PointCloud:
 def _npy(path: str | Path, mmap: bool = False) -> np.ndarray:
     arr = np.load(path, allow_pickle=False, mmap_mode="r" if mmap else None)
     if arr.ndim != 2 or arr.shape[1] not in (3, 6) or not np.issubdtype(arr.dtype, np.number):
-        raise ValueError(f"a .npy point cloud must be a numeric (N, 3) or (N, 6) array, "
-                         f"got shape {arr.shape} of {arr.dtype}")
+        raise ValueError(
+            f"a .npy point cloud must be a numeric (N, 3) or (N, 6) array, "
+            f"got shape {arr.shape} of {arr.dtype}"
+        )
     if arr.shape[0] == 0:
         raise ValueError("no points could be read (empty or corrupt file)")
     return arr

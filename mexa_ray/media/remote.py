@@ -34,26 +34,30 @@ def fetch(url: str, hosts: list[str], max_bytes: int, timeout_s: float, field: s
         raise MediaAccessDenied(
             f"{where!r} is not an allowed host for media URLs"
             + ("" if hosts else " (this service fetches no URLs; send the bytes instead)"),
-            field=field)
+            field=field,
+        )
     try:
         with httpx.stream("GET", url, timeout=timeout_s, follow_redirects=False) as response:
             if response.status_code != 200:
-                raise MediaError(f"fetching the URL gave HTTP {response.status_code}"
-                                 + (" (redirects are not followed)"
-                                    if response.is_redirect else ""), field=field)
+                raise MediaError(
+                    f"fetching the URL gave HTTP {response.status_code}"
+                    + (" (redirects are not followed)" if response.is_redirect else ""),
+                    field=field,
+                )
             length = response.headers.get("content-length", "")
             if length.isdigit() and int(length) > max_bytes:
-                raise PayloadTooLarge(f"the URL's body has {length} bytes; the limit is "
-                                      f"{max_bytes}", field=field)
+                raise PayloadTooLarge(
+                    f"the URL's body has {length} bytes; the limit is {max_bytes}", field=field
+                )
             body = bytearray()
             for part in response.iter_bytes():
                 body += part
                 if len(body) > max_bytes:
-                    raise PayloadTooLarge(f"the URL's body is over {max_bytes} bytes",
-                                          field=field)
+                    raise PayloadTooLarge(f"the URL's body is over {max_bytes} bytes", field=field)
                 if time.monotonic() > give_up_at:  # a server trickling bytes
                     raise MediaError(f"fetching the URL took over {timeout_s:g} s", field=field)
     except httpx.HTTPError as exc:
-        raise MediaError(f"cannot fetch the URL: {type(exc).__name__}: {exc}",
-                         field=field) from None
+        raise MediaError(
+            f"cannot fetch the URL: {type(exc).__name__}: {exc}", field=field
+        ) from None
     return bytes(body)

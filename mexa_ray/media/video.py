@@ -46,8 +46,9 @@ def read_frames(path: str | Path, max_frames: int = 32, max_side: int = 160) -> 
             last_t = float(frame.time) if frame.time is not None else (i / fps if fps else 0.0)
             if i % stride:
                 continue
-            kept.append((last_t, frame.reformat(width=size[0], height=size[1],
-                                                format="rgb24").to_ndarray()))
+            kept.append(
+                (last_t, frame.reformat(width=size[0], height=size[1], format="rgb24").to_ndarray())
+            )
             if len(kept) >= 2 * max_frames:
                 kept, stride = kept[::2], stride * 2
         if not kept:
@@ -55,9 +56,16 @@ def read_frames(path: str | Path, max_frames: int = 32, max_side: int = 160) -> 
     if len(kept) > max_frames:
         kept = [kept[k] for k in np.linspace(0, len(kept) - 1, max_frames).round().astype(int)]
     duration = last_t + (1.0 / fps if fps else 0.0)
-    return Frames([f for _, f in kept], [t for t, _ in kept],
-                  fps or (count / duration if duration else 0.0), duration, count,
-                  width, height, has_audio)
+    return Frames(
+        [f for _, f in kept],
+        [t for t, _ in kept],
+        fps or (count / duration if duration else 0.0),
+        duration,
+        count,
+        width,
+        height,
+        has_audio,
+    )
 
 
 def probe(path: str | Path, fmt: str) -> dict:
@@ -69,8 +77,11 @@ def probe(path: str | Path, fmt: str) -> dict:
             break
         else:
             raise ValueError("no frame could be decoded")
-        return {"width": stream.codec_context.width, "height": stream.codec_context.height,
-                "duration_s": _duration_s(container, stream)}
+        return {
+            "width": stream.codec_context.width,
+            "height": stream.codec_context.height,
+            "duration_s": _duration_s(container, stream),
+        }
 
 
 def _duration_s(container, stream) -> float | None:

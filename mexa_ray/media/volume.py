@@ -30,7 +30,9 @@ def read_volume(path: str | Path) -> np.ndarray:
         vol = np.load(p, allow_pickle=False)
     vol = np.squeeze(vol)
     if vol.ndim != 3 or not np.issubdtype(vol.dtype, np.number):
-        raise ValueError(f"a volume must be a numeric 3D array, got shape {vol.shape} of {vol.dtype}")
+        raise ValueError(
+            f"a volume must be a numeric 3D array, got shape {vol.shape} of {vol.dtype}"
+        )
     return vol
 
 

@@ -8,11 +8,11 @@ import time
 
 from ray import serve
 
-from mexa_ray.serving.observability import adopt_library_logs
-from mexa_ray.serving.placement import forget_replica, record_replica
 from mexa_ray.aggregation import build_aggregator, build_answer
 from mexa_ray.config import AppConfig
 from mexa_ray.embedding import Embedder
+from mexa_ray.serving.observability import adopt_library_logs
+from mexa_ray.serving.placement import forget_replica, record_replica
 from mexa_ray.types import Answer, ExpertReport, MissingExpert, Query, Selection
 
 log = logging.getLogger("ray.serve")
@@ -29,20 +29,33 @@ class Aggregator:
     def __del__(self) -> None:
         forget_replica(getattr(self, "replica", None))
 
-    async def aggregate(self, query: Query, selection: Selection, reports: list[ExpertReport],
-                        missing: list[MissingExpert], timings: dict[str, float],
-                        timeline: list[dict] | None = None) -> Answer:
+    async def aggregate(
+        self,
+        query: Query,
+        selection: Selection,
+        reports: list[ExpertReport],
+        missing: list[MissingExpert],
+        timings: dict[str, float],
+        timeline: list[dict] | None = None,
+    ) -> Answer:
         started = time.time()
         # generation is blocking CPU/GPU work: keep the replica's event loop free
         verdict = await asyncio.to_thread(self.aggregator.answer, query, reports, missing)
         timings = dict(timings, aggregate_s=time.time() - started)
-        log.info("request %s: answered %r from %d reports (%d missing) in %.3fs",
-                 query.request_id, verdict.answer[:80], len(reports), len(missing),
-                 timings["aggregate_s"])
+        log.info(
+            "request %s: answered %r from %d reports (%d missing) in %.3fs",
+            query.request_id,
+            verdict.answer[:80],
+            len(reports),
+            len(missing),
+            timings["aggregate_s"],
+        )
         timeline = list(timeline or []) + [
-            {"stage": "aggregation", "start": started, "end": time.time()}]
-        return build_answer(query, selection, reports, missing, verdict, self.aggregator.name,
-                            timings, timeline)
+            {"stage": "aggregation", "start": started, "end": time.time()}
+        ]
+        return build_answer(
+            query, selection, reports, missing, verdict, self.aggregator.name, timings, timeline
+        )
 
     def check_health(self) -> None:
         self.aggregator.check_health()

@@ -8,11 +8,11 @@ import os
 
 from ray.serve import Application
 
+from mexa_ray.config import AppConfig, DeploymentSettings, Overrides, load_config
 from mexa_ray.serving.aggregator import Aggregator
 from mexa_ray.serving.expert import ExpertDeployment
 from mexa_ray.serving.ingress import Ingress
 from mexa_ray.serving.orchestrator import Orchestrator
-from mexa_ray.config import AppConfig, DeploymentSettings, Overrides, load_config
 
 
 def expert_deployment_name(expert: str) -> str:
@@ -23,21 +23,26 @@ def build_app(config: AppConfig) -> Application:
     skills = config.skill_catalogue()
     experts = {
         spec.name: ExpertDeployment.options(
-            name=expert_deployment_name(spec.name),
-            **serve_kwargs(config, spec.deployment)).bind(spec, skills)
+            name=expert_deployment_name(spec.name), **serve_kwargs(config, spec.deployment)
+        ).bind(spec, skills)
         for spec in config.experts
     }
     aggregator = Aggregator.options(
-        name="aggregator", **serve_kwargs(config, config.aggregator.deployment)).bind(config)
+        name="aggregator", **serve_kwargs(config, config.aggregator.deployment)
+    ).bind(config)
     orchestrator = Orchestrator.options(
-        name="orchestrator", **serve_kwargs(config, config.router.deployment)).bind(
-            config, experts, aggregator)
-    return Ingress.options(
-        name="ingress", **ingress_kwargs(config)).bind(config, orchestrator)
+        name="orchestrator", **serve_kwargs(config, config.router.deployment)
+    ).bind(config, experts, aggregator)
+    return Ingress.options(name="ingress", **ingress_kwargs(config)).bind(config, orchestrator)
 
 
-def serve_kwargs(config: AppConfig, settings: DeploymentSettings, *, ingress: bool = False,
-                 env: dict[str, str] | None = None) -> dict:
+def serve_kwargs(
+    config: AppConfig,
+    settings: DeploymentSettings,
+    *,
+    ingress: bool = False,
+    env: dict[str, str] | None = None,
+) -> dict:
     """A deployment's `Deployment.options(...)` kwargs: its own settings, plus the app's replica
     environment (and `env`) in its runtime_env and its access-log switch (`config.serve`)."""
     kwargs = settings.serve_kwargs()
@@ -47,8 +52,9 @@ def serve_kwargs(config: AppConfig, settings: DeploymentSettings, *, ingress: bo
     if env_vars:
         actor["runtime_env"] = {**runtime_env, "env_vars": env_vars}
     access = config.serve.access_log
-    kwargs["logging_config"] = {"enable_access_log": access == "all"
-                                or (access == "ingress" and ingress)}
+    kwargs["logging_config"] = {
+        "enable_access_log": access == "all" or (access == "ingress" and ingress)
+    }
     return kwargs
 
 
@@ -56,8 +62,12 @@ def ingress_kwargs(config: AppConfig) -> dict:
     """The ingress's Serve kwargs; the API keys variable, when the caller's environment has it,
     travels to the ingress replicas in their runtime_env (on any node of a cluster)."""
     keys = os.environ.get(config.ingress.api_keys_env)
-    return serve_kwargs(config, config.ingress.deployment, ingress=True,
-                        env={config.ingress.api_keys_env: keys} if keys else None)
+    return serve_kwargs(
+        config,
+        config.ingress.deployment,
+        ingress=True,
+        env={config.ingress.api_keys_env: keys} if keys else None,
+    )
 
 
 def app_builder(args: dict) -> Application:

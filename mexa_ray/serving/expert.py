@@ -8,11 +8,11 @@ import time
 
 from ray import serve
 
+from mexa_ray.config import ExpertSpec
+from mexa_ray.experts import build_expert
 from mexa_ray.serving.observability import ExpertMetrics, adopt_library_logs
 from mexa_ray.serving.placement import forget_replica, record_replica
 from mexa_ray.serving.transport import materialise
-from mexa_ray.config import ExpertSpec
-from mexa_ray.experts import build_expert
 from mexa_ray.types import ExpertReport, Query, Skill
 
 log = logging.getLogger("ray.serve")
@@ -55,8 +55,9 @@ class ExpertDeployment:
         return await asyncio.to_thread(self.expert.run, local, skill)
 
     @serve.batch(max_batch_size=8, batch_wait_timeout_s=0.02)
-    async def _analyse_batch(self, queries: list[Query],
-                             skills: list[str]) -> list[ExpertReport | Exception]:
+    async def _analyse_batch(
+        self, queries: list[Query], skills: list[str]
+    ) -> list[ExpertReport | Exception]:
         return await asyncio.to_thread(self.expert.run_batch, list(zip(queries, skills)))
 
     def check_health(self) -> None:

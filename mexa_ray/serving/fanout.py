@@ -48,20 +48,26 @@ class Gathered:
 class FanOut:
     """Calls experts through their deployment handles."""
 
-    def __init__(self, experts: dict[str, Handles], timeouts: dict[str, float],
-                 metrics: ExpertMetrics) -> None:
+    def __init__(
+        self, experts: dict[str, Handles], timeouts: dict[str, float], metrics: ExpertMetrics
+    ) -> None:
         self.experts = experts
         self.timeouts = timeouts
         self.metrics = metrics
 
-    async def gather(self, query: Query, selected: list[SelectedExpert],
-                     deadline_at: float) -> Gathered:
+    async def gather(
+        self, query: Query, selected: list[SelectedExpert], deadline_at: float
+    ) -> Gathered:
         fanout_at = time.time()
         # start every expert call before awaiting anything: they run in parallel
         responses = [self._call(query, s) for s in selected]
         try:
-            results = await asyncio.gather(*(self._await(query, s, r, fanout_at, deadline_at)
-                                             for s, r in zip(selected, responses)))
+            results = await asyncio.gather(
+                *(
+                    self._await(query, s, r, fanout_at, deadline_at)
+                    for s, r in zip(selected, responses)
+                )
+            )
         finally:
             for r in responses:  # stops experts still running past the deadline; no-op if done
                 r.cancel()
@@ -69,30 +75,61 @@ class FanOut:
         for s, (result, end) in zip(selected, results):
             if isinstance(result, ExpertReport):
                 out.reports.append(result)
-                out.timeline.append({"stage": "expert", "expert": s.expert, "skill": s.skill,
-                                     "sent": fanout_at, "start": result.started_at,
-                                     "end": result.finished_at, "status": "reported"})
+                out.timeline.append(
+                    {
+                        "stage": "expert",
+                        "expert": s.expert,
+                        "skill": s.skill,
+                        "sent": fanout_at,
+                        "start": result.started_at,
+                        "end": result.finished_at,
+                        "status": "reported",
+                    }
+                )
             else:
                 out.missing.append(result)
-                log.warning("request %s: expert %s missing: %s", query.request_id,
-                            result.expert, result.reason)
-                out.timeline.append({"stage": "expert", "expert": s.expert, "skill": s.skill,
-                                     "sent": fanout_at, "start": fanout_at, "end": end,
-                                     "status": "missing"})
+                log.warning(
+                    "request %s: expert %s missing: %s",
+                    query.request_id,
+                    result.expert,
+                    result.reason,
+                )
+                out.timeline.append(
+                    {
+                        "stage": "expert",
+                        "expert": s.expert,
+                        "skill": s.skill,
+                        "sent": fanout_at,
+                        "start": fanout_at,
+                        "end": end,
+                        "status": "missing",
+                    }
+                )
         return out
 
     def _call(self, query: Query, s: SelectedExpert) -> DeploymentResponse:
         return self.experts[s.expert].for_query(query).analyse.remote(query, s.skill)
 
-    async def _await(self, query: Query, s: SelectedExpert, response: DeploymentResponse,
-                     fanout_at: float, deadline_at: float
-                     ) -> tuple[ExpertReport | MissingExpert, float]:
+    async def _await(
+        self,
+        query: Query,
+        s: SelectedExpert,
+        response: DeploymentResponse,
+        fanout_at: float,
+        deadline_at: float,
+    ) -> tuple[ExpertReport | MissingExpert, float]:
         """`_outcome`, and when it was known."""
         result = await self._outcome(query, s, response, fanout_at, deadline_at)
         return result, time.time()
 
-    async def _outcome(self, query: Query, s: SelectedExpert, response: DeploymentResponse,
-                       fanout_at: float, deadline_at: float) -> ExpertReport | MissingExpert:
+    async def _outcome(
+        self,
+        query: Query,
+        s: SelectedExpert,
+        response: DeploymentResponse,
+        fanout_at: float,
+        deadline_at: float,
+    ) -> ExpertReport | MissingExpert:
         """The expert's report, or why it is missing: failed, unscheduled (its queue is full), or
         past its own timeout or the request's deadline, whichever comes first (waiting for a
         replica to take the call counts). A call whose replica died (its node was lost) is sent
@@ -107,14 +144,21 @@ class FanOut:
                 response.cancel()  # a resent call too (`gather` cancels the first ones)
                 which = "expert timeout" if expert_deadline <= deadline_at else "request deadline"
                 suffix = f" after {lost} lost replica(s)" if lost else ""
-                return self._missing(s, "timeout", f"timed out after "
-                                     f"{time.time() - fanout_at:.2f}s ({which}){suffix}")
+                return self._missing(
+                    s,
+                    "timeout",
+                    f"timed out after {time.time() - fanout_at:.2f}s ({which}){suffix}",
+                )
             except RayActorError as exc:
                 lost += 1
                 if lost > REPLICA_RETRIES or wait < 0.5:
                     return self._missing(s, "failed", failure_reason(exc))
-                log.warning("request %s: %s's replica was lost (%s); sending the call again",
-                            query.request_id, s.expert, type(exc).__name__)
+                log.warning(
+                    "request %s: %s's replica was lost (%s); sending the call again",
+                    query.request_id,
+                    s.expert,
+                    type(exc).__name__,
+                )
                 response.cancel()
                 response = self._call(query, s)
             except BackPressureError as exc:

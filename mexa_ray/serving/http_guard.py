@@ -21,8 +21,12 @@ from mexa_ray.errors import MexaError, Overloaded, PayloadTooLarge, Unauthorized
 log = logging.getLogger("ray.serve")
 
 
-INTERNAL_ERROR = {"error": {"type": "internal_error",
-                            "message": "the request failed inside the service; see the server log"}}
+INTERNAL_ERROR = {
+    "error": {
+        "type": "internal_error",
+        "message": "the request failed inside the service; see the server log",
+    }
+}
 
 
 def error_response(exc: MexaError) -> JSONResponse:
@@ -44,10 +48,13 @@ def _public(request: Request) -> bool:
     path = request.url.path
     root = request.scope.get("root_path", "")
     if root and path.startswith(root):
-        path = path[len(root):]
+        path = path[len(root) :]
     path = path.rstrip("/")
-    return (path.endswith("/healthz") or path == ""
-            or path.removeprefix("/playground/") in PLAYGROUND_FILES)
+    return (
+        path.endswith("/healthz")
+        or path == ""
+        or path.removeprefix("/playground/") in PLAYGROUND_FILES
+    )
 
 
 class Guard:
@@ -71,23 +78,27 @@ class Guard:
         keys: frozenset[str] = getattr(request.app.state, "api_keys", frozenset())
         if keys and not _public(request):
             scheme, _, token = request.headers.get("authorization", "").partition(" ")
-            if scheme.lower() != "bearer" or not any(hmac.compare_digest(token.strip(), k)
-                                                     for k in keys):
-                response = error_response(Unauthorized(
-                    "missing or wrong API key: send 'Authorization: Bearer <key>'",
-                    field="authorization"))
+            if scheme.lower() != "bearer" or not any(
+                hmac.compare_digest(token.strip(), k) for k in keys
+            ):
+                response = error_response(
+                    Unauthorized(
+                        "missing or wrong API key: send 'Authorization: Bearer <key>'",
+                        field="authorization",
+                    )
+                )
                 response.headers["WWW-Authenticate"] = "Bearer"
                 return response
         limit = getattr(request.app.state, "max_body_bytes", None)
         length = request.headers.get("content-length", "")
         if limit and length.isdigit() and int(length) > limit:
-            return error_response(PayloadTooLarge(f"the body has {length} bytes; the limit is "
-                                                  f"{limit}", field="body"))
+            return error_response(
+                PayloadTooLarge(f"the body has {length} bytes; the limit is {limit}", field="body")
+            )
         return None
 
 
-async def answered(request: Request,
-                   handler: Callable[[object], Awaitable[Response]]) -> Response:
+async def answered(request: Request, handler: Callable[[object], Awaitable[Response]]) -> Response:
     """Run a JSON route: bad JSON or bad input is a 4xx with the error body, a bug a 500 with
     the same shape; the service keeps serving either way."""
     body = await request.body()
@@ -99,13 +110,15 @@ async def answered(request: Request,
     except ValueError as exc:
         return error_response(MexaError(f"the body is not valid JSON: {exc}"))
     except RecursionError:  # arrays or objects nested deeper than any request needs
-        return error_response(MexaError("the body nests JSON arrays or objects too deeply",
-                                        field="body"))
+        return error_response(
+            MexaError("the body nests JSON arrays or objects too deeply", field="body")
+        )
     try:
         return await handler(payload)
     except RecursionError:  # nested within the parser's limit, but past the validator's
-        return error_response(MexaError("the body nests JSON arrays or objects too deeply",
-                                        field="body"))
+        return error_response(
+            MexaError("the body nests JSON arrays or objects too deeply", field="body")
+        )
     except MexaError as exc:
         log.info("rejected request: %s (%s)", exc.message, exc.field)
         return error_response(exc)

@@ -26,7 +26,7 @@ from mexa_ray.cards import expert_cards
 from mexa_ray.chat_api import chunk, completion, models, parse_chat
 from mexa_ray.config import AppConfig
 from mexa_ray.errors import InvalidRequest, MexaError, Overloaded
-from mexa_ray.media.admission import MediaAdmission, decode_base64
+from mexa_ray.media.admission import decode_base64
 from mexa_ray.serving import http_guard
 from mexa_ray.serving.http_guard import INTERNAL_ERROR, PLAYGROUND_FILES, answered
 from mexa_ray.serving.observability import adopt_library_logs, current_request_id
@@ -43,8 +43,9 @@ def _playground_file(name: str) -> str:
     return resources.files("mexa_ray.playground").joinpath(name).read_text()
 
 
-def relative_timeline(stages: list[dict], started: float, prepared: float,
-                      done: float) -> list[dict]:
+def relative_timeline(
+    stages: list[dict], started: float, prepared: float, done: float
+) -> list[dict]:
     """The stages' epoch times as seconds since the request arrived, with the ingress's own
     admission first and the whole request last (clocks of other nodes may differ slightly)."""
     rows = [{"stage": "ingress", "start_s": 0.0, "end_s": round(prepared - started, 4)}]
@@ -85,14 +86,18 @@ class Ingress:
         try:
             answer = await self.orchestrator.for_query(query).reason.remote(query)
         except BackPressureError as exc:  # the orchestrators' queues are full
-            raise Overloaded(f"the service is at capacity ({exc}); retry later",
-                             self.config.router.deployment.retry_after_s) from None
+            raise Overloaded(
+                f"the service is at capacity ({exc}); retry later",
+                self.config.router.deployment.retry_after_s,
+            ) from None
         except RayTaskError as exc:  # a MexaError raised downstream (e.g. unknown expert)
             if isinstance(exc.cause, MexaError):
                 raise exc.cause from None
             if isinstance(exc.cause, BackPressureError):  # the aggregators' queues are full
-                raise Overloaded(f"the service is at capacity ({exc.cause}); retry later",
-                                 self.config.aggregator.deployment.retry_after_s) from None
+                raise Overloaded(
+                    f"the service is at capacity ({exc.cause}); retry later",
+                    self.config.aggregator.deployment.retry_after_s,
+                ) from None
             raise
         out = answer.to_dict()
         done = time.time()
@@ -103,14 +108,24 @@ class Ingress:
     def _to_query(self, req: ReasonRequest) -> Query:
         limits = self.config.ingress
         if len(req.question) > limits.max_question_chars:
-            raise InvalidRequest(f"the question has {len(req.question)} characters; the limit is "
-                                 f"{limits.max_question_chars}", field="question")
+            raise InvalidRequest(
+                f"the question has {len(req.question)} characters; the limit is "
+                f"{limits.max_question_chars}",
+                field="question",
+            )
         if len(req.media) > limits.max_media:
-            raise InvalidRequest(f"{len(req.media)} media items; the limit is {limits.max_media}",
-                                 field="media")
+            raise InvalidRequest(
+                f"{len(req.media)} media items; the limit is {limits.max_media}", field="media"
+            )
         media = [self._media(i, m) for i, m in enumerate(req.media)]
-        query = Query(question=req.question, options=req.options, task=req.task, media=media,
-                      experts=req.experts, deadline_s=req.deadline_s)
+        query = Query(
+            question=req.question,
+            options=req.options,
+            task=req.task,
+            media=media,
+            experts=req.experts,
+            deadline_s=req.deadline_s,
+        )
         # Serve's id (the client's x-request-id, or the proxy's): the one in every log line
         query.request_id = current_request_id() or query.request_id
         return query
@@ -153,11 +168,13 @@ class Ingress:
         if not chat.stream:
             answer = await self._answer(query, started)
             return JSONResponse(completion(answer, chat.model, created))
-        return StreamingResponse(self._stream(query, started, chat.model, created),
-                                 media_type="text/event-stream")
+        return StreamingResponse(
+            self._stream(query, started, chat.model, created), media_type="text/event-stream"
+        )
 
-    async def _stream(self, query: Query, started: float, model: str,
-                      created: int) -> AsyncIterator[str]:
+    async def _stream(
+        self, query: Query, started: float, model: str, created: int
+    ) -> AsyncIterator[str]:
         def event(body: dict) -> str:
             return f"data: {json.dumps(body)}\n\n"
 
@@ -182,8 +199,9 @@ class Ingress:
     async def experts(self) -> dict:
         """The expert cards, each with its replicas: node, GPU ids, state."""
         where = await placements(serve.get_replica_context().app_name)
-        return {"experts": [{**card, "replicas": where.get(card["name"], [])}
-                            for card in self.cards]}
+        return {
+            "experts": [{**card, "replicas": where.get(card["name"], [])} for card in self.cards]
+        }
 
     @api.get("/", response_class=HTMLResponse)
     async def playground(self) -> HTMLResponse:

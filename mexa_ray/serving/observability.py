@@ -42,16 +42,24 @@ class ExpertMetrics:
 
     def __init__(self) -> None:
         self.selections = metrics.Counter(
-            "mexa_expert_selections", description="Times the router chose an expert for a query.",
-            tag_keys=("expert", "skill"))
+            "mexa_expert_selections",
+            description="Times the router chose an expert for a query.",
+            tag_keys=("expert", "skill"),
+        )
         self.requests = metrics.Counter(
-            "mexa_expert_requests", description="Reports an expert was asked for.",
-            tag_keys=("expert",))
+            "mexa_expert_requests",
+            description="Reports an expert was asked for.",
+            tag_keys=("expert",),
+        )
         self.failures = metrics.Counter(
             "mexa_expert_failures",
             description="Expert calls that gave no report, by kind: failed, timeout, "
-                        "unscheduled, cancelled.",
-            tag_keys=("expert", "kind"))
+            "unscheduled, cancelled.",
+            tag_keys=("expert", "kind"),
+        )
         self.latency = metrics.Histogram(
-            "mexa_expert_latency_s", description="Seconds an expert took to write its report.",
-            boundaries=LATENCY_BOUNDARIES, tag_keys=("expert",))
+            "mexa_expert_latency_s",
+            description="Seconds an expert took to write its report.",
+            boundaries=LATENCY_BOUNDARIES,
+            tag_keys=("expert",),
+        )

@@ -21,21 +21,26 @@ from mexa_ray.types import Answer, Query
 
 @serve.deployment
 class Orchestrator:
-    def __init__(self, config: AppConfig, experts: dict[str, DeploymentHandle],
-                 aggregator: DeploymentHandle) -> None:
+    def __init__(
+        self, config: AppConfig, experts: dict[str, DeploymentHandle], aggregator: DeploymentHandle
+    ) -> None:
         adopt_library_logs()
         self.metrics = ExpertMetrics()
         self.config = config
         transport = config.serve.transport
-        self.fanout = FanOut({name: Handles(h, transport) for name, h in experts.items()},
-                             {s.name: s.timeout_s for s in config.experts}, self.metrics)
+        self.fanout = FanOut(
+            {name: Handles(h, transport) for name, h in experts.items()},
+            {s.name: s.timeout_s for s in config.experts},
+            self.metrics,
+        )
         self.aggregator = Handles(aggregator, transport)
         self.router = build_router(config, Embedder(config.embedding))
 
     async def reason(self, query: Query) -> Answer:
         started = time.time()
-        budget = min(query.deadline_s or self.config.request_deadline_s,
-                     self.config.request_deadline_s)
+        budget = min(
+            query.deadline_s or self.config.request_deadline_s, self.config.request_deadline_s
+        )
         # a VLM router looks at frames; experts still get the query with media by reference
         routed = await materialise(query) if self.router.needs_media else query
         selection = await asyncio.to_thread(self.router.select, routed)
@@ -46,7 +51,8 @@ class Orchestrator:
         timeline = [{"stage": "routing", "start": started, "end": fanout_at}, *gathered.timeline]
         timings = {"select_s": fanout_at - started, "experts_s": time.time() - fanout_at}
         return await self.aggregator.for_query(query).aggregate.remote(
-            query, selection, gathered.reports, gathered.missing, timings, timeline)
+            query, selection, gathered.reports, gathered.missing, timings, timeline
+        )
 
     def check_health(self) -> None:
         self.router.check_health()

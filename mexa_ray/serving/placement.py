@@ -39,8 +39,12 @@ class PlacementRegistry:
 
 def registry(app: str):
     return PlacementRegistry.options(
-        name=f"mexa-placement:{app}", namespace="serve", get_if_exists=True,
-        lifetime="detached", resources={HEAD_RESOURCE: 0.001}).remote()
+        name=f"mexa-placement:{app}",
+        namespace="serve",
+        get_if_exists=True,
+        lifetime="detached",
+        resources={HEAD_RESOURCE: 0.001},
+    ).remote()
 
 
 def record_replica(name: str, role: str = "expert") -> str | None:
@@ -53,11 +57,17 @@ def record_replica(name: str, role: str = "expert") -> str | None:
         return None
     runtime = ray.get_runtime_context()
     replica = context.replica_id.unique_id
-    record = {"name": name, "role": role, "replica": replica, "node_id": runtime.get_node_id(),
-              "cuda_visible_devices": os.environ.get("CUDA_VISIBLE_DEVICES"),
-              "node_ip": ray.util.get_node_ip_address(), "pid": os.getpid(),
-              "gpu_ids": [str(g) for g in runtime.get_accelerator_ids().get("GPU", [])],
-              "started_at": time.time()}
+    record = {
+        "name": name,
+        "role": role,
+        "replica": replica,
+        "node_id": runtime.get_node_id(),
+        "cuda_visible_devices": os.environ.get("CUDA_VISIBLE_DEVICES"),
+        "node_ip": ray.util.get_node_ip_address(),
+        "pid": os.getpid(),
+        "gpu_ids": [str(g) for g in runtime.get_accelerator_ids().get("GPU", [])],
+        "started_at": time.time(),
+    }
     try:
         ray.get(registry(context.app_name).put.remote(record), timeout=10)
     except Exception as exc:  # where a replica runs is for people; never fail the replica for it
@@ -92,12 +102,21 @@ async def placements(app: str, role: str = "expert") -> dict[str, list[dict[str,
         if r["role"] != role:
             continue
         node = alive.get(r["node_id"])
-        out.setdefault(r["name"], []).append({
-            "replica": r["replica"], "node_id": r["node_id"], "node_ip": r["node_ip"],
-            "node_resources": sorted(k for k in (node or {}).get("Resources", {})
-                                     if not k.startswith(("node:", "CPU", "GPU", "memory",
-                                                          "object_store_memory",
-                                                          "accelerator_type"))),
-            "gpu_ids": r["gpu_ids"], "cuda_visible_devices": r["cuda_visible_devices"],
-            "state": "RUNNING" if node else "NODE_LOST"})
+        out.setdefault(r["name"], []).append(
+            {
+                "replica": r["replica"],
+                "node_id": r["node_id"],
+                "node_ip": r["node_ip"],
+                "node_resources": sorted(
+                    k
+                    for k in (node or {}).get("Resources", {})
+                    if not k.startswith(
+                        ("node:", "CPU", "GPU", "memory", "object_store_memory", "accelerator_type")
+                    )
+                ),
+                "gpu_ids": r["gpu_ids"],
+                "cuda_visible_devices": r["cuda_visible_devices"],
+                "state": "RUNNING" if node else "NODE_LOST",
+            }
+        )
     return out

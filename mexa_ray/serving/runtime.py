@@ -14,16 +14,22 @@ from ray import serve
 from ray.exceptions import RayTaskError
 from ray.serve.handle import DeploymentHandle
 
-from mexa_ray.serving.app import build_app
-from mexa_ray.serving.transport import client
 from mexa_ray.config import AppConfig
 from mexa_ray.errors import MexaError
 from mexa_ray.ray_runtime import connect
+from mexa_ray.serving.app import build_app
+from mexa_ray.serving.transport import client
 
 
-def start(config: AppConfig, *, http: bool = False, host: str = "127.0.0.1", port: int = 8000,
-          quiet: bool = True) -> DeploymentHandle:
-    """Connect to Ray, deploy the app (with an HTTP proxy if asked) and return the ingress handle."""
+def start(
+    config: AppConfig,
+    *,
+    http: bool = False,
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    quiet: bool = True,
+) -> DeploymentHandle:
+    """Connect to Ray, deploy the app (with an HTTP proxy if asked); returns the ingress handle."""
     connect(quiet)
     logging_config = {"log_level": "WARNING" if quiet else "INFO"}
     if http:
@@ -53,8 +59,10 @@ def ask(handle: DeploymentHandle, payload: dict, timeout_s: float = 300.0) -> di
 
 #: what Ray prints while Serve shuts down on purpose: its controller's pending calls fail as it
 #: is killed ("Task ServeController.graceful_shutdown failed ... killed by `ray.kill`")
-SHUTDOWN_NOISE = re.compile(r"ServeController\.\w+ failed|killed by `ray\.kill`|"
-                            r"infinite retries remaining")
+SHUTDOWN_NOISE = re.compile(
+    r"ServeController\.\w+ failed|killed by `ray\.kill`|"
+    r"infinite retries remaining"
+)
 
 
 def stop() -> None:
@@ -84,8 +92,11 @@ def _filtered_stderr(noise: re.Pattern) -> Iterator[None]:
                 os.dup2(copy, fd)
                 os.close(copy)
             held.seek(0)
-            kept = [line for line in held.read().decode(errors="replace").splitlines(True)
-                    if not noise.search(line)]
+            kept = [
+                line
+                for line in held.read().decode(errors="replace").splitlines(True)
+                if not noise.search(line)
+            ]
             if kept:
                 sys.stderr.write("".join(kept))
                 sys.stderr.flush()

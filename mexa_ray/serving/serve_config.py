@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from mexa_ray.serving.app import expert_deployment_name, serve_kwargs
 from mexa_ray.config import AppConfig, DeploymentSettings, Overrides
+from mexa_ray.serving.app import expert_deployment_name, serve_kwargs
 
 
 def _deployment(config: AppConfig, name: str, settings: DeploymentSettings) -> dict[str, Any]:
@@ -20,21 +20,32 @@ def _deployment(config: AppConfig, name: str, settings: DeploymentSettings) -> d
     return {"name": name, **serve_kwargs(config, settings, ingress=name == "ingress")}
 
 
-def serve_config(config: AppConfig, config_ref: str, host: str = "0.0.0.0",
-                 port: int = 8000, overrides: Overrides | None = None) -> dict[str, Any]:
+def serve_config(
+    config: AppConfig,
+    config_ref: str,
+    host: str = "0.0.0.0",
+    port: int = 8000,
+    overrides: Overrides | None = None,
+) -> dict[str, Any]:
     """`config_ref` is how the cluster finds the app config: a packaged name or a path there."""
-    deployments = [_deployment(config, "ingress", config.ingress.deployment),
-                   _deployment(config, "orchestrator", config.router.deployment),
-                   _deployment(config, "aggregator", config.aggregator.deployment)]
-    deployments += [_deployment(config, expert_deployment_name(s.name), s.deployment)
-                    for s in config.experts]
+    deployments = [
+        _deployment(config, "ingress", config.ingress.deployment),
+        _deployment(config, "orchestrator", config.router.deployment),
+        _deployment(config, "aggregator", config.aggregator.deployment),
+    ]
+    deployments += [
+        _deployment(config, expert_deployment_name(s.name), s.deployment) for s in config.experts
+    ]
     return {
         "proxy_location": "EveryNode",
         "http_options": {"host": host, "port": port},
-        "applications": [{
-            "name": config.name, "route_prefix": "/",
-            "import_path": "mexa_ray.serving.app:app_builder",
-            "args": {"config": config_ref, **(overrides.as_args() if overrides else {})},
-            "deployments": deployments,
-        }],
+        "applications": [
+            {
+                "name": config.name,
+                "route_prefix": "/",
+                "import_path": "mexa_ray.serving.app:app_builder",
+                "args": {"config": config_ref, **(overrides.as_args() if overrides else {})},
+                "deployments": deployments,
+            }
+        ],
     }

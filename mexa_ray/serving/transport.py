@@ -54,8 +54,9 @@ def client(handle: DeploymentHandle, transport: Transport) -> DeploymentHandle:
 def by_value(handle: DeploymentHandle) -> DeploymentHandle:
     """The handle over gRPC, with the standard library's pickle: our calls carry plain
     dataclasses of importable modules, which need none of cloudpickle's (slower) extras."""
-    return handle.options(_by_reference=False, request_serialization="pickle",
-                          response_serialization="pickle")
+    return handle.options(
+        _by_reference=False, request_serialization="pickle", response_serialization="pickle"
+    )
 
 
 def carries_refs(query: Query) -> bool:
@@ -88,12 +89,14 @@ def spool(data: bytes, fmt: str) -> tuple[Path, str]:
 def publish(media: Media, data: bytes) -> Media:
     """Media that carry uploaded bytes: inline when small, else an object-store reference
     (path cleared either way)."""
-    return dataclasses.replace(media, path=None,
-                               ref=data if len(data) <= INLINE_BYTES else ray.put(data))
+    return dataclasses.replace(
+        media, path=None, ref=data if len(data) <= INLINE_BYTES else ray.put(data)
+    )
 
 
 async def materialise(query: Query) -> Query:
     """A copy of the query whose media all have a readable local path."""
+
     async def local(m: Media) -> Media:
         if m.path is not None:
             return m
