@@ -36,27 +36,20 @@ def make_scene(path: Path, seed: int = 0, density: float = 1.0) -> Path:
 
     o3d.utility.random.seed(seed)
 
-    def box(w, d, h, at, colour, n):
-        mesh = o3d.geometry.TriangleMesh.create_box(w, d, h).translate(at)
+    def place(mesh, at, colour, n):
+        """`mesh` moved by `at` (translate works in place), as n x density points of one colour."""
+        mesh.translate(at)
         return mesh.sample_points_uniformly(int(n * density)).paint_uniform_color(colour)
 
-    floor = box(4.0, 3.0, 0.02, (0, 0, -0.02), (0.6, 0.6, 0.6), 24000)
-    wall = box(4.0, 0.02, 2.5, (0, 3.0, 0), (0.9, 0.9, 0.85), 16000)
-    table = box(1.2, 0.8, 0.75, (0.5, 0.8, 0.0), (0.5, 0.3, 0.1), 6000)
-    ball = (
-        o3d.geometry.TriangleMesh.create_sphere(0.25)
-        .translate((2.6, 1.0, 0.25))
-        .sample_points_uniformly(int(3000 * density))
-        .paint_uniform_color((0.85, 0.1, 0.1))
-    )
-    lamp = (
-        o3d.geometry.TriangleMesh.create_cylinder(0.12, 1.6)
-        .translate((3.4, 2.3, 0.8))
-        .sample_points_uniformly(int(3000 * density))
-        .paint_uniform_color((0.2, 0.3, 0.9))
-    )
+    shapes = o3d.geometry.TriangleMesh
+    floor = place(shapes.create_box(4.0, 3.0, 0.02), (0, 0, -0.02), (0.6, 0.6, 0.6), 24000)
+    wall = place(shapes.create_box(4.0, 0.02, 2.5), (0, 3.0, 0), (0.9, 0.9, 0.85), 16000)
+    table = place(shapes.create_box(1.2, 0.8, 0.75), (0.5, 0.8, 0.0), (0.5, 0.3, 0.1), 6000)
+    ball = place(shapes.create_sphere(0.25), (2.6, 1.0, 0.25), (0.85, 0.1, 0.1), 3000)
+    lamp = place(shapes.create_cylinder(0.12, 1.6), (3.4, 2.3, 0.8), (0.2, 0.3, 0.9), 3000)
     cloud = floor + wall + table + ball + lamp
-    o3d.io.write_point_cloud(str(path), cloud)
+    # open3d's stubs ask for os.PathLike; it takes str as well, which older releases need
+    o3d.io.write_point_cloud(str(path), cloud)  # type: ignore[arg-type]
     return path
 
 

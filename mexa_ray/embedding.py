@@ -51,7 +51,10 @@ class Embedder:
 
     @property
     def dim(self) -> int:
-        return int(self._model.get_sentence_embedding_dimension())
+        dim = self._model.get_sentence_embedding_dimension()
+        if dim is None:  # a model whose last module does not say its output width
+            raise ValueError(f"embedding model {self.model_id!r} does not report its dimension")
+        return int(dim)
 
 
 @lru_cache(maxsize=4)

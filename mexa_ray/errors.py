@@ -6,8 +6,11 @@ about, so that the HTTP ingress can map it to a 4xx body without knowing where i
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
+from typing import Any
 
-def first_validation_error(errors: list[dict]) -> tuple[str | None, str]:
+
+def first_validation_error(errors: Sequence[Mapping[str, Any]]) -> tuple[str | None, str]:
     """(dotted field, message) of a pydantic validation error list's first entry."""
     if not errors:
         return None, "invalid input"
@@ -101,6 +104,11 @@ class ConfigError(MexaError):
 
     type = "config_error"
     status = 500
+
+
+class SyntheticExpertError(RuntimeError):
+    """The synthetic expert's failure on purpose (`fail: true`): an expert crashing, not bad
+    input, so not a MexaError; the answer lists the expert under `missing`."""
 
 
 class ConfigFieldError(ValueError):

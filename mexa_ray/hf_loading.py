@@ -7,7 +7,7 @@ from config files alone, so that what the preflight says is what a replica will 
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Any, cast
 
 from mexa_ray.errors import ConfigError
 
@@ -63,7 +63,7 @@ def load_config(path: str, common: dict[str, Any], field: str, label: str):
         raise missing_package_error(field, label, exc) from None
 
 
-def model_class(config: Any, kind: str, auto_class: str | None, field: str) -> type:
+def model_class(config: Any, kind: str, auto_class: str | None, field: str) -> type[Any]:
     """The class that loads the checkpoint: the Auto class for its kind when this transformers
     has it and maps the architecture, else the architecture's own class named in config.json
     (transformers 4.x has no AutoModelForMultimodalLM; Qwen2-Audio is still
@@ -114,10 +114,12 @@ def load_processor(path: str, common: dict[str, Any], field: str, label: str):
             raise missing_package_error(field, label, exc) from None
         first = exc
     from transformers.models.auto.processing_auto import PROCESSOR_MAPPING
-    from transformers.processing_utils import MODALITY_TO_AUTOPROCESSOR_MAPPING
+    from transformers.processing_utils import MODALITY_TO_AUTOPROCESSOR_MAPPING, ProcessorMixin
 
     config = load_config(path, common, field, label)
-    cls = PROCESSOR_MAPPING.get(type(config), None)
+    # the lazy mapping is typed for the tokenizer table's (slow, fast) class pairs; the processor
+    # table maps a config to one processor class
+    cls = cast("type[ProcessorMixin] | None", PROCESSOR_MAPPING.get(type(config), None))
     if cls is None:
         raise missing_package_error(field, label, first)
     parts: dict[str, Any] = {}
@@ -143,7 +145,7 @@ def _without_video(cls: type) -> type:
     """`cls` accepting None for its video processor (its type check would look the class up
     in a mapping that torchvision's absence leaves empty)."""
 
-    class FramesOnly(cls):  # type: ignore[misc, valid-type]
+    class FramesOnly(cls):
         def check_argument_for_proper_class(self, argument_name, argument):
             if argument is None and "video" in argument_name:
                 return None

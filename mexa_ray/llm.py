@@ -16,9 +16,10 @@ import os
 import re
 import secrets
 import threading
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 import numpy as np
 
@@ -118,6 +119,13 @@ class Generator(Protocol):
 
     def check_health(self) -> None:
         """Raise if the model can no longer serve (e.g. its GPU is gone)."""
+
+
+class AudioGenerator(Generator, Protocol):
+    """A generator that hears audio (transformers, openai): it takes waveforms at this rate."""
+
+    @property
+    def sampling_rate(self) -> int: ...
 
 
 def _content_parts(message: Message) -> list[dict]:
@@ -256,12 +264,14 @@ class TransformersGenerator:
         )
 
     def _prompt(self, conversation: Conversation) -> str:
-        return self._template_owner.apply_chat_template(
+        # with tokenize=False the template renders one conversation to one string
+        prompt = self._template_owner.apply_chat_template(
             conversation,
             tokenize=False,
             add_generation_prompt=True,
             **self.spec.chat_template_kwargs,
         )
+        return cast(str, prompt)
 
     def _encode(self, conversations: list[Conversation]):
         prompts = [self._prompt(c) for c in conversations]
@@ -284,12 +294,15 @@ class TransformersGenerator:
     @property
     def sampling_rate(self) -> int:
         """The audio rate an audio-language model's feature extractor expects."""
+        if self.processor is None:
+            raise TypeError(f"{self.label!r} is a text model: it takes no audio")
         return int(getattr(self.processor.feature_extractor, "sampling_rate", 16000))
 
     def _decode(self, ids) -> tuple[str, bool]:
         # stopped by itself: some stop token (models may have several, e.g. Llama 3) was emitted
         finished = bool(self._stop_ids & set(ids.tolist()))
-        text = self.tokenizer.decode(ids, skip_special_tokens=False)
+        # one sequence of ids decodes to one string
+        text = cast(str, self.tokenizer.decode(ids, skip_special_tokens=False))
         for tok in self._strip:
             text = text.replace(tok, "")
         return text, finished
@@ -590,7 +603,7 @@ class LlamaCppGenerator:
         import json
         import urllib.request
 
-        body = {"messages": conversation}
+        body: dict[str, Any] = {"messages": conversation}
         if self.spec.chat_template_kwargs:
             body["chat_template_kwargs"] = self.spec.chat_template_kwargs
         request = urllib.request.Request(
@@ -664,7 +677,7 @@ class LlamaCppGenerator:
 
 def build_generator(spec: ModelSpec, field: str = "llm") -> Generator:
     """Load the model a spec names (once; callers keep the generator for the replica's life)."""
-    backends = {
+    backends: dict[str, Callable[[ModelSpec, str], Generator]] = {
         "transformers": TransformersGenerator,
         "openai": OpenAIGenerator,
         "vllm": VLLMGenerator,

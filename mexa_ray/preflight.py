@@ -432,7 +432,7 @@ def check_gpu_budget(config: AppConfig, nodes_of: Any) -> list[Check]:
         ]
     for at in ("min", "max"):
         nodes = nodes_of()
-        wanted = replicas(config, at)  # type: ignore[arg-type]
+        wanted = replicas(config, at)
         unplaced = place(nodes, wanted)
         label = "GPU budget" if at == "min" else "GPU budget at max_replicas"
         used = (

@@ -79,11 +79,10 @@ def router_messages(
         ROUTER_INSTRUCTION.format(example=example),
     ]
     text = "\n\n".join(parts)
+    content: list[dict] | str = text
     if images:
-        content: list[dict] | str = [{"type": "image", "image": im} for im in images]
+        content = [{"type": "image", "image": im} for im in images]
         content.append({"type": "text", "text": text})
-    else:
-        content = text
     return [{"role": "system", "content": ROUTER_SYSTEM}, {"role": "user", "content": content}]
 
 

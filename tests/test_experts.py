@@ -6,8 +6,8 @@ import pytest
 
 from mexa_ray import demo
 from mexa_ray.config import load_config, parse_config
+from mexa_ray.errors import SyntheticExpertError
 from mexa_ray.experts import build_expert
-from mexa_ray.experts.synthetic import SyntheticExpertError
 from mexa_ray.types import Media, Query
 
 CONFIG = load_config("analytic")

@@ -135,6 +135,24 @@ def teach(model, tokenizer, prompts: list[list[dict]], reply: str, steps: int = 
     model.eval()
 
 
+def finish(
+    model,
+    tokenizer,
+    folder: Path,
+    reply: str | None,
+    seed: int,
+    max_new_tokens: int,
+    steps: int = 300,
+) -> None:
+    """The tail every builder shares: teach the reply (when given), cap generation, save the
+    weights into `folder` (the caller saves its tokenizer or processor beside them)."""
+    if reply is not None:
+        teach(model, tokenizer, varied_prompts(seed), reply, steps)
+    model.generation_config.max_new_tokens = max_new_tokens
+    folder.mkdir(parents=True, exist_ok=True)
+    model.save_pretrained(folder)
+
+
 def causal_lm(
     folder: Path,
     reply: str | None = None,
@@ -154,13 +172,9 @@ def causal_lm(
     torch.manual_seed(seed)
     tokenizer = train_tokenizer(extra_special=extra_special, eos=eos, template=template, bos=bos)
     model = Qwen2ForCausalLM(_text_config(tokenizer))
-    if reply is not None:
-        teach(model, tokenizer, varied_prompts(seed), reply, steps)
-    model.generation_config.max_new_tokens = 24
     for key, value in (sampling or {}).items():
         setattr(model.generation_config, key, value)
-    folder.mkdir(parents=True, exist_ok=True)
-    model.save_pretrained(folder)
+    finish(model, tokenizer, folder, reply, seed, 24, steps)
     tokenizer.save_pretrained(folder)
     return folder
 
@@ -195,9 +209,7 @@ def llava(folder: Path, reply: str | None = None, seed: int = 0) -> Path:
         vision_feature_layer=-1,
     )
     model = LlavaForConditionalGeneration(config)
-    if reply is not None:
-        teach(model, tokenizer, varied_prompts(seed), reply)
-    model.generation_config.max_new_tokens = 12
+    finish(model, tokenizer, folder, reply, seed, 12)
     image_processor = CLIPImageProcessor(
         size={"shortest_edge": 32}, crop_size={"height": 32, "width": 32}
     )
@@ -210,8 +222,6 @@ def llava(folder: Path, reply: str | None = None, seed: int = 0) -> Path:
         image_token="<image>",
         num_additional_image_tokens=1,
     )
-    folder.mkdir(parents=True, exist_ok=True)
-    model.save_pretrained(folder)
     processor.save_pretrained(folder)
     return folder
 
@@ -439,11 +449,7 @@ def qwen25_vl(folder: Path, reply: str | None = None, seed: int = 0) -> Path:
         tie_word_embeddings=True,
     )
     model = Qwen2_5_VLForConditionalGeneration(config)
-    if reply is not None:
-        teach(model, tokenizer, varied_prompts(seed), reply)
-    model.generation_config.max_new_tokens = 12
-    folder.mkdir(parents=True, exist_ok=True)
-    model.save_pretrained(folder)
+    finish(model, tokenizer, folder, reply, seed, 12)
     _save_qwen_vl_processor(folder, tokenizer)
     return folder
 
@@ -520,11 +526,7 @@ def qwen2_audio(folder: Path, reply: str | None = None, seed: int = 0) -> Path:
         audio_token_index=tokenizer.convert_tokens_to_ids("<|AUDIO|>"),
     )
     model = Qwen2AudioForConditionalGeneration(config)
-    if reply is not None:
-        teach(model, tokenizer, varied_prompts(seed), reply)
-    model.generation_config.max_new_tokens = 12
-    folder.mkdir(parents=True, exist_ok=True)
-    model.save_pretrained(folder)
+    finish(model, tokenizer, folder, reply, seed, 12)
     Qwen2AudioProcessor(
         WhisperFeatureExtractor(feature_size=128), tokenizer, chat_template=tokenizer.chat_template
     ).save_pretrained(folder)

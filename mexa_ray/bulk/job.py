@@ -80,7 +80,7 @@ def build_pipeline(
     widest = max(p.actors[1] if isinstance(p.actors, tuple) else p.actors for p in pools)
     # enough blocks to fill a batch each, and to give every actor of the widest pool work
     blocks = min(len(rows), max(math.ceil(len(rows) / router.bulk.batch_size), widest))
-    ds = ray.data.from_items(rows, override_num_blocks=blocks)
+    ds: ray.data.Dataset = ray.data.from_items(rows, override_num_blocks=blocks)
     ds = ds.map_batches(
         BuildQueries,
         fn_constructor_kwargs={"config": config, "media_root": media_root, "run_id": run_id},

@@ -71,7 +71,7 @@ OUTPUT_SCHEMA = pa.schema([f for f in ROW_SCHEMA if f.name != "query"])
 
 
 def empty_row(item: dict[str, Any]) -> dict[str, Any]:
-    row = {name: None for name in ROW_SCHEMA.names}
+    row: dict[str, Any] = {name: None for name in ROW_SCHEMA.names}
     row.update({k: v for k, v in item.items() if k in row})
     row.update(
         status=OK,

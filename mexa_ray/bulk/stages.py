@@ -52,6 +52,15 @@ T = TypeVar("T")
 R = TypeVar("R")
 
 
+def file_sha256(path: str | Path, chunk_bytes: int = 1 << 20) -> str:
+    """Hex SHA-256 of a file's content, read in chunks (hashlib.file_digest is Python 3.11+)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        while chunk := f.read(chunk_bytes):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
 def _batched(
     batch_fn: Callable[[list[T]], list[R]], one_fn: Callable[[T], R], items: list[T]
 ) -> list[R | Exception]:
@@ -93,8 +102,7 @@ class BuildQueries:
         if key not in self.admitted:
             try:
                 item = self.admission.file(media_type, path, field)
-                with open(item.path, "rb") as f:
-                    item.sha256 = hashlib.file_digest(f, "sha256").hexdigest()
+                item.sha256 = file_sha256(item.local_path())
                 self.admitted[key] = item
             except MexaError as exc:
                 self.admitted[key] = exc
@@ -236,12 +244,12 @@ class RunExpert:
             key = calls[i][3]
             if self.cache and key and isinstance(result, ExpertReport):
                 self.cache.put(key, result)
-        for i, r in enumerate(results):
-            if r is None:
-                results[i] = by_key[calls[i][3] or i]
+        done: list[ExpertReport | Exception] = [
+            by_key[calls[i][3] or i] if r is None else r for i, r in enumerate(results)
+        ]
         per_call = (time.perf_counter() - started) / len(calls)
         fresh_ids = set(todo)
-        for i, ((row, _query, _skill, _key), result) in enumerate(zip(calls, results)):
+        for i, ((row, _query, _skill, _key), result) in enumerate(zip(calls, done)):
             if isinstance(result, ExpertReport):
                 reports = json.loads(row["reports"])
                 reports.append(dict(dataclasses.asdict(result), cached=i not in fresh_ids))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import overload
 
 import numpy as np
 
@@ -21,7 +22,16 @@ def note_name(freq: float) -> str:
     return f"{_NOTES[midi % 12]}{midi // 12 - 1}"
 
 
+@overload
+def _db(x: np.ndarray) -> np.ndarray: ...
+
+
+@overload
+def _db(x: float) -> float: ...
+
+
 def _db(x: np.ndarray | float) -> np.ndarray | float:
+    """Decibels of an array (element-wise) or of one value."""
     return 20.0 * np.log10(np.maximum(x, _EPS))
 
 
@@ -169,7 +179,7 @@ class AudioExpert(Expert):
     settings: AudioSettings
 
     def describe(self, item: Media, query: Query, skill: Skill) -> str:
-        x, sr = read_audio(item.path, max_seconds=self.settings.max_seconds)
+        x, sr = read_audio(item.local_path(), max_seconds=self.settings.max_seconds)
         f = analyse_audio(x, sr)
         lines = [
             f"Audio clip of {fmt_num(round(f.duration_s, 2))} seconds at {f.sample_rate} Hz.",

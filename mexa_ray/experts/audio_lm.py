@@ -9,6 +9,7 @@ from __future__ import annotations
 from mexa_ray.experts.base import Prepared
 from mexa_ray.experts.generative import GenerativeExpert, Prompt
 from mexa_ray.experts.settings import AudioLMSettings
+from mexa_ray.llm import AudioGenerator
 from mexa_ray.media.audio import load_waveform
 from mexa_ray.types import Media, Query, Skill
 
@@ -18,10 +19,12 @@ class AudioLanguageExpert(GenerativeExpert):
 
     Settings = AudioLMSettings
     settings: AudioLMSettings
+    #: the audio-language backends say the rate they take waveforms at
+    generator: AudioGenerator
 
     def prepare(self, item: Media, query: Query, skill: Skill) -> Prepared:
         rate = self.generator.sampling_rate
-        samples = load_waveform(item.path, rate, self.settings.max_seconds)
+        samples = load_waveform(item.local_path(), rate, self.settings.max_seconds)
         return Prepared(
             [
                 Prompt(

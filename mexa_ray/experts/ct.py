@@ -40,7 +40,7 @@ class CTExpert(GenerativeExpert):
     settings: CTSettings
 
     def prepare(self, item: Media, query: Query, skill: Skill) -> Prepared:
-        vol = read_volume(item.path)
+        vol = read_volume(item.local_path())
         lo, hi = self.settings.window or np.percentile(vol, [1, 99]).tolist()
         instruction = self.instruction(skill, query)
         max_side = self.settings.max_side

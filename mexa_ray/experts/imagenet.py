@@ -76,7 +76,7 @@ class ImageNetClassifier:
         scale = self.size / min(im.size)  # resize the short side, then centre-crop a square
         im = im.resize(
             (max(self.size, round(im.width * scale)), max(self.size, round(im.height * scale))),
-            Image.BILINEAR,
+            Image.Resampling.BILINEAR,
         )
         left, top = (im.width - self.size) // 2, (im.height - self.size) // 2
         im = im.crop((left, top, left + self.size, top + self.size))

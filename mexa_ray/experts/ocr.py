@@ -70,14 +70,14 @@ class OCRExpert(Expert):
 
     def describe(self, item: Media, query: Query, skill: Skill) -> str:
         if item.type == "image":
-            lines = [line_text(*found) for found in self.read(read_image(item.path))]
+            lines = [line_text(*found) for found in self.read(read_image(item.local_path()))]
             return (
                 ("Text found in the image:\n" + "\n".join(lines))
                 if lines
                 else "No text was found in the image."
             )
         frames = read_frames(
-            item.path, max_frames=self.settings.frames, max_side=self.settings.max_side
+            item.local_path(), max_frames=self.settings.frames, max_side=self.settings.max_side
         )
         out, seen = [], set()
         for t, frame in zip(frames.times, frames.frames):

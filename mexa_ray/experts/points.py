@@ -65,7 +65,7 @@ class PointCloudExpert(Expert):
     settings: PointsSettings
 
     def describe(self, item: Media, query: Query, skill: Skill) -> str:
-        return self.describe_cloud(read_points(item.path, item.format), skill)
+        return self.describe_cloud(read_points(item.local_path(), item.resolved_format()), skill)
 
     def describe_cloud(self, pcd: o3d.geometry.PointCloud, skill: Skill) -> str:
         """The geometry report of a cloud already read (the scene-view expert reuses it)."""
@@ -78,7 +78,11 @@ class PointCloudExpert(Expert):
         lo, hi = pts.min(axis=0), pts.max(axis=0)
         extent = hi - lo
         diag = float(np.linalg.norm(extent)) or 1.0
-        nn = float(np.mean(pcd.compute_nearest_neighbor_distance())) if len(pts) > 1 else 0.0
+        nn = (
+            float(np.mean(np.asarray(pcd.compute_nearest_neighbor_distance())))
+            if len(pts) > 1
+            else 0.0
+        )
         volume = float(np.prod(np.maximum(extent, 1e-6)))
         lines = [
             f"Point cloud with {n_raw} points"

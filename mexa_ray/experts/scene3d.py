@@ -67,7 +67,7 @@ class SceneVLMExpert(GenerativeExpert):
         self.geometry = PointCloudExpert(spec.model_copy(update={"settings": geometry}), skills)
 
     def prepare(self, item: Media, query: Query, skill: Skill) -> Prepared:
-        pcd = read_points(item.path, item.format)
+        pcd = read_points(item.local_path(), item.resolved_format())
         points = np.asarray(pcd.points)
         colours = np.asarray(pcd.colors) if pcd.has_colors() else None
         up = _AXES[self.settings.up_axis]

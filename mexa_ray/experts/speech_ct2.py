@@ -74,9 +74,9 @@ class FasterWhisperExpert(Expert):
         list(self.model.transcribe(np.zeros(SAMPLE_RATE, dtype=np.float32), language="en")[0])
 
     def describe(self, item: Media, query: Query, skill: Skill) -> str:
-        if item.type == "video" and not has_audio_track(item.path):
+        if item.type == "video" and not has_audio_track(item.local_path()):
             return "The video has no audio track."
-        samples = load_waveform(item.path, SAMPLE_RATE, self.settings.max_seconds)
+        samples = load_waveform(item.local_path(), SAMPLE_RATE, self.settings.max_seconds)
         with self._lock:
             segments, info = self.model.transcribe(
                 samples,

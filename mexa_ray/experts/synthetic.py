@@ -8,13 +8,10 @@ from __future__ import annotations
 
 import time
 
+from mexa_ray.errors import SyntheticExpertError
 from mexa_ray.experts.base import Expert
 from mexa_ray.experts.settings import SyntheticSettings
 from mexa_ray.types import ExpertReport, Media, Query, Skill
-
-
-class SyntheticExpertError(RuntimeError):
-    pass
 
 
 class SyntheticExpert(Expert):

@@ -32,7 +32,7 @@ class TableExpert(Expert):
     reads_question = True
 
     def describe(self, item: Media, query: Query, skill: Skill) -> str:
-        table = read_table(item.path, item.format)
+        table = read_table(item.local_path(), item.resolved_format())
         max_columns = self.settings.max_columns
         max_rows = self.settings.max_rows
         qwords = content_words(query.question + " " + " ".join(query.options))
@@ -141,9 +141,9 @@ class TableExpert(Expert):
                 continue
             seen.add(index)
             row = table.slice(index, 1).to_pylist()[0]
-            cells = ", ".join(
+            shown = ", ".join(
                 f"{k}={fmt_num(v) if isinstance(v, float) else v}"
                 for k, v in list(row.items())[:12]
             )
-            lines.append(f"Row {index} ({why}): {cells}.")
+            lines.append(f"Row {index} ({why}): {shown}.")
         return lines

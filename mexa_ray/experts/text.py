@@ -15,7 +15,7 @@ class TextExpert(Expert):
 
     def describe(self, item: Media, query: Query, skill: Skill) -> str:
         max_chars = self.settings.max_chars
-        text = read_text(item.path)
+        text = read_text(item.local_path())
         body = text[:max_chars]
         cut = f" (first {max_chars} of {len(text)} characters)" if len(text) > max_chars else ""
         return f"Text of {len(words(text))} words{cut}:\n{body.strip()}"

@@ -26,9 +26,9 @@ class VisionLanguageExpert(GenerativeExpert):
         max_side = self.settings.max_side
         if item.type == "image":
             return Prepared(
-                [image_prompt("", to_pil(read_image(item.path), max_side), instruction)]
+                [image_prompt("", to_pil(read_image(item.local_path()), max_side), instruction)]
             )
-        frames = read_frames(item.path, max_frames=self.settings.frames, max_side=max_side)
+        frames = read_frames(item.local_path(), max_frames=self.settings.frames, max_side=max_side)
         return Prepared(
             [
                 image_prompt(f"{t:.1f}s", to_pil(f), instruction)

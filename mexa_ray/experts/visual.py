@@ -233,10 +233,10 @@ class VisualExpert(Expert):
     def describe(self, item: Media, query: Query, skill: Skill) -> str:
         detailed = skill.id != "A3"
         if item.type == "image":
-            img = read_image(item.path)
+            img = read_image(item.local_path())
             head = f"Image of {img.shape[1]} x {img.shape[0]} pixels."
             return "\n".join([head] + image_lines(img, detailed) + self._classes(img))
-        v = read_frames(item.path, max_frames=self.settings.max_frames)
+        v = read_frames(item.local_path(), max_frames=self.settings.max_frames)
         middle = v.frames[len(v.frames) // 2]
         if skill.id == "A1":
             return "\n".join(video_lines(v, self.settings.cut_threshold) + self._classes(middle))

@@ -19,8 +19,9 @@ def read_points(path: str | Path, fmt: str) -> o3d.geometry.PointCloud:
             rgb = arr[:, 3:].astype(np.float64)
             pcd.colors = o3d.utility.Vector3dVector(rgb / 255.0 if rgb.max() > 1.0 else rgb)
     else:
-        # open3d reports unreadable files as an empty cloud (plus a warning), not an exception
-        pcd = o3d.io.read_point_cloud(str(path), format=fmt, print_progress=False)
+        # open3d reports unreadable files as an empty cloud (plus a warning), not an exception.
+        # open3d's stubs ask for os.PathLike; it takes str as well, which older releases need
+        pcd = o3d.io.read_point_cloud(str(path), format=fmt, print_progress=False)  # type: ignore[arg-type]
     if len(pcd.points) == 0:
         raise ValueError("no points could be read (empty or corrupt file)")
     if not np.isfinite(np.asarray(pcd.points)).all():

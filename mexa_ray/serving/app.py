@@ -20,20 +20,24 @@ def expert_deployment_name(expert: str) -> str:
 
 
 def build_app(config: AppConfig) -> Application:
+    # @serve.deployment makes each class a Deployment, which has .options; Serve's hints keep the
+    # class's own type, hence the attr-defined ignores
     skills = config.skill_catalogue()
     experts = {
-        spec.name: ExpertDeployment.options(
+        spec.name: ExpertDeployment.options(  # type: ignore[attr-defined]
             name=expert_deployment_name(spec.name), **serve_kwargs(config, spec.deployment)
         ).bind(spec, skills)
         for spec in config.experts
     }
-    aggregator = Aggregator.options(
+    aggregator = Aggregator.options(  # type: ignore[attr-defined]
         name="aggregator", **serve_kwargs(config, config.aggregator.deployment)
     ).bind(config)
-    orchestrator = Orchestrator.options(
+    orchestrator = Orchestrator.options(  # type: ignore[attr-defined]
         name="orchestrator", **serve_kwargs(config, config.router.deployment)
     ).bind(config, experts, aggregator)
-    return Ingress.options(name="ingress", **ingress_kwargs(config)).bind(config, orchestrator)
+    return Ingress.options(  # type: ignore[attr-defined]
+        name="ingress", **ingress_kwargs(config)
+    ).bind(config, orchestrator)
 
 
 def serve_kwargs(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from typing import Any, cast
 
 from ray import serve
 
@@ -26,10 +27,11 @@ class ExpertDeployment:
         # the model loads here, so the replica is reported ready only once the expert can serve
         self.expert = build_expert(spec, skills)
         # batch concurrent calls when the backend generates in batches and the config asks
-        self.batched = self.expert.batches and spec.batching is not None
-        if self.batched:
-            self._analyse_batch.set_max_batch_size(spec.batching.max_batch_size)
-            self._analyse_batch.set_batch_wait_timeout_s(spec.batching.batch_wait_timeout_s)
+        batching = spec.batching if self.expert.batches else None
+        self.batched = batching is not None
+        if batching is not None:
+            self._analyse_batch.set_max_batch_size(batching.max_batch_size)
+            self._analyse_batch.set_batch_wait_timeout_s(batching.batch_wait_timeout_s)
         self.replica = record_replica(spec.name)
 
     def __del__(self) -> None:
@@ -54,7 +56,9 @@ class ExpertDeployment:
         # the analysis is blocking CPU/GPU work: keep the replica's event loop free
         return await asyncio.to_thread(self.expert.run, local, skill)
 
-    @serve.batch(max_batch_size=8, batch_wait_timeout_s=0.02)
+    # Serve's hints know batched methods of one list argument only, and not the wrapper's
+    # set_max_batch_size/set_batch_wait_timeout_s: this one batches two, so it goes untyped
+    @cast(Any, serve.batch(max_batch_size=8, batch_wait_timeout_s=0.02))
     async def _analyse_batch(
         self, queries: list[Query], skills: list[str]
     ) -> list[ExpertReport | Exception]:

@@ -7,6 +7,7 @@ import asyncio
 import logging
 import time
 from dataclasses import dataclass, field
+from typing import cast
 
 from ray.exceptions import RayActorError, RayTaskError, TaskCancelledError
 from ray.serve.exceptions import BackPressureError
@@ -108,7 +109,9 @@ class FanOut:
         return out
 
     def _call(self, query: Query, s: SelectedExpert) -> DeploymentResponse:
-        return self.experts[s.expert].for_query(query).analyse.remote(query, s.skill)
+        # a handle answers with a generator only when called with stream=True: these never are
+        response = self.experts[s.expert].for_query(query).analyse.remote(query, s.skill)
+        return cast(DeploymentResponse, response)
 
     async def _await(
         self,

@@ -138,6 +138,7 @@ class Ingress:
             where = f"{field}.url"
             data = self.admission.fetch(m.url, where)
         else:
+            assert m.data is not None  # MediaIn holds exactly one of path, url and data
             where = f"{field}.data"
             data = decode_base64(m.data, where)
         item = self.admission.upload(m.type, data, where, spool, m.format, m.name)

@@ -38,7 +38,8 @@ class PlacementRegistry:
 
 
 def registry(app: str):
-    return PlacementRegistry.options(
+    # @ray.remote makes the class an ActorClass, which Ray's hints do not say
+    return PlacementRegistry.options(  # type: ignore[attr-defined]
         name=f"mexa-placement:{app}",
         namespace="serve",
         get_if_exists=True,

@@ -100,10 +100,13 @@ async def materialise(query: Query) -> Query:
     async def local(m: Media) -> Media:
         if m.path is not None:
             return m
-        path = cached_path(m.sha256, m.format)
+        if m.sha256 is None:
+            raise ValueError(f"{m.describe()} has no sha256 to cache it by (it was not admitted)")
+        fmt = m.resolved_format()
+        path = cached_path(m.sha256, fmt)
         if not path.exists():
             data = m.ref if isinstance(m.ref, bytes) else await m.ref
-            await asyncio.to_thread(spool, data, m.format)
+            await asyncio.to_thread(spool, data, fmt)
         return dataclasses.replace(m, path=str(path), ref=None)
 
     media = await asyncio.gather(*(local(m) for m in query.media))
