@@ -64,6 +64,15 @@ def start_node(env: dict, *args: str) -> subprocess.Popen:
     )
 
 
+def cluster_gpus(gcs: int, env: dict) -> float | None:
+    """The GPUs the cluster's raylets have registered; None while the head does not answer."""
+    out = ray_cli("status", f"--address=127.0.0.1:{gcs}", env=env, timeout=60)
+    if out.returncode != 0:
+        return None
+    found = re.search(r"/(\d+(?:\.\d+)?) GPU", out.stdout)
+    return float(found.group(1)) if found else 0.0
+
+
 def stop_node(node: subprocess.Popen, sig: int = signal.SIGKILL) -> None:
     try:
         os.killpg(node.pid, sig)
@@ -118,7 +127,7 @@ def test_a_bulk_job_submitted_with_ray_job_submit_survives_a_lost_node(tmp_path)
                         "description": "Reads the note.",
                         "timeout_s": 10,
                         "settings": {
-                            "delay_s": 0.3,
+                            "delay_s": 0.6,
                             "with_node": True,
                             "text": "The note says the meeting is on Tuesday.",
                         },
@@ -143,10 +152,23 @@ def test_a_bulk_job_submitted_with_ray_job_submit_survives_a_lost_node(tmp_path)
         f"--temp-dir={temp}",
     )
     worker = [f"--address=127.0.0.1:{gcs}", "--num-cpus=4", "--num-gpus=2"]
-    workers = [start_node(env, *worker), start_node(env, *worker)]
+    workers: list[subprocess.Popen] = []
     address = ["--address", f"http://127.0.0.1:{dashboard}"]
     out = tmp_path / "out"
     try:
+        # workers join once the head answers (a busy machine can take a while to bring it up);
+        # one whose `ray start` gave up meanwhile is started again
+        joined = time.time() + 180
+        while cluster_gpus(gcs, env) is None:
+            assert time.time() < joined, "the head node never came up"
+            time.sleep(1)
+        workers += [start_node(env, *worker), start_node(env, *worker)]
+        while cluster_gpus(gcs, env) != 4:
+            assert time.time() < joined, f"the workers did not join: {cluster_gpus(gcs, env)} GPUs"
+            for i, node in enumerate(workers):
+                if node.poll() is not None:
+                    workers[i] = start_node(env, *worker)
+            time.sleep(1)
         submitted = None
         for _ in range(60):  # the dashboard takes a while to answer
             submitted = ray_cli(
