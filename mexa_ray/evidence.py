@@ -26,151 +26,8 @@ from functools import lru_cache
 
 import numpy as np
 
+from mexa_ray.text_utils import term, terms
 from mexa_ray.types import ExpertReport
-
-_TOKEN = re.compile(r"-?\d+(?:[.,]\d+)*%?|[a-z]+(?:'[a-z]+)?")
-
-#: number words a report or an option may spell out
-NUMBER_WORDS = {
-    w: i
-    for i, w in enumerate(
-        "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen "
-        "fifteen sixteen seventeen eighteen nineteen twenty".split()
-    )
-}
-NUMBER_WORDS.update(
-    {
-        "thirty": 30,
-        "forty": 40,
-        "fifty": 50,
-        "sixty": 60,
-        "seventy": 70,
-        "eighty": 80,
-        "ninety": 90,
-        "hundred": 100,
-        "thousand": 1000,
-        "once": 1,
-        "twice": 2,
-        "single": 1,
-        "pair": 2,
-        "dozen": 12,
-    }
-)
-
-#: words that mean the same thing in questions, options and reports, mapped to one form
-CANONICAL = {
-    "colour": "color",
-    "colours": "color",
-    "colored": "color",
-    "coloured": "color",
-    "gray": "grey",
-    "centre": "center",
-    "central": "center",
-    "middle": "center",
-    "maximum": "max",
-    "highest": "max",
-    "largest": "max",
-    "biggest": "max",
-    "greatest": "max",
-    "most": "max",
-    "top": "max",
-    "more": "max",
-    "higher": "max",
-    "larger": "max",
-    "bigger": "max",
-    "greater": "max",
-    "taller": "max",
-    "longer": "max",
-    "heavier": "max",
-    "lower": "min",
-    "smaller": "min",
-    "fewer": "min",
-    "less": "min",
-    "shorter": "min",
-    "tallest": "max",
-    "longest": "max",
-    "heaviest": "max",
-    "minimum": "min",
-    "lowest": "min",
-    "smallest": "min",
-    "least": "min",
-    "fewest": "min",
-    "shortest": "min",
-    "average": "mean",
-    "avg": "mean",
-    "typical": "mean",
-    "common": "frequent",
-    "frequently": "frequent",
-    "often": "frequent",
-    "popular": "frequent",
-    "rows": "row",
-    "records": "row",
-    "entries": "row",
-    "lines": "line",
-    "said": "say",
-    "says": "say",
-    "spoken": "speak",
-    "speaker": "speak",
-    "speaking": "speak",
-    "words": "word",
-    "written": "write",
-    "writes": "write",
-    "text": "write",
-    "pictured": "picture",
-    "photo": "picture",
-    "photograph": "picture",
-    "image": "picture",
-    "sound": "sound",
-    "sounds": "sound",
-    "noisy": "noise",
-    "musical": "music",
-    # colour and shape words people use for the names reports give
-    "violet": "purple",
-    "lilac": "purple",
-    "teal": "cyan",
-    "turquoise": "cyan",
-    "aqua": "cyan",
-    "lime": "green",
-    "gold": "yellow",
-    "golden": "yellow",
-    "silver": "grey",
-    "crimson": "red",
-    "scarlet": "red",
-    "maroon": "red",
-    "tan": "beige",
-    "rhombus": "diamond",
-    "lozenge": "diamond",
-    "ellipse": "oval",
-    "elliptical": "oval",
-    "disc": "circle",
-    "disk": "circle",
-    "round": "circle",
-    "circular": "circle",
-    "triangular": "triangle",
-    "rectangular": "rectangle",
-    # statistics
-    "total": "sum",
-    "deviation": "std",
-    "stdev": "std",
-    "mode": "frequent",
-    "left": "left",
-    "right": "right",
-    "upward": "up",
-    "upwards": "up",
-    "downward": "down",
-    "downwards": "down",
-    "rightward": "rightwards",
-    "leftward": "leftwards",
-}
-
-STOP = frozenset(
-    """
-a an and are as at be by can could do does did for from has have how in is it its of on or
-the this that these those to was were what when where which who whom why will with would there
-their them they than then into over under about any all each your you i we our us he she his her
-if so such only also just shown show shows given according value values one
-""".split()
-) - set(NUMBER_WORDS)
 
 #: words that name the medium, not what is asked ("... in the picture?"): no relevance
 MEDIUM = frozenset(
@@ -190,39 +47,6 @@ sentence question questions value
 
 YES, NO = "yes", "no"
 NEGATIONS = frozenset({"no", "not", "none", "without", "never", "neither", "nor"})
-
-
-def _stem(word: str) -> str:
-    """Plural and verb endings off, so "circles" meets "circle" (Snowball's English stemmer)."""
-    return _stemmer().stemWord(word)
-
-
-@lru_cache(maxsize=1)
-def _stemmer():
-    import snowballstemmer
-
-    return snowballstemmer.stemmer("english")
-
-
-@lru_cache(maxsize=65536)
-def _term(token: str) -> str | float:
-    """One token as a comparable term: a float for numbers, else a canonical stem."""
-    if token[0].isdigit() or (token[0] == "-" and len(token) > 1):
-        text = token.rstrip("%").replace(",", "")
-        try:
-            return float(text)
-        except ValueError:
-            return token
-    if token in NUMBER_WORDS:
-        return float(NUMBER_WORDS[token])
-    stem = _stem(CANONICAL.get(token, token))
-    canonical = CANONICAL.get(stem)  # a plural of a mapped word ("discs")
-    return _stem(canonical) if canonical else stem
-
-
-def terms(text: str, drop: frozenset[str] = STOP) -> list[str | float]:
-    """Normalised terms of a text, in order, without stop words."""
-    return [_term(t) for t in _TOKEN.findall(text.lower().replace("'s ", " ")) if t not in drop]
 
 
 def _digits(x: float) -> int:
@@ -356,9 +180,9 @@ def _weights(option_terms: list[list[str | float]]) -> list[dict[str | float, fl
     out = []
     for own in sets:
         w = {}
-        for term in own:
-            shared = sum(term in other for other in sets if other is not own)
-            w[term] = 1.0 - shared / max(1, n - 1)
+        for t in own:
+            shared = sum(t in other for other in sets if other is not own)
+            w[t] = 1.0 - shared / max(1, n - 1)
         if not any(w.values()):  # identical to another option: fall back to plain coverage
             w = {t: 1.0 for t in own}
         out.append(w)
@@ -383,7 +207,7 @@ def coverage(weights: dict[str | float, float], option: list[str | float], unit:
 
 @lru_cache(maxsize=2)
 def _term_set(words: frozenset[str]) -> frozenset[str | float]:
-    return frozenset(_term(w) for w in words)
+    return frozenset(term(w) for w in words)
 
 
 def asked_terms(question: list[str | float]) -> list[str | float]:

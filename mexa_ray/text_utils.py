@@ -1,19 +1,17 @@
-"""Small text helpers shared by experts, the router and the aggregator."""
+"""Text helpers shared by experts, the router and the aggregator, and the one text normaliser.
+
+`terms` is how every part of mexa-ray compares words: a question with a column name or a cell
+(the table expert), options with report lines (the evidence ranking), questions with skills (the
+router). Stop words, canonical forms ("largest" -> "max", "colour" -> "color"), stems and number
+words are defined once here, so what one component reads as the same word the others do too.
+"""
 
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 _WORD = re.compile(r"[a-z]+|\d+(?:\.\d+)?")
-
-STOPWORDS = frozenset(
-    """
-a an and are as at be by can could do does did for from has have how in is it its of on or
-the this that these those to was were what when where which who whom why will with would
-there their them they than then into over under about any all each many much more most less
-least very your you i we our us he she his her if not no yes so such only also just
-""".split()
-)
 
 
 def words(text: str) -> list[str]:
@@ -22,7 +20,9 @@ def words(text: str) -> list[str]:
 
 
 def content_words(text: str) -> set[str]:
-    return {w for w in words(text) if w not in STOPWORDS}
+    """The text's normalised terms that are words (stems, canonical forms), without stop words:
+    what a question and a column name or a cell share."""
+    return {t for t in terms(text) if isinstance(t, str)}
 
 
 def fmt_num(x: float) -> str:
@@ -35,3 +35,181 @@ def fmt_num(x: float) -> str:
     if ax >= 1000 or ax < 0.01:
         return f"{x:.3g}"
     return f"{x:.3g}" if ax < 1 else f"{x:.4g}"
+
+
+_TOKEN = re.compile(r"-?\d+(?:[.,]\d+)*%?|[a-z]+(?:'[a-z]+)?")
+
+#: number words a report or an option may spell out
+NUMBER_WORDS = {
+    w: i
+    for i, w in enumerate(
+        "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen "
+        "fifteen sixteen seventeen eighteen nineteen twenty".split()
+    )
+}
+NUMBER_WORDS.update(
+    {
+        "thirty": 30,
+        "forty": 40,
+        "fifty": 50,
+        "sixty": 60,
+        "seventy": 70,
+        "eighty": 80,
+        "ninety": 90,
+        "hundred": 100,
+        "thousand": 1000,
+        "once": 1,
+        "twice": 2,
+        "single": 1,
+        "pair": 2,
+        "dozen": 12,
+    }
+)
+
+#: words that mean the same thing in questions, options and reports, mapped to one form
+CANONICAL = {
+    "colour": "color",
+    "colours": "color",
+    "colored": "color",
+    "coloured": "color",
+    "gray": "grey",
+    "centre": "center",
+    "central": "center",
+    "middle": "center",
+    "maximum": "max",
+    "highest": "max",
+    "largest": "max",
+    "biggest": "max",
+    "greatest": "max",
+    "most": "max",
+    "top": "max",
+    "more": "max",
+    "higher": "max",
+    "larger": "max",
+    "bigger": "max",
+    "greater": "max",
+    "taller": "max",
+    "longer": "max",
+    "heavier": "max",
+    "lower": "min",
+    "smaller": "min",
+    "fewer": "min",
+    "less": "min",
+    "shorter": "min",
+    "tallest": "max",
+    "longest": "max",
+    "heaviest": "max",
+    "minimum": "min",
+    "lowest": "min",
+    "smallest": "min",
+    "least": "min",
+    "fewest": "min",
+    "shortest": "min",
+    "average": "mean",
+    "avg": "mean",
+    "typical": "mean",
+    "common": "frequent",
+    "frequently": "frequent",
+    "often": "frequent",
+    "popular": "frequent",
+    "rows": "row",
+    "records": "row",
+    "entries": "row",
+    "lines": "line",
+    "said": "say",
+    "says": "say",
+    "spoken": "speak",
+    "speaker": "speak",
+    "speaking": "speak",
+    "words": "word",
+    "written": "write",
+    "writes": "write",
+    "text": "write",
+    "pictured": "picture",
+    "photo": "picture",
+    "photograph": "picture",
+    "image": "picture",
+    "sound": "sound",
+    "sounds": "sound",
+    "noisy": "noise",
+    "musical": "music",
+    # colour and shape words people use for the names reports give
+    "violet": "purple",
+    "lilac": "purple",
+    "teal": "cyan",
+    "turquoise": "cyan",
+    "aqua": "cyan",
+    "lime": "green",
+    "gold": "yellow",
+    "golden": "yellow",
+    "silver": "grey",
+    "crimson": "red",
+    "scarlet": "red",
+    "maroon": "red",
+    "tan": "beige",
+    "rhombus": "diamond",
+    "lozenge": "diamond",
+    "ellipse": "oval",
+    "elliptical": "oval",
+    "disc": "circle",
+    "disk": "circle",
+    "round": "circle",
+    "circular": "circle",
+    "triangular": "triangle",
+    "rectangular": "rectangle",
+    # statistics
+    "total": "sum",
+    "deviation": "std",
+    "stdev": "std",
+    "mode": "frequent",
+    "left": "left",
+    "right": "right",
+    "upward": "up",
+    "upwards": "up",
+    "downward": "down",
+    "downwards": "down",
+    "rightward": "rightwards",
+    "leftward": "leftwards",
+}
+
+STOPWORDS = frozenset(
+    """
+a an and are as at be by can could do does did for from has have how in is it its of on or
+the this that these those to was were what when where which who whom why will with would there
+their them they than then into over under about any all each your you i we our us he she his her
+if so such only also just shown show shows given according value values one
+""".split()
+) - set(NUMBER_WORDS)
+
+
+def _stem(word: str) -> str:
+    """Plural and verb endings off, so "circles" meets "circle" (Snowball's English stemmer)."""
+    return _stemmer().stemWord(word)
+
+
+@lru_cache(maxsize=1)
+def _stemmer():
+    import snowballstemmer
+
+    return snowballstemmer.stemmer("english")
+
+
+@lru_cache(maxsize=65536)
+def term(token: str) -> str | float:
+    """One token as a comparable term: a float for numbers, else a canonical stem."""
+    if token[0].isdigit() or (token[0] == "-" and len(token) > 1):
+        text = token.rstrip("%").replace(",", "")
+        try:
+            return float(text)
+        except ValueError:
+            return token
+    if token in NUMBER_WORDS:
+        return float(NUMBER_WORDS[token])
+    stem = _stem(CANONICAL.get(token, token))
+    canonical = CANONICAL.get(stem)  # a plural of a mapped word ("discs")
+    return _stem(canonical) if canonical else stem
+
+
+def terms(text: str, drop: frozenset[str] = STOPWORDS) -> list[str | float]:
+    """Normalised terms of a text, in order, without stop words."""
+    return [term(t) for t in _TOKEN.findall(text.lower().replace("'s ", " ")) if t not in drop]

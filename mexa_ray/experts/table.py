@@ -8,11 +8,8 @@ import pyarrow.compute as pc
 from mexa_ray.experts.base import Expert
 from mexa_ray.experts.settings import TableSettings
 from mexa_ray.media.table import read_table
-from mexa_ray.text_utils import content_words, fmt_num, words
+from mexa_ray.text_utils import content_words, fmt_num, terms
 from mexa_ray.types import Media, Query, Skill
-
-_HIGH = {"highest", "largest", "max", "maximum", "biggest", "top", "most", "greatest", "oldest"}
-_LOW = {"lowest", "smallest", "min", "minimum", "least", "bottom", "youngest", "fewest"}
 
 
 def _mentioned(name: str, question_words: set[str]) -> bool:
@@ -112,15 +109,16 @@ class TableExpert(Expert):
     def _relevant_rows(
         self, table: pa.Table, mentioned: list[str], query: Query, max_rows: int
     ) -> list[str]:
-        qwords = set(words(query.question))
+        asked = set(terms(query.question))  # "largest", "most", "top" ... are all "max"
+        high, low = "max" in asked, "min" in asked
         picks: list[tuple[int, str]] = []
         for name in mentioned:
             col = table[name]
             if not _is_numeric(col.type) or len(col) == col.null_count:
                 continue
-            if qwords & _HIGH or not qwords & _LOW:
+            if high or not low:
                 picks.append((pc.index(col, pc.max(col)).as_py(), f"highest {name}"))
-            if qwords & _LOW or not qwords & _HIGH:
+            if low or not high:
                 picks.append((pc.index(col, pc.min(col)).as_py(), f"lowest {name}"))
         text_cols = [
             n for n in table.column_names if pa.types.is_string(table.schema.field(n).type)
