@@ -213,3 +213,116 @@ def term(token: str) -> str | float:
 def terms(text: str, drop: frozenset[str] = STOPWORDS) -> list[str | float]:
     """Normalised terms of a text, in order, without stop words."""
     return [term(t) for t in _TOKEN.findall(text.lower().replace("'s ", " ")) if t not in drop]
+
+
+def term_spans(text: str, drop: frozenset[str] = STOPWORDS) -> list[tuple[str | float, int, int]]:
+    """`terms` with where each one stands in the lower-cased text: (term, start, end), so a reader
+    can tell which words of a question are next to which ("body mass above 4000")."""
+    lowered = text.lower().replace("'s ", "   ")
+    return [
+        (term(m.group()), m.start(), m.end())
+        for m in _TOKEN.finditer(lowered)
+        if m.group() not in drop
+    ]
+
+
+#: comparison phrases put before a number ("more than 10"), with the operator each one means;
+#: `terms` reads "more" as "max" and drops "over", so comparisons are read from the words
+COMPARISON_WORDS: dict[str, str] = {
+    **dict.fromkeys(
+        "more than|greater than|higher than|larger than|bigger than|longer than|heavier than|"
+        "older than|taller than|wider than|above|over|exceeds|exceeding|exceed|exceeded|"
+        "in excess of|later than|after|>".split("|"),
+        ">",
+    ),
+    **dict.fromkeys(
+        "less than|fewer than|lower than|smaller than|shorter than|lighter than|younger than|"
+        "narrower than|below|under|beneath|earlier than|before|<".split("|"),
+        "<",
+    ),
+    **dict.fromkeys(
+        "at least|no less than|not less than|no fewer than|greater than or equal to|"
+        "more than or equal to|at or above|>=|≥".split("|"),
+        ">=",
+    ),
+    **dict.fromkeys(
+        "at most|no more than|not more than|up to|less than or equal to|at or below|<=|≤".split(
+            "|"
+        ),
+        "<=",
+    ),
+    **dict.fromkeys("equal to|equals|exactly|=|==".split("|"), "=="),
+}
+#: the same put after the number ("10 or more")
+COMPARISON_SUFFIXES: dict[str, str] = {
+    **dict.fromkeys(
+        "or more|or above|or higher|or greater|or over|or longer|or later|and above|and up|"
+        "and over|or after|plus".split("|"),
+        ">=",
+    ),
+    **dict.fromkeys(
+        "or less|or fewer|or below|or lower|or under|or shorter|or earlier|and below|"
+        "and under|or before".split("|"),
+        "<=",
+    ),
+}
+#: what a comparison may measure against instead of a number ("above average")
+COMPARISON_REFERENCES: dict[str, str] = {
+    "average": "mean",
+    "the average": "mean",
+    "the mean": "mean",
+    "mean": "mean",
+    "the median": "median",
+    "median": "median",
+}
+
+_NUMBER = r"-?\d+(?:,\d{3})*(?:\.\d+)?|" + "|".join(sorted(NUMBER_WORDS, key=len, reverse=True))
+
+
+def _alternatives(phrases) -> str:
+    return "|".join(
+        re.escape(p).replace(r"\ ", r"\s+") for p in sorted(phrases, key=len, reverse=True)
+    )
+
+
+_BOUND = r"(?<![\w.])"
+_COMPARISON = re.compile(
+    rf"{_BOUND}(?:between\s+(?:the\s+)?(?P<lo>{_NUMBER})\s*(?:and|-|to)\s*(?P<hi>{_NUMBER})"
+    rf"|from\s+(?P<flo>{_NUMBER})\s*(?:to|-|through)\s*(?P<fhi>{_NUMBER})"
+    rf"|(?P<word>{_alternatives(COMPARISON_WORDS)})\s*(?:(?:a|an|the|value|score|of)\s+)*?"
+    rf"(?:(?P<num>{_NUMBER})|(?P<ref>{_alternatives(COMPARISON_REFERENCES)}))"
+    rf"|(?P<pnum>{_NUMBER})(?:\s+[a-z%]+)?\s+(?P<suffix>{_alternatives(COMPARISON_SUFFIXES)}))"
+    r"(?![\w.])"
+)
+
+
+def _number(text: str) -> float:
+    text = text.replace(",", "")
+    return float(NUMBER_WORDS[text]) if text in NUMBER_WORDS else float(text)
+
+
+def comparisons(text: str) -> list[tuple[str, float, float | None, str, int, int]]:
+    """The comparisons a question makes: (operator, number, upper number for "between",
+    the phrase as written, start, end) with the operator one of ">", ">=", "<", "<=", "==",
+    "between"; "above average" gives the number nan and the phrase names the reference
+    ("mean" or "median" in COMPARISON_REFERENCES), for the reader to compute."""
+    lowered = text.lower()
+    found: list[tuple[str, float, float | None, str, int, int]] = []
+    for m in _COMPARISON.finditer(lowered):
+        lo, hi = m.group("lo") or m.group("flo"), m.group("hi") or m.group("fhi")
+        if lo is not None and hi is not None:
+            a, b = sorted((_number(lo), _number(hi)))
+            found.append(("between", a, b, "between", m.start(), m.end()))
+        elif m.group("word"):
+            word = re.sub(r"\s+", " ", m.group("word"))
+            op = COMPARISON_WORDS[word]
+            if m.group("num") is not None:
+                found.append((op, _number(m.group("num")), None, word, m.start(), m.end()))
+            else:
+                ref = COMPARISON_REFERENCES[re.sub(r"\s+", " ", m.group("ref"))]
+                found.append((op, float("nan"), None, f"{word} the {ref}", m.start(), m.end()))
+        else:
+            suffix = re.sub(r"\s+", " ", m.group("suffix"))
+            op = COMPARISON_SUFFIXES[suffix]
+            found.append((op, _number(m.group("pnum")), None, suffix, m.start(), m.end()))
+    return found
