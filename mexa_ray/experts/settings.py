@@ -46,8 +46,22 @@ class TableSettings(BackendSettings):
     max_rows: int = Field(
         default=5,
         ge=0,
-        description="rows quoted whole (the extremes of the columns the "
-        "question names, rows mentioning its words)",
+        description="rows quoted whole (those the question looks up by a value, the rows "
+        "with the highest or lowest value it asks about); more matching rows are summarised",
+    )
+    max_groups: int = Field(
+        default=12,
+        ge=2,
+        description="groups listed in a per-group statistic (the ranked first; the options' "
+        "groups are always listed)",
+    )
+    max_items: int = Field(
+        default=12, ge=1, description="cells quoted per row (the key and asked columns first)"
+    )
+    max_lines: int = Field(
+        default=40,
+        ge=1,
+        description="lines in the report: the question's computed lines, then the profile",
     )
 
 

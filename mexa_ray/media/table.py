@@ -15,7 +15,12 @@ def read_table(path: str | Path, fmt: str) -> pa.Table:
     if fmt == "parquet":
         return pq.read_table(path)
     delimiter = "\t" if fmt == "tsv" else ","
-    return pacsv.read_csv(path, parse_options=pacsv.ParseOptions(delimiter=delimiter))
+    # "NA", "null", "" are missing values in text columns too, as in numeric ones
+    return pacsv.read_csv(
+        path,
+        parse_options=pacsv.ParseOptions(delimiter=delimiter),
+        convert_options=pacsv.ConvertOptions(strings_can_be_null=True),
+    )
 
 
 def probe(path: str | Path, fmt: str) -> dict:

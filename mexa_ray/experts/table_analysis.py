@@ -1,0 +1,215 @@
+"""The computations a table question asks for, with pandas, each written as a report line.
+
+Every line states its result in a short clause that carries the question's own words (the
+column names as words, "highest", "most common", the condition it reads rows by), because the
+evidence ranking scores an option by the most relevant clause that names it: "Mean body mass g by
+species: the highest is Gentoo" answers "Which species has the highest average body mass?".
+Counts out of a total put the total in parentheses, which the ranking counts half, so the total
+does not read as the answer.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from mexa_ray.experts.table_question import TableQuestion, display, fmt, quoted
+
+#: what a group statistic is called in a line, by what the question asks
+_AGGREGATES = {
+    "mean": "Mean",
+    "sum": "Total",
+    "median": "Median",
+    "max": "Maximum",
+    "min": "Minimum",
+    "std": "Standard deviation of",
+    "count": "Count of",
+}
+
+
+def analyse(q: TableQuestion, max_rows: int, max_groups: int, max_items: int) -> list[str]:
+    """The lines that answer what the question asks, most specific first."""
+    mask = pd.Series(True, index=q.df.index)
+    for condition in q.conditions:
+        mask &= condition.mask(q).fillna(False).astype(bool)
+    where = " and ".join(c.text() for c in q.conditions)
+    sub = q.df[mask] if q.conditions else q.df
+    lines: list[str] = []
+    if q.conditions:
+        lines += _condition_lines(q, sub, where, max_rows, max_items)
+    lines += _mode_lines(q, sub, where)
+    lines += _group_lines(q, sub, where, max_groups)
+    lines += _extreme_lines(q, sub, where, max_rows, max_items)
+    return list(dict.fromkeys(lines))
+
+
+def row_line(q: TableQuestion, index, why: str, first: list[str], max_items: int) -> str:
+    """One row as "Row 12 (why): key=..., asked=..., ...", the columns that name the row and
+    those asked about first."""
+    row = q.df.loc[index]
+    order = [c for c in [q.key_column, q.answer_column, *first] if c is not None]
+    order += [m.column for m in q.mentions] + list(q.df.columns)
+    columns = list(dict.fromkeys(order))[:max_items]
+    items = ", ".join(f"{c}={fmt(row[c])}" for c in columns)
+    return f"Row {index} ({why}): {items}."
+
+
+def _condition_lines(
+    q: TableQuestion, sub: pd.DataFrame, where: str, max_rows: int, max_items: int
+) -> list[str]:
+    """The rows the question's conditions pick: how many, the rows themselves when few, and
+    the asked columns' statistics over them when many."""
+    n, total = len(sub), len(q.df)
+    lines = []
+    if "count" in q.asks or n > max_rows or n == 0:
+        share = f", {100 * n / total:.1f}%" if total else ""
+        lines.append(f"Rows where {where}: {n} (of {total} rows{share}).")
+    if n == 0:
+        return lines
+    asked = q.asked_numeric()
+    if n <= max_rows:
+        first = [c for c in asked] + [c.column for c in q.conditions]
+        for index in sub.index:
+            lines.append(row_line(q, index, f"where {where}", first, max_items))
+        return lines
+    for column in asked:
+        values = sub[column].dropna()
+        if values.empty:
+            continue
+        name = display(column)
+        stats = {
+            "mean": values.mean(),
+            "median": values.median(),
+            "min": values.min(),
+            "max": values.max(),
+            "sum": values.sum(),
+        }
+        words = {"mean": "mean", "median": "median", "min": "lowest", "max": "highest"}
+        words["sum"] = "total"
+        asked_first = [k for k in stats if k in q.asks] + [k for k in stats if k not in q.asks]
+        items = ", ".join(f"{words[k]} {name} {fmt(stats[k])}" for k in asked_first)
+        lines.append(f"Where {where}: {items}.")
+    return lines
+
+
+def _mode_line(column: str, values: pd.Series, least: bool, head: str) -> str | None:
+    counts = values.dropna().value_counts()
+    if counts.empty:
+        return None
+    name = display(column)
+    target = counts.iloc[-1] if least else counts.iloc[0]
+    tied = counts[counts == target].index.tolist()
+    which = "least" if least else "most"
+    of = f"of {int(counts.sum())} rows"
+    if len(tied) == 1:
+        text = f"the {which} common {name} is {quoted(tied[0])} ({int(target)} {of})"
+    else:
+        shown = " and ".join(quoted(v) for v in tied[:4])
+        more = f" and {len(tied) - 4} more" if len(tied) > 4 else ""
+        text = f"the {which} common {name} is a tie between {shown}{more} ({int(target)} {of} each)"
+    return f"{head}: {text}." if head else f"{text[0].upper()}{text[1:]}."
+
+
+def _mode_lines(q: TableQuestion, sub: pd.DataFrame, where: str) -> list[str]:
+    """The most (or least) common value of the column the question asks about."""
+    if "frequent" not in q.asks:
+        return []
+    conditioned = {c.column for c in q.conditions}
+    columns = [q.answer_column] if q.answer_column is not None else []
+    columns += [m.column for m in q.mentions if m.column not in conditioned]
+    least = "min" in q.asks and "max" not in q.asks
+    lines = []
+    for column in list(dict.fromkeys(columns))[:2]:
+        line = _mode_line(column, sub[column], least, f"Where {where}" if where else "")
+        if line:
+            lines.append(line)
+    return lines
+
+
+def _aggregate(q: TableQuestion, numeric: bool) -> str:
+    if not numeric:
+        return "count"
+    for ask in ("sum", "median", "std", "mean"):
+        if ask in q.asks:
+            return ask
+    if "aggregate" in q.asks:
+        return "max" if "max" in q.asks else "min"
+    return "mean"
+
+
+def _group_lines(q: TableQuestion, sub: pd.DataFrame, where: str, max_groups: int) -> list[str]:
+    """Per group of the column the question compares (the options' column, or a named column
+    of few values), the statistic it asks of the numeric column it names, ranked."""
+    group = q.group_column()
+    if group is None:
+        return []
+    asked = [c for c in q.asked_numeric() if c != group]
+    wants_counts = bool({"count", "quantity"} & q.asks) and "frequent" not in q.asks
+    if not asked and not wants_counts:
+        return []
+    frame = sub
+    options = {o.strip().lower() for o in q.options}
+    if not q.is_categorical(group):  # a key column: compare the rows the options name
+        keys = sub[group].astype(str).str.strip().str.lower()
+        frame = sub[keys.isin(options).to_numpy()]
+        if frame.empty:
+            return []
+    scope = f" where {where}" if where else ""
+    lines = []
+    columns: list[str | None] = [*asked[:2]] or [None]
+    for column in columns:
+        agg = _aggregate(q, column is not None)
+        grouped = frame.groupby(group, observed=True, sort=False)
+        values = grouped.size() if column is None else grouped[column].agg(agg)
+        values = values.dropna().sort_values(ascending=False, kind="stable")
+        if len(values) < 2:
+            continue
+        label = f"{_AGGREGATES[agg]} {display(column)}" if column is not None else "Count of rows"
+        head = f"{label} by {display(group)}{scope}"
+        lines.append(_ranked(head, values, options, max_groups, column is None))
+    return lines
+
+
+def _ranked(head: str, values: pd.Series, options: set[str], max_groups: int, counts: bool) -> str:
+    """ "head: A 3, B 2, C 1; the highest is A; the lowest is C", every option's group listed."""
+    shown = list(values.index[:max_groups])
+    shown += [g for g in values.index[max_groups:] if str(g).strip().lower() in options]
+    items = ", ".join(f"{fmt(g)} {fmt(values[g])}" for g in shown)
+    more = len(values) - len(shown)
+    rest = f", and {more} more groups" if more > 0 else ""
+    word = " count" if counts else ""
+    clauses = [f"{head}: {items}{rest}"]
+    for which, value in (("highest", values.iloc[0]), ("lowest", values.iloc[-1])):
+        tied = [g for g in values.index if values[g] == value]
+        if len(tied) == 1:
+            clauses.append(f"the {which}{word} is {fmt(tied[0])}")
+        else:
+            clauses.append(
+                f"the {which}{word} is a tie between " + " and ".join(fmt(g) for g in tied[:4])
+            )
+    return "; ".join(clauses) + "."
+
+
+def _extreme_lines(
+    q: TableQuestion, sub: pd.DataFrame, where: str, max_rows: int, max_items: int
+) -> list[str]:
+    """The row with the highest (lowest) value of the column the question asks about, named
+    by the column that identifies rows."""
+    if not ({"max", "min"} & q.asks) or "frequent" in q.asks or max_rows == 0:
+        return []
+    if q.group_column() is not None and {"mean", "sum", "median", "count"} & q.asks:
+        return []  # a statistic per group is asked, not a row
+    scope = f" where {where}" if where else ""
+    lines = []
+    for column in q.asked_numeric()[:2]:
+        values = sub[column].dropna()
+        if values.empty:
+            continue
+        for which, target in (("highest", values.max()), ("lowest", values.min())):
+            if ("max" if which == "highest" else "min") not in q.asks:
+                continue
+            rows = values.index[values == target]
+            tie = f", tied with {len(rows) - 1} more rows" if len(rows) > 1 else ""
+            for index in rows[:max_rows]:
+                why = f"{which} {display(column)}{scope}{tie}"
+                lines.append(row_line(q, index, why, [column], max_items))
+    return lines

@@ -1,0 +1,591 @@
+"""Reading a question against a table: the columns it names, the cells and numbers it names
+(conditions on rows), the comparisons it makes and what it asks to compute.
+
+Words are compared through the project's one normaliser (`mexa_ray.text_utils.terms`), so
+"body mass" meets the column `body_mass_g`, "largest" means "max" and "average" means "mean", as
+the evidence ranking reads them too.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass, field
+from functools import cached_property
+
+import numpy as np
+import pandas as pd
+
+from mexa_ray.text_utils import (
+    COMPARISON_SUFFIXES,
+    COMPARISON_WORDS,
+    STOPWORDS,
+    comparisons,
+    term,
+    term_spans,
+    terms,
+)
+
+#: terms that name a statistic: in a column name ("mean radius") they count half, since a
+#: question says them to ask for the statistic
+STAT_TERMS = frozenset(
+    term(w)
+    for w in "mean max min sum median std frequent count number total average percent".split()
+)
+#: what a question asks to compute, by the terms that ask it (ASKING_TERMS below: all of them)
+ASKS = {
+    "count": {term(w) for w in ("many", "count", "number")},
+    "frequent": {term("frequent")},
+    "mean": {term("mean")},
+    "sum": {term("sum")},
+    "median": {term("median")},
+    "std": {term("std")},
+    "max": {term("max")},
+    "min": {term("min")},
+    "distinct": {term(w) for w in ("distinct", "different", "unique")},
+}
+#: terms a question asks with, not names a cell by: "many" in "how many", "more than"
+ASKING_TERMS = frozenset(
+    set().union(*ASKS.values())
+    | STAT_TERMS
+    | {term(w) for p in [*COMPARISON_WORDS, *COMPARISON_SUFFIXES] for w in re.findall("[a-z]+", p)}
+    | {term(w) for w in "how much many row table column value record entry".split()}
+)
+#: words that name a statistic per group rather than rank rows ("the maximum", not "highest")
+AGGREGATE_WORDS = {"maximum": "max", "max": "max", "minimum": "min", "min": "min", "peak": "max"}
+#: words that ask how many rows rather than how large a value ("the most penguins")
+QUANTITY_WORDS = frozenset("most least fewest fewer more less".split())
+#: terms of the column names that identify rows ("name", "id", "date", "year" ...)
+KEY_NAME_TERMS = frozenset(
+    term(w) for w in "name id identifier key code title date year time day month label".split()
+)
+#: the largest number of distinct values a column may have to be split into groups
+MAX_GROUPS = 50
+_UNIT = re.compile(r"\([^)]*\)|\[[^\]]*\]")
+_CAMEL = re.compile(r"(?<=[a-z])(?=[A-Z])")
+_DATE = re.compile(
+    r"\b\d{4}[-/]\d{1,2}[-/]\d{1,2}\b|\b\d{1,2}/\d{1,2}/\d{2,4}\b|\b\d{1,2}-[a-z]{3}-\d{2,4}\b|"
+    r"\b(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\.?\s+\d{1,2}(?:st|nd|rd|th)?,?"
+    r"\s+\d{4}\b|\b\d{1,2}(?:st|nd|rd|th)?\s+(?:of\s+)?(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct"
+    r"|nov|dec)[a-z]*\.?,?\s+\d{4}\b",
+    re.IGNORECASE,
+)
+#: a cell that is a date written as text
+_DATE_CELL = (
+    r"\d{4}[-/.]\d{1,2}[-/.]\d{1,2}(?:[ T][\d:.]+)?|\d{1,2}[-/.]\d{1,2}[-/.]\d{2,4}"
+    r"|\d{1,2}[- ][A-Za-z]{3,9}\.?[- ]\d{2,4}|[A-Za-z]{3,9}\.? \d{1,2},? \d{4}"
+)
+_NUMBER = re.compile(r"(?<![\w./-])-?\d+(?:,\d{3})*(?:\.\d+)?(?![\w/-]|\.\d)")
+
+
+def display(name: str) -> str:
+    """A column's name as report lines write it: words, as a question would say them."""
+    return re.sub(r"\s+", " ", name.replace("_", " ")).strip()
+
+
+def name_terms(name: str) -> list[str | float]:
+    """The terms of a column name that a question must say to name it: units in parentheses,
+    single letters and unit abbreviations ("g", "mm") left out."""
+    plain = _CAMEL.sub(" ", _UNIT.sub(" ", name)).replace("_", " ")
+    found = terms(plain)
+    core = [t for t in found if isinstance(t, float) or len(t) > 2 or t in KEY_NAME_TERMS]
+    return list(dict.fromkeys(core or found))
+
+
+def fmt(value) -> str:
+    """A value as a report line prints it: whole numbers whole, others to 6 significant
+    digits (enough for an option's number to meet it), never in scientific notation."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "missing"
+    if isinstance(value, (bool, np.bool_)):
+        return str(bool(value))
+    if isinstance(value, pd.Timestamp):
+        return value.strftime("%Y-%m-%d") if value == value.normalize() else str(value)
+    if isinstance(value, (int, np.integer)):
+        return str(int(value))
+    if isinstance(value, (float, np.floating)):
+        x = float(value)
+        if math.isinf(x):
+            return str(x)
+        if x.is_integer() and abs(x) < 1e15:
+            return str(int(x))
+        if abs(x) >= 1e5:
+            return str(round(x))
+        text = f"{x:.6g}"
+        if "e" in text:
+            text = f"{x:.12f}".rstrip("0").rstrip(".")
+        return text
+    return str(value)
+
+
+def quoted(value) -> str:
+    """A cell as a statement names it: text in quotes, numbers and dates bare."""
+    if isinstance(value, str):
+        return f"'{value}'"
+    return fmt(value)
+
+
+@dataclass
+class Condition:
+    """A condition on rows that the question states: a cell it names or a comparison."""
+
+    column: str
+    op: str  # "==", "in", ">", ">=", "<", "<=", "between"
+    values: tuple
+    #: how the question words the comparison ("more than"), or "" for equality
+    phrase: str = ""
+    #: compares the year of a date column ("in 2008", "after 2010")
+    by_year: bool = False
+    #: compares the day of a date column (`values` are Timestamps)
+    as_date: bool = False
+
+    def mask(self, q: TableQuestion) -> pd.Series:
+        col = q.df[self.column]
+        if self.by_year or self.as_date:
+            col = q.stamps[self.column]
+            col = col.dt.year if self.by_year else col.dt.normalize()
+        a = self.values[0]
+        if self.op == "==":
+            return col == a
+        if self.op == "in":
+            return col.isin(list(self.values))
+        if self.op == "between":
+            return col.between(a, self.values[1])
+        return {">": col.gt, ">=": col.ge, "<": col.lt, "<=": col.le}[self.op](a)
+
+    def text(self) -> str:
+        name = display(self.column) + (" year" if self.by_year else "")
+        if self.op == "==":
+            return f"{name} is {quoted(self.values[0])}"
+        if self.op == "in":
+            return f"{name} is " + " or ".join(quoted(v) for v in self.values)
+        if self.op == "between":
+            return f"{name} between {fmt(self.values[0])} and {fmt(self.values[1])}"
+        return f"{name} {self.phrase or self.op} {fmt(self.values[0])}"
+
+
+@dataclass
+class Mention:
+    """A column the question names, how fully, and where."""
+
+    column: str
+    score: float
+    adjacent: int
+    #: the places (in `TableQuestion.spans`) of its first and last word in the question
+    start: int
+    end: int
+    #: the places of all its words
+    at: tuple[int, ...] = ()
+
+
+@dataclass
+class TableQuestion:
+    """What a question asks of one table."""
+
+    df: pd.DataFrame
+    question: str
+    options: list[str]
+    #: the question with camel-case words split ("lifeExp" -> "life Exp"), as columns are read
+    text: str = ""
+    #: the question's terms, as a set and in order with their places
+    terms: set = field(default_factory=set)
+    spans: list = field(default_factory=list)
+    #: columns the question names, best named first
+    mentions: list[Mention] = field(default_factory=list)
+    conditions: list[Condition] = field(default_factory=list)
+    #: the column whose values the options are (the answer is one of its cells)
+    option_column: str | None = None
+    #: the column the question asks "which ..." of ("Which species has ...")
+    which_column: str | None = None
+    #: what it asks: keys of ASKS, "aggregate" for "maximum"/"minimum" of a group, "quantity"
+    #: for "most"/"fewest" (how many rows, when it names no numeric column)
+    asks: set[str] = field(default_factory=set)
+
+    # --- the table's columns ----------------------------------------------------------------
+
+    @cached_property
+    def numeric(self) -> list[str]:
+        return [
+            c
+            for c in self.df.columns
+            if pd.api.types.is_numeric_dtype(self.df[c])
+            and not pd.api.types.is_bool_dtype(self.df[c])
+        ]
+
+    @cached_property
+    def stamps(self) -> dict[str, pd.Series]:
+        """The date columns as dates: those read as dates, and text columns of dates written
+        otherwise ("2012/01/31", "19-Sep-03"), parsed here while their cells stay as written."""
+        out = {}
+        for c in self.df.columns:
+            col = self.df[c]
+            if pd.api.types.is_datetime64_any_dtype(col):
+                out[c] = col
+            elif c not in self.numeric and not pd.api.types.is_bool_dtype(col):
+                sample = col.dropna().head(20).astype(str)
+                if sample.empty or not sample.str.fullmatch(_DATE_CELL).all():
+                    continue
+                parsed = pd.to_datetime(col.astype(str), errors="coerce", format="mixed")
+                if parsed.notna().sum() >= 0.9 * col.notna().sum():
+                    out[c] = parsed
+        return out
+
+    @property
+    def dates(self) -> list[str]:
+        return list(self.stamps)
+
+    @cached_property
+    def texts(self) -> list[str]:
+        """Columns of text, dates written as text among them."""
+        return [
+            c
+            for c in self.df.columns
+            if c not in self.numeric and not pd.api.types.is_datetime64_any_dtype(self.df[c])
+        ]
+
+    @cached_property
+    def nunique(self) -> dict[str, int]:
+        return {c: int(self.df[c].nunique()) for c in self.df.columns}
+
+    def is_unique(self, column: str) -> bool:
+        values = self.df[column].dropna()
+        return len(values) > 1 and self.nunique[column] == len(values)
+
+    def is_categorical(self, column: str) -> bool:
+        """Few distinct values, each shared by several rows: a column to group by."""
+        n = self.nunique[column]
+        rows = int(self.df[column].notna().sum())
+        if n < 2 or n > MAX_GROUPS or n * 2 > rows:
+            return False
+        if column in self.numeric:
+            integral = bool((self.df[column].dropna() % 1 == 0).all())
+            return integral and (n <= 12 or self.named(column))
+        return True
+
+    def is_key_like(self, column: str) -> bool:
+        """A column that identifies rows: named so ("name", "id", "year"), or unique text."""
+        named = bool(set(name_terms(column)) & KEY_NAME_TERMS)
+        if column in self.texts:
+            return self.is_unique(column) or (named and self.nunique[column] * 2 > len(self.df))
+        return named or (column in self.dates and self.is_unique(column))
+
+    @cached_property
+    def key_column(self) -> str | None:
+        """The column that names a row: unique text (a name, an id) first, then a key-like
+        column (a date, a year, an id number) with unique values."""
+        ranked = sorted(
+            (c for c in self.df.columns if self.is_unique(c) and self.is_key_like(c)),
+            key=lambda c: (
+                c not in self.texts,
+                not (set(name_terms(c)) & KEY_NAME_TERMS),
+                list(self.df.columns).index(c),
+            ),
+        )
+        return ranked[0] if ranked else None
+
+    # --- what the question names ------------------------------------------------------------
+
+    @property
+    def answer_column(self) -> str | None:
+        """The column whose cell answers: the options' column, else the "which" column."""
+        return self.option_column or self.which_column
+
+    def named(self, column: str) -> bool:
+        return any(m.column == column for m in self.mentions)
+
+    def asked_numeric(self) -> list[str]:
+        """The numeric columns the question asks about, best named first; those it only
+        names to pick rows are not among them unless it names nothing else."""
+        conditioned: set[str | None] = {c.column for c in self.conditions if c.op in ("==", "in")}
+        conditioned.add(self.answer_column)
+        named = [m for m in self.mentions if m.column in self.numeric]
+        free = [m for m in named if m.column not in conditioned]
+        if not free:
+            return []
+        best = free[0].score
+        return [m.column for m in free if m.score >= best - 1e-9][:2]
+
+    def asked_column(self) -> str | None:
+        """The column the question is about: the options' column, else the best named one
+        that is not a condition."""
+        if self.answer_column is not None:
+            return self.answer_column
+        conditioned = {c.column for c in self.conditions}
+        for m in self.mentions:
+            if m.column not in conditioned:
+                return m.column
+        return None
+
+    def group_column(self) -> str | None:
+        """The column to compare groups of: the options' column when its values repeat, else
+        a named column of few values that the question does not pick rows by."""
+        conditioned = {c.column for c in self.conditions if c.op in ("==", "in")}
+        answer = self.answer_column
+        if answer is not None and answer not in conditioned:
+            if self.is_categorical(answer) or self.is_unique(answer):
+                return answer
+        for m in self.mentions:
+            if m.column in conditioned or m.column in self.asked_numeric():
+                continue
+            if self.is_categorical(m.column):
+                return m.column
+        return None
+
+
+def _column_mentions(q: TableQuestion) -> list[Mention]:
+    places: dict[str | float, list[int]] = {}
+    for i, (t, _, _) in enumerate(q.spans):
+        places.setdefault(t, []).append(i)
+    found = []
+    for column in q.df.columns:
+        wanted = name_terms(str(column))
+        if not wanted:
+            continue
+        weights = [0.5 if t in STAT_TERMS else 1.0 for t in wanted]
+        hit = [t in places for t in wanted]
+        if not any(h and w == 1.0 for h, w in zip(hit, weights)):
+            continue
+        score = sum(w for h, w in zip(hit, weights) if h) / sum(weights)
+        if score < 0.5:
+            continue
+        adjacent = sum(
+            any(i + 1 in places.get(b, ()) for i in places.get(a, ()))
+            for a, b in zip(wanted, wanted[1:])
+        )
+        # the occurrences nearest the first word that is not a statistic's name
+        anchor = next(places[t][0] for t, h, w in zip(wanted, hit, weights) if h and w == 1.0)
+        at = tuple(min(places[t], key=lambda i: abs(i - anchor)) for t, h in zip(wanted, hit) if h)
+        found.append(Mention(str(column), score, adjacent, min(at), max(at), at))
+    found.sort(key=lambda m: (-m.score, -m.adjacent, m.start))
+    return found
+
+
+def _plain_terms(text: str) -> list[str | float]:
+    return terms(_UNIT.sub(" ", text))
+
+
+def _value_matches(q: TableQuestion) -> list[tuple[str, object, int]]:
+    """(column, value, length) of text cells the question names: the whole cell as written, or
+    (for cells of words only) every word of the cell; the longer of overlapping names wins."""
+    lowered = q.question.lower()
+    raw = {w for w in re.findall(r"[a-z0-9]+", lowered) if w not in STOPWORDS and len(w) > 1}
+    stems = {t for t in q.terms if isinstance(t, str) and len(t) > 1}
+    if not raw:
+        return []
+    pattern = r"\b(?:" + "|".join(re.escape(w) for w in sorted(raw | stems)) + ")"
+    found: list[tuple[str, object, frozenset, bool]] = []
+    for column in q.texts:
+        uniques = pd.Series(q.df[column].dropna().unique())
+        if uniques.empty:
+            continue
+        strings = uniques.astype(str)
+        candidates = uniques[strings.str.contains(pattern, case=False, regex=True).to_numpy()]
+        for value in candidates.tolist():
+            text = str(value).strip().lower()
+            if len(text) < 2:
+                continue
+            whole = re.search(rf"(?<![\w]){re.escape(text)}(?![\w])", lowered) is not None
+            cell = frozenset(_plain_terms(text))
+            words = [t for t in cell if isinstance(t, str)]
+            if words and all(t in ASKING_TERMS for t in words):
+                continue  # "many" in "how many" names no cell
+            if not words and (not whole or re.fullmatch(r"-?[\d.,]+", text)):
+                continue  # a bare number is read as a number, not as a cell
+            # every word of the cell in the question; short words ("UT") as written
+            short = {w for w in re.findall(r"[a-z]+", _UNIT.sub(" ", text)) if len(w) < 4}
+            by_words = (
+                not any(ch.isdigit() for ch in text)
+                and cell <= q.terms
+                and short - STOPWORDS <= raw
+            )
+            if whole or by_words:
+                found.append((column, value, cell, whole))
+    # a cell named inside a longer named cell ("York" in "New York") is not named itself, and
+    # words that name cells of two columns name one: of the column the question names, else
+    # the cell named as written, else of the column with fewer values
+    best: dict[frozenset, tuple[str, object, frozenset, bool]] = {}
+    for match in found:
+        column, _, cell, whole = match
+        if any(cell < other for _, _, other, _ in found):
+            continue
+        rank = (q.named(column), whole, -q.nunique[column])
+        kept = best.get(cell)
+        if kept is None or rank > (q.named(kept[0]), kept[3], -q.nunique[kept[0]]):
+            best[cell] = match
+    return [(column, value, len(cell)) for column, value, cell, _ in best.values()]
+
+
+def _dates_named(q: TableQuestion) -> list[pd.Timestamp]:
+    out = []
+    for m in _DATE.finditer(q.question):
+        stamp = pd.to_datetime(m.group().replace(",", ""), errors="coerce")
+        if stamp is not pd.NaT and not pd.isna(stamp):
+            out.append(stamp.normalize())
+    return out
+
+
+def _option_column(q: TableQuestion) -> str | None:
+    """The column whose cells the options are (most options met), if one is."""
+    options = [o.strip().lower() for o in q.options if o.strip()]
+    if len(options) < 2:
+        return None
+    best, best_hits = None, 0
+    for column in q.df.columns:
+        if column in q.numeric and not (
+            (q.is_key_like(column) or q.is_categorical(column))
+            and (q.df[column].dropna() % 1 == 0).all()
+        ):
+            continue
+        values = q.df[column].dropna()
+        if column in q.numeric:
+            cells = {fmt(v) for v in values.unique()}
+        elif column not in q.texts:
+            cells = set(values.dt.strftime("%Y-%m-%d").str.lower())
+        else:
+            cells = set(values.astype(str).str.strip().str.lower().unique())
+        hits = sum(o in cells for o in options)
+        if hits > best_hits:
+            best, best_hits = column, hits
+    return best if best_hits >= max(2, len(options) - 1) else None
+
+
+def _numbers_named(q: TableQuestion, taken: list[tuple[int, int]]) -> list[float]:
+    out = []
+    for m in _NUMBER.finditer(q.text.lower()):
+        if any(a <= m.start() < b for a, b in taken):
+            continue
+        out.append(float(m.group().replace(",", "")))
+    return out
+
+
+def _nearest_column(q: TableQuestion, columns: list[str], at: int) -> str | None:
+    """Of `columns` the question names, the one named before character `at` (else after) most
+    fully, then nearest: "bill length above 40 and body mass below 4000"."""
+    ranked = []
+    for m in q.mentions:
+        if m.column not in columns:
+            continue
+        where = q.spans[m.end][1]
+        ranked.append((where > at, -m.score, abs(at - where), m.column))
+    return min(ranked)[-1] if ranked else None
+
+
+def parse(df: pd.DataFrame, question: str, options: list[str]) -> TableQuestion:
+    q = TableQuestion(df, question, list(options))
+    # "lifeExp" and "gdpPercap" are words to a reader of column names
+    q.text = _CAMEL.sub(" ", question)
+    q.spans = term_spans(q.text)
+    q.terms = {t for t, _, _ in q.spans} | set(terms(question))
+    q.mentions = _column_mentions(q)
+    q.option_column = _option_column(q)
+    lowered = q.text.lower()
+    for m in q.mentions:
+        before = lowered[: q.spans[m.start][1]].split()
+        if before and before[-1] in ("which", "what"):
+            q.which_column = m.column
+            break
+
+    # comparisons: "body mass above 4000" (on the nearest numeric column named)
+    taken = []
+    for op, a, b, phrase, start, end in comparisons(q.text):
+        column = _nearest_column(q, q.numeric + q.dates, start) or _column_in_range(q, a)
+        if column is None:
+            continue
+        taken.append((start, end))
+        if column in q.dates:
+            if math.isnan(a) or not 1000 <= a <= 9999:
+                continue
+            years = (int(a), int(b)) if op == "between" and b is not None else (int(a),)
+            q.conditions.append(Condition(column, op, years, phrase, by_year=True))
+            continue
+        if math.isnan(a):
+            ref = phrase.rsplit(" ", 1)[-1]
+            a = float(q.df[column].mean() if ref == "mean" else q.df[column].median())
+        bounds = (a, b) if op == "between" else (a,)
+        q.conditions.append(Condition(column, op, bounds, phrase))
+
+    # what it asks, from the words that do not name a column or make a comparison: "temp max"
+    # names a column, "at least 3" compares, neither asks for a maximum or a minimum
+    asking = list(q.text.lower())
+    spans = [(start, end) for _, _, _, _, start, end in comparisons(q.text)] + [
+        (q.spans[i][1], q.spans[i][2]) for m in q.mentions if m.score == 1.0 for i in m.at
+    ]
+    for lo, hi in spans:
+        asking[lo:hi] = " " * (hi - lo)
+    asking_text = "".join(asking)
+    asking_terms = set(terms(asking_text))
+    q.asks = {ask for ask, words in ASKS.items() if words & asking_terms}
+    asking_words = set(re.findall(r"[a-z]+", asking_text))
+    if asking_words & set(AGGREGATE_WORDS):
+        q.asks.add("aggregate")
+    if asking_words & QUANTITY_WORDS:
+        q.asks.add("quantity")
+
+    # cells named: "female", "Biscoe", "N1A1"; options' own values are answers, not conditions
+    option_cells = {o.strip().lower() for o in options}
+    by_column: dict[str, list] = {}
+    for column, value, _ in _value_matches(q):
+        if column == q.option_column and str(value).strip().lower() in option_cells:
+            continue
+        by_column.setdefault(column, []).append(value)
+    for column, values in by_column.items():
+        if len(values) == 1:
+            q.conditions.append(Condition(column, "==", (values[0],)))
+        else:
+            q.conditions.append(Condition(column, "in", tuple(values)))
+
+    # dates named: "on 2007-11-11"
+    for stamp in _dates_named(q):
+        for column in q.dates:
+            if any(c.column == column for c in q.conditions):
+                continue
+            if (q.stamps[column].dt.normalize() == stamp).any():
+                q.conditions.append(Condition(column, "==", (stamp,), as_date=True))
+                break
+
+    # numbers named that are not thresholds or part of a cell named: a year, an id ("in 1987")
+    in_cells = {
+        t for c in q.conditions if c.column in q.texts for v in c.values for t in terms(str(v))
+    }
+    for x in _numbers_named(q, taken):
+        if x in in_cells:
+            continue
+        column = _number_column(q, x)
+        if column is not None and not any(c.column == column for c in q.conditions):
+            if column in q.dates:
+                q.conditions.append(Condition(column, "==", (int(x),), by_year=True))
+            else:
+                q.conditions.append(Condition(column, "==", (x,)))
+    return q
+
+
+def _column_in_range(q: TableQuestion, x: float) -> str | None:
+    """For a comparison whose column the question does not name ("released before 1990"):
+    the one key-like numeric column (a year) or date column whose values span the number."""
+    if math.isnan(x):
+        return None
+    spans = [c for c in q.numeric if q.is_key_like(c) and q.df[c].min() <= x <= q.df[c].max()]
+    if not spans and x.is_integer() and 1000 <= x <= 9999:
+        spans = [c for c in q.dates if q.stamps[c].dt.year.min() <= x <= q.stamps[c].dt.year.max()]
+    return spans[0] if len(spans) == 1 else None
+
+
+def _number_column(q: TableQuestion, x: float) -> str | None:
+    """The column a bare number in the question picks rows of: a key-like column (a year, an
+    id) or a named one holding that value; a date column for a year."""
+    candidates = []
+    for column in q.numeric:
+        if not (q.is_key_like(column) or q.named(column)):
+            continue
+        if column == q.option_column:
+            continue
+        if (q.df[column] == x).any():
+            candidates.append(column)
+    if candidates:
+        candidates.sort(key=lambda c: (not q.named(c), not q.is_key_like(c)))
+        return candidates[0]
+    if x.is_integer() and 1000 <= x <= 9999:
+        for column in q.dates:
+            if (q.stamps[column].dt.year == x).any():
+                return column
+    return None
