@@ -125,13 +125,13 @@ def _mode_lines(q: TableQuestion, sub: pd.DataFrame, where: str) -> list[str]:
     return lines
 
 
-def _aggregate(q: TableQuestion, numeric: bool) -> str:
-    if not numeric:
-        return "count"
+def _aggregate(q: TableQuestion) -> str:
     for ask in ("sum", "median", "std", "mean"):
         if ask in q.asks:
             return ask
-    if "aggregate" in q.asks:
+    if {"max", "min"} & q.asks and "quantity" not in q.asks:
+        # "the maximum per group", and also "Which island has the penguin with the shortest
+        # bill?": the group of the row with the lowest value has the lowest minimum
         return "max" if "max" in q.asks else "min"
     return "mean"
 
@@ -154,38 +154,64 @@ def _group_lines(q: TableQuestion, sub: pd.DataFrame, where: str, max_groups: in
         if frame.empty:
             return []
     scope = f" where {where}" if where else ""
+    # the group the question looks for first: it is the one listed first
+    ascending = "min" in q.asks and "max" not in q.asks
     lines = []
     columns: list[str | None] = [*asked[:2]] or [None]
     for column in columns:
-        agg = _aggregate(q, column is not None)
         grouped = frame.groupby(group, observed=True, sort=False)
-        values = grouped.size() if column is None else grouped[column].agg(agg)
-        values = values.dropna().sort_values(ascending=False, kind="stable")
-        if len(values) < 2:
+        if column is None:
+            values = grouped.size().sort_values(ascending=ascending, kind="stable")
+            head = f"Count of rows by {display(group)}{scope}"
+            lines.append(_ranked(head, values, values, values, options, max_groups, " count"))
             continue
-        label = f"{_AGGREGATES[agg]} {display(column)}" if column is not None else "Count of rows"
-        head = f"{label} by {display(group)}{scope}"
-        lines.append(_ranked(head, values, options, max_groups, column is None))
-    return lines
+        agg = _aggregate(q)
+        if agg in ("max", "min"):
+            # the range, not "Maximum ... by": a head saying "maximum" would make every
+            # group's item as relevant to "Which ... has the highest ..." as the answer
+            lo, hi = grouped[column].min().dropna(), grouped[column].max().dropna()
+            order = (
+                lo.sort_values(kind="stable")
+                if ascending
+                else hi.sort_values(ascending=False, kind="stable")
+            ).index
+            shown = pd.Series({g: f"{fmt(lo[g])} to {fmt(hi[g])}" for g in order})
+            head = f"{display(column)} range by {display(group)}{scope}"
+            lines.append(_ranked(head, shown, hi, lo, options, max_groups, ""))
+            continue
+        values = grouped[column].agg(agg).dropna().sort_values(ascending=ascending, kind="stable")
+        head = f"{_AGGREGATES[agg]} {display(column)} by {display(group)}{scope}"
+        lines.append(_ranked(head, values, values, values, options, max_groups, ""))
+    return [line for line in lines if line]
 
 
-def _ranked(head: str, values: pd.Series, options: set[str], max_groups: int, counts: bool) -> str:
-    """ "head: A 3, B 2, C 1; the highest is A; the lowest is C", every option's group listed."""
-    shown = list(values.index[:max_groups])
-    shown += [g for g in values.index[max_groups:] if str(g).strip().lower() in options]
-    items = ", ".join(f"{fmt(g)} {fmt(values[g])}" for g in shown)
-    more = len(values) - len(shown)
+def _ranked(
+    head: str,
+    shown: pd.Series,
+    highs: pd.Series,
+    lows: pd.Series,
+    options: set[str],
+    max_groups: int,
+    word: str,
+) -> str:
+    """ "head: A 3, B 2, C 1; the highest is A; the lowest is C": the groups in `shown`'s
+    order (every option's group among them), then the group of the highest of `highs` and
+    the group of the lowest of `lows`."""
+    if len(shown) < 2:
+        return ""
+    listed = list(shown.index[:max_groups])
+    listed += [g for g in shown.index[max_groups:] if str(g).strip().lower() in options]
+    items = ", ".join(f"{fmt(g)} {fmt(shown[g])}" for g in listed)
+    more = len(shown) - len(listed)
     rest = f", and {more} more groups" if more > 0 else ""
-    word = " count" if counts else ""
     clauses = [f"{head}: {items}{rest}"]
-    for which, value in (("highest", values.iloc[0]), ("lowest", values.iloc[-1])):
+    for which, values, value in (("highest", highs, highs.max()), ("lowest", lows, lows.min())):
         tied = [g for g in values.index if values[g] == value]
         if len(tied) == 1:
             clauses.append(f"the {which}{word} is {fmt(tied[0])}")
         else:
-            clauses.append(
-                f"the {which}{word} is a tie between " + " and ".join(fmt(g) for g in tied[:4])
-            )
+            ties = " and ".join(fmt(g) for g in tied[:4])
+            clauses.append(f"the {which}{word} is a tie between {ties}")
     return "; ".join(clauses) + "."
 
 

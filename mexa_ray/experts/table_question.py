@@ -59,6 +59,15 @@ QUANTITY_WORDS = frozenset("most least fewest fewer more less".split())
 KEY_NAME_TERMS = frozenset(
     term(w) for w in "name id identifier key code title date year time day month label".split()
 )
+#: the columns a comparison's word measures ("older than 65": an age), best first
+IMPLIED_COLUMNS = {
+    **dict.fromkeys(("older", "younger"), ("age",)),
+    **dict.fromkeys(("taller",), ("height",)),
+    **dict.fromkeys(("heavier", "lighter"), ("weight", "mass")),
+    **dict.fromkeys(("longer", "shorter"), ("length", "duration", "height")),
+    **dict.fromkeys(("wider", "narrower"), ("width",)),
+    **dict.fromkeys(("later", "earlier", "after", "before"), ("date", "year", "time")),
+}
 #: the largest number of distinct values a column may have to be split into groups
 MAX_GROUPS = 50
 _UNIT = re.compile(r"\([^)]*\)|\[[^\]]*\]")
@@ -75,7 +84,25 @@ _DATE_CELL = (
     r"\d{4}[-/.]\d{1,2}[-/.]\d{1,2}(?:[ T][\d:.]+)?|\d{1,2}[-/.]\d{1,2}[-/.]\d{2,4}"
     r"|\d{1,2}[- ][A-Za-z]{3,9}\.?[- ]\d{2,4}|[A-Za-z]{3,9}\.? \d{1,2},? \d{4}"
 )
-_NUMBER = re.compile(r"(?<![\w./-])-?\d+(?:,\d{3})*(?:\.\d+)?(?![\w/-]|\.\d)")
+#: how tables write dates as text (tried in turn on a column's first cells)
+_DATE_FORMATS = (
+    "%Y-%m-%d",
+    "%Y/%m/%d",
+    "%Y.%m.%d",
+    "%Y-%m-%d %H:%M:%S",
+    "%d-%b-%y",
+    "%d-%b-%Y",
+    "%d %b %Y",
+    "%d %B %Y",
+    "%b %d, %Y",
+    "%B %d, %Y",
+    "%b %d %Y",
+    "%m/%d/%Y",
+    "%d/%m/%Y",
+    "%m/%d/%y",
+    "%d.%m.%Y",
+)
+_NUMBER = re.compile(r"(?<![\w./])(?<!\d-)-?\d+(?:,\d{3})*(?:\.\d+)?(?![\w]|[/-]\d|\.\d)")
 
 
 def display(name: str) -> str:
@@ -225,9 +252,12 @@ class TableQuestion:
                 sample = col.dropna().head(20).astype(str)
                 if sample.empty or not sample.str.fullmatch(_DATE_CELL).all():
                     continue
-                parsed = pd.to_datetime(col.astype(str), errors="coerce", format="mixed")
-                if parsed.notna().sum() >= 0.9 * col.notna().sum():
-                    out[c] = parsed
+                for form in _DATE_FORMATS:
+                    if pd.to_datetime(sample, errors="coerce", format=form).notna().all():
+                        parsed = pd.to_datetime(col.astype(str), errors="coerce", format=form)
+                        if parsed.notna().sum() >= 0.9 * col.notna().sum():
+                            out[c] = parsed
+                        break
         return out
 
     @property
@@ -242,6 +272,17 @@ class TableQuestion:
             for c in self.df.columns
             if c not in self.numeric and not pd.api.types.is_datetime64_any_dtype(self.df[c])
         ]
+
+    @cached_property
+    def _cells(self) -> dict[str, tuple[pd.Series, pd.Series]]:
+        return {}
+
+    def cells(self, column: str) -> tuple[pd.Series, pd.Series]:
+        """A text column's distinct cells, and the same stripped and lower-cased."""
+        if column not in self._cells:
+            uniques = pd.Series(self.df[column].dropna().unique())
+            self._cells[column] = (uniques, uniques.astype(str).str.strip().str.lower())
+        return self._cells[column]
 
     @cached_property
     def nunique(self) -> dict[str, int]:
@@ -372,15 +413,18 @@ def _value_matches(q: TableQuestion) -> list[tuple[str, object, int]]:
     stems = {t for t in q.terms if isinstance(t, str) and len(t) > 1}
     if not raw:
         return []
-    pattern = r"\b(?:" + "|".join(re.escape(w) for w in sorted(raw | stems)) + ")"
+    known = sorted(raw | stems | STOPWORDS, key=len, reverse=True)
+    starts = r"\b(?:" + "|".join(re.escape(w) for w in known) + ")"
     found: list[tuple[str, object, frozenset, bool]] = []
     for column in q.texts:
-        uniques = pd.Series(q.df[column].dropna().unique())
+        uniques, strings = q.cells(column)
         if uniques.empty:
             continue
-        strings = uniques.astype(str)
-        candidates = uniques[strings.str.contains(pattern, case=False, regex=True).to_numpy()]
-        for value in candidates.tolist():
+        # candidates, cheaply: the cell is in the question as written, or each of its words
+        # starts like a word of the question (the exact tests follow)
+        inside = np.array([len(t) > 1 and t in lowered for t in strings.tolist()], dtype=bool)
+        words_in = strings.str.count(starts).to_numpy() >= strings.str.count(r"[a-z0-9]+")
+        for value in uniques[inside | words_in.to_numpy()].tolist():
             text = str(value).strip().lower()
             if len(text) < 2:
                 continue
@@ -415,12 +459,13 @@ def _value_matches(q: TableQuestion) -> list[tuple[str, object, int]]:
     return [(column, value, len(cell)) for column, value, cell, _ in best.values()]
 
 
-def _dates_named(q: TableQuestion) -> list[pd.Timestamp]:
+def _dates_named(q: TableQuestion) -> list[tuple[pd.Timestamp, int, int]]:
+    """The dates the question names, with where: "on 2007-11-11", "on March 5, 2010"."""
     out = []
-    for m in _DATE.finditer(q.question):
+    for m in _DATE.finditer(q.text):
         stamp = pd.to_datetime(m.group().replace(",", ""), errors="coerce")
         if stamp is not pd.NaT and not pd.isna(stamp):
-            out.append(stamp.normalize())
+            out.append((stamp.normalize(), m.start(), m.end()))
     return out
 
 
@@ -436,14 +481,13 @@ def _option_column(q: TableQuestion) -> str | None:
             and (q.df[column].dropna() % 1 == 0).all()
         ):
             continue
-        values = q.df[column].dropna()
         if column in q.numeric:
-            cells = {fmt(v) for v in values.unique()}
+            cells = pd.Series([fmt(v) for v in q.df[column].dropna().unique()], dtype=object)
         elif column not in q.texts:
-            cells = set(values.dt.strftime("%Y-%m-%d").str.lower())
+            cells = q.df[column].dropna().dt.strftime("%Y-%m-%d")
         else:
-            cells = set(values.astype(str).str.strip().str.lower().unique())
-        hits = sum(o in cells for o in options)
+            cells = q.cells(column)[1]
+        hits = len(set(cells[cells.isin(options)]))
         if hits > best_hits:
             best, best_hits = column, hits
     return best if best_hits >= max(2, len(options) - 1) else None
@@ -488,7 +532,11 @@ def parse(df: pd.DataFrame, question: str, options: list[str]) -> TableQuestion:
     # comparisons: "body mass above 4000" (on the nearest numeric column named)
     taken = []
     for op, a, b, phrase, start, end in comparisons(q.text):
-        column = _nearest_column(q, q.numeric + q.dates, start) or _column_in_range(q, a)
+        column = (
+            _nearest_column(q, q.numeric + q.dates, start)
+            or _implied_column(q, phrase)
+            or _column_in_range(q, a)
+        )
         if column is None:
             continue
         taken.append((start, end))
@@ -535,7 +583,8 @@ def parse(df: pd.DataFrame, question: str, options: list[str]) -> TableQuestion:
             q.conditions.append(Condition(column, "in", tuple(values)))
 
     # dates named: "on 2007-11-11"
-    for stamp in _dates_named(q):
+    for stamp, start, end in _dates_named(q):
+        taken.append((start, end))  # its day and year are not numbers of their own
         for column in q.dates:
             if any(c.column == column for c in q.conditions):
                 continue
@@ -557,6 +606,17 @@ def parse(df: pd.DataFrame, question: str, options: list[str]) -> TableQuestion:
             else:
                 q.conditions.append(Condition(column, "==", (x,)))
     return q
+
+
+def _implied_column(q: TableQuestion, phrase: str) -> str | None:
+    """The column a comparison's own word measures when no column is named: "older than 65"
+    compares an age, "heavier than" a weight or mass."""
+    wanted = IMPLIED_COLUMNS.get(phrase.split()[0], ())
+    for name in wanted:
+        for column in q.numeric + q.dates:
+            if term(name) in name_terms(column):
+                return column
+    return None
 
 
 def _column_in_range(q: TableQuestion, x: float) -> str | None:
