@@ -32,12 +32,13 @@ class TableExpert(Expert):
         s = self.settings
         q = parse(df, query.question, query.options)
         lines = analyse(q, s.max_rows, s.max_groups, s.max_items)
+        computed = bool(lines)
         lines.append(f"Table with {table.num_rows} rows and {table.num_columns} columns.")
         schema = ", ".join(f"{f.name} ({f.type})" for f in table.schema)
         lines.append(f"Columns: {schema}.")
         lines += self._profile(q)
         lines += self._rankings(q)
-        if not any(line.startswith("Row ") for line in lines):
+        if not computed:  # a few rows show what the table holds
             for index in df.index[: min(3, s.max_rows)]:
                 lines.append(row_line(q, index, "first rows", [], s.max_items))
         return "\n".join(lines[: s.max_lines])

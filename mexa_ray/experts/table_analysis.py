@@ -60,9 +60,11 @@ def _condition_lines(
     the asked columns' statistics over them when many."""
     n, total = len(sub), len(q.df)
     lines = []
-    if "count" in q.asks or n > max_rows or n == 0:
-        share = f", {100 * n / total:.1f}%" if total else ""
-        lines.append(f"Rows where {where}: {n} (of {total} rows{share}).")
+    if {"count", "percent"} & q.asks or n > max_rows or n == 0:
+        # the share only when asked: an option's number meets any number near it ("29" meets
+        # "29.2%"), so a share printed beside a count would support a wrong count
+        share = f"; {100 * n / total:.4g}% of rows" if total and "percent" in q.asks else ""
+        lines.append(f"Rows where {where}: {n} (of {total} rows){share}.")
     if n == 0:
         return lines
     asked = q.asked_numeric()
@@ -156,6 +158,7 @@ def _group_lines(q: TableQuestion, sub: pd.DataFrame, where: str, max_groups: in
     scope = f" where {where}" if where else ""
     # the group the question looks for first: it is the one listed first
     ascending = "min" in q.asks and "max" not in q.asks
+    end = "lowest" if ascending else "highest" if "max" in q.asks and "min" not in q.asks else None
     lines = []
     columns: list[str | None] = [*asked[:2]] or [None]
     for column in columns:
@@ -163,7 +166,7 @@ def _group_lines(q: TableQuestion, sub: pd.DataFrame, where: str, max_groups: in
         if column is None:
             values = grouped.size().sort_values(ascending=ascending, kind="stable")
             head = f"Count of rows by {display(group)}{scope}"
-            lines.append(_ranked(head, values, values, values, options, max_groups, " count"))
+            lines.append(_ranked(head, values, values, values, options, max_groups, " count", end))
             continue
         agg = _aggregate(q)
         if agg in ("max", "min"):
@@ -177,11 +180,11 @@ def _group_lines(q: TableQuestion, sub: pd.DataFrame, where: str, max_groups: in
             ).index
             shown = pd.Series({g: f"{fmt(lo[g])} to {fmt(hi[g])}" for g in order})
             head = f"{display(column)} range by {display(group)}{scope}"
-            lines.append(_ranked(head, shown, hi, lo, options, max_groups, ""))
+            lines.append(_ranked(head, shown, hi, lo, options, max_groups, "", end))
             continue
         values = grouped[column].agg(agg).dropna().sort_values(ascending=ascending, kind="stable")
         head = f"{_AGGREGATES[agg]} {display(column)} by {display(group)}{scope}"
-        lines.append(_ranked(head, values, values, values, options, max_groups, ""))
+        lines.append(_ranked(head, values, values, values, options, max_groups, "", end))
     return [line for line in lines if line]
 
 
@@ -193,10 +196,12 @@ def _ranked(
     options: set[str],
     max_groups: int,
     word: str,
+    asked: str | None,
 ) -> str:
     """ "head: A 3, B 2, C 1; the highest is A; the lowest is C": the groups in `shown`'s
     order (every option's group among them), then the group of the highest of `highs` and
-    the group of the lowest of `lows`."""
+    the group of the lowest of `lows` (the end the question asks about, if it asks about
+    one, plainly and the other in parentheses)."""
     if len(shown) < 2:
         return ""
     listed = list(shown.index[:max_groups])
@@ -205,13 +210,19 @@ def _ranked(
     more = len(shown) - len(listed)
     rest = f", and {more} more groups" if more > 0 else ""
     clauses = [f"{head}: {items}{rest}"]
+    said = {}
     for which, values, value in (("highest", highs, highs.max()), ("lowest", lows, lows.min())):
         tied = [g for g in values.index if values[g] == value]
         if len(tied) == 1:
-            clauses.append(f"the {which}{word} is {fmt(tied[0])}")
+            said[which] = f"the {which}{word} is {fmt(tied[0])}"
         else:
             ties = " and ".join(fmt(g) for g in tied[:4])
-            clauses.append(f"the {which}{word} is a tie between {ties}")
+            said[which] = f"the {which}{word} is a tie between {ties}"
+    if asked is None:
+        clauses += [said["highest"], said["lowest"]]
+    else:  # the other end as an aside: it names a group as plainly relevant otherwise
+        other = "lowest" if asked == "highest" else "highest"
+        clauses.append(f"{said[asked]} ({said[other]})")
     return "; ".join(clauses) + "."
 
 

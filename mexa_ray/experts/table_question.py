@@ -43,6 +43,7 @@ ASKS = {
     "max": {term("max")},
     "min": {term("min")},
     "distinct": {term(w) for w in ("distinct", "different", "unique")},
+    "percent": {term(w) for w in ("percent", "percentage", "proportion", "share", "fraction")},
 }
 #: terms a question asks with, not names a cell by: "many" in "how many", "more than"
 ASKING_TERMS = frozenset(
@@ -159,7 +160,7 @@ class Condition:
     column: str
     op: str  # "==", "in", ">", ">=", "<", "<=", "between"
     values: tuple
-    #: how the question words the comparison ("more than"), or "" for equality
+    #: how the question words the comparison ("more than") or the date it names
     phrase: str = ""
     #: compares the year of a date column ("in 2008", "after 2010")
     by_year: bool = False
@@ -183,7 +184,7 @@ class Condition:
     def text(self) -> str:
         name = display(self.column) + (" year" if self.by_year else "")
         if self.op == "==":
-            return f"{name} is {quoted(self.values[0])}"
+            return f"{name} is {self.phrase or quoted(self.values[0])}"
         if self.op == "in":
             return f"{name} is " + " or ".join(quoted(v) for v in self.values)
         if self.op == "between":
@@ -313,10 +314,16 @@ class TableQuestion:
     @cached_property
     def key_column(self) -> str | None:
         """The column that names a row: unique text (a name, an id) first, then a key-like
-        column (a date, a year, an id number) with unique values."""
+        column (a date, a year, an id number) with unique values, then a text column named
+        as a name whose values mostly differ (car models, where a few repeat)."""
         ranked = sorted(
-            (c for c in self.df.columns if self.is_unique(c) and self.is_key_like(c)),
+            (
+                c
+                for c in self.df.columns
+                if self.is_key_like(c) and (self.is_unique(c) or c in self.texts)
+            ),
             key=lambda c: (
+                not self.is_unique(c),
                 c not in self.texts,
                 not (set(name_terms(c)) & KEY_NAME_TERMS),
                 list(self.df.columns).index(c),
@@ -335,16 +342,15 @@ class TableQuestion:
         return any(m.column == column for m in self.mentions)
 
     def asked_numeric(self) -> list[str]:
-        """The numeric columns the question asks about, best named first; those it only
-        names to pick rows are not among them unless it names nothing else."""
+        """The numeric columns the question asks about, as fully named as the best named
+        column; not those it picks rows by ("flipper length 190") or answers with."""
         conditioned: set[str | None] = {c.column for c in self.conditions if c.op in ("==", "in")}
         conditioned.add(self.answer_column)
         named = [m for m in self.mentions if m.column in self.numeric]
-        free = [m for m in named if m.column not in conditioned]
-        if not free:
+        if not named:
             return []
-        best = free[0].score
-        return [m.column for m in free if m.score >= best - 1e-9][:2]
+        best = named[0].score  # "length" alone does not name bill length beside flipper length
+        return [m.column for m in named if m.column not in conditioned and m.score >= best][:2]
 
     def asked_column(self) -> str | None:
         """The column the question is about: the options' column, else the best named one
@@ -459,13 +465,14 @@ def _value_matches(q: TableQuestion) -> list[tuple[str, object, int]]:
     return [(column, value, len(cell)) for column, value, cell, _ in best.values()]
 
 
-def _dates_named(q: TableQuestion) -> list[tuple[pd.Timestamp, int, int]]:
-    """The dates the question names, with where: "on 2007-11-11", "on March 5, 2010"."""
+def _dates_named(q: TableQuestion) -> list[tuple[pd.Timestamp, str, int, int]]:
+    """The dates the question names, as written and where: "on 2007-11-11", "on March 5,
+    2010"."""
     out = []
     for m in _DATE.finditer(q.text):
         stamp = pd.to_datetime(m.group().replace(",", ""), errors="coerce")
         if stamp is not pd.NaT and not pd.isna(stamp):
-            out.append((stamp.normalize(), m.start(), m.end()))
+            out.append((stamp.normalize(), m.group(), m.start(), m.end()))
     return out
 
 
@@ -568,6 +575,8 @@ def parse(df: pd.DataFrame, question: str, options: list[str]) -> TableQuestion:
         q.asks.add("aggregate")
     if asking_words & QUANTITY_WORDS:
         q.asks.add("quantity")
+    if "%" in question:
+        q.asks.add("percent")
 
     # cells named: "female", "Biscoe", "N1A1"; options' own values are answers, not conditions
     option_cells = {o.strip().lower() for o in options}
@@ -583,13 +592,14 @@ def parse(df: pd.DataFrame, question: str, options: list[str]) -> TableQuestion:
             q.conditions.append(Condition(column, "in", tuple(values)))
 
     # dates named: "on 2007-11-11"
-    for stamp, start, end in _dates_named(q):
+    for stamp, written, start, end in _dates_named(q):
         taken.append((start, end))  # its day and year are not numbers of their own
         for column in q.dates:
             if any(c.column == column for c in q.conditions):
                 continue
             if (q.stamps[column].dt.normalize() == stamp).any():
-                q.conditions.append(Condition(column, "==", (stamp,), as_date=True))
+                # said as the question says it: the line then shares the question's words
+                q.conditions.append(Condition(column, "==", (stamp,), written, as_date=True))
                 break
 
     # numbers named that are not thresholds or part of a cell named: a year, an id ("in 1987")
