@@ -128,7 +128,7 @@ def test_lookup_by_two_cells_of_text_columns(aggregator, tables):
     question = "What is the body mass of penguin N50A1 in study PAL0809?"
     text = check(aggregator, tables["penguins_raw"], question, options, options[0])
     line = line_with(text, "where studyName is 'PAL0809' and Individual ID is 'N50A1'")
-    assert f"Body Mass (g)={fmt(gold)}" in line and line.startswith(f"Row {row.index[0]} ")
+    assert line.startswith("Row where") and f"Body Mass (g)={fmt(gold)}" in line
 
 
 @pytest.mark.parametrize(
@@ -397,6 +397,16 @@ def test_the_highest_row_under_a_condition(aggregator, tables):
     assert f"Row {top.name} (highest body mass g where island is 'Dream')" in text
 
 
+def test_a_superlative_names_the_column_it_ranks_by(aggregator, tables):
+    df = frame(tables, "penguins")
+    top = df.loc[df["body_mass_g"].idxmax()]
+    question = "On which island does the heaviest penguin live?"  # no column named
+    options = ["Biscoe", "Dream", "Torgersen"]
+    text = check(aggregator, tables["penguins"], question, options, top["island"])
+    line = line_with(text, f"Row {top.name} (heaviest body mass g)")
+    assert f"island={top['island']}" in line and f"body_mass_g={fmt(top['body_mass_g'])}" in line
+
+
 # --- the profile ------------------------------------------------------------------------------
 
 
@@ -413,7 +423,7 @@ def test_a_question_that_names_no_column_gets_the_profile(tables):
     # "NA" in a text column is a missing value, not a value
     assert f"; {df['sex'].isna().sum()} missing" in line_with(text, "Column 'sex'")
     assert "'NA'" not in text
-    assert "Row 0 (first rows): species=Adelie" in text
+    assert "A first row: species=Adelie" in text
     assert len(text.splitlines()) <= EXPERT.settings.max_lines
 
 

@@ -40,7 +40,7 @@ class TableExpert(Expert):
         lines += self._rankings(q)
         if not computed:  # a few rows show what the table holds
             for index in df.index[: min(3, s.max_rows)]:
-                lines.append(row_line(q, index, "first rows", [], s.max_items))
+                lines.append(row_line(q, index, "A first row", [], s.max_items))
         return "\n".join(lines[: s.max_lines])
 
     def _profile(self, q: TableQuestion) -> list[str]:

@@ -37,20 +37,25 @@ def analyse(q: TableQuestion, max_rows: int, max_groups: int, max_items: int) ->
     if q.conditions:
         lines += _condition_lines(q, sub, where, max_rows, max_items)
     lines += _mode_lines(q, sub, where)
+    lines += _distinct_lines(q, sub, where)
     lines += _group_lines(q, sub, where, max_groups)
     lines += _extreme_lines(q, sub, where, max_rows, max_items)
     return list(dict.fromkeys(lines))
 
 
-def row_line(q: TableQuestion, index, why: str, first: list[str], max_items: int) -> str:
-    """One row as "Row 12 (why): key=..., asked=..., ...", the columns that name the row and
-    those asked about first."""
+def row_line(
+    q: TableQuestion, index, head: str, first: list[str], max_items: int, numbered: bool = False
+) -> str:
+    """One row as "head: key=..., asked=..., ...", the columns that name the row and those
+    asked about first; "Row 12 (head): ..." when `numbered`. A row's number is a number in
+    the line that an option may meet ("Row 701" meets "700.8"), so only the rows with the
+    highest or lowest value carry theirs (as this expert's lines always have)."""
     row = q.df.loc[index]
     order = [c for c in [q.key_column, q.answer_column, *first] if c is not None]
     order += [m.column for m in q.mentions] + list(q.df.columns)
     columns = list(dict.fromkeys(order))[:max_items]
     items = ", ".join(f"{c}={fmt(row[c])}" for c in columns)
-    return f"Row {index} ({why}): {items}."
+    return f"Row {index} ({head}): {items}." if numbered else f"{head}: {items}."
 
 
 def _condition_lines(
@@ -71,7 +76,7 @@ def _condition_lines(
     if n <= max_rows:
         first = [c for c in asked] + [c.column for c in q.conditions]
         for index in sub.index:
-            lines.append(row_line(q, index, f"where {where}", first, max_items))
+            lines.append(row_line(q, index, f"Row where {where}", first, max_items))
         return lines
     for column in asked:
         values = sub[column].dropna()
@@ -127,6 +132,24 @@ def _mode_lines(q: TableQuestion, sub: pd.DataFrame, where: str) -> list[str]:
     return lines
 
 
+def _distinct_lines(q: TableQuestion, sub: pd.DataFrame, where: str) -> list[str]:
+    """How many different values the column the question asks about holds ("How many
+    different islands are there?"), in the question's own word for "different"."""
+    if "distinct" not in q.asks:
+        return []
+    word = next(
+        (w for w in ("distinct", "different", "unique") if w in q.question.lower()), "distinct"
+    )
+    conditioned = {c.column for c in q.conditions}
+    columns = [q.answer_column] if q.answer_column is not None else []
+    columns += [m.column for m in q.mentions if m.column not in conditioned]
+    lines = []
+    for c in list(dict.fromkeys(columns))[:2]:
+        text = f"number of {word} {display(c)} values: {sub[c].nunique()} (in {len(sub)} rows)"
+        lines.append(f"Where {where}: {text}." if where else f"{text[0].upper()}{text[1:]}.")
+    return lines
+
+
 def _aggregate(q: TableQuestion) -> str:
     for ask in ("sum", "median", "std", "mean"):
         if ask in q.asks:
@@ -145,7 +168,7 @@ def _group_lines(q: TableQuestion, sub: pd.DataFrame, where: str, max_groups: in
     if group is None:
         return []
     asked = [c for c in q.asked_numeric() if c != group]
-    wants_counts = bool({"count", "quantity"} & q.asks) and "frequent" not in q.asks
+    wants_counts = bool({"count", "quantity"} & q.asks) and not {"frequent", "distinct"} & q.asks
     if not asked and not wants_counts:
         return []
     frame = sub
@@ -247,6 +270,7 @@ def _extreme_lines(
             rows = values.index[values == target]
             tie = f", tied with {len(rows) - 1} more rows" if len(rows) > 1 else ""
             for index in rows[:max_rows]:
-                why = f"{which} {display(column)}{scope}{tie}"
-                lines.append(row_line(q, index, why, [column], max_items))
+                said = q.implied.get(column, which)  # "oldest age": the question's word
+                why = f"{said} {display(column)}{scope}{tie}"
+                lines.append(row_line(q, index, why, [column], max_items, numbered=True))
     return lines

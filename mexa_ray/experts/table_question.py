@@ -56,6 +56,22 @@ ASKING_TERMS = frozenset(
 AGGREGATE_WORDS = {"maximum": "max", "max": "max", "minimum": "min", "min": "min", "peak": "max"}
 #: words that ask how many rows rather than how large a value ("the most penguins")
 QUANTITY_WORDS = frozenset("most least fewest fewer more less".split())
+#: superlatives that name the column they rank by ("the oldest": the highest age)
+SUPERLATIVES = {
+    "oldest": ("max", ("age",)),
+    "youngest": ("min", ("age",)),
+    "heaviest": ("max", ("weight", "mass")),
+    "lightest": ("min", ("weight", "mass")),
+    "tallest": ("max", ("height",)),
+    "shortest": ("min", ("length", "height", "duration")),
+    "longest": ("max", ("length", "duration")),
+    "earliest": ("min", ("date", "year", "time")),
+    "latest": ("max", ("date", "year", "time")),
+    "cheapest": ("min", ("price", "cost")),
+    "fastest": ("max", ("speed",)),
+    "slowest": ("min", ("speed",)),
+    "widest": ("max", ("width",)),
+}
 #: terms of the column names that identify rows ("name", "id", "date", "year" ...)
 KEY_NAME_TERMS = frozenset(
     term(w) for w in "name id identifier key code title date year time day month label".split()
@@ -225,6 +241,8 @@ class TableQuestion:
     option_column: str | None = None
     #: the column the question asks "which ..." of ("Which species has ...")
     which_column: str | None = None
+    #: columns named by a superlative rather than by name ("the oldest": age), with the word
+    implied: dict[str, str] = field(default_factory=dict)
     #: what it asks: keys of ASKS, "aggregate" for "maximum"/"minimum" of a group, "quantity"
     #: for "most"/"fewest" (how many rows, when it names no numeric column)
     asks: set[str] = field(default_factory=set)
@@ -380,28 +398,39 @@ class TableQuestion:
 
 
 def _column_mentions(q: TableQuestion) -> list[Mention]:
+    """The columns the question names: all or most of the words of a column's name (a
+    statistic's name in it counting half), each said as is or, for an abbreviation ("pop",
+    "exp"), as the start of a longer word ("population", "expectancy"), which counts less."""
     places: dict[str | float, list[int]] = {}
     for i, (t, _, _) in enumerate(q.spans):
         places.setdefault(t, []).append(i)
+    words = [(u, i) for i, (u, _, _) in enumerate(q.spans) if isinstance(u, str)]
+
+    def said(t: str | float) -> tuple[list[int], float]:
+        if t in places:
+            return places[t], 1.0
+        if isinstance(t, str) and len(t) >= 3:
+            return [i for u, i in words if len(u) > len(t) and u.startswith(t)], 0.75
+        return [], 0.0
+
     found = []
     for column in q.df.columns:
         wanted = name_terms(str(column))
         if not wanted:
             continue
         weights = [0.5 if t in STAT_TERMS else 1.0 for t in wanted]
-        hit = [t in places for t in wanted]
-        if not any(h and w == 1.0 for h, w in zip(hit, weights)):
+        seen = [said(t) for t in wanted]
+        if not any(at and w == 1.0 for (at, _), w in zip(seen, weights)):
             continue
-        score = sum(w for h, w in zip(hit, weights) if h) / sum(weights)
+        score = sum(w * f for (at, f), w in zip(seen, weights) if at) / sum(weights)
         if score < 0.5:
             continue
         adjacent = sum(
-            any(i + 1 in places.get(b, ()) for i in places.get(a, ()))
-            for a, b in zip(wanted, wanted[1:])
+            any(i + 1 in b_at for i in a_at) for (a_at, _), (b_at, _) in zip(seen, seen[1:])
         )
         # the occurrences nearest the first word that is not a statistic's name
-        anchor = next(places[t][0] for t, h, w in zip(wanted, hit, weights) if h and w == 1.0)
-        at = tuple(min(places[t], key=lambda i: abs(i - anchor)) for t, h in zip(wanted, hit) if h)
+        anchor = next(at[0] for (at, _), w in zip(seen, weights) if at and w == 1.0)
+        at = tuple(min(found_at, key=lambda i: abs(i - anchor)) for found_at, _ in seen if found_at)
         found.append(Mention(str(column), score, adjacent, min(at), max(at), at))
     found.sort(key=lambda m: (-m.score, -m.adjacent, m.start))
     return found
@@ -532,6 +561,8 @@ def parse(df: pd.DataFrame, question: str, options: list[str]) -> TableQuestion:
     lowered = q.text.lower()
     for m in q.mentions:
         before = lowered[: q.spans[m.start][1]].split()
+        while before and before[-1] in ("is", "was", "are", "were", "the", "a", "an", "'s"):
+            before.pop()  # "What was the last name ..."
         if before and before[-1] in ("which", "what"):
             q.which_column = m.column
             break
@@ -577,6 +608,7 @@ def parse(df: pd.DataFrame, question: str, options: list[str]) -> TableQuestion:
         q.asks.add("quantity")
     if "%" in question:
         q.asks.add("percent")
+    _superlatives(q)
 
     # cells named: "female", "Biscoe", "N1A1"; options' own values are answers, not conditions
     option_cells = {o.strip().lower() for o in options}
@@ -616,6 +648,25 @@ def parse(df: pd.DataFrame, question: str, options: list[str]) -> TableQuestion:
             else:
                 q.conditions.append(Condition(column, "==", (x,)))
     return q
+
+
+def _superlatives(q: TableQuestion) -> None:
+    """ "Who is the oldest?" ranks by age: when the question names no numeric column to rank
+    by, a superlative that names one adds it (as named, a little less fully) and its end."""
+    if q.asked_numeric():
+        return
+    for i, (_, start, end) in enumerate(q.spans):
+        word = q.text[start:end].lower()
+        if word not in SUPERLATIVES:
+            continue
+        end_asked, names = SUPERLATIVES[word]
+        for name in names:
+            column = next((c for c in q.numeric + q.dates if term(name) in name_terms(c)), None)
+            if column is not None and column not in q.implied:
+                q.mentions.append(Mention(column, 0.75, 0, i, i, (i,)))
+                q.implied[column] = word
+                q.asks.add(end_asked)
+                return
 
 
 def _implied_column(q: TableQuestion, phrase: str) -> str | None:
