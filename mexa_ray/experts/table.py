@@ -9,6 +9,10 @@ statistics per column, the columns ranked by mean, a few rows).
 
 from __future__ import annotations
 
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+
 from mexa_ray.experts.base import Expert
 from mexa_ray.experts.settings import TableSettings
 from mexa_ray.experts.table_analysis import analyse, row_line
@@ -27,7 +31,7 @@ class TableExpert(Expert):
 
     def describe(self, item: Media, query: Query, skill: Skill) -> str:
         table = read_table(item.local_path(), item.resolved_format())
-        df = table.to_pandas(date_as_object=False)
+        df = _frame(table)
         df.columns = [str(c) for c in df.columns]
         s = self.settings
         q = parse(df, query.question, query.options)
@@ -77,13 +81,29 @@ class TableExpert(Expert):
         return lines
 
 
+def _frame(table: pa.Table) -> pd.DataFrame:
+    """The table as pandas: decimals as floats, nested cells (lists, structs) as their text."""
+    columns = []
+    for field, col in zip(table.schema, table.columns):
+        if pa.types.is_decimal(field.type):
+            col = col.cast(pa.float64())
+        elif pa.types.is_nested(field.type):
+            col = pa.array([None if v is None else str(v) for v in col.to_pylist()], pa.string())
+        columns.append(col)
+    return pa.table(columns, names=table.column_names).to_pandas(date_as_object=False)
+
+
 def _column_line(q: TableQuestion, name: str) -> str:
     col = q.df[name]
     nulls = int(col.isna().sum())
     missing = f"; {nulls} missing" if nulls else ""
     values = col.dropna()
-    if name in q.numeric and not values.empty:
-        std = float(values.std()) if len(values) > 1 else 0.0
+    if values.empty:
+        kind = "number" if name in q.numeric else "date" if name in q.stamps else "text"
+        return f"Column '{name}' ({kind}): no values{missing}."
+    if name in q.numeric:
+        with np.errstate(invalid="ignore"):  # infinite values have no spread
+            std = float(values.std()) if len(values) > 1 else 0.0
         outliers = int(((values - values.mean()).abs() > 3 * std).sum()) if std > 0 else 0
         extra = f"; {outliers} values lie beyond 3 standard deviations" if outliers else ""
         return (

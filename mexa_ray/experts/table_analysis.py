@@ -191,6 +191,11 @@ def _group_lines(q: TableQuestion, sub: pd.DataFrame, where: str, max_groups: in
             head = f"Count of rows by {display(group)}{scope}"
             lines.append(_ranked(head, values, values, values, options, max_groups, " count", end))
             continue
+        if not q.is_categorical(group):  # one row per key: its value, no statistic
+            values = grouped[column].mean().dropna().sort_values(ascending=ascending, kind="stable")
+            head = f"{display(column)} of the rows named by {display(group)}{scope}"
+            lines.append(_ranked(head, values, values, values, options, max_groups, "", end))
+            continue
         agg = _aggregate(q)
         if agg in ("max", "min"):
             # the range, not "Maximum ... by": a head saying "maximum" would make every
@@ -260,8 +265,9 @@ def _extreme_lines(
         return []  # a statistic per group is asked, not a row
     scope = f" where {where}" if where else ""
     lines = []
-    for column in q.asked_numeric()[:2]:
-        values = sub[column].dropna()
+    ranked = q.asked_numeric()[:2] or [c for c in q.implied if c in q.dates]  # "the latest"
+    for column in ranked:
+        values = (q.stamps[column] if column in q.dates else sub[column]).loc[sub.index].dropna()
         if values.empty:
             continue
         for which, target in (("highest", values.max()), ("lowest", values.min())):
