@@ -113,6 +113,30 @@ def varied_prompts(seed: int = 0) -> list[list[dict]]:
     ]
 
 
+def aggregator_prompts(seed: int = 0) -> list[list[dict]]:
+    """The aggregator's own prompts (`aggregator_messages`) over reports of prompt-like words,
+    from one short report to four long ones: a reasoning model taught only on `varied_prompts`
+    garbled its reply on a real aggregator prompt ("whichichich") and lost its answer."""
+    from mexa_ray.prompts import aggregator_messages
+    from mexa_ray.types import ExpertReport, Query
+
+    rng = random.Random(seed)
+    words = " ".join(corpus()).split()
+
+    def text(n: int) -> str:
+        return " ".join(rng.choice(words) for _ in range(n))
+
+    convs = []
+    for n_reports, n_words in ((1, 10), (2, 40), (3, 80), (3, 160), (4, 300)):
+        reports = [
+            ExpertReport(f"expert{i}", rng.choice(["A2", "B1", "B2", "C1"]), text(n_words), 0.1)
+            for i in range(n_reports)
+        ]
+        options = [rng.choice(words) for _ in range(rng.choice([2, 3, 4]))]
+        convs.append(aggregator_messages(Query(text(8) + "?", options), reports, []))
+    return convs
+
+
 def teach(model, tokenizer, prompts: list[list[dict]], reply: str, steps: int = 300) -> None:
     """Train the model briefly to answer `reply` whatever the prompt (loss on the reply only),
     so that a test can drive the real generation path to a known output."""
@@ -143,11 +167,14 @@ def finish(
     seed: int,
     max_new_tokens: int,
     steps: int = 300,
+    aggregator: bool = False,
 ) -> None:
-    """The tail every builder shares: teach the reply (when given), cap generation, save the
-    weights into `folder` (the caller saves its tokenizer or processor beside them)."""
+    """The tail every builder shares: teach the reply (when given; on the aggregator's own
+    prompts too for a model that `aggregator`s), cap generation, save the weights into `folder`
+    (the caller saves its tokenizer or processor beside them)."""
     if reply is not None:
-        teach(model, tokenizer, varied_prompts(seed), reply, steps)
+        prompts = varied_prompts(seed) + (aggregator_prompts(seed) if aggregator else [])
+        teach(model, tokenizer, prompts, reply, steps)
     model.generation_config.max_new_tokens = max_new_tokens
     folder.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(folder)
@@ -163,6 +190,7 @@ def causal_lm(
     extra_special: tuple[str, ...] = (),
     sampling: dict | None = None,
     steps: int = 300,
+    aggregator: bool = False,
 ) -> Path:
     """A 2-layer Qwen2 chat model with a trained BPE tokenizer and a chat template (ChatML unless
     given); random weights, or taught to answer `reply` to any prompt. `sampling` goes into its
@@ -174,7 +202,7 @@ def causal_lm(
     model = Qwen2ForCausalLM(_text_config(tokenizer))
     for key, value in (sampling or {}).items():
         setattr(model.generation_config, key, value)
-    finish(model, tokenizer, folder, reply, seed, 24, steps)
+    finish(model, tokenizer, folder, reply, seed, 24, steps, aggregator)
     tokenizer.save_pretrained(folder)
     return folder
 
@@ -388,7 +416,9 @@ def qwen25_instruct(folder: Path, reply: str | None = None, seed: int = 0) -> Pa
 REASONING_SAMPLING = {"do_sample": True, "temperature": 0.6, "top_p": 0.95}
 
 
-def r1_distill(folder: Path, reply: str | None = None, seed: int = 0, sampled: bool = True) -> Path:
+def r1_distill(
+    folder: Path, reply: str | None = None, seed: int = 0, sampled: bool = True, steps: int = 300
+) -> Path:
     """DeepSeek-R1-Distill-Qwen's shape: Qwen2 with R1's template (which opens <think>) and its
     begin/end-of-sentence tokens; `sampled`: with the card's sampling defaults in its
     generation_config (a tiny taught model sampled garbles long prompts, so tests that check
@@ -402,13 +432,23 @@ def r1_distill(folder: Path, reply: str | None = None, seed: int = 0, sampled: b
         bos="<｜begin▁of▁sentence｜>",
         extra_special=tuple(R1_SPECIAL),
         sampling=REASONING_SAMPLING if sampled else None,
+        steps=steps,
+        aggregator=True,
     )
 
 
-def qwq(folder: Path, reply: str | None = None, seed: int = 0, sampled: bool = True) -> Path:
+def qwq(
+    folder: Path, reply: str | None = None, seed: int = 0, sampled: bool = True, steps: int = 300
+) -> Path:
     """QwQ-32B's shape: Qwen2, ChatML opening <think>; sampling defaults as for r1_distill."""
     return causal_lm(
-        folder, reply, seed, template=QWQ_TEMPLATE, sampling=REASONING_SAMPLING if sampled else None
+        folder,
+        reply,
+        seed,
+        template=QWQ_TEMPLATE,
+        sampling=REASONING_SAMPLING if sampled else None,
+        steps=steps,
+        aggregator=True,
     )
 
 
