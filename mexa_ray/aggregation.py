@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from mexa_ray.claims import Claim, ClaimCheck, Statement
 from mexa_ray.config import AggregatorSpec, AppConfig
 from mexa_ray.embedding import Embedder
 from mexa_ray.errors import summarise
@@ -37,9 +38,37 @@ class Verdict:
     confidence: float | None = None
 
 
-def _quote(unit: Unit) -> str:
+def _quote(unit: Unit | Statement) -> str:
     text = unit.text if len(unit.text) <= 160 else unit.text[:157] + "..."
     return f'{unit.expert} [{unit.skill}] reports "{text}"'
+
+
+def _claim_reasoning(claim: Claim, check: ClaimCheck, label: str) -> str:
+    """Why a yes/no answer: the claim, the outcome it rests on and the polarity."""
+    said = claim.describe()
+    where = ""
+    if check.statement is not None:
+        quote = _quote(check.statement)
+        where = f" {quote[0].upper()}{quote[1:]}."
+    if claim.compare is not None and check.value is not None:
+        source = f"name it {check.value:g} times" if check.counted else f"state {check.value:g}"
+        outcome = f"the reports {source}, so the comparison {'holds' if check.holds else 'fails'}"
+    elif check.outcome == "stated":
+        outcome = "a report states it, so it holds"
+    elif check.outcome == "stated as absent":
+        outcome = "a report states it is absent, so it does not hold"
+    elif check.outcome == "contradicted":
+        outcome = (
+            f"a report describes it ({100 * check.share:.0f}% of the claim) and says otherwise, "
+            "so it does not hold"
+        )
+    else:
+        outcome = (
+            "no report states or excludes it; the experts describe what they find, so it is "
+            "taken as not holding, with low confidence"
+        )
+    flip = " The question asks whether it does NOT hold." if claim.negated else ""
+    return f"The question claims: {said}; {outcome}.{where}{flip} The answer is {label}."
 
 
 class EvidenceRankingAggregator:
@@ -99,20 +128,8 @@ class EvidenceRankingAggregator:
         chosen = top.index
         label = f"({LETTERS[chosen]}) {query.options[chosen]}"
         lines = [preface]
-        if scored.claim is not None:
-            said = " ".join(str(t) for t in scored.claim) or "nothing"
-            if top.unit is not None and top.lexical > 0:
-                quote = _quote(top.unit)
-                lines.append(
-                    f"The question claims: {said}. {quote[0].upper()}{quote[1:]}, "
-                    f"which states {100 * top.lexical:.0f}% of that claim, so the answer "
-                    f"is {label}."
-                )
-            else:
-                lines.append(
-                    f"The question claims: {said}. No report states any of it, so the "
-                    f"answer is {label}."
-                )
+        if scored.claim is not None and scored.check is not None:
+            lines.append(_claim_reasoning(scored.claim, scored.check, label))
         elif top.unit is not None and top.lexical > 0:
             lines.append(f"For {label}: {_quote(top.unit)}.")
         elif top.unit is not None:

@@ -13,8 +13,8 @@ Terms are normalised first (case, stems, British and American spelling, number w
 numerals, "maximum"/"highest"/"max"), numbers match within the precision a report prints them at,
 and a term every option shares carries no weight, so "red circle" and "blue circle" are told
 apart by colour alone. Embedding similarity adds a small term that decides when no option is
-named by any unit. Yes/no questions are claims: "yes" when one unit states every term of the
-claim, "no" otherwise. Nothing depends on option order or position.
+named by any unit. Yes/no questions are claims with a polarity (`claims`): stated, stated as
+absent, contradicted or not mentioned. Nothing depends on option order or position.
 """
 
 from __future__ import annotations
@@ -23,10 +23,12 @@ import math
 import re
 from dataclasses import dataclass, field
 from functools import lru_cache
+from typing import cast
 
 import numpy as np
 
-from mexa_ray.text_utils import term, terms
+from mexa_ray.claims import Claim, ClaimCheck, check_claim, is_yes_no_question, parse_claim
+from mexa_ray.text_utils import UNITS, term, terms
 from mexa_ray.types import ExpertReport
 
 #: words that name the medium, not what is asked ("... in the picture?"): no relevance
@@ -46,7 +48,7 @@ sentence question questions value
 )
 
 YES, NO = "yes", "no"
-NEGATIONS = frozenset({"no", "not", "none", "without", "never", "neither", "nor"})
+BASE_UNITS = frozenset(base for base, _ in UNITS.values())
 
 
 def _digits(x: float) -> int:
@@ -89,6 +91,8 @@ class Unit:
     #: terms said only in parentheses: explanations and legends ("0 pure tone, 1 white
     #: noise"), not what the line asserts
     aside: set = field(default_factory=set)
+    #: its numbers with the base unit each carries ("height 0.92 m" -> (0.92, "m"))
+    quantities: list[tuple[float, str | None]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         head, sep, _ = self.text.partition(": ")
@@ -97,6 +101,7 @@ class Unit:
         plain = terms(re.sub(r"\([^)]*\)", " ", self.text))
         self.aside = set(self.terms) - set(plain)
         self.numbers = [t for t in self.terms if isinstance(t, float)]
+        self.quantities = quantities_of(self.terms)
         self.words = {t for t in self.terms if isinstance(t, str)}
         self.bigrams = set(zip(self.terms, self.terms[1:]))
 
@@ -104,6 +109,41 @@ class Unit:
         if isinstance(term, float):
             return any(numbers_match(term, n) for n in self.numbers)
         return term in self.words
+
+
+def quantities_of(ts: list[str | float]) -> list[tuple[float, str | None]]:
+    """Each number of a term list with the base unit that follows it, if one does."""
+    return [
+        (t, nxt if isinstance(nxt, str) and nxt in BASE_UNITS else None)
+        for t, nxt in zip(ts, [*ts[1:], None])
+        if isinstance(t, float)
+    ]
+
+
+def option_quantities(question: str, options: list[str]) -> list[tuple[float, str | None]] | None:
+    """The options as quantities when every one is a number, with a unit or without; bare
+    numbers take the unit the question asks in ("in centimetres": 120 is 1.2 m)."""
+    asked = [UNITS[w] for w in re.findall(r"[a-z]+", question.lower()) if len(w) > 2 and w in UNITS]
+    out: list[tuple[float, str | None]] = []
+    for option in options:
+        ts = terms(option)
+        if len(ts) == 1 and isinstance(ts[0], float):
+            value = ts[0]
+            out.append((value * asked[0][1], asked[0][0]) if asked else (value, None))
+        elif len(ts) == 2 and isinstance(ts[0], float) and ts[1] in BASE_UNITS:
+            out.append((ts[0], str(ts[1])))
+        else:
+            return None
+    return out
+
+
+def closeness(a: float, b: float) -> float:
+    """1 for equal quantities, falling to 0 at a factor of two apart (or opposite signs)."""
+    if a == b:
+        return 1.0
+    if a <= 0 or b <= 0:
+        return 0.0
+    return max(0.0, 1.0 - abs(math.log(a / b)) / math.log(2.0))
 
 
 def split_outside(text: str, sep: str) -> list[str]:
@@ -260,7 +300,9 @@ class Scored:
     confidence: float
     #: units that state a term of a losing option, for the reasoning's "against" part
     against: list[tuple[int, Unit]]
-    claim: list[str | float] | None = None
+    #: a yes/no question's claim and what the reports say of it
+    claim: Claim | None = None
+    check: ClaimCheck | None = None
 
 
 def is_yes_no(options: list[str]) -> bool:
@@ -277,15 +319,16 @@ class OptionScorer:
     #: how much less the n-th item of a list counts: 1 / (1 + discount * n)
     rank_discount = 0.1
     #: lexical support this close between the two best options is a tie for embeddings to break
+    #: (or, for options that are quantities, the nearest stated quantity)
     tie = 0.05
-    #: a yes/no claim is taken as stated when one unit holds this share of its terms
-    claim_threshold = 0.99
+    #: a nearest quantity's support next to an exact match's
+    near_weight = 0.8
 
     def __init__(self, embed=None) -> None:
         self.embed = embed
 
     def score(self, question: str, options: list[str], units: list[Unit]) -> Scored:
-        if is_yes_no(options):
+        if is_yes_no(options) and is_yes_no_question(question):
             return self._claim(question, options, units)
         q_terms = terms(question)
         opt_terms = [terms(o) or [o.lower()] for o in options]
@@ -308,6 +351,15 @@ class OptionScorer:
         # embeddings only where the reports' words leave the leaders tied (nearly always no
         # option is named at all); embedding every unit was 99% of the time and changed nothing
         tied = len(best) < 2 or best[0] - best[1] < self.tie
+        quantities = option_quantities(question, options) if tied else None
+        if quantities is not None and units:
+            # no option's number is stated: the nearest stated quantity decides ("1.18 m" is
+            # nearer "1.2 m" than "2 m"), below any exact match
+            near = self._nearest(quantities, units, rel)
+            if near.max() > 0:
+                support = self.near_weight * near
+                lex = near
+                tied = False
         sem = (
             self._semantic(question, options, units)
             if tied
@@ -336,6 +388,23 @@ class OptionScorer:
         against = [(s.index, s.unit) for s in ranked[1:] if s.unit is not None and s.lexical > 0]
         return Scored(ranked, margin, confidence, against)
 
+    def _nearest(
+        self, quantities: list[tuple[float, str | None]], units: list[Unit], rel: np.ndarray
+    ) -> np.ndarray:
+        """(options, units): how near each unit's closest number in the option's unit comes
+        to the option, weighted by the unit's relevance to the question."""
+        near = np.zeros((len(quantities), len(units)))
+        for j, u in enumerate(units):
+            if not u.atomic:
+                continue
+            for i, (value, unit) in enumerate(quantities):
+                c = max(
+                    (closeness(value, n) for n, nu in u.quantities if unit is None or nu == unit),
+                    default=0.0,
+                )
+                near[i, j] = c * (self.base + rel[j])
+        return near
+
     def _semantic(self, question: str, options: list[str], units: list[Unit]) -> np.ndarray:
         """(options, units) cosine similarity of "question option" to each unit, minus the
         option's mean similarity over the units (its prior: a generic option that resembles
@@ -347,28 +416,15 @@ class OptionScorer:
         return sims - sims.mean(axis=1, keepdims=True)
 
     def _claim(self, question: str, options: list[str], units: list[Unit]) -> Scored:
-        """Yes/no: is every term of the question's claim stated by one unit?"""
-        claim = claim_terms(terms(question))
-        best, best_unit = 0.0, None
-        for u in units:
-            if not claim:
-                break
-            if not u.atomic:
-                continue
-            share = sum(u.has(t) for t in claim) / len(claim)
-            negated = bool(NEGATIONS & set(u.text.lower().split()))
-            if negated and share >= self.claim_threshold:
-                share *= 0.5  # "no red circle" does not state the claim
-            if share > best:
-                best, best_unit = share, u
-        yes = best >= self.claim_threshold
+        """Yes/no: what the reports say of the question's claim, and its polarity."""
+        claim = parse_claim(question, claim_terms)
+        check = check_claim(claim, units)
         lowered = [o.strip().lower().rstrip(".") for o in options]
-        chosen = lowered.index(YES if yes else NO)
-        other = 1 - chosen
-        distance = abs(best - self.claim_threshold) if claim else 0.0
+        chosen = lowered.index(YES if check.answer_yes(claim) else NO)
+        lead = check.confidence / 2
         ranked = [
-            OptionScore(chosen, 0.5 + distance / 2, best_unit, best, 0.0),
-            OptionScore(other, 0.5 - distance / 2, None, 0.0, 0.0),
+            # the statement is one of `units`
+            OptionScore(chosen, 0.5 + lead, cast(Unit | None, check.statement), check.share, 0.0),
+            OptionScore(1 - chosen, 0.5 - lead, None, 0.0, 0.0),
         ]
-        confidence = min(1.0, 0.5 + distance) if claim else 0.0
-        return Scored(ranked, distance, confidence, [], claim)
+        return Scored(ranked, 2 * lead, check.confidence, [], claim, check)
