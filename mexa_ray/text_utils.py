@@ -105,6 +105,10 @@ CANONICAL = {
     "least": "min",
     "fewest": "min",
     "shortest": "min",
+    "tall": "height",
+    "wide": "width",
+    "deep": "depth",
+    "heavy": "weight",
     "average": "mean",
     "avg": "mean",
     "typical": "mean",
@@ -210,9 +214,52 @@ def term(token: str) -> str | float:
     return _stem(canonical) if canonical else stem
 
 
+#: units a number may carry, as (base unit, factor to it): "120 cm" and "1.2 m" are one length.
+#: Only words that follow a number directly count ("the second row" is no time), and neither
+#: "in" (a preposition far more often than inches) nor "min" (a report's minimum) is a unit.
+UNITS: dict[str, tuple[str, float]] = {
+    **dict.fromkeys("mm millimetre millimetres millimeter millimeters".split(), ("m", 0.001)),
+    **dict.fromkeys("cm centimetre centimetres centimeter centimeters".split(), ("m", 0.01)),
+    **dict.fromkeys("m metre metres meter meters".split(), ("m", 1.0)),
+    **dict.fromkeys("km kilometre kilometres kilometer kilometers".split(), ("m", 1000.0)),
+    **dict.fromkeys("ft foot feet".split(), ("m", 0.3048)),
+    **dict.fromkeys("inch inches".split(), ("m", 0.0254)),
+    **dict.fromkeys("mg milligram milligrams".split(), ("kg", 1e-6)),
+    **dict.fromkeys("g gram grams".split(), ("kg", 0.001)),
+    **dict.fromkeys("kg kilogram kilograms kilo kilos".split(), ("kg", 1.0)),
+    **dict.fromkeys("lb lbs pound pounds".split(), ("kg", 0.45359237)),
+    **dict.fromkeys("ms millisecond milliseconds".split(), ("s", 0.001)),
+    **dict.fromkeys("s sec secs second seconds".split(), ("s", 1.0)),
+    **dict.fromkeys("minute minutes mins".split(), ("s", 60.0)),
+    **dict.fromkeys("h hr hrs hour hours".split(), ("s", 3600.0)),
+}
+
+
+def _tokens(text: str, drop: frozenset[str]) -> list[str | float]:
+    """Terms with every "<number> <unit>" in its base unit: (value, unit's base name)."""
+    lowered = text.lower().replace("'s ", " ")
+    found = list(_TOKEN.finditer(lowered))
+    out: list[str | float] = []
+    i = 0
+    while i < len(found):
+        token = found[i].group()
+        value = term(token) if token not in drop else None
+        if isinstance(value, float) and not token.endswith("%") and i + 1 < len(found):
+            unit = found[i + 1]
+            base = UNITS.get(unit.group())
+            if base is not None and not lowered[found[i].end() : unit.start()].strip():
+                out += [float(f"{value * base[1]:.10g}"), base[0]]
+                i += 2
+                continue
+        if value is not None:
+            out.append(value)
+        i += 1
+    return out
+
+
 def terms(text: str, drop: frozenset[str] = STOPWORDS) -> list[str | float]:
-    """Normalised terms of a text, in order, without stop words."""
-    return [term(t) for t in _TOKEN.findall(text.lower().replace("'s ", " ")) if t not in drop]
+    """Normalised terms of a text, in order, without stop words; quantities in base units."""
+    return _tokens(text, drop)
 
 
 def term_spans(text: str, drop: frozenset[str] = STOPWORDS) -> list[tuple[str | float, int, int]]:

@@ -231,3 +231,43 @@ def test_a_photograph_has_no_plain_background():
 )
 def test_colour_names_follow_hue(rgb, name):
     assert colour_name(rgb) == name
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("120 cm", [1.2, "m"]),
+        ("1.2 metres", [1.2, "m"]),
+        ("3 ft", [0.9144, "m"]),
+        ("5kg", [5.0, "kg"]),
+        ("in 2 minutes", [120.0, "s"]),
+        ("the second row", ["second", "row"]),  # no number before it: not a unit
+        ("mean 48.5, min 19", ["mean", 48.5, "min", 19.0]),  # "min" is a report's minimum
+    ],
+)
+def test_quantities_are_read_in_base_units(text, expected):
+    assert terms(text) == expected
+
+
+SIZES = (
+    "Up axis z. The whole cloud (the object itself, when it shows one): height 1.18 m (z), "
+    "width 0.52 m (x), depth 0.4 m (y); tall."
+)
+
+
+@pytest.mark.parametrize(
+    "question, options, gold",
+    [
+        ("How tall is the object?", ["0.5 m", "1.2 m", "2.5 m", "60 cm"], "1.2 m"),
+        ("How tall is the object?", ["50 cm", "120 cm", "250 cm", "60 cm"], "120 cm"),
+        ("How tall is the object in centimetres?", ["50", "120", "250", "60"], "120"),
+        ("How wide is the object?", ["0.5 m", "1.2 m", "2.5 m", "4 m"], "0.5 m"),
+        ("How deep is the object?", ["0.9 m", "1.2 m", "2.5 m", "40 cm"], "40 cm"),
+        # no option is stated: the nearest stated quantity in the asked dimension
+        ("What is the object's height?", ["0.25 m", "0.6 m", "1.4 m", "3 m"], "1.4 m"),
+    ],
+)
+def test_sizes_meet_options_in_other_units_or_the_nearest_one(aggregator, question, options, gold):
+    for perm in itertools.permutations(options):
+        verdict = ask(aggregator, question, perm, SIZES)
+        assert verdict.answer == gold, (perm, verdict.reasoning)
