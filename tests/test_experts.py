@@ -58,6 +58,68 @@ def test_point_cloud_from_numpy(tmp_path):
     assert distance == pytest.approx(2.0, abs=0.05)  # the blobs' centres are 2 units apart
 
 
+def test_point_cloud_sizes_in_metres_and_shape_words(tmp_path):
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    # a box 0.4 wide (x), 0.3 deep (y) and 1.2 tall (z), sampled on its surface and inside
+    box = rng.uniform((0, 0, 0), (0.4, 0.3, 1.2), (4000, 3))
+    path = tmp_path / "box.npy"
+    np.save(path, box)
+    text = report("scene-geometry", "points", path, "C1")
+    whole = next(line for line in text.splitlines() if line.startswith("Up axis z."))
+    assert re.search(r"height 1\.\d+ m \(z\), width 0\.\d+ m \(x\), depth 0\.\d+ m \(y\)", whole)
+    height = float(re.search(r"height ([\d.]+) m", whole).group(1))
+    assert height == pytest.approx(1.2, abs=0.02)
+    assert whole.endswith("; tall and elongated.")  # 1.2 is over 2.5 times its 0.4 width
+
+
+def test_point_cloud_units_in_centimetres_are_reported_in_metres(tmp_path):
+    import numpy as np
+
+    from mexa_ray.experts.points import PointCloudExpert
+    from mexa_ray.experts.settings import PointsSettings
+
+    rng = np.random.default_rng(1)
+    path = tmp_path / "cm.npy"
+    np.save(path, rng.uniform((0, 0, 0), (50, 50, 80), (3000, 3)))  # centimetres
+    expert = PointCloudExpert.__new__(PointCloudExpert)
+    expert.settings = PointsSettings(units="cm")
+    import open3d as o3d
+
+    pcd = o3d.geometry.PointCloud(o3d.utility.Vector3dVector(np.load(path)))
+    text = expert.describe_cloud(pcd, SKILLS["C1"])
+    height = float(re.search(r"height ([\d.]+) m \(z\)", text).group(1))
+    assert height == pytest.approx(0.8, abs=0.02)
+    expert.settings = PointsSettings(units="unknown")
+    unknown = expert.describe_cloud(pcd, SKILLS["C1"])
+    assert re.search(r"height (79\.9\d*|80) units \(z\)", unknown) and " m (z)" not in unknown
+
+
+def test_clumps_holding_few_of_the_points_are_not_listed_as_objects():
+    import numpy as np
+    import open3d as o3d
+
+    from mexa_ray.experts.points import PointCloudExpert
+    from mexa_ray.experts.settings import PointsSettings
+
+    rng = np.random.default_rng(2)
+    sparse = rng.uniform(0, 1, (2000, 3))  # neighbours ~0.05 apart: DBSCAN noise at eps 0.02
+    clumps = [rng.normal(c, 0.003, (40, 3)) for c in ((0.2, 0.2, 0.2), (0.7, 0.5, 0.3))]
+    expert = PointCloudExpert.__new__(PointCloudExpert)
+    expert.settings = PointsSettings(cluster_eps=0.02, max_planes=0)
+    cloud = o3d.geometry.PointCloud(o3d.utility.Vector3dVector(np.vstack([sparse, *clumps])))
+    text = expert.describe_cloud(cloud, SKILLS["C1"])
+    assert "No separate objects: DBSCAN found 2 small clumps holding 4% of the points" in text
+    assert "Object 1:" not in text
+    # the same clumps alone are two objects, each with its size
+    alone = o3d.geometry.PointCloud(o3d.utility.Vector3dVector(np.vstack(clumps)))
+    text = expert.describe_cloud(alone, SKILLS["C1"])
+    assert "2 separate objects" in text and re.search(
+        r"Object 1: 40 points.*height 0\.0\d+ m", text
+    )
+
+
 @pytest.mark.parametrize(
     "make, expected",
     [

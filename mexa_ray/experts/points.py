@@ -15,6 +15,11 @@ from mexa_ray.text_utils import fmt_num
 from mexa_ray.types import Media, Query, Skill
 
 _AXES = {"x": 0, "y": 1, "z": 2}
+#: clusters that together hold less than this share of the points left after the planes are
+#: clumps of one surface, not objects
+FRAGMENTS = 0.5
+#: metres per coordinate unit, by `PointsSettings.units`
+METRES_PER_UNIT = {"m": 1.0, "cm": 0.01, "mm": 0.001, "ft": 0.3048, "in": 0.0254}
 
 
 @dataclass
@@ -44,6 +49,41 @@ def _proportions(what: str, extent: np.ndarray, up: int) -> str:
     )
 
 
+def _metres(x: float) -> str:
+    return f"{fmt_num(round(x, 3 if x < 1 else 2))} m"
+
+
+def _shape_words(extent: np.ndarray, up: int) -> str:
+    """The proportions in words, from the sides' ratios: what a size alone does not say."""
+    height = float(extent[up])
+    flat = sorted(float(extent[a]) for a in range(3) if a != up)
+    sides = sorted(float(e) for e in extent)
+    words = []
+    if height > 1.5 * flat[1]:
+        words.append("tall")
+    elif height < 0.5 * flat[0]:
+        words.append("low")
+    if sides[0] < 0.25 * sides[1]:
+        words.append("flat")
+    if sides[2] > 2.5 * sides[1]:
+        words.append("elongated")
+    if sides[2] < 1.5 * sides[0]:
+        words.append("compact (about as wide as deep and tall)")
+    return " and ".join(words) or "of medium proportions"
+
+
+def _dimensions(extent: np.ndarray, up: int, per_unit: float | None) -> str:
+    """Height, width and depth named by the up axis, in metres when the units are known."""
+    flat = [a for a in range(3) if a != up]
+    axis = "xyz"
+    named = [("height", up), ("width", flat[0]), ("depth", flat[1])]
+
+    def size(a: int) -> str:
+        return _metres(extent[a] * per_unit) if per_unit else f"{fmt_num(extent[a])} units"
+
+    return ", ".join(f"{name} {size(a)} ({axis[a]})" for name, a in named)
+
+
 def _is_surface(pts: np.ndarray, normal: np.ndarray, diag: float) -> bool:
     """A real plane is large and filled: its points span a good part of the scene and cover
     most cells of a 10 x 10 grid over their extent within the plane."""
@@ -63,6 +103,10 @@ class PointCloudExpert(Expert):
 
     Settings = PointsSettings
     settings: PointsSettings
+
+    @property
+    def _per_unit(self) -> float | None:
+        return METRES_PER_UNIT.get(self.settings.units)
 
     def describe(self, item: Media, query: Query, skill: Skill) -> str:
         return self.describe_cloud(read_points(item.local_path(), item.resolved_format()), skill)
@@ -90,6 +134,9 @@ class PointCloudExpert(Expert):
             + ".",
             f"Scene extent {fmt_num(extent[0])} x {fmt_num(extent[1])} x {fmt_num(extent[2])} "
             f"units (x by y by z), from {_xyz(lo)} to {_xyz(hi)}.",
+            f"Up axis {self.settings.up_axis}. The whole cloud (the object itself, when it "
+            f"shows one): {_dimensions(extent, up, self._per_unit)}; "
+            f"{_shape_words(extent, up)}.",
             _proportions("The scene", extent, up),
             f"Density: {fmt_num(n_raw / volume)} points per cubic unit of the bounding box; "
             f"mean spacing between neighbouring points {fmt_num(nn)} units.",
@@ -97,6 +144,16 @@ class PointCloudExpert(Expert):
         rest, floor_h, plane_lines = self._planes(pcd, up, nn, diag)
         lines.extend(plane_lines)
         clusters = self._clusters(rest, nn, diag, floor_h, up)
+        clustered = sum(c.size for c in clusters)
+        if clusters and clustered < FRAGMENTS * len(rest.points):
+            # dense clumps of one continuous surface (a scanned statue), not separate objects:
+            # their sizes would only offer wrong answers to "how tall is it?"
+            lines.append(
+                f"No separate objects: DBSCAN found {len(clusters)} small clumps holding "
+                f"{100 * clustered / len(rest.points):.0f}% of the points, parts of one "
+                "continuous surface; the whole cloud's size above is the object's."
+            )
+            return "\n".join(lines)
         lines.extend(self._cluster_lines(clusters, floor_h, up))
         if skill.id == "C2" or len(clusters) > 1:
             lines.extend(self._layout_lines(clusters, (lo + hi) / 2, up))
@@ -190,9 +247,9 @@ class PointCloudExpert(Expert):
                 else ""
             )
             lines.append(
-                f"Object {i}: {c.size} points{colour}, centred at {_xyz(c.centroid)}, "
-                f"size {fmt_num(c.extent[0])} x {fmt_num(c.extent[1])} x "
-                f"{fmt_num(c.extent[2])}, height {fmt_num(c.extent[up])}{above}."
+                f"Object {i}: {c.size} points{colour}, centred at {_xyz(c.centroid)}; "
+                f"{_dimensions(c.extent, up, self._per_unit)}; {_shape_words(c.extent, up)}"
+                f"{above}."
             )
         tallest = max(range(len(clusters)), key=lambda k: clusters[k].extent[up])
         largest = max(range(len(clusters)), key=lambda k: float(np.prod(clusters[k].extent)))

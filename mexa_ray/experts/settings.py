@@ -67,6 +67,12 @@ class TableSettings(BackendSettings):
 
 class PointsSettings(BackendSettings):
     up_axis: Literal["x", "y", "z"] = Field(default="z", description="the scene's up axis")
+    units: Literal["m", "cm", "mm", "ft", "in", "unknown"] = Field(
+        default="m",
+        description="the length one coordinate unit stands for (scans such as ScanNet's are in "
+        "metres); sizes are reported in metres from it, and only in the cloud's units when "
+        "'unknown'",
+    )
     max_points: int = Field(
         default=60000,
         ge=1,
