@@ -104,6 +104,36 @@ def test_imagenet_classifier_is_stable_under_resizing_and_reports_in_the_descrip
     assert "Closest ImageNet classes (efficientnet-lite0): " in text and "%" in text
 
 
+def test_imagenet_classes_come_with_their_wordnet_parents_so_broad_options_match(
+    tmp_path, embedder
+):
+    import skimage.data
+
+    from mexa_ray.aggregation import EvidenceRankingAggregator
+    from mexa_ray.config import AggregatorSpec
+    from mexa_ray.types import ExpertReport
+
+    cat = tmp_path / "chelsea.png"
+    Image.fromarray(skimage.data.chelsea()).save(cat)
+    text = run("visual-stats", Media("image", path=str(cat), format="png"), "A2")
+    line = next(ln for ln in text.splitlines() if ln.startswith("Closest ImageNet classes"))
+    # the top guess is a kind of cat, and its parents name the broader kinds
+    assert (
+        "cat" in line.split(";")[0]
+        and "(domestic cat, cat, domestic animal, feline, animal, carnivore, mammal)" in line
+    )
+    # a guess under 10% is listed bare: its parents would state kinds that are noise
+    rng = np.random.default_rng(0)
+    noise = ImageNetClassifier().line(rng.integers(0, 255, (224, 224, 3), dtype=np.uint8), 3)
+    for guess in noise.split(": ", 1)[1].rstrip(".").split("; "):
+        percent = float(guess.split("%")[0].rsplit(" ", 1)[1])
+        assert ("(" in guess) == (percent >= 10), guess
+    aggregator = EvidenceRankingAggregator(AggregatorSpec(), embedder)
+    query = Query("What kind of thing is shown?", ["food", "vehicle", "animal", "tool"])
+    verdict = aggregator.answer(query, [ExpertReport("visual-stats", "A2", text, 0.1)])
+    assert verdict.answer == "animal", verdict.reasoning
+
+
 @pytest.mark.parametrize("backend", ["llamacpp", "transformers"])
 def test_llm_router_picks_an_audio_skill_for_an_audio_question(backend, media_dir, embedder):
     """The same GGUF file through both backends (transformers dequantises it)."""

