@@ -160,12 +160,8 @@ def gpu_models(tmp_path_factory) -> dict[str, Path]:
     built = {
         "qwen25": tiny_models.qwen25_instruct(root / "built" / "qwen25", GPU_ROUTE_REPLY),
         # greedy, so the answers are exact (test_reasoning_models covers their sampling)
-        "r1": tiny_models.r1_distill(
-            root / "built" / "r1", GPU_LRM_REPLY, seed=1, sampled=False, steps=600
-        ),
-        "qwq": tiny_models.qwq(
-            root / "built" / "qwq", GPU_LRM_REPLY, seed=1, sampled=False, steps=600
-        ),
+        "r1": tiny_models.r1_distill(root / "built" / "r1", GPU_LRM_REPLY, seed=1, sampled=False),
+        "qwq": tiny_models.qwq(root / "built" / "qwq", GPU_LRM_REPLY, seed=1, sampled=False),
         "vl": tiny_models.qwen25_vl(root / "built" / "vl", GPU_VLM_REPLY),
         "vl-router": tiny_models.qwen25_vl(root / "built" / "vl-router", GPU_ROUTE_REPLY),
         "whisper": tiny_models.whisper(root / "built" / "whisper", multilingual=True),

@@ -115,7 +115,7 @@ def varied_prompts(seed: int = 0) -> list[list[dict]]:
 
 def aggregator_prompts(seed: int = 0) -> list[list[dict]]:
     """The aggregator's own prompts (`aggregator_messages`) over reports of prompt-like words,
-    from one short report to four long ones: a reasoning model taught only on `varied_prompts`
+    from one short report to three longer ones: a reasoning model taught only on `varied_prompts`
     garbled its reply on a real aggregator prompt ("whichichich") and lost its answer."""
     from mexa_ray.prompts import aggregator_messages
     from mexa_ray.types import ExpertReport, Query
@@ -127,7 +127,7 @@ def aggregator_prompts(seed: int = 0) -> list[list[dict]]:
         return " ".join(rng.choice(words) for _ in range(n))
 
     convs = []
-    for n_reports, n_words in ((1, 10), (2, 40), (3, 80), (3, 160), (4, 300)):
+    for n_reports, n_words in ((1, 10), (2, 20), (3, 40), (3, 80)):
         reports = [
             ExpertReport(f"expert{i}", rng.choice(["A2", "B1", "B2", "C1"]), text(n_words), 0.1)
             for i in range(n_reports)
@@ -416,9 +416,7 @@ def qwen25_instruct(folder: Path, reply: str | None = None, seed: int = 0) -> Pa
 REASONING_SAMPLING = {"do_sample": True, "temperature": 0.6, "top_p": 0.95}
 
 
-def r1_distill(
-    folder: Path, reply: str | None = None, seed: int = 0, sampled: bool = True, steps: int = 300
-) -> Path:
+def r1_distill(folder: Path, reply: str | None = None, seed: int = 0, sampled: bool = True) -> Path:
     """DeepSeek-R1-Distill-Qwen's shape: Qwen2 with R1's template (which opens <think>) and its
     begin/end-of-sentence tokens; `sampled`: with the card's sampling defaults in its
     generation_config (a tiny taught model sampled garbles long prompts, so tests that check
@@ -432,14 +430,11 @@ def r1_distill(
         bos="<｜begin▁of▁sentence｜>",
         extra_special=tuple(R1_SPECIAL),
         sampling=REASONING_SAMPLING if sampled else None,
-        steps=steps,
         aggregator=True,
     )
 
 
-def qwq(
-    folder: Path, reply: str | None = None, seed: int = 0, sampled: bool = True, steps: int = 300
-) -> Path:
+def qwq(folder: Path, reply: str | None = None, seed: int = 0, sampled: bool = True) -> Path:
     """QwQ-32B's shape: Qwen2, ChatML opening <think>; sampling defaults as for r1_distill."""
     return causal_lm(
         folder,
@@ -447,7 +442,6 @@ def qwq(
         seed,
         template=QWQ_TEMPLATE,
         sampling=REASONING_SAMPLING if sampled else None,
-        steps=steps,
         aggregator=True,
     )
 
