@@ -24,7 +24,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from mexa_ray.text_utils import comparisons, terms
+from mexa_ray.text_utils import comparisons, term, terms
 
 #: words that negate what a question asks ("Is there no ...", "Does it not ...")
 NEGATION_WORDS = frozenset({"not", "no", "none", "never", "nothing", "neither", "nor", "without"})
@@ -47,12 +47,13 @@ _OPS: dict[str, Callable[[float, float], bool]] = {
     "<": operator.lt,
 }
 
-STATED, ABSENT, CONTRADICTED, NOT_MENTIONED = (
-    "stated",
-    "stated as absent",
-    "contradicted",
-    ("not mentioned"),
-)
+#: the check's outcomes
+STATED = "stated"
+ABSENT = "stated as absent"
+CONTRADICTED = "contradicted"
+NOT_MENTIONED = "not mentioned"
+#: how many words before the claim's words a negation may stand ("no large red circle")
+NEGATION_REACH = 3
 
 
 class Statement(Protocol):
@@ -149,9 +150,15 @@ class ClaimCheck:
 
 
 def _denies(statement: Statement, words: Sequence[str]) -> bool:
-    """The statement negates what it says of these words ("no red circle", "not blue")."""
-    lowered = re.findall(r"[a-z]+", statement.text.lower())
-    return bool(NEGATION_WORDS & set(lowered)) and all(statement.has(w) for w in words)
+    """The statement negates these words: a negation stands just before one of them ("no red
+    circle", "not blue"), not anywhere in it ("a red circle, not moving")."""
+    tokens = re.findall(r"[a-z]+", statement.text.lower())
+    wanted = set(words)
+    return any(
+        token in NEGATION_WORDS
+        and any(term(t) in wanted for t in tokens[i + 1 : i + 1 + NEGATION_REACH])
+        for i, token in enumerate(tokens)
+    )
 
 
 def _reported_number(claim_words: list[str], statement: Statement) -> float | None:

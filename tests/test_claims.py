@@ -130,3 +130,12 @@ def test_yes_no_options_to_a_question_that_asks_for_a_value_are_scored_as_values
     verdict = ask(aggregator, "Which clutch completion is most common?", ["No", "Yes"], report)
     assert verdict.answer == "Yes"
     assert "claims" not in verdict.reasoning
+
+
+def test_a_negation_elsewhere_in_a_statement_does_not_deny_the_claim():
+    units = units_of([ExpertReport("vision", "A2", "Shapes: a red circle, not moving.", 0.1)])
+    check = check_claim(parse_claim("Is there a red circle?", claim_terms), units)
+    assert (check.outcome, check.holds) == (STATED, True)
+    units = units_of([ExpertReport("vision", "A2", "Shapes: there is no large red circle.", 0.1)])
+    check = check_claim(parse_claim("Is there a red circle?", claim_terms), units)
+    assert (check.outcome, check.holds) == (ABSENT, False)
