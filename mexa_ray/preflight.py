@@ -175,7 +175,7 @@ def check_model(field_: str, spec: ModelSpec, loader: str | None, hub: Hub) -> C
         path = resolve_model_path(spec.model, f"{field_}.model")
     except ConfigError as exc:
         return Check("FAIL", field_, exc.message)
-    if loader == "ctranslate2" or spec.backend == "llamacpp":
+    if loader in ("ctranslate2", "onnx") or spec.backend == "llamacpp":
         target = Path(path) / spec.gguf_file if spec.gguf_file else Path(path)
         return (
             Check("ok", field_, f"{target} is there")

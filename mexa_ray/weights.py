@@ -4,9 +4,16 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import os
 from pathlib import Path
 
 from mexa_ray.errors import ConfigError
+
+
+def mexa_home() -> Path:
+    """Where mexa-ray keeps what it derives on this machine (the demo's media, unpacked model
+    files): $MEXA_HOME, else ~/.cache/mexa-ray."""
+    return Path(os.environ.get("MEXA_HOME", Path.home() / ".cache" / "mexa-ray"))
 
 
 def resolve_model_path(model: str, field: str = "model") -> str:

@@ -31,6 +31,7 @@ BACKENDS: dict[str, str] = {
     "speech": "mexa_ray.experts.speech:SpeechExpert",
     "speech-ct2": "mexa_ray.experts.speech_ct2:FasterWhisperExpert",
     "ocr": "mexa_ray.experts.ocr:OCRExpert",
+    "sound-events": "mexa_ray.experts.sound_events:SoundEventExpert",
     "audio-lm": "mexa_ray.experts.audio_lm:AudioLanguageExpert",
     "scene-vlm": "mexa_ray.experts.scene3d:SceneVLMExpert",
     "ct-vlm": "mexa_ray.experts.ct:CTExpert",

@@ -103,6 +103,20 @@ class AudioSettings(BackendSettings):
     max_seconds: float = Field(default=600.0, gt=0, description="audio read per item, seconds")
 
 
+class SoundEventSettings(BackendSettings):
+    """The sound-event tagger (YAMNet, AudioSet's 521 classes)."""
+
+    top_k: int = Field(default=5, ge=1, description="events listed for the whole clip")
+    min_score: float = Field(
+        default=0.1, ge=0, le=1, description="events scoring lower are not listed"
+    )
+    segment_s: float = Field(
+        default=2.0, gt=0, description="length of the time segments listed one line each"
+    )
+    segment_top_k: int = Field(default=3, ge=0, description="events listed per time segment")
+    max_seconds: float = Field(default=600.0, gt=0, description="audio read per item, seconds")
+
+
 class ClassifierSettings(BackendSettings):
     """The ImageNet classifier of the visual expert (EfficientNet-Lite)."""
 
@@ -210,6 +224,7 @@ SETTINGS: dict[str, type[BackendSettings]] = {
     "mexa_ray.experts.speech:SpeechExpert": SpeechSettings,
     "mexa_ray.experts.speech_ct2:FasterWhisperExpert": FasterWhisperSettings,
     "mexa_ray.experts.ocr:OCRExpert": OCRSettings,
+    "mexa_ray.experts.sound_events:SoundEventExpert": SoundEventSettings,
     "mexa_ray.experts.audio_lm:AudioLanguageExpert": AudioLMSettings,
     "mexa_ray.experts.scene3d:SceneVLMExpert": SceneVLMSettings,
     "mexa_ray.experts.ct:CTExpert": CTSettings,
