@@ -8,9 +8,10 @@ load it, the first request (a replica loads its model before it is ready, so the
 must not pay the load), the median of the next `--repeats`, and the resident memory it adds over
 a process that has already imported torch. Requests: the router's and aggregator's real
 prompts for the demo's image question; Whisper on a 3.5 s sentence from espeak-ng; OCR on a
-sign; the visual expert (with its ImageNet classifier) on the demo's image. The quality part
-runs the demo questions in-process through each config's router, experts and aggregator (the
-library code the Serve deployments call) and reports each answer. Prints tables; writes
+sign; the visual expert (with its ImageNet classifier) on the demo's image; YAMNet on the same
+3.5 s sentence. The quality part runs the demo questions in-process through each config's
+router, experts and aggregator (the library code the Serve deployments call) and reports each
+answer. Prints tables; writes
 benchmarks/results/offline_models.json.
 """
 
@@ -28,9 +29,16 @@ from pathlib import Path
 
 from bench_io import RESULTS, write_results
 
-MODELS = ["router", "aggregator", "speech-transcriber", "text-in-image", "visual-stats"]
+MODELS = [
+    "router",
+    "aggregator",
+    "speech-transcriber",
+    "text-in-image",
+    "visual-stats",
+    "sound-events",
+]
 #: the right option of each demo question, in `examples()` order
-TRUTH = ["benign", "3", "music", "rightwards", "green", "42", "seven o'clock"]
+TRUTH = ["benign", "3", "music", "rightwards", "green", "42", "a telephone signal", "seven o'clock"]
 
 
 def measure(which: str, root: Path, repeats: int) -> dict:
@@ -99,6 +107,8 @@ def measure(which: str, root: Path, repeats: int) -> dict:
         load_s = time.perf_counter() - started
         if which == "speech-transcriber":
             media, skill = Media("audio", path=str(make_speech(root / "s.wav")), format="wav"), "B1"
+        elif which == "sound-events":
+            media, skill = Media("audio", path=str(make_speech(root / "s.wav")), format="wav"), "B2"
         elif which == "text-in-image":
             media, skill = (
                 Media("image", path=str(make_sign(root / "sign.png")), format="png"),

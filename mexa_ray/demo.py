@@ -5,7 +5,6 @@ The same generators build test media, so tests and the demo exercise identical i
 
 from __future__ import annotations
 
-import os
 import shutil
 from pathlib import Path
 
@@ -13,7 +12,9 @@ import numpy as np
 
 
 def demo_dir() -> Path:
-    return Path(os.environ.get("MEXA_HOME", Path.home() / ".cache" / "mexa-ray")) / "demo"
+    from mexa_ray.weights import mexa_home
+
+    return mexa_home() / "demo"
 
 
 def make_table(path: Path) -> Path:
@@ -71,6 +72,18 @@ def make_tone(path: Path, freq: float = 440.0, seconds: float = 2.0, sr: int = 1
 
     t = np.arange(int(sr * seconds)) / sr
     sf.write(path, (0.5 * np.sin(2 * np.pi * freq * t)).astype(np.float32), sr)
+    return path
+
+
+def make_busy_signal(path: Path, seconds: float = 4.0, sr: int = 16000) -> Path:
+    """A telephone busy signal as North American exchanges play it: 480 Hz and 620 Hz together,
+    half a second on, half a second off."""
+    import soundfile as sf
+
+    t = np.arange(int(sr * seconds)) / sr
+    on = (t % 1.0) < 0.5
+    tone = 0.25 * (np.sin(2 * np.pi * 480 * t) + np.sin(2 * np.pi * 620 * t))
+    sf.write(path, (tone * on).astype(np.float32), sr)
     return path
 
 
@@ -152,6 +165,7 @@ def examples(root: Path | None = None) -> list[dict]:
         "breast_cancer.csv": make_table,
         "room.ply": make_scene,
         "melody.wav": make_melody,
+        "busy_signal.wav": make_busy_signal,
         "red_square.mp4": make_video,
         "green_disc.png": make_image,
         "exit_sign.png": make_sign,
@@ -200,6 +214,12 @@ def examples(root: Path | None = None) -> list[dict]:
             "options": ["17", "42", "96"],
             "task": "scene text question answering",
             "media": [{"type": "image", "path": str(root / "exit_sign.png")}],
+        },
+        {
+            "question": "What kind of sound is this?",
+            "options": ["a dog barking", "a telephone signal", "a car engine", "rain"],
+            "task": "audio question answering",
+            "media": [{"type": "audio", "path": str(root / "busy_signal.wav")}],
         },
     ] + (
         [

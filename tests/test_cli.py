@@ -140,6 +140,7 @@ DEMO_ANSWERS = {
     "In which direction": "rightwards",
     "What colour": "green",
     "Which exit": "42",
+    "What kind of sound": "a telephone signal",
     "At what time": "seven o'clock",
 }
 
