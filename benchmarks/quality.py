@@ -29,6 +29,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import quality_sets as sets  # noqa: E402
+import quality_sets_more as more  # noqa: E402
 from bench_io import RESULTS, write_results  # noqa: E402
 
 ROUTING_SET = Path(__file__).resolve().parents[1] / "tests" / "data" / "routing.jsonl"
@@ -46,6 +47,11 @@ def build(data: Path, cache: Path, per_category: int, seed: int) -> list[dict[st
         lambda r: sets.sound_items(data, per_category, r, cache),
         lambda r: sets.points_items(data, per_category, r, cache),
         lambda r: sets.video_items(data, per_category, r, cache),
+        # what must be computed or checked, from sources the categories above do not use
+        lambda r: more.table_query_items(data, per_category, r, cache),
+        lambda r: more.yes_no_scene_items(data, per_category, r),
+        lambda r: more.size_items(data, per_category, r),
+        lambda r: more.foreign_digit_items(data, per_category, r, cache),
     ]
     items: list[dict[str, Any]] = []
     for i, make in enumerate(builders):

@@ -94,3 +94,85 @@ def test_items_are_written_with_a_shuffled_twin(tmp_path, monkeypatch):
     for a, b in zip(plain, shuffled):
         assert sorted(a["options"]) == sorted(b["options"]) and a["answer"] == b["answer"]
         assert a["options"] != b["options"]
+
+
+import quality_sets_more as more  # noqa: E402
+
+
+def test_vega_table_items_are_computed_from_the_tables(tmp_path):
+    import re
+
+    import pandas as pd
+
+    items = more.table_query_items(tmp_path, 40, random.Random(0), tmp_path / "packages")
+    kinds = {i["category"] for i in items}
+    assert kinds == {"table-lookup", "table-mode", "table-group", "table-filter"}
+    checked = 0
+    for item in items:
+        assert item["answer"] in item["options"] and len(set(item["options"])) == len(
+            item["options"]
+        )
+        df = pd.read_csv(tmp_path / item["media"][0]["path"])
+        named = [
+            c
+            for c in df.columns
+            if re.search(rf"\b{re.escape(c.replace('_', ' ').lower())}\b", item["question"])
+        ]
+        column = max(named, key=len) if named else None
+        numeric = [c for c in named if pd.api.types.is_numeric_dtype(df[c])]
+        if item["category"] == "table-filter" and numeric:
+            column = max(numeric, key=len)
+            threshold = float(item["question"].rstrip("?").rsplit(" ", 1)[1])
+            above = any(w in item["question"] for w in (" above ", " over ", "greater"))
+            values = df[column].dropna()
+            want = (values > threshold).sum() if above else (values < threshold).sum()
+            assert int(item["answer"]) == int(want), item
+            checked += 1
+        elif item["category"] == "table-mode" and column:
+            counts = df[column].dropna().astype(str).value_counts()
+            top = counts.index[0]
+            assert item["answer"] == top or float(item["answer"]) == float(top), item
+            checked += 1
+    assert checked >= 15
+
+
+def test_scene_items_are_balanced_and_count_what_was_drawn(tmp_path):
+    import re
+
+    import numpy as np
+    from scipy import ndimage
+
+    items = more.yes_no_scene_items(tmp_path, 30, random.Random(0))
+    answers = [i["answer"] for i in items]
+    assert abs(answers.count("yes") - answers.count("no")) <= 4
+    counted = 0
+    for item in items:
+        m = re.match(r"Are there (more than|exactly) (\d+) (\w+)s in", item["question"])
+        if not m:
+            continue
+        rgb = np.asarray(Image.open(tmp_path / item["media"][0]["path"]).convert("RGB"))
+        labels, blobs = ndimage.label(rgb.min(axis=2) < 200)
+        # each blob's shape from how much of its bounding box it fills
+        kinds = []
+        for box in ndimage.find_objects(labels):
+            fill = (labels[box] > 0).mean()
+            kinds.append("square" if fill > 0.9 else "circle" if fill > 0.65 else "triangle")
+        n, k = kinds.count(m.group(3)), int(m.group(2))
+        holds = n > k if m.group(1) == "more than" else n == k
+        assert item["answer"] == ("yes" if holds else "no"), (item, kinds)
+        counted += 1
+    assert counted >= 5
+
+
+def test_size_items_match_the_clouds_extent(tmp_path):
+    import numpy as np
+
+    from mexa_ray.text_utils import terms
+
+    for item in more.size_items(tmp_path, 20, random.Random(0)):
+        pts = np.load(tmp_path / item["media"][0]["path"])
+        extent = pts.max(axis=0) - pts.min(axis=0)
+        q = item["question"]
+        axis = 2 if ("tall" in q or "height" in q) else 0 if ("wide" in q or "width" in q) else 1
+        value, unit = terms(item["answer"])
+        assert unit == "m" and value == pytest.approx(extent[axis], rel=0.06), item
