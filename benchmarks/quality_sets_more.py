@@ -10,7 +10,7 @@ first categories (`quality_sets.py`) do not use:
   drawn): presence, absence, negated questions and counts;
 - 3d-size: point clouds sampled from open3d's primitive meshes (boxes, cylinders, cones,
   spheres) made to a drawn size in metres: how tall, wide or deep, with options in m or cm;
-- speech-digits-fr, -es: spoken digits from Asterisk's French and Spanish prompts (Debian
+- speech-digits-other: spoken digits from Asterisk's French and Spanish prompts (Debian
   `asterisk-core-sounds-fr-wav`, `-es-wav`, CC BY-SA 3.0), options as numerals.
 """
 
@@ -340,7 +340,7 @@ def foreign_digit_items(
             media = [{"type": "audio", "path": str(target.relative_to(root))}]
             items.append(
                 _item(
-                    f"speech-digits-{lang}",
+                    "speech-digits-other",
                     0,
                     "Which number is spoken?",
                     options,
