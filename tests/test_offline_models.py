@@ -44,6 +44,27 @@ def test_whisper_transcribes_synthesised_speech(speech_clip):
     heard = set(text.lower().replace(".", " ").replace(",", " ").split())
     assert {"meet", "station"} <= heard and len(spoken & heard) >= 5, text
     assert "[0.0-" in text  # timestamps
+    assert "unreliable" not in text  # English speech: the model is sure of its words
+
+
+def test_whisper_says_its_transcript_of_french_speech_is_unreliable(tmp_path):
+    import subprocess
+
+    french = tmp_path / "fr.wav"
+    subprocess.run(
+        [
+            "espeak-ng",
+            "-v",
+            "fr",
+            "-w",
+            str(french),
+            "Le train pour Lyon partira à sept heures du quai numéro trois",
+        ],
+        check=True,
+    )
+    text = run("speech-transcriber", Media("audio", path=str(french), format="wav"), "B1")
+    assert text.startswith("Subtitles (en,")  # tiny.en hears English words in it ...
+    assert "The transcript is unreliable: the transcriber's mean token log-probability" in text
 
 
 def test_whisper_hears_no_words_in_a_melody(media_dir):

@@ -201,6 +201,13 @@ class FasterWhisperSettings(BackendSettings):
     cpu_threads: int = Field(
         default=2, ge=0, description="CPU threads per transcription (0: CTranslate2's default)"
     )
+    unreliable_logprob: float = Field(
+        default=-0.6,
+        le=0,
+        description="a transcript whose mean token log-probability is below this is reported as "
+        "unreliable (measured with Whisper tiny.en: English prompts -0.3 to -0.5; French and "
+        "Spanish speech, which it turns into English guesses, -0.65 to -1.4)",
+    )
 
 
 class OCRSettings(BackendSettings):

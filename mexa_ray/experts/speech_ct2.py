@@ -84,12 +84,22 @@ class FasterWhisperExpert(Expert):
                 beam_size=self.settings.beam_size,
                 condition_on_previous_text=False,
             )
-            lines = [
-                f"[{s.start:.1f}-{s.end:.1f}s] {s.text.strip()}" for s in segments if s.text.strip()
-            ]
-        if not lines:
+            said = [s for s in segments if s.text.strip()]
+        if not said:
             return "No speech was recognised."
-        return f"Subtitles ({info.language}, {info.duration:.1f} s of audio):\n" + "\n".join(lines)
+        lines = [f"[{s.start:.1f}-{s.end:.1f}s] {s.text.strip()}" for s in said]
+        text = f"Subtitles ({info.language}, {info.duration:.1f} s of audio):\n" + "\n".join(lines)
+        # the model's own confidence, weighted by each segment's length: speech in a language
+        # it was not trained on comes out as fluent English guesses, which it is unsure of
+        weights = [max(s.end - s.start, 0.1) for s in said]
+        logprob = sum(w * s.avg_logprob for w, s in zip(weights, said)) / sum(weights)
+        if logprob < self.settings.unreliable_logprob:
+            text += (
+                f"\nThe transcript is unreliable: the transcriber's mean token log-probability "
+                f"is {logprob:.2f} (below {self.settings.unreliable_logprob:g}); the speech may "
+                f"not be in {info.language} or may not be speech, so its words are guesses."
+            )
+        return text
 
     def check_health(self) -> None:
         check_device(self.device, self.name)
