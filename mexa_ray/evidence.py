@@ -235,8 +235,19 @@ def coverage(weights: dict[str | float, float], option: list[str | float], unit:
     total = sum(weights.values())
     if total <= 0:
         return 0.0
+    # a number the option gives in a unit ("85 cm") is met only by a number in that unit,
+    # not by any number of the same size ("Object 1")
+    units_of_option = {t: u for t, u in quantities_of(option) if u is not None}
     covered = (
-        sum(w * (0.5 if t in unit.aside else 1.0) for t, w in weights.items() if unit.has(t))
+        sum(
+            w * (0.5 if t in unit.aside else 1.0)
+            for t, w in weights.items()
+            if (
+                any(numbers_match(t, n) for n, nu in unit.quantities if nu == units_of_option[t])
+                if t in units_of_option
+                else unit.has(t)
+            )
+        )
         / total
     )
     pairs = set(zip(option, option[1:]))

@@ -53,8 +53,9 @@ def test_point_cloud_from_numpy(tmp_path):
     path = tmp_path / "two.npy"
     np.save(path, np.vstack([blob_a, blob_b]))
     text = report("scene-geometry", "points", path, "C2")
-    assert "2 separate objects" in text
-    distance = float(re.search(r"Objects 1 and 2 are ([\d.]+) apart", text).group(1))
+    # no floor: the cloud is taken as one object, and its clusters as its parts
+    assert "The object: " in text and "2 separate parts" in text
+    distance = float(re.search(r"Parts 1 and 2 are ([\d.]+) apart", text).group(1))
     assert distance == pytest.approx(2.0, abs=0.05)  # the blobs' centres are 2 units apart
 
 
@@ -67,11 +68,11 @@ def test_point_cloud_sizes_in_metres_and_shape_words(tmp_path):
     path = tmp_path / "box.npy"
     np.save(path, box)
     text = report("scene-geometry", "points", path, "C1")
-    whole = next(line for line in text.splitlines() if line.startswith("Up axis z."))
+    whole = next(line for line in text.splitlines() if line.startswith("The object: "))
     assert re.search(r"height 1\.\d+ m \(z\), width 0\.\d+ m \(x\), depth 0\.\d+ m \(y\)", whole)
     height = float(re.search(r"height ([\d.]+) m", whole).group(1))
     assert height == pytest.approx(1.2, abs=0.02)
-    assert whole.endswith("; tall and elongated.")  # 1.2 is over 2.5 times its 0.4 width
+    assert "; tall and elongated;" in whole  # 1.2 is over 2.5 times its 0.4 width
 
 
 def test_point_cloud_units_in_centimetres_are_reported_in_metres(tmp_path):
@@ -111,13 +112,11 @@ def test_clumps_holding_few_of_the_points_are_not_listed_as_objects():
     cloud = o3d.geometry.PointCloud(o3d.utility.Vector3dVector(np.vstack([sparse, *clumps])))
     text = expert.describe_cloud(cloud, SKILLS["C1"])
     assert "No separate objects: DBSCAN found 2 small clumps holding 4% of the points" in text
-    assert "Object 1:" not in text
-    # the same clumps alone are two objects, each with its size
+    assert "Part 1:" not in text
+    # the same clumps alone are two parts (no floor: one object), each with its size
     alone = o3d.geometry.PointCloud(o3d.utility.Vector3dVector(np.vstack(clumps)))
     text = expert.describe_cloud(alone, SKILLS["C1"])
-    assert "2 separate objects" in text and re.search(
-        r"Object 1: 40 points.*height 0\.0\d+ m", text
-    )
+    assert "2 separate parts" in text and re.search(r"Part 1: 40 points.*height 0\.0\d+ m", text)
 
 
 @pytest.mark.parametrize(

@@ -49,6 +49,25 @@ def _proportions(what: str, extent: np.ndarray, up: int) -> str:
     )
 
 
+#: DBSCAN's core points need this many neighbours within its radius
+MIN_POINTS = 10
+
+
+def _reach(pcd: o3d.geometry.PointCloud, sample: int = 1000) -> float:
+    """A radius within which a typical point has MIN_POINTS neighbours (1.5 x the median
+    distance to the MIN_POINTS-th nearest one, on a sample of points): DBSCAN's k-distance rule.
+    Below it a sparsely sampled surface (a scan of one statue) falls apart into dozens of
+    clumps; gaps between separate objects are wider than it."""
+    pts = np.asarray(pcd.points)
+    if len(pts) <= MIN_POINTS:
+        return 0.0
+    tree = o3d.geometry.KDTreeFlann(pcd)
+    rng = np.random.default_rng(0)
+    picks = rng.choice(len(pts), size=min(sample, len(pts)), replace=False)
+    far = [np.sqrt(tree.search_knn_vector_3d(pts[i], MIN_POINTS + 1)[2][-1]) for i in picks]
+    return 1.5 * float(np.median(far))
+
+
 def _metres(x: float) -> str:
     return f"{fmt_num(round(x, 3 if x < 1 else 2))} m"
 
@@ -133,15 +152,24 @@ class PointCloudExpert(Expert):
             + (f" (analysed on {len(pts)} sampled points)" if n_raw > len(pts) else "")
             + ".",
             f"Scene extent {fmt_num(extent[0])} x {fmt_num(extent[1])} x {fmt_num(extent[2])} "
-            f"units (x by y by z), from {_xyz(lo)} to {_xyz(hi)}.",
-            f"Up axis {self.settings.up_axis}. The whole cloud (the object itself, when it "
-            f"shows one): {_dimensions(extent, up, self._per_unit)}; "
-            f"{_shape_words(extent, up)}.",
+            f"units (x by y by z), from {_xyz(lo)} to {_xyz(hi)}; up axis "
+            f"{self.settings.up_axis}.",
             _proportions("The scene", extent, up),
             f"Density: {fmt_num(n_raw / volume)} points per cubic unit of the bounding box; "
             f"mean spacing between neighbouring points {fmt_num(nn)} units.",
         ]
         rest, floor_h, plane_lines = self._planes(pcd, up, nn, diag)
+        size = f"{_dimensions(extent, up, self._per_unit)}; {_shape_words(extent, up)}"
+        # a cloud with no floor is taken as one scanned object: its size is the whole cloud's,
+        # and its planes and clusters are its faces and parts (a scan of a box is not a room)
+        noun = "object" if floor_h is not None else "part"
+        lines.insert(
+            2,
+            f"The whole scene: {size}."
+            if floor_h is not None
+            else f"The object: {size}; no floor was found, so the whole cloud is taken as one "
+            "object and its clusters as its parts.",
+        )
         lines.extend(plane_lines)
         clusters = self._clusters(rest, nn, diag, floor_h, up)
         clustered = sum(c.size for c in clusters)
@@ -151,12 +179,12 @@ class PointCloudExpert(Expert):
             lines.append(
                 f"No separate objects: DBSCAN found {len(clusters)} small clumps holding "
                 f"{100 * clustered / len(rest.points):.0f}% of the points, parts of one "
-                "continuous surface; the whole cloud's size above is the object's."
+                "continuous surface; the whole cloud's size is the object's."
             )
             return "\n".join(lines)
-        lines.extend(self._cluster_lines(clusters, floor_h, up))
+        lines.extend(self._cluster_lines(clusters, floor_h, up, noun))
         if skill.id == "C2" or len(clusters) > 1:
-            lines.extend(self._layout_lines(clusters, (lo + hi) / 2, up))
+            lines.extend(self._layout_lines(clusters, (lo + hi) / 2, up, noun))
         return "\n".join(lines)
 
     def _planes(self, pcd, up: int, nn: float, diag: float):
@@ -207,8 +235,10 @@ class PointCloudExpert(Expert):
     def _clusters(self, rest, nn: float, diag: float, floor_h, up: int) -> list[_Cluster]:
         if len(rest.points) < 10:
             return []
-        eps = self.settings.cluster_eps or max(3.0 * nn, 0.01 * diag)
-        labels = np.asarray(rest.cluster_dbscan(eps=eps, min_points=10, print_progress=False))
+        eps = self.settings.cluster_eps or max(3.0 * nn, 0.01 * diag, _reach(rest))
+        labels = np.asarray(
+            rest.cluster_dbscan(eps=eps, min_points=MIN_POINTS, print_progress=False)
+        )
         pts = np.asarray(rest.points)
         cols = np.asarray(rest.colors) if rest.has_colors() else None
         min_size = max(20, int(0.005 * len(pts)))
@@ -230,13 +260,15 @@ class PointCloudExpert(Expert):
         out.sort(key=lambda c: -c.size)
         return out
 
-    def _cluster_lines(self, clusters: list[_Cluster], floor_h, up: int) -> list[str]:
+    def _cluster_lines(
+        self, clusters: list[_Cluster], floor_h, up: int, noun: str = "object"
+    ) -> list[str]:
         if not clusters:
-            return ["No separate objects were found apart from the planes."]
+            return [f"No separate {noun}s were found apart from the planes."]
         max_listed = self.settings.max_objects
         on_floor = sum(1 for c in clusters if floor_h is not None and c.bottom - floor_h < 0.05)
         lines = [
-            f"{len(clusters)} separate objects (DBSCAN clusters) apart from the planes"
+            f"{len(clusters)} separate {noun}s (DBSCAN clusters) apart from the planes"
             + (f"; {on_floor} of them stand on the floor." if floor_h is not None else ".")
         ]
         for i, c in enumerate(clusters[:max_listed], 1):
@@ -247,19 +279,21 @@ class PointCloudExpert(Expert):
                 else ""
             )
             lines.append(
-                f"Object {i}: {c.size} points{colour}, centred at {_xyz(c.centroid)}; "
+                f"{noun.capitalize()} {i}: {c.size} points{colour}, centred at {_xyz(c.centroid)}; "
                 f"{_dimensions(c.extent, up, self._per_unit)}; {_shape_words(c.extent, up)}"
                 f"{above}."
             )
         tallest = max(range(len(clusters)), key=lambda k: clusters[k].extent[up])
         largest = max(range(len(clusters)), key=lambda k: float(np.prod(clusters[k].extent)))
         lines.append(
-            f"The largest object by volume is object {largest + 1}; "
-            f"the tallest is object {tallest + 1}."
+            f"The largest {noun} by volume is {noun} {largest + 1}; "
+            f"the tallest is {noun} {tallest + 1}."
         )
         return lines
 
-    def _layout_lines(self, clusters: list[_Cluster], centre: np.ndarray, up: int) -> list[str]:
+    def _layout_lines(
+        self, clusters: list[_Cluster], centre: np.ndarray, up: int, noun: str = "object"
+    ) -> list[str]:
         horizontal = [a for a in range(3) if a != up]
         lines = []
         for i, c in enumerate(clusters[:4], 1):
@@ -268,11 +302,13 @@ class PointCloudExpert(Expert):
             side = "right" if d[a] > 0 else "left"
             depth = "back" if d[b] > 0 else "front"
             lines.append(
-                f"Object {i} is {fmt_num(abs(round(d[a], 2)))} to the {side} and "
+                f"{noun.capitalize()} {i} is {fmt_num(abs(round(d[a], 2)))} to the {side} and "
                 f"{fmt_num(abs(round(d[b], 2)))} to the {depth} of the scene centre."
             )
         for i in range(min(len(clusters), 4)):
             for j in range(i + 1, min(len(clusters), 4)):
                 dist = float(np.linalg.norm(clusters[i].centroid - clusters[j].centroid))
-                lines.append(f"Objects {i + 1} and {j + 1} are {fmt_num(round(dist, 2))} apart.")
+                lines.append(
+                    f"{noun.capitalize()}s {i + 1} and {j + 1} are {fmt_num(round(dist, 2))} apart."
+                )
         return lines
