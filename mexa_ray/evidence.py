@@ -365,7 +365,7 @@ class OptionScorer:
         quantities = option_quantities(question, options) if tied else None
         if quantities is not None and units:
             # no option's number is stated: the nearest stated quantity decides ("1.18 m" is
-            # nearer "1.2 m" than "2 m"), below any exact match
+            # nearer "1.2 m" than "2 m"), weighed by how much its unit is about the question
             near = self._nearest(quantities, units, rel)
             if near.max() > 0:
                 support = self.near_weight * near

@@ -252,8 +252,8 @@ def test_quantities_are_read_in_base_units(text, expected):
 SIZES = (
     "The object: height 1.18 m (z), width 0.52 m (x), depth 0.4 m (y); tall; no floor was "
     "found, so the whole cloud is taken as one object and its clusters as its parts.\n"
-    "Part 1: 120 points, centred at (0.1, 0.2, 0.3); height 0.312 m (z), width 0.2 m (x), "
-    "depth 0.1 m (y); flat."
+    "Part 1: 120 points, centred at (0.1, 0.2, 0.3); height 0.312 m (z), width 0.214 m (x), "
+    "depth 0.108 m (y); flat."
 )
 
 
