@@ -64,6 +64,8 @@ class Statement(Protocol):
     skill: str
     terms: list[str | float]
     atomic: bool
+    #: which line of its report it comes from
+    line: int
 
     def has(self, term: str | float) -> bool: ...
 
@@ -206,16 +208,18 @@ def check_claim(
 
 
 def _check_quantity(claim: Claim, words: list[str], atomic: list[Statement]) -> ClaimCheck:
-    """A count or size: a number stated for the claim's words, else how many statements name
-    them (the most any one expert's report does, as two experts may see the same object)."""
+    """A count or size: a number stated for the claim's words, else how many statements of one
+    line name them."""
     for s in atomic:
         value = _reported_number(words, s)
         if value is not None:
             holds = claim.holds_for(value)
             return ClaimCheck(STATED if holds else CONTRADICTED, holds, 0.85, s, 1.0, value)
     naming = [s for s in atomic if words and all(s.has(w) for w in words) and not _denies(s, words)]
-    per_expert = Counter(s.expert for s in naming)
-    count = float(max(per_expert.values(), default=0))
+    # the most one line of one report names: a list says each thing once, while a summary
+    # line may name the main thing again, and two experts may see the same things
+    per_line = Counter((s.expert, s.line) for s in naming)
+    count = float(max(per_line.values(), default=0))
     holds = claim.holds_for(count)
     if not naming:
         return ClaimCheck(NOT_MENTIONED, holds, 0.3, None, 0.0, count, counted=True)

@@ -91,6 +91,8 @@ class Unit:
     #: terms said only in parentheses: explanations and legends ("0 pure tone, 1 white
     #: noise"), not what the line asserts
     aside: set = field(default_factory=set)
+    #: which line of its report it comes from (-1: the whole report)
+    line: int = -1
     #: its numbers with the base unit each carries ("height 0.92 m" -> (0.92, "m"))
     quantities: list[tuple[float, str | None]] = field(default_factory=list)
 
@@ -182,7 +184,7 @@ def units_of(reports: list[ExpertReport]) -> list[Unit]:
         lines = [ln for ln in lines if ln]
         if len(lines) > 1:
             units.append(Unit(r.expert, r.skill, " ".join(lines), whole=True, atomic=False))
-        for line in lines:
+        for number, line in enumerate(lines):
             head, clauses = _clauses(line)
             leaves: list[tuple[str, int]] = []
             split: list[str] = []
@@ -194,7 +196,7 @@ def units_of(reports: list[ExpertReport]) -> list[Unit]:
                 else:
                     leaves.append((clause, 0))
             whole_line = len(leaves) == 1
-            units.append(Unit(r.expert, r.skill, line, atomic=whole_line))
+            units.append(Unit(r.expert, r.skill, line, atomic=whole_line, line=number))
             if whole_line:
                 continue
             pieces = [(c, 0, False) for c in split if len(clauses) > 1]
@@ -207,6 +209,7 @@ def units_of(reports: list[ExpertReport]) -> list[Unit]:
                         f"{head}: {text}" if head else text,
                         atomic=atomic,
                         rank=rank,
+                        line=number,
                     )
                 )
     return units
