@@ -188,14 +188,21 @@ def with_router(constrained: bool) -> dict:
     return data
 
 
-def test_llm_router_guard_hands_over_when_the_model_names_no_usable_skill(media_dir, embedder):
-    """Decoding freely, SmolLM2 answers this table question with an option, not a skill id: the
-    guard takes the embedding router's choice and says why."""
+def test_llm_router_decoding_freely_only_ever_routes_to_an_expert_for_the_inputs(
+    media_dir, embedder
+):
+    """Decoding freely, SmolLM2 may answer this table question with an option instead of a skill
+    id (it did before the sound skill joined the prompt) or name a skill: either way only the
+    table's expert is asked, and a hand-over to the embedding router says why. (The hand-over
+    itself is pinned with a random model in test_model_backends.)"""
     router = build_router(parse_config(with_router(False)), embedder)
     selection = router.select(table_query(media_dir))
-    assert selection.router == "embedding"
     assert [s.expert for s in selection.experts] == ["table-profiler"]
-    assert any("LLM router named no usable skill" in n for n in selection.notes)
+    if selection.router == "embedding":
+        assert any("LLM router named no usable skill" in n for n in selection.notes)
+    else:
+        assert selection.router.startswith("llm:"), selection.router
+        assert all("chosen by llm:" in s.why for s in selection.experts)
 
 
 def test_constrained_router_can_only_name_offered_skills(media_dir, embedder):
