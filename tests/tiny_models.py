@@ -150,9 +150,16 @@ def teach(model, tokenizer, prompts: list[list[dict]], reply: str, steps: int = 
         ids = torch.tensor([p_ids + r_ids])
         labels = torch.tensor([[-100] * len(p_ids) + r_ids])
         batches.append((ids, labels))
+    # done early once a whole pass over the prompts has each reply's summed loss under 0.1:
+    # then every reply token has probability over 0.9, and greedy decoding writes the reply
+    fitted = 0
     for step in range(steps):
         ids, labels = batches[step % len(batches)]
         loss = model(input_ids=ids, labels=labels).loss
+        summed = loss.item() * int((labels != -100).sum())  # mean over the reply tokens
+        fitted = fitted + 1 if summed < 0.1 else 0
+        if fitted >= len(batches):
+            break
         loss.backward()
         opt.step()
         opt.zero_grad()
