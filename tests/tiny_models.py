@@ -156,7 +156,7 @@ def teach(model, tokenizer, prompts: list[list[dict]], reply: str, steps: int = 
     for step in range(steps):
         ids, labels = batches[step % len(batches)]
         loss = model(input_ids=ids, labels=labels).loss
-        summed = loss.item() * int((labels != -100).sum())  # mean over the reply tokens
+        summed = loss.item() * int((labels != -100).sum())  # the mean loss times the tokens
         fitted = fitted + 1 if summed < 0.1 else 0
         if fitted >= len(batches):
             break
