@@ -6,7 +6,10 @@ test talks to the same app over HTTP (and through its handle).
 
 from __future__ import annotations
 
+import os
+import signal
 import socket
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -73,6 +76,25 @@ def pick_free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def stop_node(node: subprocess.Popen, sig: int = signal.SIGKILL) -> None:
+    """Stops a `ray start --block` run in a process group of its own (this Ray only). SIGKILL
+    to the group loses the node at once. SIGTERM goes to `ray start` alone, which
+    stops its own processes; sent to the whole group it leaves the GCS lingering for half a
+    minute, so after a short grace what is left of the group is killed."""
+    try:
+        if sig == signal.SIGKILL:
+            os.killpg(node.pid, sig)
+        else:
+            node.send_signal(sig)
+    except ProcessLookupError:
+        return
+    try:
+        node.wait(timeout=5 if sig != signal.SIGKILL else 60)
+    except subprocess.TimeoutExpired:
+        os.killpg(node.pid, signal.SIGKILL)
+        node.wait(timeout=60)
 
 
 @pytest.fixture(scope="session")

@@ -22,7 +22,7 @@ from pathlib import Path
 import httpx
 import pytest
 import yaml
-from conftest import pick_free_port
+from conftest import pick_free_port, stop_node
 
 from mexa_ray.config import AppConfig, load_config, parse_config
 from mexa_ray.serving.placement import placements
@@ -71,24 +71,6 @@ def cluster_gpus(gcs: int, env: dict) -> float | None:
         return None
     found = re.search(r"/(\d+(?:\.\d+)?) GPU", out.stdout)
     return float(found.group(1)) if found else 0.0
-
-
-def stop_node(node: subprocess.Popen, sig: int = signal.SIGKILL) -> None:
-    """SIGKILL to the group loses the node at once. SIGTERM goes to `ray start` alone, which
-    stops its own processes; sent to the whole group it leaves the GCS lingering for half a
-    minute, so after a short grace what is left of the group is killed."""
-    try:
-        if sig == signal.SIGKILL:
-            os.killpg(node.pid, sig)
-        else:
-            node.send_signal(sig)
-    except ProcessLookupError:
-        return
-    try:
-        node.wait(timeout=5 if sig != signal.SIGKILL else 60)
-    except subprocess.TimeoutExpired:
-        os.killpg(node.pid, signal.SIGKILL)
-        node.wait(timeout=60)
 
 
 def test_a_bulk_job_submitted_with_ray_job_submit_survives_a_lost_node(tmp_path):

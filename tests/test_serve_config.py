@@ -103,8 +103,8 @@ def test_committed_example_is_what_the_command_prints():
 def test_serve_deploy_accepts_the_generated_config_and_serve_status_is_healthy(tmp_path):
     """The operator's path: a Ray head started with `ray start`, the file from `mexa build-config`
     (of the model-free `analytic` config: the default's own file is pinned above, and its models
-    are the demo's and the offline tests' business) given to `serve deploy`, `serve status` RUNNING with every deployment HEALTHY, then a
-    question over HTTP. The head runs with --block so that stopping it stops only its own Ray."""
+    are the demo's and the offline tests' business) given to `serve deploy`, `serve status`
+    RUNNING with every deployment HEALTHY, then a question over HTTP. The head runs with --block so that stopping it stops only its own Ray."""
     import base64
     import os
     import signal
@@ -112,7 +112,7 @@ def test_serve_deploy_accepts_the_generated_config_and_serve_status_is_healthy(t
     import time
 
     import httpx
-    from conftest import pick_free_port
+    from conftest import pick_free_port, stop_node
 
     bin_dir = Path(sys.executable).parent
     gcs, dashboard, http = pick_free_port(), pick_free_port(), pick_free_port()
@@ -200,11 +200,4 @@ def test_serve_deploy_accepts_the_generated_config_and_serve_status_is_healthy(t
         )
         assert r.status_code == 200 and r.json()["answer"] == "Tuesday", r.text
     finally:
-        # the head's process group is this Ray only; with Serve running it takes half a minute
-        # to stop on SIGTERM, so after a short grace it is killed (nothing of it is kept)
-        head.send_signal(signal.SIGTERM)
-        try:
-            head.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            os.killpg(head.pid, signal.SIGKILL)
-            head.wait(timeout=30)
+        stop_node(head, signal.SIGTERM)  # its own process group: this Ray only
