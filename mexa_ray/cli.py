@@ -87,6 +87,17 @@ def _interrupt(*_: object) -> None:
     raise KeyboardInterrupt
 
 
+def proxy_location_argument(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--proxy-location",
+        choices=["EveryNode", "HeadOnly"],
+        default="EveryNode",
+        help="where Serve runs HTTP proxies: on every node with a replica, behind the cluster's "
+        "load balancer (default), or on the head alone (docs/cluster.md); a Serve already "
+        "running on the cluster keeps its own",
+    )
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     from mexa_ray.serving import runtime
 
@@ -95,7 +106,14 @@ def cmd_serve(args: argparse.Namespace) -> int:
     # after ray.init, which installs its own SIGTERM handler: SIGTERM shuts down like Ctrl-C
     signal.signal(signal.SIGTERM, _interrupt)
     try:
-        runtime.start(config, http=True, host=args.host, port=args.port, quiet=not args.verbose)
+        runtime.start(
+            config,
+            http=True,
+            host=args.host,
+            port=args.port,
+            quiet=not args.verbose,
+            proxy_location=args.proxy_location,
+        )
         print(
             f"mexa-ray serving {config.name} on http://{args.host}:{args.port} "
             "(POST /v1/reason, GET /v1/experts, GET /healthz); Ctrl-C stops",
@@ -197,7 +215,12 @@ def cmd_build_config(args: argparse.Namespace) -> int:
     overrides = overrides_of(args)
     config = load_config(args.config, overrides)
     data = serve_config(
-        config, args.config or "default", host=args.host, port=args.port, overrides=overrides
+        config,
+        args.config or "default",
+        host=args.host,
+        port=args.port,
+        overrides=overrides,
+        proxy_location=args.proxy_location,
     )
     print(
         f"# Serve config for the mexa-ray app {config.name!r}, made by `mexa build-config`.\n"
@@ -325,6 +348,7 @@ def build_parser() -> argparse.ArgumentParser:
     common(p)
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8000)
+    proxy_location_argument(p)
     p.set_defaults(func=cmd_serve)
 
     p = sub.add_parser("ask", help="ask one question, of a server (--url) or in-process")
@@ -354,6 +378,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--config", help="app config: a packaged name or a path on the cluster")
     p.add_argument("--host", default="0.0.0.0")
     p.add_argument("--port", type=int, default=8000)
+    proxy_location_argument(p)
     add_override_arguments(p)
     p.set_defaults(func=cmd_build_config)
 

@@ -56,7 +56,17 @@ class DeploymentSettings(_Strict):
         "(0 is refused)",
     )
     retry_after_s: float = Field(
-        default=1.0, ge=0, description="the Retry-After (seconds) of those 503s"
+        default=1.0,
+        ge=0,
+        description="the Retry-After (seconds) of those 503s, and of the 503 answered when a "
+        "replica taking a call was lost and no other answered in time",
+    )
+    max_replicas_per_node: int | None = Field(
+        default=None,
+        ge=1,
+        description="at most this many replicas on one node (Serve's own option): 1 keeps a "
+        "control-path deployment's replicas on different nodes, so that losing a "
+        "node leaves one to answer",
     )
     ray_actor_options: dict[str, Any] = Field(
         default_factory=lambda: {"num_cpus": 0.25},
@@ -84,6 +94,8 @@ class DeploymentSettings(_Strict):
         }
         if self.max_queued_requests >= 0:
             opts["backpressure_config"] = {"status_code": 503, "retry_after_s": self.retry_after_s}
+        if self.max_replicas_per_node is not None:
+            opts["max_replicas_per_node"] = self.max_replicas_per_node
         if self.autoscaling_config is not None:
             opts["autoscaling_config"] = dict(self.autoscaling_config)
         else:
@@ -468,6 +480,13 @@ class AggregatorSpec(_Strict):
         description='lrm: for multiple choice, decode under a grammar that admits only "(letter) '
         'option" (llamacpp and openai backends). Off for reasoning models, whose '
         "<think> part it forbids",
+    )
+    reserve_s: float = Field(
+        default=0.0,
+        ge=0,
+        description="seconds of each request's deadline kept for the aggregator: the experts "
+        "must report by the deadline less this (at most half the deadline), so that "
+        "an LRM that takes time still answers within it",
     )
     deployment: DeploymentSettings = Field(
         default_factory=DeploymentSettings, description="the aggregator deployment"

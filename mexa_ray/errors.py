@@ -88,15 +88,30 @@ class UnknownExpert(InvalidRequest):
     type = "unknown_expert"
 
 
-class Overloaded(MexaError):
-    """Every replica that could take the request is busy and its queue is full: retry later."""
+class Unavailable(MexaError):
+    """The service cannot answer now, but the same request sent again can succeed (a replica was
+    lost and no other took the call in time): a 503 with `Retry-After`."""
 
-    type = "overloaded"
+    type = "unavailable"
     status = 503
 
     def __init__(self, message: str, retry_after_s: float | None = None) -> None:
         super().__init__(message)
         self.retry_after_s = retry_after_s
+
+
+class Overloaded(Unavailable):
+    """Every replica that could take the request is busy and its queue is full: retry later."""
+
+    type = "overloaded"
+
+
+class DeadlineExceeded(MexaError):
+    """The request's deadline passed before it was answered: a 504, never a request left
+    waiting in the proxy."""
+
+    type = "deadline_exceeded"
+    status = 504
 
 
 class ConfigError(MexaError):

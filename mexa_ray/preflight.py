@@ -289,6 +289,8 @@ class Node:
     gpus: list[float]
     custom: dict[str, float]
     placed: list[str] = field(default_factory=list)
+    #: the deployment of each placed replica (for max_replicas_per_node)
+    deployments: list[str] = field(default_factory=list)
 
     def used(self) -> float:
         return len(self.gpus) - sum(self.gpus)
@@ -300,6 +302,8 @@ class Replica:
     cpus: float
     gpus: float
     custom: dict[str, float]
+    deployment: str = ""
+    max_per_node: int | None = None
 
 
 def deployments(config: AppConfig) -> list[tuple[str, DeploymentSettings]]:
@@ -330,6 +334,8 @@ def replicas(config: AppConfig, at: Literal["min", "max"]) -> list[Replica]:
                     float(actor.get("num_cpus", 1)),
                     float(actor.get("num_gpus", 0)),
                     {k: float(v) for k, v in (actor.get("resources") or {}).items()},
+                    label,
+                    d.max_replicas_per_node,
                 )
             )
     return out
@@ -369,8 +375,11 @@ def single_node(gpus: int, cpus: float | None = None) -> list[Node]:
 
 def _fits(node: Node, r: Replica) -> list[int] | None:
     """The GPU indices the replica would take on the node (Ray's rules: a whole-number request
-    takes whole free GPUs, a fraction shares one GPU), or None."""
+    takes whole free GPUs, a fraction shares one GPU; no more of a deployment's replicas than
+    its max_replicas_per_node), or None."""
     if any(node.custom.get(k, 0.0) + 1e-9 < v for k, v in r.custom.items()):
+        return None
+    if r.max_per_node is not None and node.deployments.count(r.deployment) >= r.max_per_node:
         return None
     if node.cpus is not None and node.cpus + 1e-9 < r.cpus:
         return None
@@ -399,6 +408,7 @@ def place(nodes: list[Node], wanted: list[Replica]) -> list[Replica]:
             if node.cpus is not None:
                 node.cpus -= r.cpus
             node.placed.append(r.label)
+            node.deployments.append(r.deployment)
             break
         else:
             unplaced.append(r)

@@ -119,12 +119,13 @@ def serve_app(ray_session, media_dir):
     from ray import serve
 
     from mexa_ray.serving import runtime
+    from mexa_ray.serving.serve_config import http_options
 
     port = pick_free_port()
-    serve.start(
-        http_options={"host": "127.0.0.1", "port": port}, logging_config={"log_level": "INFO"}
-    )  # request ids in the log files
     config = app_config_for_tests(media_dir)
+    serve.start(
+        http_options=http_options(config, "127.0.0.1", port), logging_config={"log_level": "INFO"}
+    )  # request ids in the log files
     handle = runtime.deploy(config)
     yield handle, f"http://127.0.0.1:{port}"
     serve.shutdown()

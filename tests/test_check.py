@@ -51,8 +51,11 @@ def test_the_cluster_config_fits_the_cluster_file(capsys, monkeypatch):
     code, lines = check(capsys, "--config", "gpu-cluster", "--cluster", str(REPO / "cluster.yaml"))
     assert code == 0, lines["_lines"]
     assert lines["GPU budget"] == "ok"
-    # the LRM takes two whole GPUs of an lrm_slot node; the experts share an expert node
-    assert "gpu_experts-1 3.75/8 GPUs; gpu_lrm-1 2/8 GPUs" in lines["_lines"]
+    # each LRM replica takes two whole GPUs of an lrm_slot node; the experts share an expert
+    # node, and the router's second replica (one per node) takes a second one
+    assert (
+        "gpu_experts-1 3.75/8 GPUs; gpu_experts-2 0.5/8 GPUs; gpu_lrm-1 4/8 GPUs" in lines["_lines"]
+    )
     assert lines["ingress.media_roots /data/media"] == "warn"  # shared storage, not here
     # on one machine its node-type resources exist nowhere: it cannot start
     code, lines = check(capsys, "--config", "gpu-cluster", "--gpus", "8")
@@ -123,3 +126,20 @@ def test_a_gpu_budget_that_does_not_fit_fails(capsys, tmp_path, monkeypatch):
     assert "fit no node" in lines["_lines"]
     code, lines = check(capsys, "--config", config, "--gpus", "2")
     assert code == 0 and lines["GPU budget"] == "ok"
+
+
+def test_replicas_kept_apart_need_as_many_nodes():
+    """max_replicas_per_node: the check places no more of a deployment's replicas on a node
+    than Serve would, so a control path kept apart on too few nodes fails before deploying."""
+    from mexa_ray.preflight import Node, place, replicas
+
+    config = load_config("gpu-cluster")
+    ingress = [r for r in replicas(config, "max") if r.deployment == "ingress"]
+    assert len(ingress) == 4 and all(r.max_per_node == 1 for r in ingress)
+
+    def frontends(n: int) -> list[Node]:
+        return [Node(f"frontend-{i}", 8.0, [], {"frontend_slot": 1000.0}) for i in range(n)]
+
+    nodes = frontends(4)
+    assert place(nodes, ingress) == [] and all(len(n.placed) == 1 for n in nodes)
+    assert [r.label for r in place(frontends(3), ingress)] == ["ingress#4"]

@@ -227,10 +227,20 @@ def test_a_bulk_job_submitted_with_ray_job_submit_survives_a_lost_node(tmp_path)
         stop_node(head, signal.SIGTERM)
 
 
+#: the first expert node; like cluster.yaml's frontend nodes, it can also host an ingress replica
+EXPERTS_A = {
+    "num_cpus": 8,
+    "num_gpus": 3,
+    "object_store_memory": SMALL,
+    "resources": {"expert_slot": 1000, "spread_slot": 1, "a_slot": 1, "frontend_slot": 100},
+}
+
+
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory):
     """A head and three workers shaped like cluster.yaml's node types: two GPU expert nodes
-    (expert_slot; `spread_slot` lets a test put one replica on each) and an LRM node."""
+    (expert_slot; `spread_slot` lets a test put one replica on each) and an LRM node. The head
+    and the first expert node are frontend nodes (frontend_slot)."""
     import ray
     from ray import serve
     from ray.cluster_utils import Cluster
@@ -239,17 +249,12 @@ def cluster(tmp_path_factory):
         initialize_head=True,
         head_node_args={
             "num_cpus": 8,
-            "resources": {"head_slot": 100},
+            "resources": {"head_slot": 100, "frontend_slot": 100},
             "object_store_memory": SMALL,
         },
     )
     workers = {
-        "experts-a": c.add_node(
-            num_cpus=8,
-            num_gpus=3,
-            object_store_memory=SMALL,
-            resources={"expert_slot": 1000, "spread_slot": 1, "a_slot": 1},
-        ),
+        "experts-a": c.add_node(**EXPERTS_A),
         "experts-b": c.add_node(
             num_cpus=8,
             num_gpus=3,
@@ -308,6 +313,8 @@ def test_gpu_cluster_replicas_run_where_their_resources_say(cluster, capsys):
     c, workers, base, media = cluster
     data = synthetic(load_config("gpu-cluster").model_dump(mode="json"))
     data["experts"][1]["deployment"]["ray_actor_options"]["num_gpus"] = 1  # a second whole GPU
+    # one LRM node here, with two GPUs: room for one of the reasoning model's replicas
+    data["aggregator"]["deployment"]["autoscaling_config"]["min_replicas"] = 1
     data["ingress"]["media_roots"] = [str(media)]
     config = parse_config(data)
     deploy(config)
@@ -450,12 +457,7 @@ def test_a_lost_node_degrades_answers_and_they_recover(cluster):
         )
 
         # a new node with the lost one's resources joins; full answers return
-        workers["experts-a"] = c.add_node(
-            num_cpus=8,
-            num_gpus=3,
-            object_store_memory=SMALL,
-            resources={"expert_slot": 1000, "spread_slot": 1, "a_slot": 1},
-        )
+        workers["experts-a"] = c.add_node(**EXPERTS_A)
         while True:
             r = ask(base, ["steady", "single"], media, deadline_s=8)
             if r.status_code == 200 and not r.json()["missing"]:
@@ -463,6 +465,104 @@ def test_a_lost_node_degrades_answers_and_they_recover(cluster):
             assert time.time() - lost_at < 180, "no full answer three minutes after the loss"
             time.sleep(1.0)
         print(f"full answers again {time.time() - lost_at:.1f}s after the loss")
+    finally:
+        serve.delete(config.name)
+
+
+def replica_nodes(app: str) -> dict[str, list[str]]:
+    """Each deployment's live replicas, as the ids of the nodes they run on."""
+    from ray.util.state import list_actors
+
+    out: dict[str, list[str]] = {}
+    for actor in list_actors(filters=[("state", "=", "ALIVE")], limit=1000):
+        name = actor.name or ""
+        if name.startswith(f"SERVE_REPLICA::{app}#"):
+            out.setdefault(name.split("#")[1], []).append(actor.node_id)
+    return out
+
+
+def test_the_control_path_survives_the_loss_of_its_node(cluster):
+    """The control path replicated as docs/cluster.md says (two replicas of the ingress, the
+    orchestrator and the aggregator, one per node; the ingress on the frontend nodes, where the
+    proxy is): the node holding one of each, and one replica of each expert, is lost under load.
+    Every request is answered in full within its deadline: calls in flight at a lost replica are
+    sent again to the survivor, and the proxy keeps to the ingress on its own node."""
+    from ray import serve
+
+    c, workers, base, media = cluster
+    lean = {"num_cpus": 0.1}
+
+    def apart(resource: str, **actor) -> dict:
+        return {
+            "num_replicas": 2,
+            "max_replicas_per_node": 1,
+            "ray_actor_options": {**lean, **actor, "resources": {resource: 1}},
+        }
+
+    config = parse_config(
+        {
+            "name": "control-path",
+            "request_deadline_s": 8,
+            "router": {"kind": "embedding", "deployment": apart("expert_slot")},
+            "aggregator": {"kind": "evidence", "deployment": apart("expert_slot")},
+            "ingress": {"media_roots": [str(media)], "deployment": apart("frontend_slot")},
+            "experts": [
+                {
+                    "name": name,
+                    "backend": "synthetic",
+                    "modalities": ["text"],
+                    "skills": ["T1"],
+                    "description": f"Synthetic {name}.",
+                    "timeout_s": 6,
+                    "settings": {"delay_s": 0.3},
+                    "deployment": apart("expert_slot", num_gpus=0.5),
+                }
+                for name in ("left", "right")
+            ],
+        }
+    )
+    deploy(config)
+    try:
+        lost = workers["experts-a"]
+        placed = replica_nodes(config.name)
+        for deployment in ("ingress", "orchestrator", "aggregator", "expert-left"):
+            assert lost.node_id in placed[deployment] and len(set(placed[deployment])) == 2
+
+        outcomes: list[tuple[float, int, list[str]]] = []
+
+        def one(_: int) -> None:
+            sent = time.time()
+            r = ask(base, ["left", "right"], media, deadline_s=8)
+            missing = [m["expert"] for m in r.json().get("missing", [])] if r.is_success else []
+            outcomes.append((time.time() - sent, r.status_code, missing))
+
+        with ThreadPoolExecutor(6) as pool:
+            burst = pool.map(one, range(72))
+            time.sleep(2.0)
+            lost_at = time.time()
+            c.remove_node(lost)
+            list(burst)
+        statuses = sorted({status for _, status, _ in outcomes})
+        slowest = max(elapsed for elapsed, _, _ in outcomes)
+        print(
+            f"control path, lost node: {len(outcomes)} requests, statuses {statuses}, "
+            f"{sum(not m for _, s, m in outcomes if s == 200)} full, slowest {slowest:.1f}s"
+        )
+        assert len(outcomes) == 72 and statuses == [200]
+        assert not any(missing for _, _, missing in outcomes)  # both experts survive on b
+        assert slowest < 8 + 2  # the deadline holds while replicas are lost
+
+        # a node with the lost one's resources joins; Serve puts the missing replicas on it
+        workers["experts-a"] = c.add_node(**EXPERTS_A)
+        while True:
+            placed = replica_nodes(config.name)
+            if all(len(set(placed.get(d, []))) == 2 for d in ("ingress", "orchestrator")):
+                break
+            assert time.time() - lost_at < 180, f"not two nodes again three minutes on: {placed}"
+            time.sleep(1.0)
+        r = ask(base, ["left", "right"], media, deadline_s=8)
+        assert r.status_code == 200 and not r.json()["missing"]
+        print(f"control path on two nodes again {time.time() - lost_at:.1f}s after the loss")
     finally:
         serve.delete(config.name)
 

@@ -73,6 +73,11 @@ def _data(**expert_overrides):
             "experts.0.deployment.max_queued_requests",
             "-1 (no limit) or at least 1",
         ),
+        (
+            {"deployment": {"max_replicas_per_node": 0}},
+            "experts.0.deployment.max_replicas_per_node",
+            "greater than or equal to 1",
+        ),
         ({"bulk": {"actors": [3, 1]}}, "experts.0.bulk.actors", "need 1 <= min <= max"),
         ({"bulk": {"batch_size": 0}}, "experts.0.bulk.batch_size", "greater than or equal to 1"),
     ],
@@ -125,6 +130,13 @@ def test_serve_kwargs_carry_resources_and_scaling():
     assert "num_replicas" not in opts
     fixed = config.expert("text-reader").deployment.serve_kwargs()
     assert fixed["num_replicas"] == 1 and "autoscaling_config" not in fixed
+    assert "max_replicas_per_node" not in fixed  # Serve's own default: no limit
+    # the cluster config keeps each control-path deployment's replicas on different nodes
+    cluster = load_config("gpu-cluster")
+    for deployment in (cluster.ingress.deployment, cluster.router.deployment):
+        opts = deployment.serve_kwargs()
+        assert opts["max_replicas_per_node"] == 1
+        assert opts["autoscaling_config"]["min_replicas"] >= 2
 
 
 @pytest.mark.parametrize("name", ["gpu-1x80gb", "gpu-cluster"])

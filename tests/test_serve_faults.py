@@ -1,7 +1,8 @@
-"""Faults under load, on a small app of its own on the session's Ray: an expert replica's actor
-is killed in the middle of a burst of requests. Every request must be answered (200, with the
-dead replica's expert under `missing` where it was lost, or a clean 503), none may hang, and
-Serve must bring the expert back."""
+"""Faults under load, on a small app of its own on the session's Ray: an expert replica's actor,
+or one of the two orchestrator replicas, is killed in the middle of a burst of requests. Every
+request must be answered (200, with the dead replica's expert under `missing` where it was lost,
+or a clean 503; in full where the orchestrator was lost), none may hang, and Serve must bring
+the replica back."""
 
 from __future__ import annotations
 
@@ -45,7 +46,7 @@ def faults(serve_app):
         {
             "name": APP,
             "request_deadline_s": 20,
-            "router": {"deployment": SMALL},
+            "router": {"deployment": {**SMALL, "num_replicas": 2}},
             "aggregator": {"deployment": SMALL},
             "ingress": {"deployment": SMALL},
             "experts": [synthetic("victim", 3.0), synthetic("steady", 0.2)],
@@ -121,3 +122,81 @@ def test_killing_an_expert_replica_mid_burst_answers_every_request(faults):
     names = replica_actors("expert-victim")
     assert names and victim not in names, names
     assert {r["expert"] for r in body["reports"]} == {"victim", "steady"}
+
+
+def test_killing_an_orchestrator_replica_mid_burst_loses_no_request(faults):
+    """The ingress sends a call whose orchestrator replica died again, to the other replica,
+    with the time the request has left: every request is answered in full, within its deadline,
+    and once."""
+    import ray
+
+    victims = replica_actors("orchestrator")
+    assert len(victims) == 2
+    # half the burst: the calls the lost replica made still run on the victim expert beside the
+    # ones sent again, and its replica's threads must take both within its 10 s timeout
+    requests = REQUESTS // 2
+    sent = time.time()
+    with ThreadPoolExecutor(requests) as pool:
+        calls = [pool.submit(ask, faults) for _ in range(requests)]
+        time.sleep(1.5)  # every request waits on the victim expert (3 s), half on the victim
+        killed_at = time.time() - sent
+        ray.kill(ray.get_actor(victims[0], namespace="serve"), no_restart=True)
+        results = [c.result(timeout=90) for c in calls]
+
+    assert [status for status, _, _ in results] == [200] * requests, results
+    resent = 0
+    for _, body, seconds in results:
+        assert not body["missing"] and {r["expert"] for r in body["reports"]} == {
+            "victim",
+            "steady",
+        }
+        assert seconds < 20 + 2, f"a request took {seconds:.1f}s (the deadline is 20 s)"
+        [routing] = [row for row in body["timeline"] if row["stage"] == "routing"]
+        # a call sent again after the kill was routed by the other replica after the kill
+        resent += routing["start_s"] > killed_at - 0.5
+    assert resent >= 1, f"no request was in flight at the killed replica: {results}"
+    assert victims[0] not in replica_actors("orchestrator")
+
+
+def test_a_hop_sends_a_call_again_when_its_replica_dies_and_keeps_the_deadline(serve_app, tmp_path):
+    """`hops.call` on a real deployment: a replica that dies during the call (its process
+    exits) gets the call again on its replacement, and a call past the deadline is a 504 error
+    soon after the deadline, not a wait."""
+    import asyncio
+    import os
+
+    from ray import serve
+
+    from mexa_ray.errors import DeadlineExceeded
+    from mexa_ray.serving import hops
+
+    @serve.deployment(ray_actor_options={"num_cpus": 0.05})
+    class Flaky:
+        async def __call__(self, marker: str, delay_s: float) -> int:
+            if not os.path.exists(marker):  # the first call kills its replica
+                open(marker, "w").close()
+                os._exit(1)
+            await asyncio.sleep(delay_s)
+            return os.getpid()
+
+    handle = serve.run(Flaky.bind(), name="mexa-hops", route_prefix=None)
+    marker = str(tmp_path / "died")
+    try:
+
+        async def call(delay_s: float, deadline_s: float) -> int:
+            return await hops.call(
+                lambda _left: handle.remote(marker, delay_s),
+                time.time() + deadline_s,
+                what="flaky",
+                request_id="test",
+                retry_after_s=1.0,
+            )
+
+        assert asyncio.run(call(0.0, 60.0)) > 0 and os.path.exists(marker)
+        started = time.time()
+        with pytest.raises(DeadlineExceeded) as info:
+            asyncio.run(call(10.0, 1.0))
+        assert 1.0 <= time.time() - started < 1.0 + hops.GRACE_S + 1.0
+        assert info.value.status == 504 and info.value.field == "deadline_s"
+    finally:
+        serve.delete("mexa-hops")

@@ -14,14 +14,12 @@ from ray.serve.exceptions import BackPressureError
 from ray.serve.handle import DeploymentResponse
 
 from mexa_ray.errors import summarise
+from mexa_ray.serving import hops
 from mexa_ray.serving.observability import ExpertMetrics
 from mexa_ray.serving.transport import Handles
 from mexa_ray.types import ExpertReport, MissingExpert, Query, SelectedExpert
 
 log = logging.getLogger("ray.serve")
-
-#: times a call is sent again after its replica died, within the expert's own deadline
-REPLICA_RETRIES = 2
 
 
 def failure_reason(exc: BaseException) -> str:
@@ -154,7 +152,7 @@ class FanOut:
                 )
             except RayActorError as exc:
                 lost += 1
-                if lost > REPLICA_RETRIES or wait < 0.5:
+                if lost > hops.REPLICA_RETRIES or wait < hops.MIN_RETRY_S:
                     return self._missing(s, "failed", failure_reason(exc))
                 log.warning(
                     "request %s: %s's replica was lost (%s); sending the call again",

@@ -16,7 +16,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException
 
-from mexa_ray.errors import MexaError, Overloaded, PayloadTooLarge, Unauthorized
+from mexa_ray.errors import MexaError, PayloadTooLarge, Unauthorized, Unavailable
 
 log = logging.getLogger("ray.serve")
 
@@ -33,7 +33,7 @@ def error_response(exc: MexaError) -> JSONResponse:
     body = exc.to_dict()
     body["error"]["param"] = exc.field  # the name OpenAI clients read the field from
     headers = {}
-    if isinstance(exc, Overloaded) and exc.retry_after_s is not None:
+    if isinstance(exc, Unavailable) and exc.retry_after_s is not None:
         headers["Retry-After"] = str(max(1, math.ceil(exc.retry_after_s)))
     return JSONResponse(body, status_code=exc.status, headers=headers)
 

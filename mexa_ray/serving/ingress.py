@@ -6,6 +6,7 @@ same validation runs for handle calls (`answer`), which the demo and `mexa ask` 
 
 # no `from __future__ import annotations` here: FastAPI must see the real `Request` type
 import asyncio
+import dataclasses
 import json
 import logging
 import os
@@ -27,7 +28,7 @@ from mexa_ray.chat_api import chunk, completion, models, parse_chat
 from mexa_ray.config import AppConfig
 from mexa_ray.errors import InvalidRequest, MexaError, Overloaded
 from mexa_ray.media.admission import decode_base64
-from mexa_ray.serving import http_guard
+from mexa_ray.serving import hops, http_guard
 from mexa_ray.serving.http_guard import INTERNAL_ERROR, PLAYGROUND_FILES, answered
 from mexa_ray.serving.observability import adopt_library_logs, current_request_id
 from mexa_ray.serving.placement import placements
@@ -83,8 +84,18 @@ class Ingress:
 
     async def _answer(self, query: Query, started: float) -> dict:
         prepared = time.time()
+        limit = self.config.request_deadline_s
+        deadline_at = started + min(query.deadline_s or limit, limit)
+        handle = self.orchestrator.for_query(query)
         try:
-            answer = await self.orchestrator.for_query(query).reason.remote(query)
+            # a call sent again after a lost replica carries the time left, not the whole budget
+            answer = await hops.call(
+                lambda left: handle.reason.remote(dataclasses.replace(query, deadline_s=left)),
+                deadline_at,
+                what="orchestrator",
+                request_id=query.request_id,
+                retry_after_s=self.config.router.deployment.retry_after_s,
+            )
         except BackPressureError as exc:  # the orchestrators' queues are full
             raise Overloaded(
                 f"the service is at capacity ({exc}); retry later",

@@ -13,6 +13,7 @@ from ray.serve.handle import DeploymentHandle
 from mexa_ray.config import AppConfig
 from mexa_ray.embedding import Embedder
 from mexa_ray.selection import build_router
+from mexa_ray.serving import hops
 from mexa_ray.serving.fanout import FanOut
 from mexa_ray.serving.observability import ExpertMetrics, adopt_library_logs
 from mexa_ray.serving.transport import Handles, materialise
@@ -37,21 +38,34 @@ class Orchestrator:
         self.router = build_router(config, Embedder(config.embedding))
 
     async def reason(self, query: Query) -> Answer:
+        """Route, fan out and aggregate within the query's deadline (`deadline_s`: the seconds
+        the ingress had left when it sent the call). The experts report by the deadline less
+        the aggregator's reserve; the aggregator's call is sent again if its replica dies."""
         started = time.time()
         budget = min(
             query.deadline_s or self.config.request_deadline_s, self.config.request_deadline_s
         )
+        deadline_at = started + budget
+        reserve = min(self.config.aggregator.reserve_s, budget / 2)
         # a VLM router looks at frames; experts still get the query with media by reference
         routed = await materialise(query) if self.router.needs_media else query
         selection = await asyncio.to_thread(self.router.select, routed)
         fanout_at = time.time()
         for s in selection.experts:
             self.metrics.selections.inc(tags={"expert": s.expert, "skill": s.skill})
-        gathered = await self.fanout.gather(query, selection.experts, started + budget)
+        gathered = await self.fanout.gather(query, selection.experts, deadline_at - reserve)
         timeline = [{"stage": "routing", "start": started, "end": fanout_at}, *gathered.timeline]
         timings = {"select_s": fanout_at - started, "experts_s": time.time() - fanout_at}
-        return await self.aggregator.for_query(query).aggregate.remote(
-            query, selection, gathered.reports, gathered.missing, timings, timeline
+        handle = self.aggregator.for_query(query)
+        return await hops.call(
+            lambda _left: handle.aggregate.remote(
+                query, selection, gathered.reports, gathered.missing, timings, timeline
+            ),
+            deadline_at,
+            what="aggregator",
+            request_id=query.request_id,
+            retry_after_s=self.config.aggregator.deployment.retry_after_s,
+            grace_s=hops.GRACE_S / 2,
         )
 
     def check_health(self) -> None:

@@ -18,6 +18,7 @@ from mexa_ray.config import AppConfig
 from mexa_ray.errors import MexaError
 from mexa_ray.ray_runtime import connect
 from mexa_ray.serving.app import build_app
+from mexa_ray.serving.serve_config import ProxyLocation, http_options
 from mexa_ray.serving.transport import client
 
 
@@ -28,12 +29,18 @@ def start(
     host: str = "127.0.0.1",
     port: int = 8000,
     quiet: bool = True,
+    proxy_location: ProxyLocation = "EveryNode",
 ) -> DeploymentHandle:
-    """Connect to Ray, deploy the app (with an HTTP proxy if asked); returns the ingress handle."""
+    """Connect to Ray, deploy the app (with HTTP proxies if asked); returns the ingress handle.
+    Serve already running on the cluster keeps its own proxy settings."""
     connect(quiet)
     logging_config = {"log_level": "WARNING" if quiet else "INFO"}
     if http:
-        serve.start(http_options={"host": host, "port": port}, logging_config=logging_config)
+        serve.start(
+            proxy_location=proxy_location,
+            http_options=http_options(config, host, port),
+            logging_config=logging_config,
+        )
     else:
         serve.start(proxy_location="Disabled", logging_config=logging_config)
     return deploy(config)

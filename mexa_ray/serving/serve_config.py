@@ -9,10 +9,27 @@ on the cluster (or in the environment of `mexa serve`).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from mexa_ray.config import AppConfig, DeploymentSettings, Overrides
+from mexa_ray.serving import hops
 from mexa_ray.serving.app import expert_deployment_name, serve_kwargs
+
+#: where Serve runs its HTTP proxies: one on every node that has a replica (a cluster's load
+#: balancer spreads clients over them), or the head's alone
+ProxyLocation = Literal["EveryNode", "HeadOnly"]
+
+
+def http_options(config: AppConfig, host: str, port: int) -> dict[str, Any]:
+    """Serve's HTTP options for the app. The proxy's own timeout is a backstop a little past the
+    request's deadline: the ingress answers 504 itself by the deadline plus `hops.GRACE_S`, so
+    a request is never left waiting in the proxy (as it would be without a timeout, while a lost
+    ingress replica is replaced)."""
+    return {
+        "host": host,
+        "port": port,
+        "request_timeout_s": config.request_deadline_s + 2 * hops.GRACE_S,
+    }
 
 
 def _deployment(config: AppConfig, name: str, settings: DeploymentSettings) -> dict[str, Any]:
@@ -26,6 +43,7 @@ def serve_config(
     host: str = "0.0.0.0",
     port: int = 8000,
     overrides: Overrides | None = None,
+    proxy_location: ProxyLocation = "EveryNode",
 ) -> dict[str, Any]:
     """`config_ref` is how the cluster finds the app config: a packaged name or a path there."""
     deployments = [
@@ -37,8 +55,8 @@ def serve_config(
         _deployment(config, expert_deployment_name(s.name), s.deployment) for s in config.experts
     ]
     return {
-        "proxy_location": "EveryNode",
-        "http_options": {"host": host, "port": port},
+        "proxy_location": proxy_location,
+        "http_options": http_options(config, host, port),
         "applications": [
             {
                 "name": config.name,
