@@ -29,6 +29,9 @@ log = logging.getLogger("ray.serve")
 REPLICA_RETRIES = 2
 #: a call is not sent again with less time left than this: it could not be answered anyway
 MIN_RETRY_S = 0.5
+#: the time left a call is sent with when the deadline has just passed: its callee answers with
+#: what it has (the experts' reports by then) within the grace
+MIN_LEFT_S = 0.001
 #: how long the ingress waits past the deadline for the orchestrator's own deadline error (the
 #: orchestrator waits half of it for the aggregator's); past it the ingress answers 504 itself
 GRACE_S = 1.0
@@ -48,9 +51,11 @@ async def call(
     retry_after_s: float,
     grace_s: float = GRACE_S,
 ) -> Any:
-    """Await `send(seconds_left)`'s result by `deadline_at` (epoch seconds), sending the call
-    again when its replica died. `send` gets the seconds left, so that the callee's own deadline
-    counts from the request's start however late the retry.
+    """Await `send(seconds_left)`'s result by `deadline_at` (epoch seconds) plus `grace_s`,
+    sending the call again when its replica died. `send` gets the seconds left, so that the
+    callee's own deadline counts from the request's start however late the retry. The grace
+    is for the last step after the deadline: the aggregator answers from the reports that came
+    in by then.
 
     Raises `DeadlineExceeded` (504) when the deadline passes, `Unavailable` (503, with
     `retry_after_s`) when the replicas died faster than the retries could go round; any other
@@ -62,9 +67,9 @@ async def call(
         past = DeadlineExceeded(
             f"the request was not answered within its deadline{suffix}", field="deadline_s"
         )
-        if left <= 0:  # spent before the call (admitting large media, say): nothing to send
+        if left + grace_s <= 0:  # spent before the call (admitting large media, say)
             raise past
-        response = cast(DeploymentResponse, send(left))
+        response = cast(DeploymentResponse, send(max(left, MIN_LEFT_S)))
         try:
             return await asyncio.wait_for(response, left + grace_s)
         except asyncio.TimeoutError:
