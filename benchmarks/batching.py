@@ -93,7 +93,7 @@ def summary(label: str, batch: int | None, wall: float, latencies: list[float]) 
 def served(config: AppConfig, queries: list[Query], concurrency: int, label: str) -> dict:
     spec = config.experts[0]
     app = ExpertDeployment.options(name="vlm", **serve_kwargs(config, spec.deployment)).bind(
-        spec, config.skill_catalogue()
+        spec, config.skill_catalogue(), config.spool, config.request_deadline_s
     )
     # called the way the orchestrator calls an expert
     handle = by_value(serve.run(app, name=config.name, route_prefix=None))

@@ -501,6 +501,59 @@ class AggregatorSpec(_Strict):
         return self
 
 
+class RateLimitSpec(_Strict):
+    """Per API key (per client address when keys are off), in each ingress replica."""
+
+    requests_per_minute: int | None = Field(
+        default=None,
+        ge=1,
+        description="requests one key may send in any 60 s window (a moving window); past it a "
+        "429 with Retry-After until the window has room; null: no limit",
+    )
+    concurrent: int | None = Field(
+        default=None,
+        ge=1,
+        description="requests of one key in progress at once; past it a 429 with Retry-After: "
+        "retry_after_s; null: no limit",
+    )
+    retry_after_s: float = Field(
+        default=1.0, ge=0, description="the Retry-After (seconds) of a 429 for concurrency"
+    )
+
+
+class SpoolSpec(_Strict):
+    """The node-local media spool: uploaded and fetched media, and the copies experts read, are
+    files under `dir`, kept within a size cap and an age limit."""
+
+    dir: str | None = Field(
+        default=None,
+        description="where the files go on each node; unset: $MEXA_MEDIA_CACHE, else "
+        "$TMPDIR/mexa-media",
+    )
+    max_bytes: int = Field(
+        default=2 * 2**30,
+        ge=1,
+        description="the spool's size cap on a node; least recently used files are evicted to "
+        "stay under it, and a new file that cannot fit (every file in use) is refused "
+        "with a 503",
+    )
+    max_age_s: float = Field(
+        default=900.0,
+        gt=0,
+        description="a file unused this long is removed (never one in use: a file is kept at "
+        "least request_deadline_s after its last use)",
+    )
+    min_free_bytes: int = Field(
+        default=2**30,
+        ge=0,
+        description="free disk to leave on the spool's filesystem; an upload that would go "
+        "below it is refused with a 503",
+    )
+    retry_after_s: float = Field(
+        default=5.0, ge=0, description="the Retry-After (seconds) of those 503s"
+    )
+
+
 class IngressSpec(_Strict):
     """The HTTP ingress: what a request may carry, and where media may come from."""
 
@@ -542,6 +595,17 @@ class IngressSpec(_Strict):
         "when it is set and not empty every route but /healthz needs "
         "`Authorization: Bearer <token>`. Keys are never written in the config: "
         "`mexa serve` forwards the variable to the ingress replicas",
+    )
+    cors_origins: list[str] = Field(
+        default_factory=list,
+        description="web origins (`https://app.example.com`) whose pages may call the API from "
+        "a browser (CORS); empty: none, and a browser page elsewhere cannot send "
+        "the JSON requests the API takes",
+    )
+    rate_limit: RateLimitSpec = Field(
+        default_factory=RateLimitSpec,
+        description="request limits per API key (per client address when keys are off); off "
+        "by default",
     )
     deployment: DeploymentSettings = Field(
         default_factory=DeploymentSettings, description="the ingress deployment"
@@ -603,6 +667,9 @@ class AppConfig(_Strict):
     aggregator: AggregatorSpec = Field(default_factory=AggregatorSpec, description="the aggregator")
     ingress: IngressSpec = Field(default_factory=IngressSpec, description="the HTTP ingress")
     serve: ServeSpec = Field(default_factory=ServeSpec, description="how Serve runs every replica")
+    spool: SpoolSpec = Field(
+        default_factory=SpoolSpec, description="the node-local media spool (its cap and ages)"
+    )
     skills: list[SkillSpec] = Field(
         default_factory=list, description="skills beyond the built-in catalogue"
     )

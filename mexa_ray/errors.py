@@ -6,6 +6,7 @@ about, so that the HTTP ingress can map it to a 4xx body without knowing where i
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -27,6 +28,19 @@ def summarise(exc: BaseException, limit: int = 300) -> str:
     if len(text) > limit:
         text = text[: limit - 1] + "…"
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+#: an absolute file path inside a message (not a URL's path: no word, dot, colon or slash before)
+_ABSOLUTE_PATH = re.compile(r"(?<![\w.:/~-])/(?:[\w.@+-]+/)+[\w.@+-]*")
+
+
+def redact_paths(text: str, known: dict[str, str] | None = None) -> str:
+    """A message fit for a client: each known path replaced by what the client calls it (their
+    own path, "the uploaded file"), any other absolute path by "a server file". Readers'
+    exceptions name the files they opened, and those are the server's (the media spool's)."""
+    for path, shown in (known or {}).items():
+        text = text.replace(path, shown)
+    return _ABSOLUTE_PATH.sub("a server file", text)
 
 
 class MexaError(ValueError):
@@ -104,6 +118,21 @@ class Overloaded(Unavailable):
     """Every replica that could take the request is busy and its queue is full: retry later."""
 
     type = "overloaded"
+
+
+class TooManyRequests(Unavailable):
+    """The client is over its rate limit: a 429 with `Retry-After`."""
+
+    type = "rate_limited"
+    status = 429
+
+
+class UnsupportedContentType(MexaError):
+    """A JSON route got a body that is not declared `application/json`: a 415. Browsers send
+    `text/plain` POSTs cross-origin without asking first; JSON ones they do not."""
+
+    type = "unsupported_content_type"
+    status = 415
 
 
 class DeadlineExceeded(MexaError):

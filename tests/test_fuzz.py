@@ -7,7 +7,10 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 import string
+import time
+from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -15,6 +18,8 @@ from hypothesis import strategies as st
 
 from mexa_ray import media as media_io
 from mexa_ray.api import MediaType
+from mexa_ray.config import SpoolSpec
+from mexa_ray.media.spool import spool_dir
 
 pytestmark = pytest.mark.serve
 
@@ -42,12 +47,20 @@ json_values = st.recursive(
 )
 
 
+#: where the server keeps uploads: no answer or error may name it
+SPOOL = str(spool_dir(SpoolSpec()))
+SHA256 = re.compile(r"\b[0-9a-f]{64}\b")
+
+
 def check(response, allowed_ok: bool = True) -> None:
-    """Never a 5xx; a 4xx carries the error body; a 200 only where the input may be valid."""
+    """Never a 5xx; a 4xx carries the error body, which speaks of the request, not of the
+    server (no spool path, no file hash); a 200 only where the input may be valid."""
     assert response.status_code < 500, response.text
+    assert SPOOL not in response.text, response.text
     if response.status_code >= 400:
         error = response.json()["error"]
         assert isinstance(error["type"], str) and error["message"]
+        assert not SHA256.search(response.text), response.text
     else:
         assert allowed_ok, response.text
 
@@ -221,3 +234,36 @@ def test_the_properties_above_are_not_vacuous(http):
         },
     )
     assert r.status_code == 200 and json.loads(r.text)["answer"]
+
+
+def test_a_corrupt_upload_is_named_by_the_request_and_leaves_the_spool(http):
+    """The reader's error about a corrupt upload speaks of "the uploaded file", not of the
+    spool's copy (its path and hash are in the log only); an answered upload's file is gone from
+    the spool, and so is a refused one's."""
+    import hashlib
+
+    corrupt = b"RIFF\x00\x00\x00\x00WAVEnot really a recording"
+    r = http.post(
+        "/v1/reason",
+        json={
+            "question": "What is heard?",
+            "media": [
+                {"type": "audio", "format": "wav", "data": base64.b64encode(corrupt).decode()}
+            ],
+        },
+    )
+    assert r.status_code == 422, r.text
+    error = r.json()["error"]
+    assert error["field"] == "media.0.data" and "the uploaded file" in error["message"]
+    check(r)
+    note = f"A note written at {time.time()}.".encode()
+    r = http.post(
+        "/v1/reason",
+        json={
+            "question": "What does the note say?",
+            "media": [{"type": "text", "format": "txt", "data": base64.b64encode(note).decode()}],
+        },
+    )
+    assert r.status_code == 200
+    for data, fmt in ((corrupt, "wav"), (note, "txt")):
+        assert not (Path(SPOOL) / f"{hashlib.sha256(data).hexdigest()}.{fmt}").exists()

@@ -1,13 +1,15 @@
 """The service's guards, each on a small app of its own on the session's Ray: bearer-token auth
 (the ingress gets its keys the way `mexa serve` passes them: from the caller's MEXA_API_KEYS),
-the body-size limit, media URLs from an allow-list, the media duration limit, and overload
+JSON-only routes and CORS, rate limits per key, the body-size limit, media URLs from an allow-list, the media duration limit, and overload
 answered 503 with Retry-After instead of a hang."""
 
 from __future__ import annotations
 
 import base64
 import functools
+import json
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 
@@ -20,6 +22,7 @@ from mexa_ray.config import load_config, parse_config
 pytestmark = pytest.mark.serve
 
 SMALL = {"num_replicas": 1, "ray_actor_options": {"num_cpus": 0.05}}
+ALLOWED_ORIGIN = "https://app.example.org"
 
 
 @pytest.fixture(scope="module")
@@ -37,7 +40,13 @@ def guarded(serve_app):
             "name": "mexa-guarded",
             "router": {"deployment": SMALL},
             "aggregator": {"deployment": SMALL},
-            "ingress": {"max_body_bytes": 4000, "deployment": SMALL},
+            "ingress": {
+                "max_body_bytes": 4000,
+                "cors_origins": [ALLOWED_ORIGIN],
+                # per key: the tests before the rate-limit one send at most 4 counted requests
+                "rate_limit": {"requests_per_minute": 8, "concurrent": 1, "retry_after_s": 1},
+                "deployment": SMALL,
+            },
             "experts": [{**text_reader, "deployment": SMALL}],
         }
     )
@@ -119,6 +128,85 @@ def test_body_over_the_limit_is_413(guarded):
     assert r.status_code == 413
     r = httpx.post(f"{guarded}/v1/reason", json=note(), headers=auth, timeout=60)
     assert r.status_code == 200  # still serving
+
+
+def test_json_routes_take_json_only_and_cors_is_closed_unless_configured(guarded, http):
+    """A browser page may POST `text/plain` cross-origin without asking first: such a body is
+    refused 415 with the error body; a page may send JSON only where CORS lets it."""
+    auth = {"authorization": "Bearer key-one"}
+    body = json.dumps(note())
+    for kind in ("text/plain", "application/x-www-form-urlencoded", None):
+        headers = {**auth, **({"content-type": kind} if kind else {})}
+        r = httpx.post(f"{guarded}/v1/reason", content=body, headers=headers)
+        assert r.status_code == 415, (kind, r.text)
+        assert r.json()["error"]["type"] == "unsupported_content_type"
+        assert r.json()["error"]["field"] == "content-type"
+    r = http.post("/v1/chat/completions", content=body, headers={"content-type": "text/plain"})
+    assert r.status_code == 415
+    # the browser's preflight: answered for the configured origin only
+    ask = {
+        "access-control-request-method": "POST",
+        "access-control-request-headers": "content-type, authorization",
+    }
+    r = httpx.options(f"{guarded}/v1/reason", headers={"origin": ALLOWED_ORIGIN, **ask})
+    assert r.status_code == 200
+    assert r.headers["access-control-allow-origin"] == ALLOWED_ORIGIN
+    r = httpx.options(f"{guarded}/v1/reason", headers={"origin": "https://evil.example", **ask})
+    assert "access-control-allow-origin" not in r.headers
+    r = http.options("/v1/reason", headers={"origin": ALLOWED_ORIGIN, **ask})  # not configured
+    assert "access-control-allow-origin" not in r.headers
+    r = httpx.post(
+        f"{guarded}/v1/reason",
+        json=note(),
+        headers={**auth, "origin": ALLOWED_ORIGIN},
+        timeout=60,
+    )
+    assert r.status_code == 200 and r.headers["access-control-allow-origin"] == ALLOWED_ORIGIN
+
+
+def test_rate_limits_per_key_answer_429_with_retry_after(guarded):
+    """Past a key's requests per minute: 429s with Retry-After and the error body, while other
+    keys are served; past its concurrent requests: a 429 the openai client backs off on and
+    retries."""
+    one = {"authorization": "Bearer key-one"}
+    statuses = []
+    for _ in range(10):
+        r = httpx.post(f"{guarded}/v1/reason", json=note(), headers=one, timeout=60)
+        statuses.append(r.status_code)
+        if r.status_code == 429:
+            assert r.json()["error"]["type"] == "rate_limited"
+            assert 1 <= int(r.headers["retry-after"]) <= 60
+    assert statuses[0] == 200 and statuses.count(429) >= 2 and set(statuses) == {200, 429}
+    two = {"authorization": "Bearer key-two"}
+    assert httpx.post(f"{guarded}/v1/reason", json=note(), headers=two, timeout=60).is_success
+
+    # key-two's one slot held by a request whose body is still arriving
+    started = threading.Event()
+
+    def slow_body():
+        yield json.dumps(note())[:20].encode()
+        started.set()
+        time.sleep(3)
+        yield json.dumps(note())[20:].encode()
+
+    with ThreadPoolExecutor(1) as pool:
+        held = pool.submit(
+            httpx.post,
+            f"{guarded}/v1/reason",
+            content=slow_body(),
+            headers={**two, "content-type": "application/json"},
+            timeout=60,
+        )
+        started.wait(10)
+        time.sleep(0.5)
+        messages = [{"role": "user", "content": "What is two and two?"}]
+        impatient = openai.OpenAI(base_url=f"{guarded}/v1", api_key="key-two", max_retries=0)
+        with pytest.raises(openai.RateLimitError):
+            impatient.chat.completions.create(model="mexa-guarded", messages=messages)
+        patient = openai.OpenAI(base_url=f"{guarded}/v1", api_key="key-two", max_retries=5)
+        reply = patient.chat.completions.create(model="mexa-guarded", messages=messages)
+        assert reply.choices[0].message.content
+        assert held.result().status_code == 200
 
 
 @pytest.fixture(scope="module")

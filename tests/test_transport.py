@@ -4,6 +4,8 @@ them), every other over Serve's gRPC transport by value."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from mexa_ray.serving.transport import (
@@ -55,13 +57,16 @@ def test_the_transport_is_chosen_per_query(ray_session):
     assert handles.for_query(stored) is handles.by_reference
 
 
-def test_an_expert_reads_inline_and_stored_uploads_alike(ray_session, tmp_path, monkeypatch):
+def test_an_expert_reads_inline_and_stored_uploads_alike(ray_session, tmp_path):
     import asyncio
     import hashlib
 
     import ray
 
-    monkeypatch.setenv("MEXA_MEDIA_CACHE", str(tmp_path))
+    from mexa_ray.config import SpoolSpec
+    from mexa_ray.media.spool import Spool
+
+    spool = Spool(SpoolSpec(dir=str(tmp_path)), hold_s=60)
     one, two = b"first note", b"second note"
     query = Query(
         "q",
@@ -70,9 +75,10 @@ def test_an_expert_reads_inline_and_stored_uploads_alike(ray_session, tmp_path, 
             Media("text", ref=ray.put(two), format="txt", sha256=hashlib.sha256(two).hexdigest()),
         ],
     )
-    local = asyncio.run(materialise(query))
+    local = asyncio.run(materialise(query, spool))
     assert [open(m.path, "rb").read() for m in local.media] == [one, two]
     assert all(m.ref is None for m in local.media)
+    assert all(Path(m.path).parent == tmp_path for m in local.media)  # in the node's spool
 
 
 def test_an_app_on_actor_calls_answers_inline_and_stored_uploads(serve_app):

@@ -7,11 +7,14 @@ The ingress calls `probe` on every item so that unreadable or corrupt files are 
 from __future__ import annotations
 
 import importlib
+import logging
 from pathlib import Path
 from types import ModuleType
 
-from mexa_ray.errors import MediaAccessDenied, MediaError, UnsupportedMedia
+from mexa_ray.errors import MediaAccessDenied, MediaError, UnsupportedMedia, redact_paths
 from mexa_ray.types import MEDIA_TYPES, Media
+
+log = logging.getLogger(__name__)
 
 _MODULES = {
     "table": "table",
@@ -118,7 +121,9 @@ def check_under_roots(path: str | Path, roots: list[Path], field: str) -> Path:
         inside = any(resolved.is_relative_to(root) for root in roots)
         is_file = inside and resolved.is_file()
     except (OSError, ValueError) as exc:  # a NUL byte, a name too long, a loop
-        raise MediaError(f"path {str(path)[:200]!r} cannot be used: {exc}", field=field) from None
+        shown = str(path)[:200]
+        detail = redact_paths(str(exc), {str(path): shown})
+        raise MediaError(f"path {shown!r} cannot be used: {detail}", field=field) from None
     if not inside:
         raise MediaAccessDenied(
             f"path {str(path)!r} is outside the allowed media roots", field=field
@@ -128,12 +133,16 @@ def check_under_roots(path: str | Path, roots: list[Path], field: str) -> Path:
     return resolved
 
 
-def probe(media_type: str, path: str | Path, fmt: str, field: str) -> dict:
-    """Open the file with its modality's reader; raise MediaError naming `field` if it fails."""
+def probe(media_type: str, path: str | Path, fmt: str, field: str, shown: str = "the file") -> dict:
+    """Open the file with its modality's reader; raise MediaError naming `field` if it fails.
+    The error speaks of the file as `shown` (the client's own path, or "the uploaded file"),
+    never of where the server keeps it; the log has the whole detail."""
     module = module_for(media_type)
     try:
         return module.probe(path, fmt)
     except (MediaError, UnsupportedMedia):
         raise
     except Exception as exc:  # every reader has its own exception types for corrupt input
-        raise MediaError(f"cannot read {media_type} ({fmt}): {exc}", field=field) from None
+        log.info("%s: cannot read %s (%s) from %s: %r", field, media_type, fmt, path, exc)
+        detail = redact_paths(str(exc), {str(path): shown})
+        raise MediaError(f"cannot read {media_type} ({fmt}): {detail}", field=field) from None

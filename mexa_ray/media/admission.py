@@ -53,7 +53,7 @@ class MediaAdmission:
             raise PayloadTooLarge(
                 f"the file has {size} bytes; the limit is {self.max_bytes}", field=field
             )
-        self.probe(item, resolved, field)
+        self.probe(item, resolved, field, shown=str(path))
         return item
 
     def upload(
@@ -75,17 +75,18 @@ class MediaAdmission:
         item = Media(type=media_type, format=fmt, name=name)
         item.format = media_io.resolve_format(item, _sibling(field, "format"), head=data[:64])
         path, item.sha256 = store(data, item.format)
-        self.probe(item, path, field)
+        self.probe(item, path, field, shown="the uploaded file")
         return item
 
     def fetch(self, url: str, field: str) -> bytes:
         """A URL's body, from an allowed host only, within the size limit and the timeout."""
         return remote.fetch(url, list(self.url_hosts), self.max_bytes, self.url_timeout_s, field)
 
-    def probe(self, item: Media, path: Path, field: str) -> dict:
+    def probe(self, item: Media, path: Path, field: str, shown: str) -> dict:
         """Open the file with its modality's reader and hold audio and video to the duration
-        limit; returns what the reader found (duration, size, ...)."""
-        info = media_io.probe(item.type, path, item.format or "", field)
+        limit; returns what the reader found (duration, size, ...). Errors call the file
+        `shown`."""
+        info = media_io.probe(item.type, path, item.format or "", field, shown)
         seconds = info.get("duration_s")
         if seconds is not None and seconds > self.max_seconds:
             raise PayloadTooLarge(

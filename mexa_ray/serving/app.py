@@ -26,7 +26,7 @@ def build_app(config: AppConfig) -> Application:
     experts = {
         spec.name: ExpertDeployment.options(  # type: ignore[attr-defined]
             name=expert_deployment_name(spec.name), **serve_kwargs(config, spec.deployment)
-        ).bind(spec, skills)
+        ).bind(spec, skills, config.spool, config.request_deadline_s)
         for spec in config.experts
     }
     aggregator = Aggregator.options(  # type: ignore[attr-defined]

@@ -9,8 +9,9 @@ from typing import Any, cast
 
 from ray import serve
 
-from mexa_ray.config import ExpertSpec
+from mexa_ray.config import ExpertSpec, SpoolSpec
 from mexa_ray.experts import build_expert
+from mexa_ray.media.spool import Spool
 from mexa_ray.serving.observability import ExpertMetrics, adopt_library_logs
 from mexa_ray.serving.placement import forget_replica, record_replica
 from mexa_ray.serving.transport import materialise
@@ -21,8 +22,11 @@ log = logging.getLogger("ray.serve")
 
 @serve.deployment
 class ExpertDeployment:
-    def __init__(self, spec: ExpertSpec, skills: dict[str, Skill]) -> None:
+    def __init__(
+        self, spec: ExpertSpec, skills: dict[str, Skill], spool: SpoolSpec, hold_s: float
+    ) -> None:
         adopt_library_logs()
+        self.spool = Spool(spool, hold_s)
         self.metrics = ExpertMetrics()
         # the model loads here, so the replica is reported ready only once the expert can serve
         self.expert = build_expert(spec, skills)
@@ -47,7 +51,7 @@ class ExpertDeployment:
             self.metrics.latency.observe(time.perf_counter() - started, tags=tags)
 
     async def _analyse(self, query: Query, skill: str) -> ExpertReport:
-        local = await materialise(query)
+        local = await materialise(query, self.spool)
         if self.batched:
             result = await self._analyse_batch(local, skill)
             if isinstance(result, Exception):  # that call's own failure, not the batch's
@@ -66,3 +70,4 @@ class ExpertDeployment:
 
     def check_health(self) -> None:
         self.expert.check_health()
+        self.spool.sweep()  # Serve calls this every few seconds: old copies go, even when idle

@@ -13,7 +13,7 @@ from ray.exceptions import RayActorError, RayTaskError, TaskCancelledError
 from ray.serve.exceptions import BackPressureError
 from ray.serve.handle import DeploymentResponse
 
-from mexa_ray.errors import summarise
+from mexa_ray.errors import redact_paths, summarise
 from mexa_ray.serving import hops
 from mexa_ray.serving.observability import ExpertMetrics
 from mexa_ray.serving.transport import Handles
@@ -24,14 +24,15 @@ log = logging.getLogger("ray.serve")
 
 def failure_reason(exc: BaseException) -> str:
     """Why a call failed, as the answer's `missing` says it: the expert's own exception, not
-    Ray's wrapper around it."""
+    Ray's wrapper around it, and without the server's file paths (a reader's error names the
+    spooled copy it opened); the replica's log has the whole traceback."""
     if isinstance(exc, RayTaskError):
-        return f"failed: {summarise(exc.cause if exc.cause is not None else exc)}"
+        return f"failed: {redact_paths(summarise(exc.cause if exc.cause is not None else exc))}"
     if isinstance(exc, RayActorError):
         return "failed: the expert's replica died during the call"
     if isinstance(exc, TaskCancelledError):
         return "cancelled"
-    return f"failed: {summarise(exc)}"
+    return f"failed: {redact_paths(summarise(exc))}"
 
 
 @dataclass

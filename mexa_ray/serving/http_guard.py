@@ -1,8 +1,8 @@
-"""The HTTP edge of the ingress: the bearer-key check and body-size limit before any route reads
-the body, and the mapping of every failure to the one error body
-`{"error": {"type", "message", "field", "param"}}` with a 4xx status (5xx only for the service's
-own faults), however malformed the body: bad JSON, JSON nested past the parser's or the
-validator's recursion, unknown routes and wrong methods alike.
+"""The HTTP edge of the ingress: the bearer-key check, the body-size limit and the rate limits
+before any route reads the body, JSON routes that take JSON only, and the mapping of every
+failure to the one error body `{"error": {"type", "message", "field", "param"}}` with a 4xx
+status (5xx only for the service's own faults), however malformed the body: bad JSON, JSON
+nested past the parser's or the validator's recursion, unknown routes and wrong methods alike.
 """
 
 # no `from __future__ import annotations` here: Starlette reads the real `Request` type
@@ -16,7 +16,15 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException
 
-from mexa_ray.errors import MexaError, PayloadTooLarge, Unauthorized, Unavailable
+from mexa_ray.errors import (
+    MexaError,
+    PayloadTooLarge,
+    TooManyRequests,
+    Unauthorized,
+    Unavailable,
+    UnsupportedContentType,
+)
+from mexa_ray.serving.rate_limit import RateLimiter
 
 log = logging.getLogger("ray.serve")
 
@@ -38,6 +46,15 @@ def error_response(exc: MexaError) -> JSONResponse:
     return JSONResponse(body, status_code=exc.status, headers=headers)
 
 
+def json_body(content_type: str) -> bool:
+    """Whether a Content-Type declares JSON (`application/json`, with a charset or not, or a
+    `+json` type)."""
+    kind = content_type.split(";", 1)[0].strip().lower()
+    return kind == "application/json" or (
+        kind.startswith("application/") and kind.endswith("+json")
+    )
+
+
 #: the playground's files: static, no data in them; the API calls the page makes need the key
 PLAYGROUND_FILES = {"playground.js": "text/javascript", "playground.css": "text/css"}
 
@@ -57,6 +74,15 @@ def _public(request: Request) -> bool:
     )
 
 
+def _client(request: Request) -> str:
+    """Whom a rate limit counts: the API key sent (checked already, when keys are set), else
+    the client's address."""
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() == "bearer" and token.strip():
+        return "key:" + token.strip()
+    return "addr:" + (request.client.host if request.client else "unknown")
+
+
 class Guard:
     """Bearer-token check (every route but /healthz, when keys are configured) and the body-size
     limit, before any route reads the body. A plain ASGI middleware: Starlette's
@@ -66,12 +92,29 @@ class Guard:
         self.app = app
 
     async def __call__(self, scope: dict, receive: Callable, send: Callable) -> None:
-        if scope["type"] == "http":
-            refused = self._refusal(Request(scope))
-            if refused is not None:
-                await refused(scope, receive, send)
-                return
-        await self.app(scope, receive, send)
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        request = Request(scope)
+        refused = self._refusal(request)
+        if refused is not None:
+            await refused(scope, receive, send)
+            return
+        limiter: RateLimiter | None = getattr(request.app.state, "limiter", None)
+        if limiter is None or _public(request):
+            await self.app(scope, receive, send)
+            return
+        client = _client(request)
+        try:
+            limiter.acquire(client)
+        except TooManyRequests as exc:
+            log.info("rate limited %s: %s", client[:12], exc.message)
+            await error_response(exc)(scope, receive, send)
+            return
+        try:
+            await self.app(scope, receive, send)
+        finally:  # a streamed answer too: the app returns once the stream is sent
+            limiter.release(client)
 
     @staticmethod
     def _refusal(request: Request) -> Response | None:
@@ -101,6 +144,14 @@ class Guard:
 async def answered(request: Request, handler: Callable[[object], Awaitable[Response]]) -> Response:
     """Run a JSON route: bad JSON or bad input is a 4xx with the error body, a bug a 500 with
     the same shape; the service keeps serving either way."""
+    if not json_body(request.headers.get("content-type", "")):
+        return error_response(
+            UnsupportedContentType(
+                "send the body as JSON, with 'Content-Type: application/json' (got "
+                f"{request.headers.get('content-type', 'none')[:100]!r})",
+                field="content-type",
+            )
+        )
     body = await request.body()
     limit = request.app.state.max_body_bytes
     if len(body) > limit:  # a chunked upload that sent no Content-Length

@@ -13,8 +13,10 @@ import os
 import time
 from collections.abc import AsyncIterator
 from importlib import resources
+from pathlib import Path
 
 from fastapi import FastAPI, Request
+from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import HTMLResponse, JSONResponse, Response, StreamingResponse
 from ray import serve
 from ray.exceptions import RayTaskError
@@ -27,12 +29,14 @@ from mexa_ray.cards import expert_cards
 from mexa_ray.chat_api import chunk, completion, models, parse_chat
 from mexa_ray.config import AppConfig
 from mexa_ray.errors import InvalidRequest, MexaError, Overloaded
-from mexa_ray.media.admission import decode_base64
+from mexa_ray.media.admission import Store, decode_base64
+from mexa_ray.media.spool import Spool
 from mexa_ray.serving import hops, http_guard
 from mexa_ray.serving.http_guard import INTERNAL_ERROR, PLAYGROUND_FILES, answered
-from mexa_ray.serving.observability import adopt_library_logs, current_request_id
+from mexa_ray.serving.observability import SpoolMetrics, adopt_library_logs, current_request_id
 from mexa_ray.serving.placement import placements
-from mexa_ray.serving.transport import Handles, publish, spool
+from mexa_ray.serving.rate_limit import RateLimiter
+from mexa_ray.serving.transport import Handles, publish
 from mexa_ray.types import Media, Query
 
 log = logging.getLogger("ray.serve")
@@ -73,6 +77,21 @@ class Ingress:
         keys = os.environ.get(config.ingress.api_keys_env, "")
         api.state.api_keys = frozenset(k.strip() for k in keys.split(",") if k.strip())
         api.state.max_body_bytes = config.ingress.max_body_bytes
+        limiter = RateLimiter(config.ingress.rate_limit)
+        api.state.limiter = limiter if limiter.active else None
+        if config.ingress.cors_origins:  # before the first request builds the app's stack
+            api.add_middleware(
+                CORSMiddleware,
+                allow_origins=list(config.ingress.cors_origins),
+                allow_methods=["GET", "POST"],
+                allow_headers=["authorization", "content-type", "x-request-id"],
+            )
+        self.spool = Spool(config.spool, config.request_deadline_s)
+        self.spool_metrics = SpoolMetrics()
+
+    def check_health(self) -> None:
+        """Serve calls this every few seconds: the spool forgets old files even when idle."""
+        self.spool_metrics.record(self.spool.sweep())
 
     async def answer(self, payload: object) -> dict:
         """Validate a /v1/reason body and answer it; raises MexaError for bad input."""
@@ -110,6 +129,8 @@ class Ingress:
                     self.config.aggregator.deployment.retry_after_s,
                 ) from None
             raise
+        finally:  # answered or not, the request's uploads leave the spool
+            self.spool.release(self._spooled(query))
         out = answer.to_dict()
         done = time.time()
         out["timings"].update(ingress_s=prepared - started, total_s=done - started)
@@ -128,7 +149,20 @@ class Ingress:
             raise InvalidRequest(
                 f"{len(req.media)} media items; the limit is {limits.max_media}", field="media"
             )
-        media = [self._media(i, m) for i, m in enumerate(req.media)]
+        spooled: list[Path] = []
+
+        def store(data: bytes, fmt: str) -> tuple[Path, str]:
+            """The spool's file, held for this request until it is answered."""
+            path, sha = self.spool.put(data, fmt)
+            self.spool.hold([path])
+            spooled.append(path)
+            return path, sha
+
+        try:
+            media = [self._media(i, m, store) for i, m in enumerate(req.media)]
+        except BaseException:  # refused: its files go now
+            self.spool.release(spooled)
+            raise
         query = Query(
             question=req.question,
             options=req.options,
@@ -141,7 +175,10 @@ class Ingress:
         query.request_id = current_request_id() or query.request_id
         return query
 
-    def _media(self, i: int, m: MediaIn) -> Media:
+    def _spooled(self, query: Query) -> list[Path]:
+        return [self.spool.path(m.sha256, m.resolved_format()) for m in query.media if m.sha256]
+
+    def _media(self, i: int, m: MediaIn, store: Store) -> Media:
         field = f"media.{i}"
         if m.path is not None:
             return self.admission.file(m.type, m.path, f"{field}.path", m.format, m.name)
@@ -152,7 +189,7 @@ class Ingress:
             assert m.data is not None  # MediaIn holds exactly one of path, url and data
             where = f"{field}.data"
             data = decode_base64(m.data, where)
-        item = self.admission.upload(m.type, data, where, spool, m.format, m.name)
+        item = self.admission.upload(m.type, data, where, store, m.format, m.name)
         return publish(item, data)
 
     @api.post("/v1/reason")

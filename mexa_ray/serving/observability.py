@@ -14,6 +14,8 @@ import logging
 from ray.serve import metrics
 from ray.serve.context import _get_serve_request_context
 
+from mexa_ray.media.spool import SpoolStats
+
 SERVE_LOGGER = "ray.serve"
 LIBRARY_LOGGER = "mexa_ray"
 
@@ -65,3 +67,28 @@ class ExpertMetrics:
             boundaries=LATENCY_BOUNDARIES,
             tag_keys=("expert",),
         )
+
+
+class SpoolMetrics:
+    """The node's media spool as one replica sees it: its size and files now, and the files it
+    evicted and refused (`mexa_ray.media.spool`)."""
+
+    def __init__(self) -> None:
+        self.bytes = metrics.Gauge("mexa_spool_bytes", description="Bytes in the media spool.")
+        self.files = metrics.Gauge("mexa_spool_files", description="Files in the media spool.")
+        self.evicted = metrics.Counter(
+            "mexa_spool_evicted", description="Spool files removed for age or the size cap."
+        )
+        self.refused = metrics.Counter(
+            "mexa_spool_refused", description="Files the spool refused (cap or disk floor)."
+        )
+        self._seen = SpoolStats()
+
+    def record(self, stats: SpoolStats) -> None:
+        self.bytes.set(stats.bytes)
+        self.files.set(stats.files)
+        if stats.evicted > self._seen.evicted:
+            self.evicted.inc(stats.evicted - self._seen.evicted)
+        if stats.refused > self._seen.refused:
+            self.refused.inc(stats.refused - self._seen.refused)
+        self._seen = SpoolStats(stats.files, stats.bytes, stats.evicted, stats.refused)

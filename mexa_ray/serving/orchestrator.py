@@ -12,6 +12,7 @@ from ray.serve.handle import DeploymentHandle
 
 from mexa_ray.config import AppConfig
 from mexa_ray.embedding import Embedder
+from mexa_ray.media.spool import Spool
 from mexa_ray.selection import build_router
 from mexa_ray.serving import hops
 from mexa_ray.serving.fanout import FanOut
@@ -36,6 +37,7 @@ class Orchestrator:
         )
         self.aggregator = Handles(aggregator, transport)
         self.router = build_router(config, Embedder(config.embedding))
+        self.spool = Spool(config.spool, config.request_deadline_s)
 
     async def reason(self, query: Query) -> Answer:
         """Route, fan out and aggregate within the query's deadline (`deadline_s`: the seconds
@@ -48,7 +50,7 @@ class Orchestrator:
         deadline_at = started + budget
         reserve = min(self.config.aggregator.reserve_s, budget / 2)
         # a VLM router looks at frames; experts still get the query with media by reference
-        routed = await materialise(query) if self.router.needs_media else query
+        routed = await materialise(query, self.spool) if self.router.needs_media else query
         selection = await asyncio.to_thread(self.router.select, routed)
         fanout_at = time.time()
         for s in selection.experts:
@@ -70,3 +72,4 @@ class Orchestrator:
 
     def check_health(self) -> None:
         self.router.check_health()
+        self.spool.sweep()

@@ -11,24 +11,22 @@ clusters whose nodes cannot reach each other's replica gRPC ports.
 
 Uploaded bytes up to `INLINE_BYTES` travel inside the query, as Ray itself inlines small task
 arguments. Larger uploads are put in the Ray object store once, at the ingress; every expert that
-needs them gets the same ObjectRef and writes the bytes to a node-local cache file named by their
-SHA-256, so a node holds one copy however many experts (or requests) read it. Paths under media
-roots travel as paths and are read in place.
+needs them gets the same ObjectRef and writes the bytes to the node's media spool
+(`mexa_ray.media.spool`), in a file named by their SHA-256, so a node holds one copy however
+many experts (or requests) read it. Paths under media roots travel as paths and are read in
+place.
 """
 
 from __future__ import annotations
 
 import asyncio
 import dataclasses
-import hashlib
-import os
-import tempfile
-from pathlib import Path
 
 import ray
 from ray.serve.handle import DeploymentHandle
 
 from mexa_ray.config import Transport
+from mexa_ray.media.spool import Spool
 from mexa_ray.types import Media, Query
 
 #: Ray's own limit for inlining a task argument (max_direct_call_object_size)
@@ -64,28 +62,6 @@ def carries_refs(query: Query) -> bool:
     return any(m.ref is not None and not isinstance(m.ref, bytes) for m in query.media)
 
 
-def cache_dir() -> Path:
-    path = Path(os.environ.get("MEXA_MEDIA_CACHE", Path(tempfile.gettempdir()) / "mexa-media"))
-    path.mkdir(parents=True, exist_ok=True)
-    return path
-
-
-def cached_path(sha256: str, fmt: str) -> Path:
-    return cache_dir() / f"{sha256}.{fmt}"
-
-
-def spool(data: bytes, fmt: str) -> tuple[Path, str]:
-    """Write bytes to the node-local cache (once) and return (path, sha256)."""
-    sha = hashlib.sha256(data).hexdigest()
-    path = cached_path(sha, fmt)
-    if not path.exists():
-        fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".part")
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)  # atomic: readers never see a half-written file
-    return path, sha
-
-
 def publish(media: Media, data: bytes) -> Media:
     """Media that carry uploaded bytes: inline when small, else an object-store reference
     (path cleared either way)."""
@@ -94,8 +70,9 @@ def publish(media: Media, data: bytes) -> Media:
     )
 
 
-async def materialise(query: Query) -> Query:
-    """A copy of the query whose media all have a readable local path."""
+async def materialise(query: Query, spool: Spool) -> Query:
+    """A copy of the query whose media all have a readable local path: uploads are read from
+    the node's spool, where they are written first if this node does not have them yet."""
 
     async def local(m: Media) -> Media:
         if m.path is not None:
@@ -103,10 +80,10 @@ async def materialise(query: Query) -> Query:
         if m.sha256 is None:
             raise ValueError(f"{m.describe()} has no sha256 to cache it by (it was not admitted)")
         fmt = m.resolved_format()
-        path = cached_path(m.sha256, fmt)
-        if not path.exists():
+        path = spool.path(m.sha256, fmt)
+        if not spool.touch(path):
             data = m.ref if isinstance(m.ref, bytes) else await m.ref
-            await asyncio.to_thread(spool, data, fmt)
+            path, _ = await asyncio.to_thread(spool.put, data, fmt)
         return dataclasses.replace(m, path=str(path), ref=None)
 
     media = await asyncio.gather(*(local(m) for m in query.media))
