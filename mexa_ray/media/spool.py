@@ -16,7 +16,10 @@ not outlive their answers:
   Retry-After) instead of overfilling the disk.
 
 Sweeps run on every write and from the replicas' health checks (every few seconds), so an idle
-service still forgets old files.
+service still forgets old files. Holds are per process: two ingress replicas on one node that
+receive the same bytes at once share a file, and the first to answer deletes it; an expert that
+then finds it gone writes it again from the query's bytes, unless it was between finding the
+file and opening it.
 """
 
 from __future__ import annotations
@@ -146,7 +149,9 @@ class Spool:
         total = sum(size for _, size, _ in files)
         left = len(files)
         for used, size, path in files:
-            in_use = path in self._held or now - used < self.hold_s
+            # a request in progress used its files within its deadline (a hold of one that
+            # never reached its answer must not keep a file for ever)
+            in_use = now - used < self.hold_s
             too_old = now - used > self.spec.max_age_s
             over = total + incoming > self.spec.max_bytes
             if in_use or not (too_old or over):
