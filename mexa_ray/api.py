@@ -1,12 +1,15 @@
 """The request schema of `POST /v1/reason`, validated with pydantic.
 
 Validation errors become `InvalidRequest` naming the dotted field (`media.0.type`), which the
-ingress answers as HTTP 422 with the error body (docs/http-api.md).
+ingress answers as HTTP 422 with the error body (docs/http-api.md). `check_request` holds a
+request to an app's config (its limits, its experts) without Ray: the ingress runs it, and
+`mexa ask` runs it before starting anything.
 """
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import (
     BaseModel,
@@ -17,7 +20,10 @@ from pydantic import (
     model_validator,
 )
 
-from mexa_ray.errors import InvalidRequest, first_validation_error
+from mexa_ray.errors import InvalidRequest, UnknownExpert, first_validation_error
+
+if TYPE_CHECKING:
+    from mexa_ray.config import AppConfig, ExpertSpec
 
 MediaType = Literal["video", "audio", "points", "image", "table", "text", "volume"]
 
@@ -76,3 +82,40 @@ def parse_request(payload: Any) -> ReasonRequest:
     except ValidationError as exc:
         field, msg = first_validation_error(exc.errors())
         raise InvalidRequest(f"{field}: {msg}" if field else msg, field=field) from None
+
+
+def check_named_experts(
+    experts: Mapping[str, ExpertSpec], names: list[str] | None, present: Iterable[str]
+) -> None:
+    """Every expert a request names exists and reads one of the request's media types."""
+    present = sorted(set(present))
+    for i, name in enumerate(names or []):
+        spec = experts.get(name)
+        if spec is None:
+            raise UnknownExpert(
+                f"unknown expert {name!r}; known: {', '.join(experts)}", field=f"experts.{i}"
+            )
+        if not set(spec.modalities) & set(present):
+            raise InvalidRequest(
+                f"expert {name!r} reads {spec.modalities}, and the request has no such media "
+                f"(it has {present or 'none'})",
+                field=f"experts.{i}",
+            )
+
+
+def check_request(req: ReasonRequest, config: AppConfig) -> None:
+    """The request within the config's limits, naming only experts the config has."""
+    limits = config.ingress
+    if len(req.question) > limits.max_question_chars:
+        raise InvalidRequest(
+            f"the question has {len(req.question)} characters; the limit is "
+            f"{limits.max_question_chars}",
+            field="question",
+        )
+    if len(req.media) > limits.max_media:
+        raise InvalidRequest(
+            f"{len(req.media)} media items; the limit is {limits.max_media}", field="media"
+        )
+    check_named_experts(
+        {s.name: s for s in config.experts}, req.experts, (m.type for m in req.media)
+    )

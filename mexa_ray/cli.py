@@ -18,12 +18,16 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TextIO
 
+from mexa_ray.api import check_request, parse_request
 from mexa_ray.cards import backend_settings, expert_cards
-from mexa_ray.cli_overrides import add_override_arguments, overrides_of
+from mexa_ray.cli_overrides import add_config_argument, add_override_arguments, overrides_of
 from mexa_ray.config import load_config
 from mexa_ray.errors import MexaError
+from mexa_ray.media import formats as media_formats
 
 MEDIA_FLAGS = ("image", "video", "audio", "points", "table", "text", "volume")
+#: what `mexa ask --<type> FILE` calls a media type in its help, where its name is not a noun
+MEDIA_NOUNS = {"points": "point cloud", "volume": "CT or MRI volume"}
 
 
 def _dump(obj: dict, pretty: bool) -> str:
@@ -181,6 +185,7 @@ def cmd_ask(args: argparse.Namespace) -> int:
     payload = _ask_payload(args, inline=False)
     roots = {str(Path(m["path"]).parent) for m in payload["media"]}
     config = load_config(args.config, overrides_of(args)).with_media_roots(sorted(roots))
+    check_request(parse_request(payload), config)  # a mistyped expert fails before Ray starts
     with json_stdout() as out:
         handle = runtime.start(config, quiet=not args.verbose)
         try:
@@ -335,7 +340,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     def common(p: argparse.ArgumentParser, config: bool = True) -> None:
         if config:
-            p.add_argument("--config", help="app config YAML (default: the offline CPU experts)")
+            add_config_argument(p)
             add_override_arguments(p)
         p.add_argument("--verbose", action="store_true", help="show Ray and Serve logs")
 
@@ -355,7 +360,14 @@ def build_parser() -> argparse.ArgumentParser:
     common(p)
     p.add_argument("--url", help="a running server, e.g. http://127.0.0.1:8000")
     for kind in MEDIA_FLAGS:
-        p.add_argument(f"--{kind}", action="append", metavar="FILE", help=f"a {kind} file")
+        noun = MEDIA_NOUNS.get(kind, kind)
+        p.add_argument(
+            f"--{kind}",
+            action="append",
+            metavar="FILE",
+            help=f"{'an' if noun[0] in 'aeiou' else 'a'} {noun} file "
+            f"({', '.join(media_formats(kind))}; repeat)",
+        )
     p.add_argument("--option", action="append", metavar="TEXT", help="an answer option (repeat)")
     p.add_argument("--task", help="task type, e.g. 'audio question answering'")
     p.add_argument("--expert", action="append", metavar="NAME", help="use this expert (repeat)")
@@ -365,7 +377,7 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="a readable summary (answer, experts, reports, times), then the JSON",
     )
-    p.add_argument("question")
+    p.add_argument("question", help="the question, in quotes")
     p.set_defaults(func=cmd_ask)
 
     p = sub.add_parser("eval", help="evaluate a benchmark in bulk on Ray Data (resumable)")
@@ -375,7 +387,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_eval)
 
     p = sub.add_parser("build-config", help="print a Serve config file (serve deploy) for a config")
-    p.add_argument("--config", help="app config: a packaged name or a path on the cluster")
+    add_config_argument(p, where=" (a path on the cluster)")
     p.add_argument("--host", default="0.0.0.0")
     p.add_argument("--port", type=int, default=8000)
     proxy_location_argument(p)
@@ -387,7 +399,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="preflight a config before deploying: packages, model "
         "classes, GPU budget, media roots (no Ray, no weights downloaded)",
     )
-    p.add_argument("--config", help="app config: a packaged name or a YAML file")
+    add_config_argument(p)
     budget = p.add_mutually_exclusive_group()
     budget.add_argument(
         "--gpus", type=int, metavar="N", help="check the GPU shares against one machine with N GPUs"
@@ -406,7 +418,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="list the expert cards of a config, or of a running app "
         "with where each replica runs (--url)",
     )
-    p.add_argument("--config")
+    add_config_argument(p)
     p.add_argument(
         "--url",
         help="a running server: its cards, replicas, nodes and GPU ids (a key from $MEXA_API_KEY)",

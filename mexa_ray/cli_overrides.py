@@ -1,10 +1,22 @@
-"""The `--no-gpus` and `--model-dir` flags that every command loading a config takes."""
+"""The `--config`, `--no-gpus` and `--model-dir` flags that every command loading a config takes,
+worded once."""
 
 from __future__ import annotations
 
 import argparse
 
-from mexa_ray.config import Overrides
+from mexa_ray.config import Overrides, packaged_configs
+
+
+def add_config_argument(p: argparse.ArgumentParser, where: str = "") -> None:
+    """`--config`; `where` says where a path is read (build-config's file names one on the
+    cluster)."""
+    p.add_argument(
+        "--config",
+        metavar="NAME|FILE",
+        help=f"app config: a packaged one ({', '.join(packaged_configs())}) or a YAML "
+        f"file{where}; default: default",
+    )
 
 
 def add_override_arguments(p: argparse.ArgumentParser) -> None:

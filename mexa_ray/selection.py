@@ -14,9 +14,10 @@ from typing import Protocol
 
 import numpy as np
 
+from mexa_ray.api import check_named_experts
 from mexa_ray.config import AppConfig, ExpertSpec
 from mexa_ray.embedding import Embedder
-from mexa_ray.errors import InvalidRequest, UnknownExpert, summarise
+from mexa_ray.errors import InvalidRequest, summarise
 from mexa_ray.evidence import claim_terms, terms
 from mexa_ray.llm import Generation, Generator, build_generator, first_line
 from mexa_ray.prompts import (
@@ -177,18 +178,14 @@ class EmbeddingRouter:
         return Selection(selected, self.name, uncovered)
 
     def _forced(self, query: Query, present: set[str], uncovered: list[str]) -> Selection:
-        for i, name in enumerate(query.experts or []):
-            if name not in self.specs:
-                raise UnknownExpert(
-                    f"unknown expert {name!r}; known: {', '.join(self.specs)}", field=f"experts.{i}"
-                )
+        check_named_experts(self.specs, query.experts, present)
         best = self._scores(query, present)
         selected = []
         for i, name in enumerate(dict.fromkeys(query.experts or [])):
-            if name not in best:
+            if name not in best:  # it reads the media, but none of its skills does
                 raise InvalidRequest(
-                    f"expert {name!r} reads {self.specs[name].modalities}, and the request has no "
-                    f"such media (it has {sorted(present) or 'none'})",
+                    f"no skill of expert {name!r} reads the request's media "
+                    f"({sorted(present) or 'none'})",
                     field=f"experts.{i}",
                 )
             score, skill = best[name]

@@ -178,6 +178,41 @@ def test_generic_adapter_and_bad_records(tmp_path):
         get_benchmark("mmau").load(tmp_path / "absent.json")
 
 
+def test_a_hyphenated_benchmark_name_registers_and_is_found_however_typed(tmp_path, monkeypatch):
+    """Names are compared one way at registration and at lookup (case, hyphens and underscores
+    aside), so a new `my-quiz` is found as typed, the error never lists a name it then cannot
+    find, and a clash is refused when the adapter is registered."""
+    from mexa_ray import datasets
+    from mexa_ray.datasets.generic import Generic
+
+    monkeypatch.setattr(datasets, "BENCHMARKS", dict(datasets.BENCHMARKS))
+
+    class MyQuiz(Generic):
+        name = "my-quiz"
+        label = "My quiz"
+
+    datasets.register(MyQuiz)
+    quiz = tmp_path / "quiz.jsonl"
+    quiz.write_text(
+        json.dumps({"id": "q1", "question": "2 + 2?", "options": ["3", "4"], "answer": "4"})
+    )
+    for typed in ("my-quiz", "My_Quiz", "myquiz"):
+        bench = datasets.get_benchmark(typed)
+        assert isinstance(bench, MyQuiz)
+        [item] = bench.load(quiz)
+        assert item.id == "q1" and bench.score({"answer": "4", "options": ["3", "4"]}, "4", 1)
+    assert "my-quiz" in datasets.benchmark_names()
+    with pytest.raises(BenchmarkError) as err:
+        datasets.get_benchmark("my-quizz")
+    assert "known: " in err.value.message and "my-quiz" in err.value.message
+
+    class Clash(Generic):
+        name = "MY_QUIZ"
+
+    with pytest.raises(ValueError, match="clashes with 'my-quiz'"):
+        datasets.register(Clash)
+
+
 def test_scoring_rules():
     assert normalise("The Two chairs.") == normalise("2 chairs") == "2 chairs"
     assert exact_match("Left", "left") and not exact_match("", "") and not exact_match("a", "b")

@@ -8,6 +8,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 import psutil
@@ -85,6 +86,19 @@ def test_bad_config_is_a_clear_error(tmp_path):
     out = run_mexa("experts", "--config", str(bad))
     assert out.returncode == 2
     assert "experts.0.skills" in out.stderr and "unknown skill 'Q7'" in out.stderr
+
+
+def test_ask_refuses_a_bad_request_before_starting_ray(tmp_path):
+    """The config is known before Ray starts: a mistyped expert, or one that reads none of the
+    request's media, is refused at once, naming the request's field."""
+    note = tmp_path / "note.txt"
+    note.write_text("The meeting is on Tuesday.")
+    for expert, words in (("nope", "unknown expert 'nope'"), ("table-profiler", "reads")):
+        started = time.monotonic()
+        out = run_mexa("ask", "--text", str(note), "--expert", expert, "What is it?")
+        assert out.returncode == 2 and "experts.0" in out.stderr and words in out.stderr
+        assert time.monotonic() - started < 15  # an interpreter and a config: no Ray started
+        assert "Started a local Ray" not in out.stderr
 
 
 def test_eval_refuses_bad_arguments_before_starting_ray(tmp_path):

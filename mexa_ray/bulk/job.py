@@ -24,8 +24,9 @@ import uuid
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from mexa_ray.cli_overrides import add_override_arguments, overrides_of
+from mexa_ray.cli_overrides import add_config_argument, add_override_arguments, overrides_of
 from mexa_ray.config import AppConfig, BulkSpec, DeploymentSettings, Overrides
+from mexa_ray.datasets import benchmark_names, get_benchmark
 
 if TYPE_CHECKING:
     import ray.data
@@ -131,7 +132,6 @@ def evaluate(
     from mexa_ray.bulk.report import RunStats, record_run, write_report
     from mexa_ray.bulk.store import completed_ids, predictions_dir, read_predictions
     from mexa_ray.config import load_config
-    from mexa_ray.datasets import get_benchmark
     from mexa_ray.ray_runtime import connect
 
     started = time.time()
@@ -196,7 +196,9 @@ def summary_line(summary: dict[str, Any], out: str | Path) -> str:
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
-        "--benchmark", required=True, help="mmau, sqa3d, videommmu, m3d or generic (JSONL/Parquet)"
+        "--benchmark",
+        required=True,
+        help=f"one of: {benchmark_names()} (case, hyphens and underscores aside)",
     )
     p.add_argument("--annotations", required=True, help="the benchmark's annotation file")
     p.add_argument(
@@ -205,7 +207,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--out", required=True, help="output folder; rerunning with the same folder resumes"
     )
-    p.add_argument("--config", help="app config: a YAML file or a packaged config name")
+    add_config_argument(p)
     p.add_argument("--limit", type=int, help="only the first N items of the benchmark")
     p.add_argument(
         "--cache",

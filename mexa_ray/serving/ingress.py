@@ -24,11 +24,11 @@ from ray.serve.exceptions import BackPressureError
 from ray.serve.handle import DeploymentHandle
 from starlette.exceptions import HTTPException
 
-from mexa_ray.api import MediaIn, ReasonRequest, parse_request
+from mexa_ray.api import MediaIn, ReasonRequest, check_request, parse_request
 from mexa_ray.cards import expert_cards
 from mexa_ray.chat_api import chunk, completion, models, parse_chat
 from mexa_ray.config import AppConfig
-from mexa_ray.errors import InvalidRequest, MexaError, Overloaded
+from mexa_ray.errors import MexaError, Overloaded
 from mexa_ray.media.admission import Store, decode_base64
 from mexa_ray.media.spool import Spool
 from mexa_ray.serving import hops, http_guard
@@ -138,17 +138,7 @@ class Ingress:
         return out
 
     def _to_query(self, req: ReasonRequest) -> Query:
-        limits = self.config.ingress
-        if len(req.question) > limits.max_question_chars:
-            raise InvalidRequest(
-                f"the question has {len(req.question)} characters; the limit is "
-                f"{limits.max_question_chars}",
-                field="question",
-            )
-        if len(req.media) > limits.max_media:
-            raise InvalidRequest(
-                f"{len(req.media)} media items; the limit is {limits.max_media}", field="media"
-            )
+        check_request(req, self.config)
         spooled: list[Path] = []
 
         def store(data: bytes, fmt: str) -> tuple[Path, str]:
