@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from mexa_ray.config_lines import Layer, key_lines, locate
 from mexa_ray.errors import ConfigError, ConfigFieldError, first_validation_error
 from mexa_ray.skills import DEFAULT_SKILLS
 from mexa_ray.types import MEDIA_TYPES, Skill
@@ -767,8 +768,9 @@ def packaged_configs() -> list[str]:
     )
 
 
-def _read(path: str | Path | None, seen: tuple[str, ...] = ()) -> tuple[dict, str]:
-    """The raw mapping of a config file or packaged config, its `extends` chain merged in."""
+def _read(path: str | Path | None, seen: tuple[str, ...] = ()) -> tuple[dict, list[Layer]]:
+    """The raw mapping of a config file or packaged config, its `extends` chain merged in, and
+    the chain's files (this one first) with the line of each of their keys."""
     name = DEFAULT_CONFIG if path is None else f"{str(path).removesuffix('.yaml')}.yaml"
     p = Path(path) if path is not None else None
     if p is None or (not p.is_file() and name.removesuffix(".yaml") in packaged_configs()):
@@ -785,8 +787,10 @@ def _read(path: str | Path | None, seen: tuple[str, ...] = ()) -> tuple[dict, st
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         raise ConfigError(f"{source}: not valid YAML: {exc}") from None
+    layer = Layer(source, data, key_lines(text))
     if not isinstance(data, dict) or "extends" not in data:
-        return data, source
+        return data, [layer]
+    data = dict(data)
     base_name = data.pop("extends")
     if not isinstance(base_name, str) or not base_name:
         raise ConfigError(
@@ -798,8 +802,8 @@ def _read(path: str | Path | None, seen: tuple[str, ...] = ()) -> tuple[dict, st
         )
     if p is not None and not Path(base_name).is_absolute() and (p.parent / base_name).is_file():
         base_name = str(p.parent / base_name)
-    base, _ = _read(base_name, seen + (source,))
-    return merge_configs(base, data), source
+    base, chain = _read(base_name, seen + (source,))
+    return merge_configs(base, data), [layer, *chain]
 
 
 def merge_configs(base: dict, override: dict) -> dict:
@@ -912,7 +916,16 @@ def load_config(path: str | Path | None = None, overrides: Overrides | None = No
     """Load a YAML config file, or a packaged config by name ("gpu-1x80gb"), or the packaged
     default (offline models) when path is None. A config may start from another with
     `extends: NAME` (a packaged config, or a file relative to this one) and change parts."""
-    data, source = _read(path)
+    data, layers = _read(path)
     if overrides is not None and isinstance(data, dict):
         data = overrides.apply(data)
-    return parse_config(data, source)
+    try:
+        return parse_config(data, layers[0].source)
+    except ConfigError as exc:
+        if exc.field is None:
+            raise
+        # name the user's own file and line, and an expert by its name
+        shown, source, line = locate(exc.field, data, layers)
+        reason = exc.message.split(f"{exc.field}: ", 1)[-1]
+        at = f"{source}, line {line}" if line else source
+        raise ConfigError(f"{at}: {reason}", field=shown) from None

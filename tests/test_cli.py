@@ -85,7 +85,7 @@ def test_bad_config_is_a_clear_error(tmp_path):
     )
     out = run_mexa("experts", "--config", str(bad))
     assert out.returncode == 2
-    assert "experts.0.skills" in out.stderr and "unknown skill 'Q7'" in out.stderr
+    assert f"error (experts.x.skills): {bad}, line 5: unknown skill 'Q7'" in out.stderr
 
 
 def test_ask_refuses_a_bad_request_before_starting_ray(tmp_path):

@@ -258,9 +258,40 @@ def test_a_misspelt_setting_in_a_yaml_file_fails_at_load(tmp_path):
         "    modalities: [text]\n    skills: [T1]\n    description: d\n"
         "    settings: {max_chars: 10, max_char: 20}\n"
     )
-    with pytest.raises(ConfigError, match=r"settings\.max_char: Extra inputs") as info:
+    with pytest.raises(ConfigError) as info:
         load_config(path)
-    assert info.value.field.endswith(".settings.max_char")
+    # the user's file and line, and the expert by name: not the merged list's index
+    assert info.value.field == "experts.text-reader.settings.max_char"
+    assert info.value.message == f"{path}, line 8: Extra inputs are not permitted"
+
+
+def test_an_error_in_a_file_that_extends_names_the_users_file_line_and_expert(tmp_path):
+    """A new expert appended after the parent's, a base file's setting and the user's own:
+    each error points at the file and line that wrote it."""
+    (tmp_path / "base.yaml").write_text("extends: analytic\nrouter:\n  max_experts: 0\n")
+    mine = tmp_path / "mine.yaml"
+    mine.write_text(
+        "extends: base.yaml\n"
+        "experts:\n"
+        "  - name: word-stats\n"
+        "    backend: text\n"
+        "    modalities: [text]\n"
+        "    skills: [T1]\n"
+        "    description: Counts words.\n"
+        "    settings:\n"
+        "      max_chars: 10\n"
+        "      top_kk: 3\n"
+    )
+    with pytest.raises(ConfigError) as info:
+        load_config(mine)
+    assert info.value.field == "router.max_experts"  # validated first: the base's line
+    assert info.value.message.startswith(f"{tmp_path / 'base.yaml'}, line 3: ")
+    (tmp_path / "base.yaml").write_text("extends: analytic\n")
+    with pytest.raises(ConfigError) as info:
+        load_config(mine)
+    assert info.value.field == "experts.word-stats.settings.top_kk"
+    assert info.value.message == f"{mine}, line 10: Extra inputs are not permitted"
+    assert len(load_config("analytic").experts) > 1  # so the merged index was not 0
 
 
 def test_the_old_keys_fail_with_their_new_names():
