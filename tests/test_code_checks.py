@@ -1,5 +1,6 @@
 """The code checks CI runs with the tests: ruff's lint and format check over the whole Python
-tree, and mypy over the library (settings in pyproject.toml). A failure prints the tool's own
+tree, and mypy over the library and the docs' examples (docs/examples; settings in
+pyproject.toml). A failure prints the tool's own
 report, so the fix is where it says."""
 
 from __future__ import annotations

@@ -139,3 +139,73 @@ def test_the_mexa_commands_and_flags_shown_exist(doc):
                 if flag not in commands[command]:
                     wrong.append(f"mexa {command} {flag}")
     assert not wrong, f"{doc.relative_to(ROOT)}: {wrong}"
+
+
+# --- the adding-* pages' examples are real files the checks run over ---------------------------
+
+EXAMPLES = ROOT / "docs" / "examples"
+
+
+def example_code(name: str) -> str:
+    """An example file as its page shows it: without its module docstring and future import."""
+    text = (EXAMPLES / name).read_text(encoding="utf-8")
+    rest = text[text.index('"""', 3) + 3 :].lstrip("\n")
+    return rest.replace("from __future__ import annotations\n\n", "", 1).rstrip("\n")
+
+
+@pytest.mark.parametrize(
+    "page, example",
+    [("adding-an-expert.md", "word_count.py"), ("adding-a-benchmark.md", "chartqa.py")],
+)
+def test_each_adding_page_shows_its_example_file_as_it_is(page, example):
+    blocks = re.findall(r"```python\n(.*?)\n```", (ROOT / "docs" / page).read_text(), re.DOTALL)
+    assert example_code(example) in blocks, f"docs/{page} no longer shows docs/examples/{example}"
+
+
+def test_the_example_backend_builds_from_its_config_and_reports(tmp_path, monkeypatch):
+    from mexa_ray.config import load_config
+    from mexa_ray.experts import build_expert
+    from mexa_ray.types import Media, Query
+
+    monkeypatch.syspath_prepend(str(EXAMPLES))  # as the page says: the folder on the path
+    config = load_config(EXAMPLES / "word_count.yaml")
+    spec = config.expert("word-stats")
+    expert = build_expert(spec, config.skill_catalogue())
+    note = tmp_path / "note.txt"
+    note.write_text("the cat and the dog and the bird")
+    query = Query("Which word is most frequent?", media=[Media("text", path=str(note))])
+    report = expert.run(query, "T1")
+    assert "8 words; most frequent: the, and, cat" in report.text  # settings: {top: 3}
+
+
+def test_the_example_benchmark_registers_loads_and_scores(tmp_path, monkeypatch):
+    import sys
+
+    from mexa_ray import datasets
+
+    monkeypatch.syspath_prepend(str(EXAMPLES))
+    monkeypatch.setattr(datasets, "BENCHMARKS", dict(datasets.BENCHMARKS))
+    sys.modules.pop("chartqa", None)
+    from chartqa import ChartQA
+
+    datasets.register(ChartQA)
+    records = tmp_path / "chartqa.json"
+    records.write_text(
+        json.dumps(
+            [
+                {
+                    "id": "c1",
+                    "question": "Which bar is tallest?",
+                    "choices": ["A", "B"],
+                    "answer": "B",
+                    "image": "c1.png",
+                    "type": "bar",
+                }
+            ]
+        )
+    )
+    bench = datasets.get_benchmark("ChartQA")
+    [item] = bench.load(records)
+    assert item.category == "bar" and item.media[0].paths == ["c1.png", "images/c1.png"]
+    assert bench.score({"answer": "B", "options": ["A", "B"]}, "B", 1)
+    assert not bench.score({"answer": "B", "options": ["A", "B"]}, "A", 0)
