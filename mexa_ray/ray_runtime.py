@@ -21,3 +21,19 @@ def connect(quiet: bool = True) -> None:
         # small containers: keep the object store off most of /dev/shm
         kwargs["object_store_memory"] = int(os.environ.get("MEXA_OBJECT_STORE_BYTES", 512 * 2**20))
     ray.init(**kwargs)
+
+
+def quiet_ray_data() -> None:
+    """Ray Data's own console output down to warnings, and its progress bars only on a terminal:
+    without `-v`, a job's stderr holds what went wrong, not ~90 INFO lines of plan and stats
+    (Ray Data's log file in the session directory keeps them)."""
+    import sys
+
+    from ray.data import DataContext
+
+    for handler in logging.getLogger("ray.data").handlers:
+        if isinstance(handler, logging.StreamHandler) and not isinstance(
+            handler, logging.FileHandler
+        ):
+            handler.setLevel(logging.WARNING)
+    DataContext.get_current().enable_progress_bars = sys.stderr.isatty()

@@ -209,3 +209,20 @@ def test_the_example_benchmark_registers_loads_and_scores(tmp_path, monkeypatch)
     assert item.category == "bar" and item.media[0].paths == ["c1.png", "images/c1.png"]
     assert bench.score({"answer": "B", "options": ["A", "B"]}, "B", 1)
     assert not bench.score({"answer": "B", "options": ["A", "B"]}, "A", 0)
+
+
+def test_the_docs_name_every_registered_backend_and_benchmark():
+    """The lists a newcomer reads grow with each extension: one more backend or benchmark
+    without its line in the docs fails here, not months later in a reader's confusion."""
+    from mexa_ray.datasets import BENCHMARKS
+    from mexa_ray.experts import BACKENDS
+
+    configuration = (ROOT / "docs" / "configuration.md").read_text()
+    backends = configuration[configuration.index("- **Expert backends**") :]
+    backends = backends[: backends.index("\n- **")]
+    assert [b for b in BACKENDS if f"`{b}`" not in backends] == []
+    listed = (ROOT / "docs" / "bulk-evaluation.md").read_text()
+    table = (ROOT / "docs" / "adding-a-benchmark.md").read_text()
+    for cls in BENCHMARKS.values():
+        assert f"`{cls.name}`" in listed, f"docs/bulk-evaluation.md does not name {cls.name}"
+        assert f"| `{cls.name}` |" in table, f"docs/adding-a-benchmark.md has no {cls.name} row"

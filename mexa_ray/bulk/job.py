@@ -132,7 +132,7 @@ def evaluate(
     from mexa_ray.bulk.report import RunStats, record_run, write_report
     from mexa_ray.bulk.store import completed_ids, predictions_dir, read_predictions
     from mexa_ray.config import load_config
-    from mexa_ray.ray_runtime import connect
+    from mexa_ray.ray_runtime import connect, quiet_ray_data
 
     started = time.time()
     bench = get_benchmark(benchmark)
@@ -151,6 +151,8 @@ def evaluate(
     )
     if rows:
         connect(quiet)
+        if quiet:
+            quiet_ray_data()
         cache_dir = (
             None
             if cache is False

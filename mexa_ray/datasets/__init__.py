@@ -12,7 +12,13 @@ from mexa_ray.datasets.videommmu import VideoMMMU
 from mexa_ray.errors import BenchmarkError
 
 #: the benchmark adapters, by name; adding one is one more class in this tuple
-ADAPTERS: tuple[type[Benchmark], ...] = (MMAU, SQA3D, VideoMMMU, M3D, Generic)
+ADAPTERS: tuple[type[Benchmark], ...] = (
+    MMAU,
+    SQA3D,
+    VideoMMMU,
+    M3D,
+    Generic,
+)
 
 
 def benchmark_key(name: str) -> str:
