@@ -60,12 +60,16 @@ def test_files_of_requests_in_progress_are_kept_and_a_new_one_refused(tmp_path):
 
 
 def test_files_unused_past_the_age_limit_go_at_the_next_sweep(tmp_path):
-    s = spool(tmp_path, max_age_s=60)
+    s = spool(tmp_path, hold_s=10, max_age_s=60)
     old, _ = s.put(b"old", "txt")
     new, _ = s.put(b"new", "txt")
     age(old, 61)
+    orphan = tmp_path / "abc.part"  # a writer that died mid-write
+    orphan.write_bytes(b"half")
+    age(orphan, 11)
     s.sweep()
     assert not old.exists() and new.exists() and s.stats.files == 1
+    assert not orphan.exists()
 
 
 def test_a_request_releases_its_files_unless_another_holds_them(tmp_path):

@@ -131,16 +131,23 @@ class Spool:
             return self.stats
 
     def _files(self) -> list[tuple[float, int, Path]]:
+        """The complete files, least recently used first; a partial file older than any write
+        takes (its writer died) is removed."""
         out = []
+        stale = time.time() - self.hold_s
         for entry in os.scandir(self.root):
-            if entry.name.endswith(PARTIAL) or not entry.is_file(follow_symlinks=False):
+            if not entry.is_file(follow_symlinks=False):
                 continue
             try:
                 st = entry.stat(follow_symlinks=False)
             except FileNotFoundError:  # another process removed it meanwhile
                 continue
+            if entry.name.endswith(PARTIAL):
+                if st.st_mtime < stale:
+                    Path(entry.path).unlink(missing_ok=True)
+                continue
             out.append((st.st_mtime, st.st_size, Path(entry.path)))
-        return sorted(out)  # least recently used first
+        return sorted(out)
 
     def _evict(self, incoming: int) -> int:
         """Evict what age and the cap ask (and room for `incoming` bytes); the bytes left."""
