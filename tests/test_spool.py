@@ -45,6 +45,12 @@ def test_the_cap_evicts_the_least_recently_used(tmp_path):
     c, _ = s.put(b"c" * 100, "bin")
     assert a.exists() and c.exists() and not b.exists()
     assert s.stats.evicted == 1 and s.stats.bytes == 200 and s.stats.files == 2
+    # a process starting on the node counts what is there, so its first upload keeps the cap
+    later = spool(tmp_path, max_bytes=250)
+    assert later.stats.bytes == 200 and later.stats.files == 2
+    age(a, 10)
+    later.put(b"d" * 100, "bin")
+    assert not a.exists() and later.stats.bytes == 200
 
 
 def test_files_of_requests_in_progress_are_kept_and_a_new_one_refused(tmp_path):

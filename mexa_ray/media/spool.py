@@ -15,11 +15,11 @@ not outlive their answers:
   recent, or the disk is below `min_free_bytes`, a new file is refused (`SpoolFull`, a 503 with
   Retry-After) instead of overfilling the disk.
 
-Sweeps run on every write and from the replicas' health checks (every few seconds), so an idle
-service still forgets old files. Holds are per process: two ingress replicas on one node that
-receive the same bytes at once share a file, and the first to answer deletes it; an expert that
-then finds it gone writes it again from the query's bytes, unless it was between finding the
-file and opening it.
+Sweeps run when a process starts, from the replicas' health checks (every few seconds; an idle
+service still forgets old files) and on a write that the last count puts near the cap. Holds
+are per process: two ingress replicas on one node that receive the same bytes at once share a
+file, and the first to answer deletes it; an expert that then finds it gone writes it again
+from the query's bytes, unless it was between finding the file and opening it.
 """
 
 from __future__ import annotations
@@ -79,6 +79,7 @@ class Spool:
         self._lock = threading.Lock()
         self._held: Counter[Path] = Counter()
         self.stats = SpoolStats()
+        self.sweep()  # the count of what earlier processes left, and their old files gone
 
     def path(self, sha256: str, fmt: str) -> Path:
         return self.root / f"{sha256}.{fmt}"
@@ -171,7 +172,13 @@ class Spool:
         return total
 
     def _make_room(self, size: int) -> None:
-        total = self._evict(size)
+        # the directory is scanned only when the last count says the cap is near: a spool of
+        # thousands of files is not listed on every upload (the health checks' sweeps keep the
+        # count, and the age limit, up to date)
+        if self.stats.bytes + size <= self.spec.max_bytes:
+            total = self.stats.bytes
+        else:
+            total = self._evict(size)
         if total + size > self.spec.max_bytes:
             self._refuse(
                 f"the media spool is full ({total} of {self.spec.max_bytes} bytes in use by "
