@@ -24,8 +24,8 @@ def add_override_arguments(p: argparse.ArgumentParser) -> None:
         "--no-gpus",
         action="store_true",
         help="run the config's structure without GPUs: num_gpus 0, node-type "
-        "resources dropped, small CPU shares (to try a GPU config with small "
-        "models on one machine)",
+        "resources and max_replicas_per_node dropped, small CPU shares (to try a GPU "
+        "config with small models on one machine)",
     )
     p.add_argument(
         "--model-dir",

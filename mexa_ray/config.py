@@ -835,8 +835,8 @@ class Overrides(_Strict):
         default=False,
         description="the config's structure without GPUs (CI, a laptop trying a GPU config with "
         "small models): every num_gpus 0 (bulk blocks' too), node-type custom "
-        "resources dropped, `device: cuda` made `auto`, and each replica's CPU "
-        "reservation capped at `cpu_cap`",
+        "resources and max_replicas_per_node dropped, `device: cuda` made `auto`, and "
+        "each replica's CPU reservation capped at `cpu_cap`",
     )
     cpu_cap: float = Field(
         default=0.1, gt=0, description="with no_gpus, the most CPUs a replica reserves"
@@ -890,6 +890,8 @@ class Overrides(_Strict):
         actor.pop("resources", None)
         actor["num_cpus"] = min(float(actor.get("num_cpus", 0.25)), self.cpu_cap)
         deployment["ray_actor_options"] = actor
+        # a cluster's placement: on one machine, replicas kept apart could never all start
+        deployment.pop("max_replicas_per_node", None)
 
     def _model(self, part: dict, key: str) -> None:
         spec = part.get(key)

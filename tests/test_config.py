@@ -3,7 +3,7 @@ import sys
 
 import pytest
 
-from mexa_ray.config import load_config, packaged_configs, parse_config
+from mexa_ray.config import Overrides, load_config, packaged_configs, parse_config
 from mexa_ray.errors import ConfigError
 from mexa_ray.experts import BACKENDS, Expert, backend_class, build_expert, settings_model
 from mexa_ray.experts.settings import NoSettings, SyntheticSettings
@@ -131,6 +131,13 @@ def test_serve_kwargs_carry_resources_and_scaling():
     fixed = config.expert("text-reader").deployment.serve_kwargs()
     assert fixed["num_replicas"] == 1 and "autoscaling_config" not in fixed
     assert "max_replicas_per_node" not in fixed  # Serve's own default: no limit
+    # on one machine (--no-gpus), replicas kept apart could never all start: the limit goes
+    one_machine = load_config("gpu-cluster", Overrides(no_gpus=True))
+    assert one_machine.router.deployment.autoscaling_config["min_replicas"] == 2
+    assert all(
+        d.max_replicas_per_node is None
+        for d in (one_machine.ingress.deployment, one_machine.router.deployment)
+    )
     # the cluster config keeps each control-path deployment's replicas on different nodes
     cluster = load_config("gpu-cluster")
     for deployment in (cluster.ingress.deployment, cluster.router.deployment):
