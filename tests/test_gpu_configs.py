@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from conftest import GPU_AUDIO_REPLY, GPU_VLM_REPLY
 
-from mexa_ray.config import Overrides, load_config
+from mexa_ray.config import Overrides, load_config, parse_config
 from mexa_ray.demo import make_image, make_scene, make_table, make_tone, make_video
 from mexa_ray.serving.runtime import ask, deploy
 
@@ -43,8 +43,14 @@ def deployed(name: str, model_dir: Path, media: dict[str, Path]):
     --no-gpus --model-dir DIR` loads it, under its own app name and without a route."""
     from ray import serve
 
-    config = load_config(name, Overrides(no_gpus=True, model_dir=model_dir))
-    config = config.with_media_roots([next(iter(media.values())).parent])
+    data = load_config(name, Overrides(no_gpus=True, model_dir=model_dir)).model_dump()
+    for section in ("router", "aggregator", "ingress"):
+        # one replica each: this test is about the models; the redundancy a cluster config
+        # asks for (two of each, on two nodes) is tests/test_cluster.py's
+        scaling = data[section]["deployment"].get("autoscaling_config")
+        if scaling:
+            scaling["min_replicas"] = 1
+    config = parse_config(data).with_media_roots([next(iter(media.values())).parent])
     config = config.model_copy(update={"name": f"mexa-{name}"})
     handle = deploy(config, route_prefix=None)
     return config, handle, lambda: serve.delete(config.name)
