@@ -391,84 +391,6 @@ def small_app(name: str, media, experts: list[dict], **extra) -> AppConfig:
     )
 
 
-def test_a_lost_node_degrades_answers_and_they_recover(cluster):
-    from ray import serve
-
-    c, workers, base, media = cluster
-    spread = {"num_cpus": 0.1, "num_gpus": 0.5, "resources": {"spread_slot": 1}}
-    config = small_app(
-        "lost-node",
-        media,
-        [
-            # two replicas that cannot share a node: one on each expert node
-            {
-                "name": "steady",
-                "timeout_s": 6,
-                "settings": {"delay_s": 0.3},
-                "deployment": {"num_replicas": 2, "ray_actor_options": spread},
-            },
-            # one replica, on the node that will be lost
-            {
-                "name": "single",
-                "timeout_s": 6,
-                "settings": {"delay_s": 0.3},
-                "deployment": {
-                    "num_replicas": 1,
-                    "ray_actor_options": {
-                        "num_cpus": 0.1,
-                        "num_gpus": 0.5,
-                        "resources": {"a_slot": 1},
-                    },
-                },
-            },
-        ],
-    )
-    deploy(config)
-    try:
-        lost = workers["experts-a"]
-        outcomes: list[tuple[float, float, int, list[str]]] = []
-
-        def one(_: int) -> None:
-            sent = time.time()
-            r = ask(base, ["steady", "single"], media, deadline_s=8)
-            missing = (
-                [m["expert"] for m in r.json().get("missing", [])] if r.status_code == 200 else []
-            )
-            outcomes.append((sent, time.time() - sent, r.status_code, missing))
-
-        with ThreadPoolExecutor(6) as pool:
-            burst = pool.map(one, range(48))
-            time.sleep(2.0)
-            lost_at = time.time()
-            c.remove_node(lost)
-            list(burst)
-        assert len(outcomes) == 48
-        # every request answered within its deadline (plus the HTTP round trip): none hangs
-        assert max(elapsed for _, elapsed, _, _ in outcomes) < 8 + 3
-        assert {status for _, _, status, _ in outcomes} <= {200, 503}
-        # the expert with a replica on the surviving node is never lost
-        assert not any("steady" in missing for _, _, _, missing in outcomes)
-        degraded = [o for o in outcomes if "single" in o[3]]
-        print(
-            f"lost node: {len(outcomes)} requests, "
-            f"{sum(o[2] == 200 and not o[3] for o in outcomes)} full, {len(degraded)} "
-            f"degraded, {sum(o[2] == 503 for o in outcomes)} refused, slowest "
-            f"{max(o[1] for o in outcomes):.1f}s"
-        )
-
-        # a new node with the lost one's resources joins; full answers return
-        workers["experts-a"] = c.add_node(**EXPERTS_A)
-        while True:
-            r = ask(base, ["steady", "single"], media, deadline_s=8)
-            if r.status_code == 200 and not r.json()["missing"]:
-                break
-            assert time.time() - lost_at < 180, "no full answer three minutes after the loss"
-            time.sleep(1.0)
-        print(f"full answers again {time.time() - lost_at:.1f}s after the loss")
-    finally:
-        serve.delete(config.name)
-
-
 def replica_nodes(app: str) -> dict[str, list[str]]:
     """Each deployment's live replicas, as the ids of the nodes they run on."""
     from ray.util.state import list_actors
@@ -484,9 +406,11 @@ def replica_nodes(app: str) -> dict[str, list[str]]:
 def test_the_control_path_survives_the_loss_of_its_node(cluster):
     """The control path replicated as docs/cluster.md says (two replicas of the ingress, the
     orchestrator and the aggregator, one per node; the ingress on the frontend nodes, where the
-    proxy is): the node holding one of each, and one replica of each expert, is lost under load.
-    Every request is answered in full within its deadline: calls in flight at a lost replica are
-    sent again to the survivor, and the proxy keeps to the ingress on its own node."""
+    proxy is): the node holding one of each, one replica of two experts and the only replica of
+    a third is lost under load. Every request is answered within its deadline, none fails:
+    calls in flight at a lost replica are sent again to the survivor, the proxy keeps to the
+    ingress on its own node, and only the expert without a survivor is missing, until a new
+    node with the lost one's resources joins and full answers return."""
     from ray import serve
 
     c, workers, base, media = cluster
@@ -515,9 +439,23 @@ def test_the_control_path_survives_the_loss_of_its_node(cluster):
                     "description": f"Synthetic {name}.",
                     "timeout_s": 6,
                     "settings": {"delay_s": 0.3},
-                    "deployment": apart("expert_slot", num_gpus=0.5),
+                    "deployment": deployment,
                 }
-                for name in ("left", "right")
+                for name, deployment in (
+                    ("left", apart("expert_slot", num_gpus=0.5)),
+                    ("right", apart("expert_slot", num_gpus=0.5)),
+                    # one replica, on the node that will be lost: its answers degrade
+                    (
+                        "single",
+                        {
+                            "ray_actor_options": {
+                                **lean,
+                                "num_gpus": 0.5,
+                                "resources": {"a_slot": 1},
+                            }
+                        },
+                    ),
+                )
             ],
         }
     )
@@ -532,7 +470,7 @@ def test_the_control_path_survives_the_loss_of_its_node(cluster):
 
         def one(_: int) -> None:
             sent = time.time()
-            r = ask(base, ["left", "right"], media, deadline_s=8)
+            r = ask(base, ["left", "right", "single"], media, deadline_s=8)
             missing = [m["expert"] for m in r.json().get("missing", [])] if r.is_success else []
             outcomes.append((time.time() - sent, r.status_code, missing))
 
@@ -544,12 +482,17 @@ def test_the_control_path_survives_the_loss_of_its_node(cluster):
             list(burst)
         statuses = sorted({status for _, status, _ in outcomes})
         slowest = max(elapsed for elapsed, _, _ in outcomes)
+        degraded = sum("single" in missing for _, _, missing in outcomes)
         print(
             f"control path, lost node: {len(outcomes)} requests, statuses {statuses}, "
-            f"{sum(not m for _, s, m in outcomes if s == 200)} full, slowest {slowest:.1f}s"
+            f"{sum(not m for _, s, m in outcomes if s == 200)} full, {degraded} without the "
+            f"expert whose one replica was lost, slowest {slowest:.1f}s"
         )
         assert len(outcomes) == 72 and statuses == [200]
-        assert not any(missing for _, _, missing in outcomes)  # both experts survive on b
+        # the experts with a replica on the surviving node are never missing; the one whose
+        # only replica was lost is, in some answers (not a failed request)
+        assert all(set(missing) <= {"single"} for _, _, missing in outcomes)
+        assert degraded >= 1
         assert slowest < 8 + 2  # the deadline holds while replicas are lost
 
         # a node with the lost one's resources joins; Serve puts the missing replicas on it
@@ -560,9 +503,13 @@ def test_the_control_path_survives_the_loss_of_its_node(cluster):
                 break
             assert time.time() - lost_at < 180, f"not two nodes again three minutes on: {placed}"
             time.sleep(1.0)
-        r = ask(base, ["left", "right"], media, deadline_s=8)
-        assert r.status_code == 200 and not r.json()["missing"]
-        print(f"control path on two nodes again {time.time() - lost_at:.1f}s after the loss")
+        while True:  # and the lost expert's replica too: full answers again
+            r = ask(base, ["left", "right", "single"], media, deadline_s=8)
+            if r.status_code == 200 and not r.json()["missing"]:
+                break
+            assert time.time() - lost_at < 180, "no full answer three minutes after the loss"
+            time.sleep(1.0)
+        print(f"control path on two nodes, full answers again {time.time() - lost_at:.1f}s on")
     finally:
         serve.delete(config.name)
 
