@@ -18,12 +18,14 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TextIO
 
+from mexa_ray import memory_plan
 from mexa_ray.api import check_request, parse_request
 from mexa_ray.cards import backend_settings, expert_cards
 from mexa_ray.cli_overrides import add_config_argument, add_override_arguments, overrides_of
 from mexa_ray.config import load_config
 from mexa_ray.errors import MexaError
 from mexa_ray.media import formats as media_formats
+from mexa_ray.memory_plan import GPU_MEMORY_LABEL, parse_size
 
 MEDIA_FLAGS = ("image", "video", "audio", "points", "table", "text", "volume")
 #: what `mexa ask --<type> FILE` calls a media type in its help, where its name is not a noun
@@ -323,9 +325,27 @@ def cmd_check(args: argparse.Namespace) -> int:
         nodes_of = lambda: preflight.single_node(args.gpus)  # noqa: E731
     else:
         nodes_of = None
-    checks = preflight.run_checks(config, nodes_of)
-    for check in checks:
-        print(check.line(), flush=True)
+    gpu_memory = (
+        parse_size(args.gpu_memory, "--gpu-memory") if args.gpu_memory is not None else None
+    )
+    checks, plan = preflight.run_checks(config, nodes_of, gpu_memory)
+    if args.json:
+        print(
+            json.dumps(
+                {
+                    "checks": [
+                        {"status": c.status, "what": c.what, "detail": c.detail} for c in checks
+                    ],
+                    "memory_plan": plan.as_json(),
+                },
+                indent=1,
+            )
+        )
+    else:
+        for check in checks:
+            print(check.line(), flush=True)
+        if plan.rows:
+            print(memory_plan.table(plan.rows, plan.cards))
     failed = sum(c.status == "FAIL" for c in checks)
     unchecked = sum(c.status == "unchecked" for c in checks)
     print(
@@ -409,6 +429,15 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="FILE",
         help="check them against a Ray cluster "
         "launcher file (cluster.yaml): each node type's resources",
+    )
+    p.add_argument(
+        "--gpu-memory",
+        metavar="SIZE",
+        help="each GPU's memory (e.g. 80GiB): plan every model's bytes against its share "
+        f"(a cluster file's node types may give theirs as the label {GPU_MEMORY_LABEL})",
+    )
+    p.add_argument(
+        "--json", action="store_true", help="print the checks and the memory plan as JSON"
     )
     add_override_arguments(p)
     p.set_defaults(func=cmd_check)

@@ -192,6 +192,13 @@ class ModelSpec(_Strict):
         description="conversations generated together in one forward pass (or concurrent "
         "endpoint calls)",
     )
+    context_tokens: int | None = Field(
+        default=None,
+        ge=16,
+        description="the longest prompt plus reply one sequence is planned for: `mexa check`'s "
+        "KV-cache estimate, and vLLM's max_model_len and llama.cpp's n_ctx where "
+        "engine_args leave them unset; unset: 4096 plus max_new_tokens",
+    )
     chat_template_kwargs: dict[str, Any] = Field(
         default_factory=dict,
         description="extra arguments for the chat template (e.g. {enable_thinking: true})",

@@ -150,6 +150,12 @@ class ConfigError(MexaError):
     status = 500
 
 
+class ExpertOutOfMemory(RuntimeError):
+    """An expert's model ran out of the GPU memory its share gives it: that call fails (the
+    answer lists the expert as missing, with this reason), the replica frees the failed
+    batch's memory and serves on."""
+
+
 class SyntheticExpertError(RuntimeError):
     """The synthetic expert's failure on purpose (`fail: true`): an expert crashing, not bad
     input, so not a MexaError; the answer lists the expert under `missing`."""

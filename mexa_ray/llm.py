@@ -26,6 +26,12 @@ import numpy as np
 from mexa_ray import hf_loading
 from mexa_ray.config import ModelSpec
 from mexa_ray.errors import ConfigError
+from mexa_ray.gpu_share import (
+    assigned_share,
+    cap_torch_memory,
+    llamacpp_engine_args,
+    vllm_engine_args,
+)
 from mexa_ray.weights import resolve_model_path
 
 log = logging.getLogger(__name__)
@@ -153,6 +159,8 @@ def placement(spec: ModelSpec, field: str) -> tuple[str, Any]:
             field=f"{field}.device",
         )
     device = "cuda" if spec.device == "cuda" or (spec.device == "auto" and cuda) else "cpu"
+    if device == "cuda":
+        cap_torch_memory(spec.label)  # the replica's num_gpus share, as a memory cap
     dtype = {
         "auto": torch.bfloat16 if device == "cuda" else torch.float32,
         "bfloat16": torch.bfloat16,
@@ -477,7 +485,7 @@ class VLLMGenerator:
             revision=spec.revision,
             dtype=dtype,
             trust_remote_code=spec.trust_remote_code,
-            **spec.engine_args,
+            **vllm_engine_args(spec, assigned_share()),
         )
         # the checkpoint's generation_config (vLLM reads it), with the config's overrides
         self.params = self.engine.get_default_sampling_params()
@@ -554,9 +562,8 @@ class LlamaCppGenerator:
         self.label = spec.label
         self._xllamacpp = xllamacpp
         engine_args = {
-            "n_ctx": 4096,
             "n_threads": max(1, min(4, os.cpu_count() or 1)),
-            **spec.engine_args,
+            **llamacpp_engine_args(spec, path, assigned_share()),
         }
         params = xllamacpp.CommonParams()
         params.model.path = path

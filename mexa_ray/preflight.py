@@ -17,10 +17,11 @@ from typing import Any, Literal
 
 import yaml
 
-from mexa_ray import hf_loading
+from mexa_ray import hf_loading, memory_plan
 from mexa_ray.config import AppConfig, DeploymentSettings, ModelSpec
 from mexa_ray.errors import ConfigError, MexaError
 from mexa_ray.experts import backend_class
+from mexa_ray.memory_plan import GPU_MEMORY_LABEL, parse_size
 from mexa_ray.weights import resolve_model_path
 
 Status = Literal["ok", "FAIL", "unchecked", "warn"]
@@ -291,6 +292,8 @@ class Node:
     placed: list[str] = field(default_factory=list)
     #: the deployment of each placed replica (for max_replicas_per_node)
     deployments: list[str] = field(default_factory=list)
+    #: each card's memory in bytes, where known (`--gpu-memory`, the node type's label)
+    gpu_memory: int | None = None
 
     def used(self) -> float:
         return len(self.gpus) - sum(self.gpus)
@@ -304,6 +307,9 @@ class Replica:
     custom: dict[str, float]
     deployment: str = ""
     max_per_node: int | None = None
+    #: where `place` put it
+    node: Node | None = None
+    gpu_indices: list[int] = field(default_factory=list)
 
 
 def deployments(config: AppConfig) -> list[tuple[str, DeploymentSettings]]:
@@ -357,6 +363,12 @@ def cluster_nodes(path: str | Path, max_per_type: int = 32) -> list[Node]:
     for name, spec in types.items():
         resources = dict(spec.get("resources") or {})
         count = 1 if name == head else min(int(spec.get("max_workers", 0)), max_per_type)
+        label = (spec.get("labels") or {}).get(GPU_MEMORY_LABEL)
+        memory = (
+            parse_size(label, f"available_node_types.{name}.labels.{GPU_MEMORY_LABEL}")
+            if label
+            else None
+        )
         for i in range(count):
             nodes.append(
                 Node(
@@ -364,6 +376,7 @@ def cluster_nodes(path: str | Path, max_per_type: int = 32) -> list[Node]:
                     float(resources["CPU"]) if "CPU" in resources else None,
                     [1.0] * int(resources.get("GPU", 0)),
                     {k: float(v) for k, v in resources.items() if k not in ("CPU", "GPU")},
+                    gpu_memory=memory,
                 )
             )
     return nodes
@@ -409,6 +422,7 @@ def place(nodes: list[Node], wanted: list[Replica]) -> list[Replica]:
                 node.cpus -= r.cpus
             node.placed.append(r.label)
             node.deployments.append(r.deployment)
+            r.node, r.gpu_indices = node, taken
             break
         else:
             unplaced.append(r)
@@ -472,6 +486,134 @@ def check_gpu_budget(config: AppConfig, nodes_of: Any) -> list[Check]:
     return checks
 
 
+# --- GPU memory -------------------------------------------------------------------------------
+
+
+def model_of(config: AppConfig) -> dict[str, tuple[str, ModelSpec, str | None, dict[str, Any]]]:
+    """Each deployment's model: (field, spec, loader, the expert's settings)."""
+    settings = {f"experts.{e.name}": dict(e.settings) for e in config.experts}
+    # the router shows its model `frames` images in one conversation
+    settings["router"] = {"images_per_sequence": config.router.frames}
+    return {
+        field_.rsplit(".", 1)[0]: (field_, spec, loader, settings.get(field_.rsplit(".", 1)[0], {}))
+        for field_, spec, loader in model_specs(config)
+    }
+
+
+@dataclass
+class MemoryPlan:
+    checks: list[Check]
+    rows: list[memory_plan.Row]
+    cards: list[memory_plan.Card]
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "replicas": [r.as_json() for r in self.rows],
+            "cards": [
+                {
+                    "node": c.node,
+                    "gpu": c.index,
+                    "memory_bytes": c.memory,
+                    "planned_bytes": c.need,
+                    "replicas": [r.replica for r in c.rows],
+                }
+                for c in self.cards
+            ],
+        }
+
+
+def check_gpu_memory(
+    config: AppConfig, nodes_of: Any, gpu_memory: int | None, hub: Hub
+) -> MemoryPlan:
+    """Each GPU replica's need in bytes against its share of its card (placed as the GPU budget
+    places the minimum replicas), and each card's total against its memory."""
+    nodes = nodes_of() if nodes_of is not None else []
+    if gpu_memory is not None:
+        for node in nodes:
+            node.gpu_memory = gpu_memory
+    wanted = [r for r in replicas(config, "min")]
+    if not any(r.gpus for r in wanted):
+        return MemoryPlan([], [], [])
+    if not nodes or not any(n.gpu_memory for n in nodes if n.gpus):
+        return MemoryPlan(
+            [
+                Check(
+                    "unchecked",
+                    "GPU memory",
+                    "give --gpu-memory SIZE (e.g. 80GiB) with --gpus N, or label the GPU node "
+                    f"types in the cluster file ({GPU_MEMORY_LABEL}: 80GiB), to plan each "
+                    "model's bytes against its share",
+                )
+            ],
+            [],
+            [],
+        )
+    place(nodes, wanted)
+    models = model_of(config)
+    found: dict[str, memory_plan.Footprint | str] = {}
+    rows: list[memory_plan.Row] = []
+    cards: dict[tuple[str, int], memory_plan.Card] = {}
+    checks: list[Check] = []
+    for r in wanted:
+        if not r.gpus or r.node is None or not r.node.gpu_memory:
+            continue
+        memory = r.node.gpu_memory
+        if r.deployment not in models:
+            continue  # a GPU share with no model: nothing to plan
+        field_, spec, loader, settings = models[r.deployment]
+        if field_ not in found:
+            found[field_] = memory_plan.footprint(field_, spec, loader, settings, hub)
+        fp = found[field_]
+        row = memory_plan.Row(
+            r.label,
+            r.node.name,
+            r.gpu_indices,
+            r.gpus,
+            int(memory * r.gpus),
+            fp if isinstance(fp, memory_plan.Footprint) else None,
+            fp if isinstance(fp, str) else "",
+        )
+        rows.append(row)
+        for i in r.gpu_indices:
+            cards.setdefault(
+                (r.node.name, i), memory_plan.Card(r.node.name, i, memory)
+            ).rows.append(row)
+        gib = memory_plan.gib
+        if row.footprint is None:
+            checks.append(Check("unchecked", f"{r.label} memory", row.unknown))
+        elif (row.headroom or 0) < 0:
+            checks.append(
+                Check(
+                    "FAIL",
+                    f"{r.label} memory",
+                    f"{row.footprint.label} needs {gib(row.footprint.need)} GiB, its share "
+                    f"(num_gpus {r.gpus:g} of {gib(memory)} GiB) gives {gib(row.share_bytes)} "
+                    "GiB: raise num_gpus, lower batch_size or context_tokens, or pick a smaller "
+                    "dtype or model",
+                )
+            )
+        else:
+            checks.append(
+                Check(
+                    "ok",
+                    f"{r.label} memory",
+                    f"needs {gib(row.footprint.need)} of its {gib(row.share_bytes)} GiB",
+                )
+            )
+    for card in cards.values():
+        what = f"GPU memory {card.node}/{card.index}"
+        detail = f"{gib(card.need)} of {gib(card.memory)} GiB planned for {len(card.rows)} replicas"
+        status: Status = (
+            "FAIL"
+            if card.need > card.memory
+            else "unchecked"
+            if any(r.footprint is None for r in card.rows)
+            else "ok"
+        )
+        checks.append(Check(status, what, detail))
+    return MemoryPlan(checks, rows, sorted(cards.values(), key=lambda c: (c.node, c.index)))
+
+
 # --- media roots ------------------------------------------------------------------------------
 
 
@@ -495,10 +637,14 @@ def check_media_roots(config: AppConfig) -> list[Check]:
     return checks
 
 
-def run_checks(config: AppConfig, nodes_of: Any = None) -> list[Check]:
+def run_checks(
+    config: AppConfig, nodes_of: Any = None, gpu_memory: int | None = None
+) -> tuple[list[Check], MemoryPlan]:
     hub = Hub()
     checks = check_backends(config)
     checks += [check_model(f, spec, loader, hub) for f, spec, loader in model_specs(config)]
     checks += check_gpu_budget(config, nodes_of)
+    plan = check_gpu_memory(config, nodes_of, gpu_memory, hub)
+    checks += plan.checks
     checks += check_media_roots(config)
-    return checks
+    return checks, plan

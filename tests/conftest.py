@@ -22,6 +22,7 @@ SYNTHETIC_EXPERTS = [
     {"name": "slow-a", "delay_s": 0.5, "timeout_s": 10, "gpus": 0.5},
     {"name": "slow-b", "delay_s": 0.5, "timeout_s": 10, "gpus": 0.5},
     {"name": "broken", "delay_s": 0.0, "timeout_s": 10, "fail": True},
+    {"name": "exhausted", "delay_s": 0.0, "timeout_s": 10, "fail": "out_of_memory"},
     {"name": "sluggish", "delay_s": 5.0, "timeout_s": 0.5},
 ]
 

@@ -30,6 +30,8 @@ def test_health_and_expert_cards(http):
     [replica] = cards["slow-a"]["replicas"]
     assert replica["state"] == "RUNNING" and replica["gpu_ids"] in (["0"], ["1"])
     assert replica["cuda_visible_devices"] == replica["gpu_ids"][0]
+    # its peak memory, from its health checks: a CPU expert's resident high-water mark
+    assert replica["memory"]["device"] == "cpu" and replica["memory"]["peak_bytes"] > 10 * 2**20
 
 
 def test_table_question_over_http(http, demo_requests):
@@ -243,6 +245,19 @@ def test_failing_expert_is_reported_missing_and_the_rest_answer(http):
     assert missing["expert"] == "broken"
     assert "SyntheticExpertError" in missing["reason"] and "on purpose" in missing["reason"]
     assert a["answer"]
+
+
+def test_an_expert_out_of_gpu_memory_is_missing_and_its_replica_serves_on(http):
+    """torch's CUDA OutOfMemoryError (what an allocation past the replica's cap raises) is that
+    expert's `missing` entry, and the same replica answers the next request."""
+    for _ in range(2):
+        a, _ = ask_note(http, ["slow-a", "exhausted"])
+        assert [x["expert"] for x in a["reports"]] == ["slow-a"]
+        (missing,) = a["missing"]
+        assert missing["expert"] == "exhausted"
+        assert "ExpertOutOfMemory" in missing["reason"]
+        assert "exhausted ran out of GPU memory" in missing["reason"]
+        assert "raise its num_gpus" in missing["reason"]
 
 
 def test_expert_past_its_deadline_is_reported_missing(http):

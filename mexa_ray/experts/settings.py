@@ -145,7 +145,11 @@ class VisualSettings(BackendSettings):
 
 class SyntheticSettings(BackendSettings):
     delay_s: float = Field(default=0.0, ge=0, description="sleep per call, seconds")
-    fail: bool = Field(default=False, description="raise instead of answering")
+    fail: bool | Literal["out_of_memory"] = Field(
+        default=False,
+        description="raise instead of answering; out_of_memory: raise torch's CUDA "
+        "OutOfMemoryError, as a model past its memory cap does",
+    )
     text: str | None = Field(
         default=None, description="the report; unset: the expert names the question"
     )

@@ -27,6 +27,12 @@ class SyntheticExpert(Expert):
     def run(self, query: Query, skill_id: str) -> ExpertReport:
         started = time.time()
         time.sleep(self.settings.delay_s)
+        if self.settings.fail == "out_of_memory":
+            import torch
+
+            raise torch.cuda.OutOfMemoryError(
+                f"CUDA out of memory. Tried to allocate 2.00 GiB ({self.name}, on purpose)"
+            )
         if self.settings.fail:
             raise SyntheticExpertError(f"expert {self.name} failed on purpose")
         text = self.settings.text

@@ -10,10 +10,13 @@ from typing import Any, cast
 from ray import serve
 
 from mexa_ray.config import ExpertSpec, SpoolSpec
+from mexa_ray.errors import ExpertOutOfMemory
 from mexa_ray.experts import build_expert
+from mexa_ray.gpu_share import is_out_of_memory, memory_report, release_after_oom
 from mexa_ray.media.spool import Spool
+from mexa_ray.memory_plan import GiB
 from mexa_ray.serving.observability import ExpertMetrics, adopt_library_logs
-from mexa_ray.serving.placement import forget_replica, record_replica
+from mexa_ray.serving.placement import forget_replica, record_replica, update_replica
 from mexa_ray.serving.transport import materialise
 from mexa_ray.types import ExpertReport, Query, Skill
 
@@ -37,6 +40,8 @@ class ExpertDeployment:
             self._analyse_batch.set_max_batch_size(batching.max_batch_size)
             self._analyse_batch.set_batch_wait_timeout_s(batching.batch_wait_timeout_s)
         self.replica = record_replica(spec.name)
+        self.memory: dict[str, Any] = {}
+        self._report_memory()
 
     def __del__(self) -> None:
         forget_replica(getattr(self, "replica", None))
@@ -52,13 +57,25 @@ class ExpertDeployment:
 
     async def _analyse(self, query: Query, skill: str) -> ExpertReport:
         local = await materialise(query, self.spool)
-        if self.batched:
-            result = await self._analyse_batch(local, skill)
-            if isinstance(result, Exception):  # that call's own failure, not the batch's
-                raise result
-            return result
-        # the analysis is blocking CPU/GPU work: keep the replica's event loop free
-        return await asyncio.to_thread(self.expert.run, local, skill)
+        try:
+            if self.batched:
+                result = await self._analyse_batch(local, skill)
+                if isinstance(result, Exception):  # that call's own failure, not the batch's
+                    raise result
+                return result
+            # the analysis is blocking CPU/GPU work: keep the replica's event loop free
+            return await asyncio.to_thread(self.expert.run, local, skill)
+        except Exception as exc:
+            if not is_out_of_memory(exc):
+                raise
+            release_after_oom()
+            memory = memory_report()
+            cap = memory.get("cap_bytes")
+            raise ExpertOutOfMemory(
+                f"{self.expert.name} ran out of GPU memory"
+                + (f" within its share ({cap / GiB:.1f} GiB)" if cap else "")
+                + ": raise its num_gpus, or lower its batch size or media size"
+            ) from exc
 
     # Serve's hints know batched methods of one list argument only, and not the wrapper's
     # set_max_batch_size/set_batch_wait_timeout_s: this one batches two, so it goes untyped
@@ -71,3 +88,13 @@ class ExpertDeployment:
     def check_health(self) -> None:
         self.expert.check_health()
         self.spool.sweep()  # Serve calls this every few seconds: old copies go, even when idle
+        self._report_memory()
+
+    def _report_memory(self) -> None:
+        """The peak memory, as a gauge and in `/v1/experts` (written when it grows)."""
+        memory = memory_report()
+        tags = {"expert": self.expert.name, "device": memory["device"]}
+        self.metrics.memory_peak.set(memory["peak_bytes"], tags=tags)
+        if memory["peak_bytes"] != self.memory.get("peak_bytes"):
+            self.memory = memory
+            update_replica(self.replica, memory=memory)

@@ -67,6 +67,12 @@ class ExpertMetrics:
             boundaries=LATENCY_BOUNDARIES,
             tag_keys=("expert",),
         )
+        self.memory_peak = metrics.Gauge(
+            "mexa_expert_memory_peak_bytes",
+            description="An expert replica's peak memory: the CUDA allocator's high-water mark "
+            "where it runs a model on a GPU, else its resident set's.",
+            tag_keys=("expert", "device"),  # type: ignore[arg-type]
+        )
 
 
 class SpoolMetrics:

@@ -30,6 +30,10 @@ class PlacementRegistry:
     def put(self, record: dict[str, Any]) -> None:
         self.replicas[record["replica"]] = record
 
+    def update(self, replica: str, fields: dict[str, Any]) -> None:
+        if replica in self.replicas:
+            self.replicas[replica].update(fields)
+
     def remove(self, replica: str) -> None:
         self.replicas.pop(replica, None)
 
@@ -76,6 +80,18 @@ def record_replica(name: str, role: str = "expert") -> str | None:
     return replica
 
 
+def update_replica(replica: str | None, **fields: Any) -> None:
+    """Add to this replica's record (its peak memory, from its health checks); never waits."""
+    from ray import serve
+
+    if replica is None:
+        return
+    try:
+        registry(serve.get_replica_context().app_name).update.remote(replica, fields)
+    except Exception as exc:  # for people only: never fail a health check for it
+        log.warning("could not update replica %s: %s", replica, exc)
+
+
 def forget_replica(replica: str | None) -> None:
     """Drop this replica's record when Serve stops it (scale-down, redeploy)."""
     from ray import serve
@@ -117,6 +133,7 @@ async def placements(app: str, role: str = "expert") -> dict[str, list[dict[str,
                 ),
                 "gpu_ids": r["gpu_ids"],
                 "cuda_visible_devices": r["cuda_visible_devices"],
+                "memory": r.get("memory"),
                 "state": "RUNNING" if node else "NODE_LOST",
             }
         )
