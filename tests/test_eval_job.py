@@ -154,11 +154,11 @@ def test_mmau_through_the_job_resumes_and_reports(ray_session, mmau_media, tmp_p
         MMAU_FILE,
         media_root,
         tmp_path / "again",
-        limit=30,
+        limit=10,
         cache=out / "cache",
         config="analytic",
     )
-    assert again["run"]["items"] == 30
+    assert again["run"]["items"] == 10
     redo = {r["id"]: r for r in table(tmp_path / "again").to_pylist()}
     for rid, r in redo.items():
         if r["status"] == "ok":
