@@ -9,6 +9,7 @@ words are defined once here, so what one component reads as the same word the ot
 from __future__ import annotations
 
 import re
+import threading
 from functools import lru_cache
 
 _WORD = re.compile(r"[a-z]+|\d+(?:\.\d+)?")
@@ -186,9 +187,16 @@ if so such only also just shown show shows given according value values one
 ) - set(NUMBER_WORDS)
 
 
+#: Snowball's stemmer keeps the word it works on in the instance: two threads stemming at once
+#: (a replica answers requests from a thread pool) corrupt each other's (IndexError)
+_STEM_LOCK = threading.Lock()
+
+
+@lru_cache(maxsize=65536)
 def _stem(word: str) -> str:
     """Plural and verb endings off, so "circles" meets "circle" (Snowball's English stemmer)."""
-    return _stemmer().stemWord(word)
+    with _STEM_LOCK:
+        return _stemmer().stemWord(word)
 
 
 @lru_cache(maxsize=1)
