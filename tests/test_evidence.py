@@ -273,3 +273,37 @@ def test_sizes_meet_options_in_other_units_or_the_nearest_one(aggregator, questi
     for perm in itertools.permutations(options):
         verdict = ask(aggregator, question, perm, SIZES)
         assert verdict.answer == gold, (perm, verdict.reasoning)
+
+
+def test_stemming_from_many_threads_at_once_gives_the_words_stems():
+    """A replica scores requests in a thread pool: the shared Snowball stemmer keeps its word in
+    the instance, and unguarded it raised IndexError under a burst (the first CI run of the
+    replicated control path answered one request 500)."""
+    import itertools
+    import random
+    import threading
+
+    from mexa_ray import text_utils
+
+    rng = random.Random(0)
+    stems = ["".join(rng.choice("abcdefghiklmnoprstuw") for _ in range(6)) for _ in range(300)]
+    words = [s + end for s, end in itertools.product(stems, ("ing", "ed", "s", "ation", "ness"))]
+    text_utils._stem.cache_clear()
+    results: dict[str, str] = {}
+    errors: list[BaseException] = []
+
+    def work(part: list[str]) -> None:
+        for w in part:
+            try:
+                results[w] = text_utils._stem(w)
+            except Exception as exc:  # noqa: BLE001 - collected: the assertion names them
+                errors.append(exc)
+
+    threads = [threading.Thread(target=work, args=(words[i::8],)) for i in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors, errors[:3]
+    text_utils._stem.cache_clear()
+    assert results == {w: text_utils._stem(w) for w in words}
