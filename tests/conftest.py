@@ -27,6 +27,41 @@ SYNTHETIC_EXPERTS = [
 ]
 
 
+#: fixtures that start Ray, Serve, a browser, or build or load a model: a test using one is `slow`
+SLOW_FIXTURES = {
+    "ray_session", "serve_app", "http", "ray_tmp", "tiny", "gpu_models", "embedder", "browser",
+}  # fmt: skip
+#: the markers of tests that start Ray, Serve, a cluster or a model on their own
+SLOW_MARKERS = {"serve", "data", "models", "cluster"}
+
+
+def pytest_collection_modifyitems(config, items) -> None:
+    """Every test that starts Ray, Serve, a cluster, a browser or a model is `slow`, from its
+    fixtures and markers, so `-m "not slow"` is the fast tier without a list to keep."""
+    for item in items:
+        if SLOW_FIXTURES & set(item.fixturenames) or SLOW_MARKERS & {
+            m.name for m in item.iter_markers()
+        }:
+            item.add_marker(pytest.mark.slow)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def fast_tier_starts_no_ray(request):
+    """In the fast tier (`-m "not slow"`) a test that starts Ray fails, naming the marker it
+    lacks, instead of quietly making the tier slow."""
+    if "not slow" not in (request.config.getoption("markexpr") or ""):
+        yield
+        return
+    import ray
+
+    def refuse(*args, **kwargs):
+        raise RuntimeError("this test starts Ray: mark it slow (or use a slow fixture)")
+
+    original, ray.init = ray.init, refuse
+    yield
+    ray.init = original
+
+
 @pytest.fixture(scope="session")
 def demo_requests(tmp_path_factory) -> list[dict]:
     return examples(tmp_path_factory.mktemp("demo"))
@@ -64,7 +99,7 @@ def app_config_for_tests(media_dir: Path) -> AppConfig:
                 },
             }
         )
-    data["ingress"]["media_roots"] = [str(media_dir)]
+    data["media"]["roots"] = [str(media_dir)]
     return parse_config(data)
 
 
