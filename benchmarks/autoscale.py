@@ -27,10 +27,10 @@ import httpx
 from bench_io import RESULTS, write_results
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-from conftest import pick_free_port  # noqa: E402
+from conftest import pick_free_port
 
-from mexa_ray.config import parse_config  # noqa: E402
-from mexa_ray.serving.runtime import deploy  # noqa: E402
+from mexa_ray.config import parse_config
+from mexa_ray.serving.runtime import deploy
 
 WORKERS = 3
 
@@ -57,7 +57,8 @@ def app(name: str, media: Path, delay: float, autoscale: bool) -> dict:
         "request_deadline_s": 60,
         "router": {"kind": "embedding", "deployment": head},
         "aggregator": {"kind": "evidence", "deployment": head},
-        "ingress": {"media_roots": [str(media)], "deployment": head},
+        "media": {"roots": [str(media)]},
+        "ingress": {"deployment": head},
         "experts": [
             {
                 "name": "elastic",

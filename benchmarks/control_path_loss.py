@@ -33,11 +33,11 @@ import httpx
 from bench_io import RESULTS, write_results
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-from conftest import pick_free_port  # noqa: E402
+from conftest import pick_free_port
 
-from mexa_ray.config import parse_config  # noqa: E402
-from mexa_ray.serving.runtime import deploy  # noqa: E402
-from mexa_ray.serving.serve_config import http_options  # noqa: E402
+from mexa_ray.config import parse_config
+from mexa_ray.serving.runtime import deploy
+from mexa_ray.serving.serve_config import http_options
 
 DEADLINE_S = 8.0
 REQUESTS = 72
@@ -86,7 +86,8 @@ def app(layout: str, media: Path) -> dict:
         "request_deadline_s": DEADLINE_S,
         "router": {"kind": "embedding", "deployment": place["router"]},
         "aggregator": {"kind": "evidence", "deployment": place["aggregator"]},
-        "ingress": {"media_roots": [str(media)], "deployment": place["ingress"]},
+        "media": {"roots": [str(media)]},
+        "ingress": {"deployment": place["ingress"]},
         "experts": [
             {
                 "name": name,

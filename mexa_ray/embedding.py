@@ -49,6 +49,14 @@ class Embedder:
                 fresh = {}
             return np.stack([fresh[t] if t in fresh else self._memo[t] for t in texts])
 
+    def check_health(self) -> None:
+        """Embed a short text through the model itself (the memo would answer from memory):
+        a few milliseconds on CPU."""
+        with self._lock:
+            vector = self._model.encode(["health"], convert_to_numpy=True, show_progress_bar=False)
+        if not np.isfinite(vector).all():
+            raise RuntimeError(f"embedding model {self.model_id!r} returns non-finite vectors")
+
     @property
     def dim(self) -> int:
         dim = self._model.get_sentence_embedding_dimension()

@@ -7,17 +7,56 @@ about, so that the HTTP ingress can map it to a 4xx body without knowing where i
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
-from typing import Any
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ValidationError
+
+M = TypeVar("M", bound=BaseModel)
 
 
 def first_validation_error(errors: Sequence[Mapping[str, Any]]) -> tuple[str | None, str]:
-    """(dotted field, message) of a pydantic validation error list's first entry."""
+    """(dotted field, message) of a pydantic validation error list's first entry; a rule that
+    spans fields (a ConfigFieldError raised by a model's own validator) names its sub-field."""
     if not errors:
         return None, "invalid input"
     err = errors[0]
     field = ".".join(str(p) for p in err.get("loc", ())) or None
+    own = (err.get("ctx") or {}).get("error")
+    if isinstance(own, ConfigFieldError):
+        return (f"{field}.{own.field}" if field else own.field), own.message
     return field, str(err.get("msg", "invalid")).removeprefix("Value error, ")
+
+
+def validated(model: type[M], data: Any, error: Callable[[str | None, str], Exception]) -> M:
+    """`model.model_validate(data)`, a failure raised as `error(dotted field, message)`: the one
+    way a pydantic error becomes one of ours (a 4xx body, a config error naming the field)."""
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise error(*first_validation_error(exc.errors())) from None
+
+
+def invalid_request(field: str | None, message: str) -> InvalidRequest:
+    """A request body's validation failure (HTTP 400), naming the field."""
+    return InvalidRequest(f"{field}: {message}" if field else message, field=field)
+
+
+def failure_reason(exc: BaseException) -> str:
+    """Why an expert's call failed, as an answer's `missing` (Serve) or a row's (the bulk job)
+    says it: the expert's own exception, not Ray's wrapper around it, and without the server's
+    file paths (a reader's error names the spooled copy it opened); the log has the traceback."""
+    from ray.exceptions import RayActorError, RayTaskError, TaskCancelledError
+
+    if isinstance(exc, RayTaskError):
+        return f"failed: {redact_paths(summarise(exc.cause if exc.cause is not None else exc))}"
+    if isinstance(exc, RayActorError):
+        return "failed: the expert's replica died during the call"
+    if isinstance(exc, TaskCancelledError):
+        return "cancelled"
+    if isinstance(exc, TimeoutError):  # the bulk job's own per-call timeout says what it was
+        return str(exc)
+    return f"failed: {redact_paths(summarise(exc))}"
 
 
 def summarise(exc: BaseException, limit: int = 300) -> str:

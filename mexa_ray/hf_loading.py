@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from typing import Any, cast
 
+from mexa_ray.engines import install_hint
 from mexa_ray.errors import ConfigError
 
 #: the default transformers Auto class per model kind
@@ -16,14 +17,6 @@ AUTO_CLASSES = {
     "text": "AutoModelForCausalLM",
     "vision": "AutoModelForImageTextToText",
     "audio": "AutoModelForMultimodalLM",
-}
-
-#: how a missing package is installed, where mexa-ray has an extra for it
-INSTALL_HINTS = {
-    "torchvision": "pip install 'mexa-ray[gpu]' (torchvision must match your torch build)",
-    "vllm": "pip install 'mexa-ray[vllm]'",
-    "xllamacpp": "pip install 'mexa-ray[offline]'",
-    "nibabel": "pip install 'mexa-ray[medical]'",
 }
 
 
@@ -41,7 +34,7 @@ def missing_package(exc: ImportError) -> str:
 
 def missing_package_error(field: str, label: str, exc: ImportError) -> ConfigError:
     package = missing_package(exc)
-    hint = INSTALL_HINTS.get(package, f"pip install {package}")
+    hint = install_hint(package)
     return ConfigError(
         f"{field}: {label!r} needs the {package} package, which is not installed ({hint})",
         field=field,

@@ -16,6 +16,7 @@ import os
 import re
 import secrets
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -25,6 +26,7 @@ import numpy as np
 
 from mexa_ray import hf_loading
 from mexa_ray.config import ModelSpec
+from mexa_ray.engines import ENGINES, install_hint
 from mexa_ray.errors import ConfigError
 from mexa_ray.gpu_share import (
     assigned_share,
@@ -40,6 +42,9 @@ Message = dict[str, Any]
 Conversation = list[Message]
 
 _THINK_OPEN, _THINK_CLOSE = "<think>", "</think>"
+
+#: seconds a llama.cpp engine may be idle before a health check decodes a token to see it work
+HEALTH_PROBE_S = 60.0
 
 
 @dataclass
@@ -92,7 +97,7 @@ def template_opens_thinking(render: Any) -> bool:
     distills, QwQ; Qwen3 with thinking on), found by rendering a one-line conversation."""
     try:
         prompt = render([{"role": "user", "content": "?"}])
-    except Exception:  # a template that needs more than one user turn: assume plain output
+    except Exception:  # noqa: BLE001 - a template that needs more than one user turn: plain
         return False
     return prompt.rfind(_THINK_OPEN) > prompt.rfind(_THINK_CLOSE)
 
@@ -473,8 +478,7 @@ class VLLMGenerator:
             from vllm import LLM
         except ImportError:
             raise ConfigError(
-                f"{field}.backend: 'vllm' needs the vllm package "
-                "(pip install 'mexa-ray[vllm]' on a GPU machine)",
+                f"{field}.backend: 'vllm' needs the vllm package ({install_hint('vllm')})",
                 field=f"{field}.backend",
             ) from None
         self.spec = spec
@@ -520,7 +524,10 @@ class VLLMGenerator:
         ]
 
     def check_health(self) -> None:
-        """vLLM's engine raises on its own when its GPU fails."""
+        """vLLM's own engine check (it raises once its engine core or GPU is gone)."""
+        check = getattr(getattr(self.engine, "llm_engine", None), "check_health", None)
+        if check is not None:
+            check()
 
 
 class LlamaCppGenerator:
@@ -540,7 +547,7 @@ class LlamaCppGenerator:
         except ImportError:
             raise ConfigError(
                 f"{field}.backend: 'llamacpp' needs the xllamacpp package "
-                "(pip install 'mexa-ray[offline]')",
+                f"({install_hint('xllamacpp')})",
                 field=f"{field}.backend",
             ) from None
         if spec.kind != "text":
@@ -597,6 +604,7 @@ class LlamaCppGenerator:
         self.engine.handle_chat_completions(
             {"messages": [{"role": "user", "content": "Hi"}], "max_tokens": 1}
         )
+        self._alive_at = time.monotonic()
         log.info(
             "loaded %s with llama.cpp (xllamacpp %s; %s)",
             spec.label,
@@ -663,6 +671,7 @@ class LlamaCppGenerator:
         out = self.engine.handle_chat_completions(request)
         if "error" in out:  # llama.cpp's server answers errors in the body, not by raising
             raise RuntimeError(f"{self.label}: llama.cpp: {out['error'].get('message')}")
+        self._alive_at = time.monotonic()
         choice = out["choices"][0]
         return generation(
             choice["message"].get("content") or "",
@@ -679,18 +688,20 @@ class LlamaCppGenerator:
         ]
 
     def check_health(self) -> None:
-        """A CPU engine in this process: if it broke, the calls themselves raise."""
+        """A request answered lately is proof of life; an idle engine decodes one token (about
+        0.1 s for a small model on 2 cores, once a minute at most, so idle replicas stay idle)."""
+        if time.monotonic() - self._alive_at < HEALTH_PROBE_S:
+            return
+        out = self.engine.handle_completions({"prompt": "ok", "max_tokens": 1})
+        if "error" in out or not out.get("choices"):
+            raise RuntimeError(f"{self.label}: llama.cpp does not answer: {out.get('error')}")
+        self._alive_at = time.monotonic()
 
 
 def build_generator(spec: ModelSpec, field: str = "llm") -> Generator:
     """Load the model a spec names (once; callers keep the generator for the replica's life)."""
-    backends: dict[str, Callable[[ModelSpec, str], Generator]] = {
-        "transformers": TransformersGenerator,
-        "openai": OpenAIGenerator,
-        "vllm": VLLMGenerator,
-        "llamacpp": LlamaCppGenerator,
-    }
-    return backends[spec.backend](spec, field)
+    engine: Callable[[ModelSpec, str], Generator] = globals()[ENGINES[spec.backend].generator]
+    return engine(spec, field)
 
 
 def first_line(text: str, limit: int = 200) -> str:

@@ -99,7 +99,7 @@ def safetensors_counts(files: list[Path]) -> dict[str, int]:
     counts: dict[str, int] = {}
     for file in files:
         with safe_open(str(file), framework="pt") as f:
-            for key in f.keys():  # noqa: SIM118 - safe_open is not a mapping
+            for key in f.keys():
                 sl = f.get_slice(key)
                 counts[sl.get_dtype()] = counts.get(sl.get_dtype(), 0) + math.prod(sl.get_shape())
     return counts

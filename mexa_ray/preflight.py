@@ -18,21 +18,15 @@ from typing import Any, Literal
 import yaml
 
 from mexa_ray import hf_loading, memory_plan
-from mexa_ray.config import AppConfig, DeploymentSettings, ModelSpec
+from mexa_ray.config import AppConfig, ModelSpec
+from mexa_ray.engines import ENGINES, install_hint
 from mexa_ray.errors import ConfigError, MexaError
-from mexa_ray.experts import backend_class
+from mexa_ray.experts import backend_entry
 from mexa_ray.memory_plan import GPU_MEMORY_LABEL, parse_size
 from mexa_ray.weights import resolve_model_path
 
 Status = Literal["ok", "FAIL", "unchecked", "warn"]
 
-#: the package each model backend imports
-MODEL_BACKEND_PACKAGES = {
-    "transformers": "transformers",
-    "openai": "openai",
-    "vllm": "vllm",
-    "llamacpp": "xllamacpp",
-}
 WEIGHT_SUFFIXES = (".safetensors", ".bin", ".gguf", ".pt", ".pth")
 
 
@@ -54,7 +48,7 @@ def _installed(package: str) -> bool:
 
 
 def _hint(package: str) -> str:
-    return hf_loading.INSTALL_HINTS.get(package, f"pip install {package}")
+    return install_hint(package)
 
 
 # --- backends and models ---------------------------------------------------------------------
@@ -65,11 +59,11 @@ def check_backends(config: AppConfig) -> list[Check]:
     for spec in config.experts:
         what = f"experts.{spec.name}.backend"
         try:
-            cls = backend_class(spec.backend)
+            entry = backend_entry(spec.backend)
         except ConfigError as exc:
             checks.append(Check("FAIL", what, exc.message))
             continue
-        missing = [p for p in cls.requires if not _installed(p)]
+        missing = [p for p in entry.requires if not _installed(p)]
         if missing:
             checks.append(
                 Check(
@@ -77,7 +71,7 @@ def check_backends(config: AppConfig) -> list[Check]:
                 )
             )
         else:
-            checks.append(Check("ok", what, f"{spec.backend} ({cls.__module__}.{cls.__name__})"))
+            checks.append(Check("ok", what, f"{spec.backend} ({entry.target.replace(':', '.')})"))
     return checks
 
 
@@ -92,7 +86,7 @@ def model_specs(config: AppConfig) -> list[tuple[str, ModelSpec, str | None]]:
         if spec.model is None:
             continue
         try:
-            loader = backend_class(spec.backend).model_loader
+            loader = backend_entry(spec.backend).model_loader
         except ConfigError:
             continue  # reported by check_backends
         specs.append((f"experts.{spec.name}.model", spec.model, loader))
@@ -157,7 +151,7 @@ def _weights_in(folder: Path) -> bool:
 
 
 def check_model(field_: str, spec: ModelSpec, loader: str | None, hub: Hub) -> Check:
-    package = MODEL_BACKEND_PACKAGES[spec.backend]
+    package = ENGINES[spec.backend].package
     if not _installed(package):
         return Check(
             "FAIL",
@@ -312,17 +306,9 @@ class Replica:
     gpu_indices: list[int] = field(default_factory=list)
 
 
-def deployments(config: AppConfig) -> list[tuple[str, DeploymentSettings]]:
-    return [
-        ("ingress", config.ingress.deployment),
-        ("router", config.router.deployment),
-        ("aggregator", config.aggregator.deployment),
-    ] + [(f"experts.{e.name}", e.deployment) for e in config.experts]
-
-
 def replicas(config: AppConfig, at: Literal["min", "max"]) -> list[Replica]:
     out = []
-    for label, d in deployments(config):
+    for _, label, d in config.deployments():
         if d.autoscaling_config is not None:
             scaling = d.autoscaling_config
             count = int(
@@ -337,7 +323,7 @@ def replicas(config: AppConfig, at: Literal["min", "max"]) -> list[Replica]:
             out.append(
                 Replica(
                     f"{label}#{i + 1}" if count > 1 else label,
-                    float(actor.get("num_cpus", 1)),
+                    float(actor["num_cpus"]),
                     float(actor.get("num_gpus", 0)),
                     {k: float(v) for k, v in (actor.get("resources") or {}).items()},
                     label,
@@ -620,7 +606,7 @@ def check_gpu_memory(
 def check_media_roots(config: AppConfig) -> list[Check]:
     checks = []
     for root in config.media_roots():
-        what = f"ingress.media_roots {root}"
+        what = f"media.roots {root}"
         if not root.exists():
             checks.append(
                 Check(

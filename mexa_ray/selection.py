@@ -136,7 +136,8 @@ class EmbeddingRouter:
         return sorted(present - {m for s, k in self.cards for m in readable(s, k, present)})
 
     def check_health(self) -> None:
-        """No model of its own beyond the embedder, which runs on CPU."""
+        """Its model is the embedder: a forward pass through it."""
+        self.embedder.check_health()
 
     def select_batch(self, queries: list[Query]) -> list[Selection]:
         """Selections for many queries; their texts are embedded in one forward pass."""
@@ -291,7 +292,7 @@ class LLMRouter:
                     ),
                     offered,
                 )
-            except Exception as exc:  # unreadable frames: this query falls back alone
+            except Exception as exc:  # noqa: BLE001 - unreadable frames: this query falls back alone
                 results[i] = self._failed(query, exc)
         order = list(prompts)
         schemas: list[dict | None] | None = (
@@ -302,7 +303,7 @@ class LLMRouter:
         outs: Sequence[Generation | Exception]
         try:
             outs = self.generator.generate([prompts[i][0] for i in order], schemas) if order else []
-        except Exception as exc:  # a broken router model must not take the requests down
+        except Exception as exc:  # noqa: BLE001 - a broken router model must not take requests down
             outs = [exc] * len(order)
         for i, out in zip(order, outs):
             query, offered = queries[i], prompts[i][1]

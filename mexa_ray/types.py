@@ -9,9 +9,12 @@ from __future__ import annotations
 import dataclasses
 import uuid
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal, get_args
 
-MEDIA_TYPES: tuple[str, ...] = ("video", "audio", "points", "image", "table", "text", "volume")
+#: the media a request may carry: the one list the API's schema, the config's modalities, the
+#: readers, the datasets and `mexa ask`'s flags are checked against
+MediaType = Literal["image", "video", "audio", "points", "table", "text", "volume"]
+MEDIA_TYPES: tuple[str, ...] = get_args(MediaType)
 
 
 @dataclass
@@ -101,6 +104,11 @@ class Selection:
     uncovered: list[str] = field(default_factory=list)
     #: what a user should know about how the choice was made (fallbacks, dropped skill ids)
     notes: list[str] = field(default_factory=list)
+
+    def answer_notes(self) -> list[str]:
+        """What the answer's `notes` say of the choice: the inputs no expert read, then how it
+        was made (the Serve path and the bulk job alike)."""
+        return [f"no configured expert reads {m} input" for m in self.uncovered] + self.notes
 
 
 @dataclass

@@ -56,7 +56,7 @@ def test_the_cluster_config_fits_the_cluster_file(capsys, monkeypatch):
     assert (
         "gpu_experts-1 3.75/8 GPUs; gpu_experts-2 0.5/8 GPUs; gpu_lrm-1 4/8 GPUs" in lines["_lines"]
     )
-    assert lines["ingress.media_roots /data/media"] == "warn"  # shared storage, not here
+    assert lines["media.roots /data/media"] == "warn"  # shared storage, not here
     # on one machine its node-type resources exist nowhere: it cannot start
     code, lines = check(capsys, "--config", "gpu-cluster", "--gpus", "8")
     assert code == 1 and lines["GPU budget"] == "FAIL"

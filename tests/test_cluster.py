@@ -315,7 +315,7 @@ def test_gpu_cluster_replicas_run_where_their_resources_say(cluster, capsys):
     data["experts"][1]["deployment"]["ray_actor_options"]["num_gpus"] = 1  # a second whole GPU
     # one LRM node here, with two GPUs: room for one of the reasoning model's replicas
     data["aggregator"]["deployment"]["autoscaling_config"]["min_replicas"] = 1
-    data["ingress"]["media_roots"] = [str(media)]
+    data["media"]["roots"] = [str(media)]
     config = parse_config(data)
     deploy(config)
     try:
@@ -375,7 +375,8 @@ def small_app(name: str, media, experts: list[dict], **extra) -> AppConfig:
             "request_deadline_s": 30,
             "router": {"kind": "embedding", "deployment": head},
             "aggregator": {"kind": "evidence", "deployment": head},
-            "ingress": {"media_roots": [str(media)], "deployment": head},
+            "media": {"roots": [str(media)]},
+            "ingress": {"deployment": head},
             "experts": [
                 {
                     "backend": "synthetic",
@@ -429,7 +430,8 @@ def test_the_control_path_survives_the_loss_of_its_node(cluster):
             "request_deadline_s": 8,
             "router": {"kind": "embedding", "deployment": apart("expert_slot")},
             "aggregator": {"kind": "evidence", "deployment": apart("expert_slot")},
-            "ingress": {"media_roots": [str(media)], "deployment": apart("frontend_slot")},
+            "media": {"roots": [str(media)]},
+            "ingress": {"deployment": apart("frontend_slot")},
             "experts": [
                 {
                     "name": name,

@@ -91,7 +91,7 @@ def test_kuberay_rayservice_matches_the_serve_config_and_can_place_every_deploym
             continue  # CPU-only: the head takes it
         assert fits, f"deployment {d['name']} fits no worker group"
     # and the media root the app config names is mounted wherever media is read
-    roots = load_config("gpu-cluster").ingress.media_roots
+    roots = load_config("gpu-cluster").media.roots
     for pod in [head["template"]["spec"], groups[0]["template"]["spec"]]:
         mounted = {m["mountPath"] for m in pod["containers"][0].get("volumeMounts", [])}
         assert set(roots) <= mounted

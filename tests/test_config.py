@@ -1,5 +1,6 @@
 import subprocess
 import sys
+from types import SimpleNamespace
 
 import pytest
 
@@ -331,17 +332,26 @@ def test_loading_a_config_imports_no_backend_or_model_library():
         "import sys; from mexa_ray.config import load_config; load_config('gpu-cluster'); "
         "print(sorted(m for m in sys.modules if m.split('.')[0] in "
         "('numpy', 'torch', 'transformers', 'open3d', 'pyarrow', 'av', 'ray') "
-        "or m.startswith('mexa_ray.experts.') and m != 'mexa_ray.experts.base' "
-        "and m != 'mexa_ray.experts.settings'))"
+        "or m.startswith('mexa_ray.experts.') and m not in "
+        "('mexa_ray.experts.base', 'mexa_ray.experts.settings', 'mexa_ray.experts.catalogue')))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "[]"
 
 
-def test_each_backend_class_declares_the_registered_settings_model():
-    for name in BACKENDS:
-        assert backend_class(name).Settings is settings_model(name), name
+def test_each_catalogue_entry_is_an_expert_class_whose_experts_read_its_settings_model():
+    """One entry per backend: its class imports, and an expert built from it parses its
+    settings with the entry's model (the class itself declares none)."""
+    from mexa_ray.experts.catalogue import BY_TARGET
+
+    for name, entry in BACKENDS.items():
+        cls = backend_class(name)
+        assert f"{cls.__module__}:{cls.__qualname__}" == entry.target, name
+        assert settings_model(name) is settings_model(entry.target) is entry.settings
+        spec = SimpleNamespace(name="x", settings={})  # what parse_settings reads
+        assert type(cls.parse_settings(spec)) is entry.settings, name
+    assert len(BY_TARGET) == len(BACKENDS)
 
 
 def test_an_expert_reads_typed_settings_with_the_defaults():

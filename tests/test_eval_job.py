@@ -386,7 +386,7 @@ def test_the_job_admits_media_as_the_ingress_does(ray_session, tmp_path):
         )
     )
     data = load_config("analytic").model_dump(mode="json")
-    data["ingress"]["max_media_seconds"] = 3
+    data["media"]["max_seconds"] = 3
     config = tmp_path / "limits.yaml"
     config.write_text(yaml.safe_dump(data))
     out = tmp_path / "out"

@@ -251,6 +251,18 @@ def test_llamacpp_backend_generates_from_the_packaged_gguf():
     out = generator.generate([[{"role": "user", "content": "Say the word 'blue'."}]] * 2)
     assert len(out) == 2 and out[0].text and out[0].text == out[1].text  # greedy: reproducible
     assert "blue" in out[0].text.lower()
+    # its health check: an engine that answered lately is taken as alive; an idle one decodes a
+    # token, and one that cannot answer fails the check (Serve then replaces the replica)
+    answered = generator._alive_at
+    generator.check_health()
+    assert generator._alive_at == answered
+    generator._alive_at -= 61
+    generator.check_health()
+    assert generator._alive_at > answered
+    generator.engine = type("Gone", (), {"handle_completions": lambda self, r: {"error": "gone"}})()
+    generator._alive_at -= 61
+    with pytest.raises(RuntimeError, match="llama.cpp does not answer"):
+        generator.check_health()
 
 
 def test_packaged_weights_resolve_without_get_model_path():

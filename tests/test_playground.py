@@ -153,7 +153,8 @@ def test_with_keys_on_the_page_asks_for_a_key(serve_app, browser, media_dir):
             "name": "mexa-keyed",
             "router": {"deployment": small},
             "aggregator": {"deployment": small},
-            "ingress": {"media_roots": [str(media_dir)], "deployment": small},
+            "media": {"roots": [str(media_dir)]},
+            "ingress": {"deployment": small},
             "experts": [{**visual, "deployment": small}],
         }
     )

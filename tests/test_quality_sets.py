@@ -11,7 +11,7 @@ import pytest
 from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
-import quality_sets as sets  # noqa: E402
+import quality_sets as sets
 
 
 def test_table_items_are_answered_by_the_tables_themselves(tmp_path):

@@ -329,7 +329,7 @@ def test_an_expert_with_a_full_queue_is_missing_as_unscheduled(crowded):
 class _MediaHost(SimpleHTTPRequestHandler):
     """Serves the demo media; /moved redirects to the image."""
 
-    def do_GET(self) -> None:  # noqa: N802 (http.server's name)
+    def do_GET(self) -> None:  # http.server's name
         if self.path == "/moved":
             self.send_response(302)
             self.send_header("Location", "/green_disc.png")
@@ -370,13 +370,13 @@ def limited(serve_app, media_dir, media_host):
             "name": "mexa-limited",
             "router": {"deployment": SMALL},
             "aggregator": {"deployment": SMALL},
-            "ingress": {
-                "media_roots": [str(media_dir)],
+            "media": {
+                "roots": [str(media_dir)],
                 "url_hosts": [media_host.split("//")[1]],
-                "max_media_bytes": 2**20,
-                "max_media_seconds": 4,
-                "deployment": SMALL,
+                "max_bytes": 2**20,
+                "max_seconds": 4,
             },
+            "ingress": {"deployment": SMALL},
             "experts": experts,
         }
     )

@@ -41,7 +41,8 @@ def model_app(serve_app, tiny, tmp_path_factory):
                 "llm": {"model": str(tiny["lrm"]), "max_new_tokens": 48},
                 "deployment": SMALL,
             },
-            "ingress": {"media_roots": [str(media)], "deployment": SMALL},
+            "media": {"roots": [str(media)]},
+            "ingress": {"deployment": SMALL},
             "experts": [
                 {**audio_signal, "deployment": {"num_replicas": 1, **SMALL}},
                 {

@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import datetime
 import json
-import logging
 import math
 import sys
 import time
@@ -30,8 +29,6 @@ from mexa_ray.datasets import benchmark_names, get_benchmark
 
 if TYPE_CHECKING:
     import ray.data
-
-log = logging.getLogger(__name__)
 
 
 def _pool(bulk: BulkSpec, deployment: DeploymentSettings) -> dict[str, Any]:

@@ -19,7 +19,6 @@ from mexa_ray.types import (
     MissingExpert,
     Query,
     SelectedExpert,
-    Selection,
 )
 
 #: statuses of an item; only "ok" items are scored
@@ -108,10 +107,6 @@ def query_from_json(text: str) -> Query:
 
 def selected_from_json(text: str) -> list[SelectedExpert]:
     return [SelectedExpert(**s) for s in json.loads(text or "[]")]
-
-
-def selection_from_row(row: dict[str, Any]) -> Selection:
-    return Selection(selected_from_json(row["selected"]), row["router"] or "")
 
 
 def reports_from_json(text: str) -> list[ExpertReport]:

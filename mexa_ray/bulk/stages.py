@@ -42,7 +42,7 @@ from mexa_ray.bulk.rows import (
 from mexa_ray.config import AppConfig
 from mexa_ray.datasets import get_benchmark
 from mexa_ray.embedding import Embedder
-from mexa_ray.errors import MexaError, summarise
+from mexa_ray.errors import MexaError, failure_reason, summarise
 from mexa_ray.experts import build_expert
 from mexa_ray.selection import build_router
 from mexa_ray.types import ExpertReport, Media, Query
@@ -70,7 +70,7 @@ def _batched(
         return []
     try:
         return list(batch_fn(items))
-    except Exception:  # noqa: BLE001 - retried one by one just below
+    except Exception:  # retried one by one just below (logged: BLE001 allows it)
         log.warning("batch of %d failed; retrying item by item", len(items), exc_info=True)
     out: list[R | Exception] = []
     for item in items:
@@ -169,9 +169,7 @@ class SelectExperts:
             row["selected"] = json.dumps([dataclasses.asdict(s) for s in selection.experts])
             row["skills"] = [s.skill for s in selection.experts]
             row["router"] = selection.router
-            row["notes"] = [
-                f"no configured expert reads {m} input" for m in selection.uncovered
-            ] + selection.notes
+            row["notes"] = selection.answer_notes()
             add_time(row, "select", per_row)
         return to_table(rows)
 
@@ -256,12 +254,7 @@ class RunExpert:
                 row["reports"] = json.dumps(reports)
             else:
                 missing = json.loads(row["missing"])
-                reason = (
-                    str(result)
-                    if isinstance(result, TimeoutError)  # as Serve says it
-                    else f"failed: {summarise(result)}"
-                )
-                missing.append({"expert": name, "reason": reason})
+                missing.append({"expert": name, "reason": failure_reason(result)})
                 row["missing"] = json.dumps(missing)
             add_time(row, f"expert:{name}", per_call)
         return to_table(rows)

@@ -1,12 +1,9 @@
-"""Expert backends and the registry that maps config `backend` names to classes.
+"""Expert backends: the class a config's `backend` names, built once per replica or actor.
 
 Backends are imported on first use so that a replica loads only the libraries its expert needs.
-A config may also name any class as "package.module:ClassName".
-
-Each backend declares its `settings` as a pydantic model (`Expert.Settings`). Those of the
-registered backends live in `mexa_ray.experts.settings`, which imports no backend, so a config's
-settings are checked when it loads; a custom class's are checked when the expert is built, since
-finding its model means importing its module.
+The registered ones are listed in `mexa_ray.experts.catalogue` (one entry each); a config may
+also name any class as "package.module:ClassName", which declares its own `Settings`,
+`requires` and `model_loader`.
 """
 
 from __future__ import annotations
@@ -16,36 +13,31 @@ import importlib
 from mexa_ray.config import ExpertSpec
 from mexa_ray.errors import ConfigError
 from mexa_ray.experts.base import Expert
-from mexa_ray.experts.settings import SETTINGS, BackendSettings
+from mexa_ray.experts.catalogue import BACKENDS, Backend, registered
+from mexa_ray.experts.settings import BackendSettings
 from mexa_ray.types import Skill
-
-BACKENDS: dict[str, str] = {
-    "table": "mexa_ray.experts.table:TableExpert",
-    "points": "mexa_ray.experts.points:PointCloudExpert",
-    "audio": "mexa_ray.experts.audio:AudioExpert",
-    "visual": "mexa_ray.experts.visual:VisualExpert",
-    "text": "mexa_ray.experts.text:TextExpert",
-    "synthetic": "mexa_ray.experts.synthetic:SyntheticExpert",
-    # model-backed (transformers; `model` names the weights)
-    "vlm": "mexa_ray.experts.vision:VisionLanguageExpert",
-    "speech": "mexa_ray.experts.speech:SpeechExpert",
-    "speech-ct2": "mexa_ray.experts.speech_ct2:FasterWhisperExpert",
-    "ocr": "mexa_ray.experts.ocr:OCRExpert",
-    "sound-events": "mexa_ray.experts.sound_events:SoundEventExpert",
-    "audio-lm": "mexa_ray.experts.audio_lm:AudioLanguageExpert",
-    "scene-vlm": "mexa_ray.experts.scene3d:SceneVLMExpert",
-    "ct-vlm": "mexa_ray.experts.ct:CTExpert",
-}
 
 
 def settings_model(backend: str) -> type[BackendSettings] | None:
     """The settings model of a backend known without importing it: a registered name, or the
     class path of a registered backend; None for other classes (checked when built)."""
-    return SETTINGS.get(BACKENDS.get(backend, backend))
+    entry = registered(backend)
+    return entry.settings if entry else None
+
+
+def backend_entry(backend: str) -> Backend:
+    """What `mexa check` needs of a backend: the catalogue's entry, or for a custom class the
+    same read off the class (which imports it)."""
+    entry = registered(backend)
+    if entry is not None:
+        return entry
+    cls = backend_class(backend)
+    return Backend(backend, cls.Settings, cls.requires, cls.model_loader)
 
 
 def backend_class(backend: str) -> type[Expert]:
-    target = BACKENDS.get(backend, backend)
+    entry = registered(backend)
+    target = entry.target if entry else backend
     if ":" not in target:
         raise ConfigError(
             f"unknown expert backend {backend!r}; registered: "
@@ -68,4 +60,11 @@ def build_expert(spec: ExpertSpec, skills: dict[str, Skill]) -> Expert:
     return backend_class(spec.backend)(spec, skills)
 
 
-__all__ = ["BACKENDS", "Expert", "backend_class", "build_expert", "settings_model"]
+__all__ = [
+    "BACKENDS",
+    "Expert",
+    "backend_class",
+    "backend_entry",
+    "build_expert",
+    "settings_model",
+]

@@ -175,7 +175,6 @@ def _tempo(flux: np.ndarray, hop_s: float) -> float | None:
 class AudioExpert(Expert):
     """Describes an audio clip from its signal; no model, so it cannot transcribe speech."""
 
-    Settings = AudioSettings
     settings: AudioSettings
 
     def describe(self, item: Media, query: Query, skill: Skill) -> str:

@@ -17,7 +17,6 @@ from mexa_ray.types import Media, Query, Skill
 class AudioLanguageExpert(GenerativeExpert):
     """Describes a clip (or a video's sound track) with the model; see AudioLMSettings."""
 
-    Settings = AudioLMSettings
     settings: AudioLMSettings
     #: the audio-language backends say the rate they take waveforms at
     generator: AudioGenerator

@@ -8,10 +8,9 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from pydantic import ValidationError
-
 from mexa_ray.config import ExpertSpec, ModelSpec
-from mexa_ray.errors import ConfigError, InvalidRequest, first_validation_error
+from mexa_ray.errors import ConfigError, InvalidRequest, validated
+from mexa_ray.experts.catalogue import registered
 from mexa_ray.experts.settings import BackendSettings, NoSettings
 from mexa_ray.types import ExpertReport, Media, Query, Skill
 
@@ -35,15 +34,14 @@ class Expert(ABC):
     readable local `path` and a normalised `format`.
     """
 
+    # A registered backend's settings model, packages and model loader are its entry in
+    # mexa_ray.experts.catalogue; a custom "package.module:ClassName" backend declares them here.
     #: import names of the optional packages the backend loads (`mexa check` looks for them)
     requires: tuple[str, ...] = ()
-    #: how `model` loads: "generator" (llm.build_generator: the kind's Auto class), a
-    #: transformers Auto class name, or "ctranslate2"; `mexa check` resolves it the same way
+    #: how `model` loads (see catalogue.Backend.model_loader)
     model_loader: str = "generator"
-    #: the model of the config's `settings:` for this backend. A backend that reads settings
-    #: declares its own (registered backends' live in mexa_ray.experts.settings, so configs are
-    #: checked at load without importing the backend); one that declares none takes none, so a
-    #: setting given to it is an error rather than silently ignored
+    #: the model of the config's `settings:`; one that declares none takes none, so a setting
+    #: given to it is an error rather than silently ignored
     Settings: ClassVar[type[BackendSettings]] = NoSettings
 
     def __init__(self, spec: ExpertSpec, skills: dict[str, Skill]) -> None:
@@ -57,12 +55,13 @@ class Expert(ABC):
         """The expert's typed settings. Registered backends' were checked when the config
         loaded; a custom class's model is only known once the class is imported, so this is
         where a bad setting of one fails, naming its field all the same."""
-        try:
-            return cls.Settings.model_validate(spec.settings)
-        except ValidationError as exc:
-            loc, msg = first_validation_error(exc.errors())
+
+        def error(loc: str | None, msg: str) -> ConfigError:
             field = f"experts.{spec.name}.settings" + (f".{loc}" if loc else "")
-            raise ConfigError(f"{field}: {msg}", field=field) from None
+            return ConfigError(f"{field}: {msg}", field=field)
+
+        entry = registered(f"{cls.__module__}:{cls.__qualname__}")
+        return validated(entry.settings if entry else cls.Settings, spec.settings, error)
 
     #: whether `run_batch` does better than one `run` per call (one batched model forward);
     #: the Serve deployment then gathers concurrent requests with `@serve.batch`

@@ -36,7 +36,6 @@ def sample_slices(vol: np.ndarray, per_axis: int) -> list[tuple[str, np.ndarray]
 class CTExpert(GenerativeExpert):
     """Describes slices along each axis of a volume, with its statistics; see CTSettings."""
 
-    Settings = CTSettings
     settings: CTSettings
 
     def prepare(self, item: Media, query: Query, skill: Skill) -> Prepared:

@@ -38,9 +38,7 @@ def line_text(text: str, place: str, confidence: float) -> str:
 class OCRExpert(Expert):
     """Reads the lines of text in an image or a video's keyframes; see OCRSettings."""
 
-    Settings = OCRSettings
     settings: OCRSettings
-    requires = ("rapidocr_onnxruntime",)
 
     def __init__(self, spec: ExpertSpec, skills: dict[str, Skill]) -> None:
         super().__init__(spec, skills)

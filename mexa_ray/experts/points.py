@@ -120,7 +120,6 @@ def _is_surface(pts: np.ndarray, normal: np.ndarray, diag: float) -> bool:
 class PointCloudExpert(Expert):
     """Geometry report of a point-cloud scene; z is up unless `settings.up_axis` says otherwise."""
 
-    Settings = PointsSettings
     settings: PointsSettings
 
     @property

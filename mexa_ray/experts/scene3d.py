@@ -57,7 +57,6 @@ class SceneVLMExpert(GenerativeExpert):
     """The point-cloud expert's geometry report, then captions of rendered views; see
     SceneVLMSettings (the point-cloud expert's settings, view_size and instructions)."""
 
-    Settings = SceneVLMSettings
     settings: SceneVLMSettings
 
     def __init__(self, spec: ExpertSpec, skills: dict[str, Skill]) -> None:

@@ -3,9 +3,8 @@
 This module holds pydantic models only and imports no backend, so that `load_config` can check
 each expert's settings against its backend's model without loading numpy, open3d, torch or any
 model library: a misspelt or mistyped setting fails at load naming its dotted field, not silently
-falling back to a default on a GPU replica later. Each backend class names its model as
-`Settings` (e.g. `VisionLanguageExpert.Settings = VisionSettings`); `SETTINGS` maps the registered
-backends' class paths to the same models, and a test keeps the two in step.
+falling back to a default on a GPU replica later. Each registered backend's entry in
+`mexa_ray.experts.catalogue` names its model.
 """
 
 from __future__ import annotations
@@ -220,23 +219,3 @@ class OCRSettings(BackendSettings):
     min_confidence: float = Field(
         default=0.5, ge=0, le=1, description="lines below this confidence are dropped"
     )
-
-
-#: the settings model of each registered backend, by the class path `BACKENDS` gives it (so a
-#: config naming a built-in class by its path is checked at load too)
-SETTINGS: dict[str, type[BackendSettings]] = {
-    "mexa_ray.experts.table:TableExpert": TableSettings,
-    "mexa_ray.experts.points:PointCloudExpert": PointsSettings,
-    "mexa_ray.experts.audio:AudioExpert": AudioSettings,
-    "mexa_ray.experts.visual:VisualExpert": VisualSettings,
-    "mexa_ray.experts.text:TextExpert": TextSettings,
-    "mexa_ray.experts.synthetic:SyntheticExpert": SyntheticSettings,
-    "mexa_ray.experts.vision:VisionLanguageExpert": VisionSettings,
-    "mexa_ray.experts.speech:SpeechExpert": SpeechSettings,
-    "mexa_ray.experts.speech_ct2:FasterWhisperExpert": FasterWhisperSettings,
-    "mexa_ray.experts.ocr:OCRExpert": OCRSettings,
-    "mexa_ray.experts.sound_events:SoundEventExpert": SoundEventSettings,
-    "mexa_ray.experts.audio_lm:AudioLanguageExpert": AudioLMSettings,
-    "mexa_ray.experts.scene3d:SceneVLMExpert": SceneVLMSettings,
-    "mexa_ray.experts.ct:CTExpert": CTSettings,
-}

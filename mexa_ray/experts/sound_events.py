@@ -139,12 +139,9 @@ def _model_files(path: Path, field: str) -> tuple[Path, Path]:
 class SoundEventExpert(BatchedExpert):
     """AudioSet sound events over the clip and over time; see SoundEventSettings."""
 
-    Settings = SoundEventSettings
     settings: SoundEventSettings
-    requires = ("onnxruntime",)
     #: model files read by onnxruntime, not a transformers checkpoint (`mexa check` looks for
     #: the files only)
-    model_loader = "onnx"
 
     def __init__(self, spec: ExpertSpec, skills: dict[str, Skill]) -> None:
         super().__init__(spec, skills)

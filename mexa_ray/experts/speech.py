@@ -48,9 +48,7 @@ class SpeechExpert(BatchedExpert):
     """Subtitles from a transformers speech-to-text pipeline (see SpeechSettings); the batch
     size is the model spec's."""
 
-    Settings = SpeechSettings
     settings: SpeechSettings
-    model_loader = "AutoModelForSpeechSeq2Seq"
 
     def __init__(self, spec: ExpertSpec, skills: dict[str, Skill]) -> None:
         super().__init__(spec, skills)

@@ -28,10 +28,7 @@ SAMPLE_RATE = 16000
 class FasterWhisperExpert(Expert):
     """Subtitles from faster-whisper; see FasterWhisperSettings."""
 
-    Settings = FasterWhisperSettings
     settings: FasterWhisperSettings
-    requires = ("faster_whisper", "ctranslate2")
-    model_loader = "ctranslate2"
 
     def __init__(self, spec: ExpertSpec, skills: dict[str, Skill]) -> None:
         super().__init__(spec, skills)

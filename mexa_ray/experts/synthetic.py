@@ -17,7 +17,6 @@ from mexa_ray.types import ExpertReport, Media, Query, Skill
 class SyntheticExpert(Expert):
     """Sleeps `delay_s`, then reports `text` (or fails, with `fail`); see SyntheticSettings."""
 
-    Settings = SyntheticSettings
     settings: SyntheticSettings
     reads_question = True
 

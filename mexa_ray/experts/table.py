@@ -25,7 +25,6 @@ class TableExpert(Expert):
     """Answers what a question computes over a CSV/Parquet table, then profiles the table; each
     report line stands alone as evidence."""
 
-    Settings = TableSettings
     settings: TableSettings
     reads_question = True
 

@@ -10,7 +10,6 @@ from mexa_ray.types import Media, Query, Skill
 
 
 class TextExpert(Expert):
-    Settings = TextSettings
     settings: TextSettings
 
     def describe(self, item: Media, query: Query, skill: Skill) -> str:

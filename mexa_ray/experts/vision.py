@@ -18,7 +18,6 @@ from mexa_ray.types import Media, Query, Skill
 class VisionLanguageExpert(GenerativeExpert):
     """Captions an image, or each sampled frame of a video; see VisionSettings."""
 
-    Settings = VisionSettings
     settings: VisionSettings
 
     def prepare(self, item: Media, query: Query, skill: Skill) -> Prepared:

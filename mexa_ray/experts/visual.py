@@ -209,7 +209,6 @@ class VisualExpert(Expert):
     slots in as another backend. See VisualSettings.
     """
 
-    Settings = VisualSettings
     settings: VisualSettings
 
     def __init__(self, spec: ExpertSpec, skills: dict[str, Skill]) -> None:

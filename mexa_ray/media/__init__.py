@@ -142,7 +142,7 @@ def probe(media_type: str, path: str | Path, fmt: str, field: str, shown: str = 
         return module.probe(path, fmt)
     except (MediaError, UnsupportedMedia):
         raise
-    except Exception as exc:  # every reader has its own exception types for corrupt input
+    except Exception as exc:  # noqa: BLE001 - each reader has its own types for corrupt input
         log.info("%s: cannot read %s (%s) from %s: %r", field, media_type, fmt, path, exc)
         detail = redact_paths(str(exc), {str(path): shown})
         raise MediaError(f"cannot read {media_type} ({fmt}): {detail}", field=field) from None

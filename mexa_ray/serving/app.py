@@ -8,15 +8,17 @@ import os
 
 from ray.serve import Application
 
-from mexa_ray.config import AppConfig, DeploymentSettings, Overrides, load_config
+from mexa_ray.config import (
+    AppConfig,
+    DeploymentSettings,
+    Overrides,
+    expert_deployment_name,
+    load_config,
+)
 from mexa_ray.serving.aggregator import Aggregator
 from mexa_ray.serving.expert import ExpertDeployment
 from mexa_ray.serving.ingress import Ingress
 from mexa_ray.serving.orchestrator import Orchestrator
-
-
-def expert_deployment_name(expert: str) -> str:
-    return f"expert-{expert}"
 
 
 def build_app(config: AppConfig) -> Application:

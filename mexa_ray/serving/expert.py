@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import logging
 import time
 from typing import Any, cast
 
@@ -19,8 +18,6 @@ from mexa_ray.serving.observability import ExpertMetrics, adopt_library_logs
 from mexa_ray.serving.placement import forget_replica, record_replica, update_replica
 from mexa_ray.serving.transport import materialise
 from mexa_ray.types import ExpertReport, Query, Skill
-
-log = logging.getLogger("ray.serve")
 
 
 @serve.deployment

@@ -9,30 +9,17 @@ import time
 from dataclasses import dataclass, field
 from typing import cast
 
-from ray.exceptions import RayActorError, RayTaskError, TaskCancelledError
+from ray.exceptions import RayActorError, TaskCancelledError
 from ray.serve.exceptions import BackPressureError
 from ray.serve.handle import DeploymentResponse
 
-from mexa_ray.errors import redact_paths, summarise
+from mexa_ray.errors import failure_reason
 from mexa_ray.serving import hops
 from mexa_ray.serving.observability import ExpertMetrics
 from mexa_ray.serving.transport import Handles
 from mexa_ray.types import ExpertReport, MissingExpert, Query, SelectedExpert
 
 log = logging.getLogger("ray.serve")
-
-
-def failure_reason(exc: BaseException) -> str:
-    """Why a call failed, as the answer's `missing` says it: the expert's own exception, not
-    Ray's wrapper around it, and without the server's file paths (a reader's error names the
-    spooled copy it opened); the replica's log has the whole traceback."""
-    if isinstance(exc, RayTaskError):
-        return f"failed: {redact_paths(summarise(exc.cause if exc.cause is not None else exc))}"
-    if isinstance(exc, RayActorError):
-        return "failed: the expert's replica died during the call"
-    if isinstance(exc, TaskCancelledError):
-        return "cancelled"
-    return f"failed: {redact_paths(summarise(exc))}"
 
 
 @dataclass
@@ -167,7 +154,7 @@ class FanOut:
                 return self._missing(s, "unscheduled", f"could not be scheduled: {exc}")
             except TaskCancelledError as exc:
                 return self._missing(s, "cancelled", failure_reason(exc))
-            except Exception as exc:
+            except Exception as exc:  # noqa: BLE001 - the expert's own failure: it is missing
                 return self._missing(s, "failed", failure_reason(exc))
 
     def _missing(self, s: SelectedExpert, kind: str, reason: str) -> MissingExpert:

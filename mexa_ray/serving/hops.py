@@ -18,10 +18,10 @@ import time
 from collections.abc import Callable
 from typing import Any, cast
 
-from ray.exceptions import RayActorError
+from ray.exceptions import RayActorError, RayTaskError
 from ray.serve.handle import DeploymentResponse
 
-from mexa_ray.errors import DeadlineExceeded, Unavailable
+from mexa_ray.errors import DeadlineExceeded, MexaError, Unavailable
 
 log = logging.getLogger("ray.serve")
 
@@ -35,6 +35,13 @@ MIN_LEFT_S = 0.001
 #: how long the ingress waits past the deadline for the orchestrator's own deadline error (the
 #: orchestrator waits half of it for the aggregator's); past it the ingress answers 504 itself
 GRACE_S = 1.0
+
+
+def raise_callers_error(exc: RayTaskError) -> None:
+    """Raise the MexaError a downstream replica raised (an unknown expert, bad media) as itself,
+    not wrapped in Ray's RayTaskError, so the caller answers it as the 4xx it is."""
+    if isinstance(exc.cause, MexaError):
+        raise exc.cause from None
 
 
 def replica_lost(exc: BaseException) -> bool:

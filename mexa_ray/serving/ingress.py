@@ -120,9 +120,8 @@ class Ingress:
                 f"the service is at capacity ({exc}); retry later",
                 self.config.router.deployment.retry_after_s,
             ) from None
-        except RayTaskError as exc:  # a MexaError raised downstream (e.g. unknown expert)
-            if isinstance(exc.cause, MexaError):
-                raise exc.cause from None
+        except RayTaskError as exc:
+            hops.raise_callers_error(exc)
             if isinstance(exc.cause, BackPressureError):  # the aggregators' queues are full
                 raise Overloaded(
                     f"the service is at capacity ({exc.cause}); retry later",

@@ -75,7 +75,7 @@ def record_replica(name: str, role: str = "expert") -> str | None:
     }
     try:
         ray.get(registry(context.app_name).put.remote(record), timeout=10)
-    except Exception as exc:  # where a replica runs is for people; never fail the replica for it
+    except Exception as exc:  # noqa: BLE001 - for people; never fail the replica for it
         log.warning("could not record replica %s of %s: %s", replica, name, exc)
     return replica
 
@@ -88,7 +88,7 @@ def update_replica(replica: str | None, **fields: Any) -> None:
         return
     try:
         registry(serve.get_replica_context().app_name).update.remote(replica, fields)
-    except Exception as exc:  # for people only: never fail a health check for it
+    except Exception as exc:  # noqa: BLE001 - for people only: never fail a health check
         log.warning("could not update replica %s: %s", replica, exc)
 
 
@@ -100,7 +100,7 @@ def forget_replica(replica: str | None) -> None:
         return
     try:
         registry(serve.get_replica_context().app_name).remove.remote(replica)
-    except Exception:  # shutting down: the record is marked by its node's state anyway
+    except Exception:  # noqa: BLE001 - shutting down: its node's state marks the record
         pass
 
 
@@ -110,7 +110,7 @@ async def placements(app: str, role: str = "expert") -> dict[str, list[dict[str,
     it can)."""
     try:
         records = await registry(app).all.remote()
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - the listing goes on without placements
         log.warning("placement registry unavailable: %s", exc)
         return {}
     alive = {n["NodeID"]: n for n in ray.nodes() if n.get("Alive")}

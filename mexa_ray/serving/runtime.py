@@ -15,9 +15,9 @@ from ray.exceptions import RayTaskError
 from ray.serve.handle import DeploymentHandle
 
 from mexa_ray.config import AppConfig
-from mexa_ray.errors import MexaError
 from mexa_ray.ray_runtime import connect
 from mexa_ray.serving.app import build_app
+from mexa_ray.serving.hops import raise_callers_error
 from mexa_ray.serving.serve_config import ProxyLocation, http_options
 from mexa_ray.serving.transport import client
 
@@ -59,8 +59,7 @@ def ask(handle: DeploymentHandle, payload: dict, timeout_s: float = 300.0) -> di
     try:
         return handle.answer.remote(payload).result(timeout_s=timeout_s)
     except RayTaskError as exc:
-        if isinstance(exc.cause, MexaError):
-            raise exc.cause from None
+        raise_callers_error(exc)
         raise
 
 

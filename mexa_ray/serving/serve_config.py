@@ -13,7 +13,7 @@ from typing import Any, Literal
 
 from mexa_ray.config import AppConfig, DeploymentSettings, Overrides
 from mexa_ray.serving import hops
-from mexa_ray.serving.app import expert_deployment_name, serve_kwargs
+from mexa_ray.serving.app import serve_kwargs
 
 #: where Serve runs its HTTP proxies: one on every node that has a replica (a cluster's load
 #: balancer spreads clients over them), or the head's alone
@@ -46,14 +46,7 @@ def serve_config(
     proxy_location: ProxyLocation = "EveryNode",
 ) -> dict[str, Any]:
     """`config_ref` is how the cluster finds the app config: a packaged name or a path there."""
-    deployments = [
-        _deployment(config, "ingress", config.ingress.deployment),
-        _deployment(config, "orchestrator", config.router.deployment),
-        _deployment(config, "aggregator", config.aggregator.deployment),
-    ]
-    deployments += [
-        _deployment(config, expert_deployment_name(s.name), s.deployment) for s in config.experts
-    ]
+    deployments = [_deployment(config, name, d) for name, _, d in config.deployments()]
     return {
         "proxy_location": proxy_location,
         "http_options": http_options(config, host, port),
