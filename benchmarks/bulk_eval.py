@@ -33,12 +33,12 @@ SUBSET = ROOT / "tests" / "data" / "benchmarks" / "mmau" / "mmau-test-mini.json"
 
 def sequential(items, media_root: Path, config_name: str | None) -> dict:
     """Item by item, in this process: select, each selected expert, aggregate, score."""
-    from mexa_ray.aggregation import build_aggregator
     from mexa_ray.config import load_config
     from mexa_ray.datasets import get_benchmark
-    from mexa_ray.embedding import Embedder
     from mexa_ray.experts import build_expert
-    from mexa_ray.selection import build_router
+    from mexa_ray.models.embedding import Embedder
+    from mexa_ray.reasoning.aggregation import build_aggregator
+    from mexa_ray.reasoning.routing import build_router
     from mexa_ray.types import Media, Query
 
     started, cpu_started = time.perf_counter(), time.process_time()

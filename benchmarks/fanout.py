@@ -26,8 +26,8 @@ from pathlib import Path
 from bench_io import RESULTS, start_serve, write_results
 from ray import serve
 
+from mexa_ray.cli.demo import examples
 from mexa_ray.config import AppConfig, load_config, parse_config
-from mexa_ray.demo import examples
 from mexa_ray.experts import build_expert
 from mexa_ray.serving import runtime
 from mexa_ray.types import Media, Query

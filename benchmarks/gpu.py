@@ -9,7 +9,7 @@ MMAU items with stand-in clips. Each device runs the same items through the Ray 
 - `cpu`: the router and aggregator actors ask for no GPU, so their models load on the CPU;
 - `cuda`: each of those actors asks for `--gpus-per-actor` of a GPU (both pools share one GPU
   at the default 0.5), so Ray makes the GPU visible to them and the models load there in
-  bfloat16 (mexa_ray.llm.placement).
+  bfloat16 (mexa_ray.models.llm.placement).
 
 While the job runs, `nvidia-smi` is polled for every GPU's utilisation and memory; the table
 gives the mean and peak over the run. Wall time includes starting the actors and loading the

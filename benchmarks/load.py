@@ -28,8 +28,8 @@ import httpx
 import psutil
 from bench_io import RESULTS, write_results
 
+from mexa_ray.cli.demo import examples
 from mexa_ray.config import load_config, parse_config
-from mexa_ray.demo import examples
 from mexa_ray.serving import runtime
 
 INVALID = {"question": "", "media": [{"type": "audio", "path": "../../etc/passwd"}]}

@@ -46,8 +46,8 @@ def measure(which: str, root: Path, repeats: int) -> dict:
     import psutil
     import torch  # noqa: F401 - the baseline already holds torch, as every replica does
 
+    from mexa_ray.cli.demo import examples, make_sign, make_speech
     from mexa_ray.config import load_config
-    from mexa_ray.demo import examples, make_sign, make_speech
     from mexa_ray.types import ExpertReport, Media, Query
 
     config = load_config()
@@ -56,8 +56,8 @@ def measure(which: str, root: Path, repeats: int) -> dict:
     base = proc.memory_info().rss
     started = time.perf_counter()
     if which in ("router", "aggregator"):
-        from mexa_ray.llm import build_generator
-        from mexa_ray.prompts import (
+        from mexa_ray.models.llm import build_generator
+        from mexa_ray.reasoning.prompts import (
             aggregator_messages,
             answer_schema,
             router_messages,
@@ -135,13 +135,13 @@ def measure(which: str, root: Path, repeats: int) -> dict:
 
 
 def answers(config_name: str, root: Path) -> list[dict]:
-    from mexa_ray.aggregation import build_aggregator
+    from mexa_ray.cli.demo import examples
     from mexa_ray.config import load_config
-    from mexa_ray.demo import examples
-    from mexa_ray.embedding import Embedder
     from mexa_ray.experts import build_expert
     from mexa_ray.media import resolve_format
-    from mexa_ray.selection import build_router
+    from mexa_ray.models.embedding import Embedder
+    from mexa_ray.reasoning.aggregation import build_aggregator
+    from mexa_ray.reasoning.routing import build_router
     from mexa_ray.types import Media, Query
 
     config = load_config(config_name)

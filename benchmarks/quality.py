@@ -117,9 +117,9 @@ def routing(configs: list[str]) -> dict[str, dict[str, float]]:
     selected skill is one it needs. The catalogue is every skill, offered by one expert each
     for the modalities the skill reads; reversed, the same experts listed backwards."""
     from mexa_ray.config import load_config, parse_config
-    from mexa_ray.embedding import shared_embedder
-    from mexa_ray.selection import build_router
-    from mexa_ray.skills import DEFAULT_SKILLS
+    from mexa_ray.models.embedding import shared_embedder
+    from mexa_ray.reasoning.routing import build_router
+    from mexa_ray.reasoning.skills import DEFAULT_SKILLS
     from mexa_ray.types import Media, Query
 
     questions = [json.loads(line) for line in ROUTING_SET.read_text().splitlines() if line.strip()]

@@ -2,7 +2,7 @@
 killed at regular intervals, to see what a server that runs for months would: errors, latency
 drift, memory and file-descriptor growth, and the media spool's size.
 
-The load is every demo input (`mexa_ray.demo.examples`), sent in turn by path and as an upload
+The load is every demo input (`mexa_ray.cli.demo.examples`), sent in turn by path and as an upload
 (inline base64; the big ones go through the object store), plus a text upload of distinct bytes
 every request, so that the spool sees a new file each time. `--clients` threads send them for
 `--minutes`; every `--kill-every` minutes one expert replica (each expert in turn) is killed with
@@ -30,8 +30,8 @@ import psutil
 from bench_io import RESULTS, write_results
 from load import percentile
 
+from mexa_ray.cli.demo import examples
 from mexa_ray.config import load_config, parse_config
-from mexa_ray.demo import examples
 from mexa_ray.media.spool import spool_dir
 from mexa_ray.serving import runtime
 

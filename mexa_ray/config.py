@@ -15,9 +15,10 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from mexa_ray.config_lines import Layer, key_lines, locate
-from mexa_ray.engines import EngineName
 from mexa_ray.errors import ConfigError, ConfigFieldError, validated
-from mexa_ray.skills import DEFAULT_SKILLS
+from mexa_ray.experts.catalogue import registered
+from mexa_ray.models.engines import EngineName
+from mexa_ray.reasoning.skills import DEFAULT_SKILLS
 from mexa_ray.types import MEDIA_TYPES, Skill
 
 if TYPE_CHECKING:
@@ -374,12 +375,10 @@ class ExpertSpec(_Strict):
     def _settings_fit_the_backend(self) -> ExpertSpec:
         # a registered backend's settings model imports nothing heavy, so a misspelt or
         # mistyped setting fails here, at load; a custom class's are checked when it is built
-        from mexa_ray.experts import settings_model
-
-        model = settings_model(self.backend)
-        if model is not None:
+        entry = registered(self.backend)
+        if entry is not None:
             validated(
-                model,
+                entry.settings,
                 self.settings,
                 lambda loc, msg: ConfigFieldError(f"settings.{loc}" if loc else "settings", msg),
             )

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
+from mexa_ray.cli.demo import examples
 from mexa_ray.config import AppConfig, EmbeddingSpec, load_config, parse_config
-from mexa_ray.demo import examples
 
 #: experts whose work is a controlled sleep or failure, added to the default app for tests
 SYNTHETIC_EXPERTS = [
@@ -74,7 +74,7 @@ def media_dir(demo_requests) -> Path:
 
 @pytest.fixture(scope="session")
 def embedder():
-    from mexa_ray.embedding import shared_embedder
+    from mexa_ray.models.embedding import shared_embedder
 
     return shared_embedder(EmbeddingSpec())
 

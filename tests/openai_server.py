@@ -15,7 +15,7 @@ import uvicorn
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
-from mexa_ray.llm import Generator
+from mexa_ray.models.llm import Generator
 
 
 class ChatServer:

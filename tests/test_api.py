@@ -1,7 +1,7 @@
 import pytest
 
-from mexa_ray.api import parse_request
 from mexa_ray.errors import InvalidRequest
+from mexa_ray.serving.http.schemas import parse_request
 
 
 @pytest.mark.parametrize(

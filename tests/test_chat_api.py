@@ -11,8 +11,8 @@ import httpx
 import openai
 import pytest
 
-from mexa_ray.chat_api import parse_chat
 from mexa_ray.errors import InvalidRequest, ModelNotFound
+from mexa_ray.serving.http.chat import parse_chat
 
 
 def user(*parts: dict) -> dict:

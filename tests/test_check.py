@@ -131,7 +131,7 @@ def test_a_gpu_budget_that_does_not_fit_fails(capsys, tmp_path, monkeypatch):
 def test_replicas_kept_apart_need_as_many_nodes():
     """max_replicas_per_node: the check places no more of a deployment's replicas on a node
     than Serve would, so a control path kept apart on too few nodes fails before deploying."""
-    from mexa_ray.preflight import Node, place, replicas
+    from mexa_ray.cli.check import Node, place, replicas
 
     config = load_config("gpu-cluster")
     ingress = [r for r in replicas(config, "max") if r.deployment == "ingress"]

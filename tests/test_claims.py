@@ -1,11 +1,12 @@
-"""Yes/no questions as claims with a polarity (mexa_ray.claims), through the evidence-ranking
+"""Yes/no questions as claims with a polarity (mexa_ray.reasoning.claims), through the evidence-ranking
 aggregator: stated, stated as absent, contradicted, not mentioned; negated questions; counts and
 reported numbers compared with the question's."""
 
 import pytest
 
-from mexa_ray.aggregation import EvidenceRankingAggregator
-from mexa_ray.claims import (
+from mexa_ray.config import AggregatorSpec
+from mexa_ray.reasoning.aggregation import EvidenceRankingAggregator
+from mexa_ray.reasoning.claims import (
     ABSENT,
     CONTRADICTED,
     NOT_MENTIONED,
@@ -14,8 +15,7 @@ from mexa_ray.claims import (
     is_yes_no_question,
     parse_claim,
 )
-from mexa_ray.config import AggregatorSpec
-from mexa_ray.evidence import claim_terms, units_of
+from mexa_ray.reasoning.evidence import claim_terms, units_of
 from mexa_ray.types import ExpertReport, Media, Query
 
 SCENE = (

@@ -6,10 +6,11 @@ import pytest
 
 from mexa_ray.config import Overrides, load_config, packaged_configs, parse_config
 from mexa_ray.errors import ConfigError
-from mexa_ray.experts import BACKENDS, Expert, backend_class, build_expert, settings_model
+from mexa_ray.experts import BACKENDS, backend_class, build_expert, settings_model
+from mexa_ray.experts.base import Expert
 from mexa_ray.experts.settings import NoSettings, SyntheticSettings
 from mexa_ray.experts.synthetic import SyntheticExpert
-from mexa_ray.skills import MEXA_SKILLS
+from mexa_ray.reasoning.skills import MEXA_SKILLS
 
 PAPER_SKILLS = {
     "A1": "Video Description",

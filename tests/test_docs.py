@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from mexa_ray import config_reference
 from mexa_ray.cli import build_parser, main
+from mexa_ray.cli import reference as config_reference
 from mexa_ray.config import AppConfig, Overrides
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -1,4 +1,4 @@
-"""The evidence scorer (mexa_ray.evidence), the region geometry and colour naming it relies on,
+"""The evidence scorer (mexa_ray.reasoning.evidence), the region geometry and colour naming it relies on,
 and the evidence-ranking aggregator's answers and reasoning."""
 
 import itertools
@@ -7,11 +7,11 @@ import math
 import numpy as np
 import pytest
 
-from mexa_ray.aggregation import EvidenceRankingAggregator
-from mexa_ray.colours import colour_name
 from mexa_ray.config import AggregatorSpec
-from mexa_ray.evidence import OptionScorer, numbers_match, terms, units_of
-from mexa_ray.regions import find_regions
+from mexa_ray.experts.colours import colour_name
+from mexa_ray.experts.regions import find_regions
+from mexa_ray.reasoning.aggregation import EvidenceRankingAggregator
+from mexa_ray.reasoning.evidence import OptionScorer, numbers_match, terms, units_of
 from mexa_ray.types import ExpertReport, Media, Query
 
 
@@ -283,7 +283,7 @@ def test_stemming_from_many_threads_at_once_gives_the_words_stems():
     import random
     import threading
 
-    from mexa_ray import text_utils
+    from mexa_ray.experts import text_utils
 
     rng = random.Random(0)
     stems = ["".join(rng.choice("abcdefghiklmnoprstuw") for _ in range(6)) for _ in range(300)]

@@ -4,7 +4,7 @@ import re
 
 import pytest
 
-from mexa_ray import demo
+from mexa_ray.cli import demo
 from mexa_ray.config import load_config, parse_config
 from mexa_ray.errors import SyntheticExpertError
 from mexa_ray.experts import build_expert

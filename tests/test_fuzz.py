@@ -17,9 +17,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from mexa_ray import media as media_io
-from mexa_ray.api import MediaType
 from mexa_ray.config import SpoolSpec
 from mexa_ray.media.spool import spool_dir
+from mexa_ray.serving.http.schemas import MediaType
 
 pytestmark = pytest.mark.serve
 

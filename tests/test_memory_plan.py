@@ -9,9 +9,9 @@ import published_configs
 import pytest
 import yaml
 
-from mexa_ray import gpu_share, memory_plan
 from mexa_ray.cli import main
 from mexa_ray.config import ModelSpec, load_config
+from mexa_ray.models import gpu_share, memory_plan
 
 REPO = Path(__file__).resolve().parents[1]
 GiB = 1024**3
@@ -62,7 +62,7 @@ def test_weights_come_from_the_headers_and_match_the_architecture_built_on_meta(
         config = transformers.AutoConfig.from_pretrained(folder)
         cls = transformers.AutoModelForSpeechSeq2Seq if "whisper" in model else None
         if cls is None:
-            from mexa_ray.hf_loading import model_class
+            from mexa_ray.models.hf_loading import model_class
 
             kind = "audio" if "Audio" in model else "vision" if "VL" in model else "text"
             cls = model_class(config, kind, None, "m")

@@ -11,7 +11,7 @@ import pytest
 from conftest import VLM_REPLY, pick_free_port
 from openai_server import ChatServer, running
 
-from mexa_ray.aggregation import EvidenceRankingAggregator, LRMAggregator
+from mexa_ray.cli.demo import make_scene, make_tone, make_video
 from mexa_ray.config import (
     AggregatorSpec,
     ExpertSpec,
@@ -19,12 +19,12 @@ from mexa_ray.config import (
     load_config,
     parse_config,
 )
-from mexa_ray.demo import make_scene, make_tone, make_video
 from mexa_ray.errors import ConfigError
 from mexa_ray.experts import build_expert
-from mexa_ray.llm import build_generator
-from mexa_ray.selection import EmbeddingRouter, LLMRouter
-from mexa_ray.skills import DEFAULT_SKILLS
+from mexa_ray.models.llm import build_generator
+from mexa_ray.reasoning.aggregation import EvidenceRankingAggregator, LRMAggregator
+from mexa_ray.reasoning.routing import EmbeddingRouter, LLMRouter
+from mexa_ray.reasoning.skills import DEFAULT_SKILLS
 from mexa_ray.types import ExpertReport, Media, MissingExpert, Query
 
 SKILLS = {s.id: s for s in DEFAULT_SKILLS}
@@ -171,7 +171,7 @@ def test_llm_router_falls_back_when_its_endpoint_is_down(embedder, clip):
 
 
 def test_vision_router_is_shown_frames(tiny, embedder, video):
-    from mexa_ray.selection import router_frames
+    from mexa_ray.reasoning.routing import router_frames
 
     query = Query("What moves?", media=[Media("video", path=str(video), format="mp4")])
     assert len(router_frames(query, 2)) == 2
@@ -437,7 +437,7 @@ def test_whisper_expert_writes_timestamped_subtitles(tiny, clip):
 def test_health_check_fails_when_the_models_gpu_is_gone(tiny):
     """A model placed on CUDA whose device is no longer there fails its health check (on this
     CPU-only machine every CUDA device is 'gone'); one on CPU passes."""
-    from mexa_ray.llm import check_device
+    from mexa_ray.models.llm import check_device
 
     check_device("cpu", "lrm")
     with pytest.raises(RuntimeError, match="lrm: the GPU this model was loaded on is gone"):

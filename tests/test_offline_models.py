@@ -10,14 +10,14 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from mexa_ray.cli.demo import SPOKEN, make_sign, make_speech
 from mexa_ray.config import load_config, parse_config
-from mexa_ray.demo import SPOKEN, make_sign, make_speech
 from mexa_ray.experts import build_expert
 from mexa_ray.experts.imagenet import ImageNetClassifier
-from mexa_ray.llm import build_generator
-from mexa_ray.selection import build_router
+from mexa_ray.models.llm import build_generator
+from mexa_ray.models.weights import resolve_model_path
+from mexa_ray.reasoning.routing import build_router
 from mexa_ray.types import Media, Query
-from mexa_ray.weights import resolve_model_path
 
 pytestmark = pytest.mark.models
 
@@ -130,8 +130,8 @@ def test_imagenet_classes_come_with_their_wordnet_parents_so_broad_options_match
 ):
     import skimage.data
 
-    from mexa_ray.aggregation import EvidenceRankingAggregator
     from mexa_ray.config import AggregatorSpec
+    from mexa_ray.reasoning.aggregation import EvidenceRankingAggregator
     from mexa_ray.types import ExpertReport
 
     cat = tmp_path / "chelsea.png"
@@ -215,7 +215,7 @@ def test_constrained_router_can_only_name_offered_skills(media_dir, embedder):
 
 
 def test_constrained_aggregator_answers_with_exactly_one_option(embedder):
-    from mexa_ray.aggregation import build_aggregator
+    from mexa_ray.reasoning.aggregation import build_aggregator
     from mexa_ray.types import ExpertReport
 
     aggregator = build_aggregator(LLM_CONFIG, embedder)

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from mexa_ray.llm import split_reasoning
-from mexa_ray.prompts import (
+from mexa_ray.models.llm import split_reasoning
+from mexa_ray.reasoning.prompts import (
     REPORT_TEMPLATES,
     aggregator_messages,
     extract_option,
@@ -14,7 +14,7 @@ from mexa_ray.prompts import (
     router_card,
     router_messages,
 )
-from mexa_ray.skills import DEFAULT_SKILLS, MEXA_SKILLS
+from mexa_ray.reasoning.skills import DEFAULT_SKILLS, MEXA_SKILLS
 from mexa_ray.types import ExpertReport, Media, MissingExpert, Query
 
 KNOWN = [s.id for s in DEFAULT_SKILLS]

@@ -167,7 +167,7 @@ def test_scene_items_are_balanced_and_count_what_was_drawn(tmp_path):
 def test_size_items_match_the_clouds_extent(tmp_path):
     import numpy as np
 
-    from mexa_ray.text_utils import terms
+    from mexa_ray.experts.text_utils import terms
 
     for item in more.size_items(tmp_path, 20, random.Random(0)):
         pts = np.load(tmp_path / item["media"][0]["path"])

@@ -15,11 +15,11 @@ import torch
 from conftest import GPU_AUDIO_REPLY, GPU_VLM_REPLY
 from PIL import Image
 
-from mexa_ray.aggregation import EvidenceRankingAggregator, LRMAggregator
 from mexa_ray.config import AggregatorSpec, ModelSpec
 from mexa_ray.errors import ConfigError
-from mexa_ray.llm import TransformersGenerator, build_generator
-from mexa_ray.prompts import aggregator_messages, extract_option
+from mexa_ray.models.llm import TransformersGenerator, build_generator
+from mexa_ray.reasoning.aggregation import EvidenceRankingAggregator, LRMAggregator
+from mexa_ray.reasoning.prompts import aggregator_messages, extract_option
 from mexa_ray.types import ExpertReport, Query
 
 COLOUR = Query(question="What colour is the square?", options=["red", "green", "blue"])

@@ -1,10 +1,10 @@
 import pytest
 
-from mexa_ray.aggregation import EvidenceRankingAggregator
 from mexa_ray.config import AggregatorSpec, load_config
 from mexa_ray.errors import InvalidRequest, UnknownExpert
-from mexa_ray.evidence import units_of
-from mexa_ray.selection import EmbeddingRouter
+from mexa_ray.reasoning.aggregation import EvidenceRankingAggregator
+from mexa_ray.reasoning.evidence import units_of
+from mexa_ray.reasoning.routing import EmbeddingRouter
 from mexa_ray.types import ExpertReport, Media, Query
 
 

@@ -13,11 +13,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mexa_ray.aggregation import build_aggregator
 from mexa_ray.config import load_config
 from mexa_ray.experts import build_expert
 from mexa_ray.experts.table_question import fmt, parse
-from mexa_ray.text_utils import comparisons
+from mexa_ray.experts.text_utils import comparisons
+from mexa_ray.reasoning.aggregation import build_aggregator
 from mexa_ray.types import Media, Query
 
 CONFIG = load_config("default")

@@ -12,13 +12,13 @@ import torch
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 from transformers import PreTrainedTokenizerFast
 
-from mexa_ray.prompts import (
+from mexa_ray.reasoning.prompts import (
     AGGREGATOR_SYSTEM,
     EXPERT_INSTRUCTIONS,
     REPORT_TEMPLATES,
     ROUTER_SYSTEM,
 )
-from mexa_ray.skills import DEFAULT_SKILLS
+from mexa_ray.reasoning.skills import DEFAULT_SKILLS
 
 SPECIAL = ["<|endoftext|>", "<|im_start|>", "<|im_end|>", "<think>", "</think>", "<image>"]
 #: the placeholders of the Qwen2.5-VL and Qwen2-Audio processors, and DeepSeek-R1's turn markers
@@ -117,7 +117,7 @@ def aggregator_prompts(seed: int = 0) -> list[list[dict]]:
     """The aggregator's own prompts (`aggregator_messages`) over reports of prompt-like words,
     from one short report to three longer ones: a reasoning model taught only on `varied_prompts`
     garbled its reply on a real aggregator prompt ("whichichich") and lost its answer."""
-    from mexa_ray.prompts import aggregator_messages
+    from mexa_ray.reasoning.prompts import aggregator_messages
     from mexa_ray.types import ExpertReport, Query
 
     rng = random.Random(seed)

@@ -23,7 +23,7 @@ import uuid
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from mexa_ray.cli_overrides import add_config_argument, add_override_arguments, overrides_of
+from mexa_ray.cli.overrides import add_config_argument, add_override_arguments, overrides_of
 from mexa_ray.config import AppConfig, BulkSpec, DeploymentSettings, Overrides
 from mexa_ray.datasets import benchmark_names, get_benchmark
 

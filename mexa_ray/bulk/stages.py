@@ -21,7 +21,6 @@ from typing import Any, TypeVar
 
 import pyarrow as pa
 
-from mexa_ray.aggregation import build_aggregator
 from mexa_ray.bulk.cache import ReportCache, cache_key
 from mexa_ray.bulk.rows import (
     AGGREGATE_FAILED,
@@ -41,10 +40,11 @@ from mexa_ray.bulk.rows import (
 )
 from mexa_ray.config import AppConfig
 from mexa_ray.datasets import get_benchmark
-from mexa_ray.embedding import Embedder
 from mexa_ray.errors import MexaError, failure_reason, summarise
 from mexa_ray.experts import build_expert
-from mexa_ray.selection import build_router
+from mexa_ray.models.embedding import Embedder
+from mexa_ray.reasoning.aggregation import build_aggregator
+from mexa_ray.reasoning.routing import build_router
 from mexa_ray.types import ExpertReport, Media, Query
 
 log = logging.getLogger(__name__)

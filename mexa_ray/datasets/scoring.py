@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from mexa_ray.prompts import LETTERS
+from mexa_ray.reasoning.prompts import LETTERS
 
 _ARTICLES = {"a", "an", "the"}
 _NUMBERS = {

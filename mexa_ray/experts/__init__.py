@@ -9,13 +9,16 @@ also name any class as "package.module:ClassName", which declares its own `Setti
 from __future__ import annotations
 
 import importlib
+from typing import TYPE_CHECKING
 
-from mexa_ray.config import ExpertSpec
 from mexa_ray.errors import ConfigError
-from mexa_ray.experts.base import Expert
 from mexa_ray.experts.catalogue import BACKENDS, Backend, registered
 from mexa_ray.experts.settings import BackendSettings
-from mexa_ray.types import Skill
+
+if TYPE_CHECKING:  # the config imports this package's catalogue: no import back at run time
+    from mexa_ray.config import ExpertSpec
+    from mexa_ray.experts.base import Expert
+    from mexa_ray.types import Skill
 
 
 def settings_model(backend: str) -> type[BackendSettings] | None:
@@ -51,6 +54,8 @@ def backend_class(backend: str) -> type[Expert]:
         raise ConfigError(
             f"expert backend {backend!r} cannot be imported: {exc}", field="backend"
         ) from None
+    from mexa_ray.experts.base import Expert
+
     if not (isinstance(cls, type) and issubclass(cls, Expert)):
         raise ConfigError(f"expert backend {backend!r} is not an Expert subclass", field="backend")
     return cls
@@ -62,7 +67,6 @@ def build_expert(spec: ExpertSpec, skills: dict[str, Skill]) -> Expert:
 
 __all__ = [
     "BACKENDS",
-    "Expert",
     "backend_class",
     "backend_entry",
     "build_expert",

@@ -9,8 +9,8 @@ import numpy as np
 
 from mexa_ray.experts.base import Expert
 from mexa_ray.experts.settings import AudioSettings
+from mexa_ray.experts.text_utils import fmt_num
 from mexa_ray.media.audio import read_audio
-from mexa_ray.text_utils import fmt_num
 from mexa_ray.types import Media, Query, Skill
 
 _NOTES = ["C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B"]

@@ -9,8 +9,8 @@ from __future__ import annotations
 from mexa_ray.experts.base import Prepared
 from mexa_ray.experts.generative import GenerativeExpert, Prompt
 from mexa_ray.experts.settings import AudioLMSettings
-from mexa_ray.llm import AudioGenerator
 from mexa_ray.media.audio import load_waveform
+from mexa_ray.models.llm import AudioGenerator
 from mexa_ray.types import Media, Query, Skill
 
 

@@ -8,8 +8,8 @@ import numpy as np
 from mexa_ray.experts.base import Prepared
 from mexa_ray.experts.generative import GenerativeExpert, image_prompt, to_pil
 from mexa_ray.experts.settings import CTSettings
+from mexa_ray.experts.text_utils import fmt_num
 from mexa_ray.media.volume import read_volume
-from mexa_ray.text_utils import fmt_num
 from mexa_ray.types import Media, Query, Skill
 
 #: M3D stores volumes as (depth, height, width): axis 0 walks axial slices

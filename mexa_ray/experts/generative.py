@@ -15,8 +15,8 @@ import numpy as np
 from mexa_ray.config import ExpertSpec
 from mexa_ray.experts.base import BatchedExpert, Prepared, required_model
 from mexa_ray.experts.settings import GenerativeSettings
-from mexa_ray.llm import build_generator
-from mexa_ray.prompts import expert_instruction
+from mexa_ray.models.llm import build_generator
+from mexa_ray.reasoning.prompts import expert_instruction
 from mexa_ray.types import Media, Query, Skill
 
 

@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from mexa_ray.errors import ConfigError
-from mexa_ray.weights import resolve_model_path
+from mexa_ray.models.weights import resolve_model_path
 
 #: EfficientNet-Lite's input normalisation (the TF-Lite models' mean 127 and scale 128)
 _MEAN, _STD = 0.498, 0.502

@@ -7,11 +7,11 @@ from dataclasses import dataclass
 import numpy as np
 import open3d as o3d
 
-from mexa_ray.colours import colour_name
 from mexa_ray.experts.base import Expert
+from mexa_ray.experts.colours import colour_name
 from mexa_ray.experts.settings import PointsSettings
+from mexa_ray.experts.text_utils import fmt_num
 from mexa_ray.media.points import read_points
-from mexa_ray.text_utils import fmt_num
 from mexa_ray.types import Media, Query, Skill
 
 _AXES = {"x": 0, "y": 1, "z": 2}

@@ -29,10 +29,10 @@ from mexa_ray.config import ExpertSpec
 from mexa_ray.errors import ConfigError
 from mexa_ray.experts.base import BatchedExpert, Prepared, required_model
 from mexa_ray.experts.settings import SoundEventSettings
+from mexa_ray.experts.text_utils import fmt_num
 from mexa_ray.media.audio import load_waveform
-from mexa_ray.text_utils import fmt_num
+from mexa_ray.models.weights import mexa_home, resolve_model_path
 from mexa_ray.types import Media, Query, Skill
-from mexa_ray.weights import mexa_home, resolve_model_path
 
 SAMPLE_RATE = 16000
 #: YAMNet's front end: 25 ms Hann windows every 10 ms in a 512-point FFT, 64 HTK mel bands

@@ -13,12 +13,12 @@ from mexa_ray.config import ExpertSpec
 from mexa_ray.errors import ConfigError
 from mexa_ray.experts.base import BatchedExpert, Prepared, required_model
 from mexa_ray.experts.settings import SpeechSettings
-from mexa_ray.hf_loading import missing_package_error
-from mexa_ray.llm import check_device, load_kwargs, placement
 from mexa_ray.media.audio import load_waveform
 from mexa_ray.media.video import has_audio_track
+from mexa_ray.models.hf_loading import missing_package_error
+from mexa_ray.models.llm import check_device, load_kwargs, placement
+from mexa_ray.models.weights import resolve_model_path
 from mexa_ray.types import Media, Query, Skill
-from mexa_ray.weights import resolve_model_path
 
 SAMPLE_RATE = 16000
 

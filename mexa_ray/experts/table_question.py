@@ -1,7 +1,7 @@
 """Reading a question against a table: the columns it names, the cells and numbers it names
 (conditions on rows), the comparisons it makes and what it asks to compute.
 
-Words are compared through the project's one normaliser (`mexa_ray.text_utils.terms`), so
+Words are compared through the project's one normaliser (`mexa_ray.experts.text_utils.terms`), so
 "body mass" meets the column `body_mass_g`, "largest" means "max" and "average" means "mean", as
 the evidence ranking reads them too.
 """
@@ -16,7 +16,7 @@ from functools import cached_property
 import numpy as np
 import pandas as pd
 
-from mexa_ray.text_utils import (
+from mexa_ray.experts.text_utils import (
     COMPARISON_SUFFIXES,
     COMPARISON_WORDS,
     STOPWORDS,

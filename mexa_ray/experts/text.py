@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from mexa_ray.experts.base import Expert
 from mexa_ray.experts.settings import TextSettings
+from mexa_ray.experts.text_utils import words
 from mexa_ray.media.text import read_text
-from mexa_ray.text_utils import words
 from mexa_ray.types import Media, Query, Skill
 
 

@@ -5,15 +5,15 @@ from __future__ import annotations
 
 import numpy as np
 
-from mexa_ray.colours import colour_name, colour_shares
 from mexa_ray.config import ExpertSpec
 from mexa_ray.experts.base import Expert
+from mexa_ray.experts.colours import colour_name, colour_shares
 from mexa_ray.experts.imagenet import ImageNetClassifier
+from mexa_ray.experts.regions import describe_regions, find_regions
 from mexa_ray.experts.settings import VisualSettings
+from mexa_ray.experts.text_utils import fmt_num
 from mexa_ray.media.image import read_image
 from mexa_ray.media.video import Frames, read_frames
-from mexa_ray.regions import describe_regions, find_regions
-from mexa_ray.text_utils import fmt_num
 from mexa_ray.types import Media, Query, Skill
 
 #: the 3 x 3 grid that reports name places on a picture by ("top left" .. "bottom right")

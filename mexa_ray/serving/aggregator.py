@@ -8,9 +8,9 @@ import time
 
 from ray import serve
 
-from mexa_ray.aggregation import build_aggregator, build_answer
 from mexa_ray.config import AppConfig
-from mexa_ray.embedding import Embedder
+from mexa_ray.models.embedding import Embedder
+from mexa_ray.reasoning.aggregation import build_aggregator, build_answer
 from mexa_ray.serving.observability import adopt_library_logs
 from mexa_ray.serving.placement import forget_replica, record_replica
 from mexa_ray.types import Answer, ExpertReport, MissingExpert, Query, Selection

@@ -11,9 +11,9 @@ from ray import serve
 from mexa_ray.config import ExpertSpec, SpoolSpec
 from mexa_ray.errors import ExpertOutOfMemory
 from mexa_ray.experts import build_expert
-from mexa_ray.gpu_share import is_out_of_memory, memory_report, release_after_oom
 from mexa_ray.media.spool import Spool
-from mexa_ray.memory_plan import GiB
+from mexa_ray.models.gpu_share import is_out_of_memory, memory_report, release_after_oom
+from mexa_ray.models.memory_plan import GiB
 from mexa_ray.serving.observability import ExpertMetrics, adopt_library_logs
 from mexa_ray.serving.placement import forget_replica, record_replica, update_replica
 from mexa_ray.serving.transport import materialise

@@ -24,18 +24,19 @@ from ray.serve.exceptions import BackPressureError
 from ray.serve.handle import DeploymentHandle
 from starlette.exceptions import HTTPException
 
-from mexa_ray.api import MediaIn, ReasonRequest, check_request, parse_request
 from mexa_ray.cards import expert_cards
-from mexa_ray.chat_api import chunk, completion, models, parse_chat
 from mexa_ray.config import AppConfig
 from mexa_ray.errors import MexaError, Overloaded
 from mexa_ray.media.admission import Store, decode_base64
 from mexa_ray.media.spool import Spool
-from mexa_ray.serving import hops, http_guard
-from mexa_ray.serving.http_guard import INTERNAL_ERROR, PLAYGROUND_FILES, answered
+from mexa_ray.serving import hops
+from mexa_ray.serving.http import guard as http_guard
+from mexa_ray.serving.http.chat import chunk, completion, models, parse_chat
+from mexa_ray.serving.http.guard import INTERNAL_ERROR, PLAYGROUND_FILES, answered
+from mexa_ray.serving.http.rate_limit import RateLimiter
+from mexa_ray.serving.http.schemas import MediaIn, ReasonRequest, check_request, parse_request
 from mexa_ray.serving.observability import SpoolMetrics, adopt_library_logs, current_request_id
 from mexa_ray.serving.placement import placements
-from mexa_ray.serving.rate_limit import RateLimiter
 from mexa_ray.serving.transport import Handles, publish
 from mexa_ray.types import Media, Query
 

@@ -11,9 +11,9 @@ from ray import serve
 from ray.serve.handle import DeploymentHandle
 
 from mexa_ray.config import AppConfig
-from mexa_ray.embedding import Embedder
 from mexa_ray.media.spool import Spool
-from mexa_ray.selection import build_router
+from mexa_ray.models.embedding import Embedder
+from mexa_ray.reasoning.routing import build_router
 from mexa_ray.serving import hops
 from mexa_ray.serving.fanout import FanOut
 from mexa_ray.serving.observability import ExpertMetrics, adopt_library_logs

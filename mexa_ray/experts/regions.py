@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from mexa_ray.colours import colour_shares, near_names, with_article
+from mexa_ray.experts.colours import colour_shares, near_names, with_article
 
 #: a region smaller than this share of the picture is noise or a detail, not a shape
 MIN_AREA = 0.004

@@ -19,7 +19,7 @@ import sys
 from typing import Any
 
 from mexa_ray.config import ModelSpec
-from mexa_ray.memory_plan import RUNTIME_BYTES, GiB, planned_context
+from mexa_ray.models.memory_plan import RUNTIME_BYTES, GiB, planned_context
 
 log = logging.getLogger("ray.serve")
 

@@ -25,7 +25,7 @@ from mexa_ray.errors import (
     Unavailable,
     UnsupportedContentType,
 )
-from mexa_ray.serving.rate_limit import RateLimiter
+from mexa_ray.serving.http.rate_limit import RateLimiter
 
 log = logging.getLogger("ray.serve")
 

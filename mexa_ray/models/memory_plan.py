@@ -398,8 +398,8 @@ def footprint(
     can reach it."""
     import transformers
 
-    from mexa_ray import hf_loading
-    from mexa_ray.weights import resolve_model_path
+    from mexa_ray.models import hf_loading
+    from mexa_ray.models.weights import resolve_model_path
 
     if spec.backend == "openai":
         return "served behind an endpoint: its memory is the endpoint's"

@@ -6,7 +6,7 @@ from __future__ import annotations
 import textwrap
 from typing import Any
 
-from mexa_ray.prompts import LETTERS
+from mexa_ray.reasoning.prompts import LETTERS
 
 
 def _block(text: str, indent: str = "    ", max_lines: int = 12) -> list[str]:

@@ -17,13 +17,13 @@ from typing import Any, Literal
 
 import yaml
 
-from mexa_ray import hf_loading, memory_plan
 from mexa_ray.config import AppConfig, ModelSpec
-from mexa_ray.engines import ENGINES, install_hint
 from mexa_ray.errors import ConfigError, MexaError
 from mexa_ray.experts import backend_entry
-from mexa_ray.memory_plan import GPU_MEMORY_LABEL, parse_size
-from mexa_ray.weights import resolve_model_path
+from mexa_ray.models import hf_loading, memory_plan
+from mexa_ray.models.engines import ENGINES, install_hint
+from mexa_ray.models.memory_plan import GPU_MEMORY_LABEL, parse_size
+from mexa_ray.models.weights import resolve_model_path
 
 Status = Literal["ok", "FAIL", "unchecked", "warn"]
 
@@ -191,7 +191,7 @@ def check_model(field_: str, spec: ModelSpec, loader: str | None, hub: Hub) -> C
 
 
 def hf_loading_kwargs(spec: ModelSpec) -> dict[str, Any]:
-    from mexa_ray.llm import load_kwargs
+    from mexa_ray.models.llm import load_kwargs
 
     return load_kwargs(spec)
 

@@ -27,8 +27,14 @@ from typing import cast
 
 import numpy as np
 
-from mexa_ray.claims import Claim, ClaimCheck, check_claim, is_yes_no_question, parse_claim
-from mexa_ray.text_utils import UNITS, term, terms
+from mexa_ray.experts.text_utils import UNITS, term, terms
+from mexa_ray.reasoning.claims import (
+    Claim,
+    ClaimCheck,
+    check_claim,
+    is_yes_no_question,
+    parse_claim,
+)
 from mexa_ray.types import ExpertReport
 
 #: words that name the medium, not what is asked ("... in the picture?"): no relevance

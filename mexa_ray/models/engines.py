@@ -13,7 +13,7 @@ EngineName = Literal["transformers", "openai", "vllm", "llamacpp"]
 
 @dataclass(frozen=True)
 class Engine:
-    #: its generator class in mexa_ray.llm
+    #: its generator class in mexa_ray.models.llm
     generator: str
     #: the package it imports (`mexa check` looks for it)
     package: str

@@ -12,7 +12,7 @@ import numpy as np
 
 
 def demo_dir() -> Path:
-    from mexa_ray.weights import mexa_home
+    from mexa_ray.models.weights import mexa_home
 
     return mexa_home() / "demo"
 

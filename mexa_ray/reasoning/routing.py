@@ -14,19 +14,19 @@ from typing import Protocol
 
 import numpy as np
 
-from mexa_ray.api import check_named_experts
 from mexa_ray.config import AppConfig, ExpertSpec
-from mexa_ray.embedding import Embedder
 from mexa_ray.errors import InvalidRequest, summarise
-from mexa_ray.evidence import claim_terms, terms
-from mexa_ray.llm import Generation, Generator, build_generator, first_line
-from mexa_ray.prompts import (
+from mexa_ray.models.embedding import Embedder
+from mexa_ray.models.llm import Generation, Generator, build_generator, first_line
+from mexa_ray.reasoning.evidence import claim_terms, terms
+from mexa_ray.reasoning.prompts import (
     parse_skill_ids,
     router_card,
     router_catalogue,
     router_messages,
     router_schema,
 )
+from mexa_ray.serving.http.schemas import check_named_experts
 from mexa_ray.types import Query, SelectedExpert, Selection, Skill
 
 log = logging.getLogger(__name__)

@@ -24,7 +24,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from mexa_ray.text_utils import comparisons, term, terms
+from mexa_ray.experts.text_utils import comparisons, term, terms
 
 #: words that negate what a question asks ("Is there no ...", "Does it not ...")
 NEGATION_WORDS = frozenset({"not", "no", "none", "never", "nothing", "neither", "nor", "without"})

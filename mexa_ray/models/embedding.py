@@ -8,7 +8,7 @@ from functools import lru_cache
 import numpy as np
 
 from mexa_ray.config import EmbeddingSpec
-from mexa_ray.weights import resolve_model_path
+from mexa_ray.models.weights import resolve_model_path
 
 
 class Embedder:

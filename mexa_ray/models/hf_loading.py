@@ -9,8 +9,8 @@ from __future__ import annotations
 import re
 from typing import Any, cast
 
-from mexa_ray.engines import install_hint
 from mexa_ray.errors import ConfigError
+from mexa_ray.models.engines import install_hint
 
 #: the default transformers Auto class per model kind
 AUTO_CLASSES = {

@@ -2,9 +2,10 @@
 
 The LRM aggregator is MEXA's: the reports enter the reasoning model's prompt through one template
 per skill, the model reasons, and the option letter is extracted from its answer. The
-evidence-ranking aggregator scores every option against the reports (`mexa_ray.evidence`) and
-says plainly that it is not an LRM. It is the embedded default's aggregator (chosen on the
-quality suite: a 135M LLM followed option order, not its reports), an LRM's verifier
+evidence-ranking aggregator scores every option against the reports
+(`mexa_ray.reasoning.evidence`) and says plainly that it is not an LRM. It is the embedded
+default's aggregator (chosen on the quality suite: a 135M LLM followed option order, not its
+reports), an LRM's verifier
 (`cross_check`, `verify_confidence`) and the LRM's fallback when the model fails.
 """
 
@@ -14,13 +15,13 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from mexa_ray.claims import Claim, ClaimCheck, Statement
 from mexa_ray.config import AggregatorSpec, AppConfig
-from mexa_ray.embedding import Embedder
 from mexa_ray.errors import summarise
-from mexa_ray.evidence import OptionScorer, Unit, asked_terms, relevance, terms, units_of
-from mexa_ray.llm import Generation, Generator, build_generator, first_line
-from mexa_ray.prompts import LETTERS, aggregator_messages, answer_schema, extract_option
+from mexa_ray.models.embedding import Embedder
+from mexa_ray.models.llm import Generation, Generator, build_generator, first_line
+from mexa_ray.reasoning.claims import Claim, ClaimCheck, Statement
+from mexa_ray.reasoning.evidence import OptionScorer, Unit, asked_terms, relevance, terms, units_of
+from mexa_ray.reasoning.prompts import LETTERS, aggregator_messages, answer_schema, extract_option
 from mexa_ray.types import Answer, ExpertReport, MissingExpert, Query, Selection
 
 #: one item to answer: the query, its experts' reports, and the experts that failed
@@ -73,8 +74,8 @@ def _claim_reasoning(claim: Claim, check: ClaimCheck, label: str) -> str:
 
 class EvidenceRankingAggregator:
     """Answers from the reports alone, by scoring every option against them
-    (`mexa_ray.evidence`); no option's position or order counts. It is the embedded default's
-    aggregator, an LRM's verifier and the LRM's fallback."""
+    (`mexa_ray.reasoning.evidence`); no option's position or order counts. It is the embedded
+    default's aggregator, an LRM's verifier and the LRM's fallback."""
 
     name = "evidence-ranking"
 

@@ -18,14 +18,14 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TextIO
 
-from mexa_ray import memory_plan
-from mexa_ray.api import check_request, parse_request
 from mexa_ray.cards import backend_settings, expert_cards
-from mexa_ray.cli_overrides import add_config_argument, add_override_arguments, overrides_of
+from mexa_ray.cli.overrides import add_config_argument, add_override_arguments, overrides_of
 from mexa_ray.config import load_config
 from mexa_ray.errors import MexaError
 from mexa_ray.media import formats as media_formats
-from mexa_ray.memory_plan import GPU_MEMORY_LABEL, parse_size
+from mexa_ray.models import memory_plan
+from mexa_ray.models.memory_plan import GPU_MEMORY_LABEL, parse_size
+from mexa_ray.serving.http.schemas import check_request, parse_request
 from mexa_ray.types import MEDIA_TYPES
 
 #: what `mexa ask --<type> FILE` calls a media type in its help, where its name is not a noun
@@ -56,7 +56,7 @@ def json_stdout() -> Iterator[TextIO]:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from mexa_ray.demo import demo_dir, examples
+    from mexa_ray.cli.demo import demo_dir, examples
     from mexa_ray.serving import runtime
 
     started = time.time()
@@ -200,7 +200,7 @@ def cmd_ask(args: argparse.Namespace) -> int:
 def _print_answer(answer: dict, pretty: bool, out: TextIO) -> None:
     """The JSON; with --pretty, a summary for a person first, then the JSON indented."""
     if pretty:
-        from mexa_ray.summary import summarise
+        from mexa_ray.cli.summary import summarise
 
         print(summarise(answer) + "\n", file=out)
     print(_dump(answer, pretty), file=out)
@@ -260,7 +260,7 @@ def cmd_experts(args: argparse.Namespace) -> int:
         _print_backends(args.json)
         return 0
     if args.router_view:  # what the routers read about the experts, word for word
-        from mexa_ray.selection import router_view
+        from mexa_ray.reasoning.routing import router_view
 
         print(router_view(load_config(args.config, overrides_of(args))))
         return 0
@@ -305,7 +305,7 @@ def cmd_experts(args: argparse.Namespace) -> int:
 
 
 def cmd_config_schema(args: argparse.Namespace) -> int:
-    from mexa_ray import config_reference
+    from mexa_ray.cli import reference as config_reference
 
     if args.format == "json":
         sys.stdout.write(config_reference.json_schema())
@@ -315,7 +315,7 @@ def cmd_config_schema(args: argparse.Namespace) -> int:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    from mexa_ray import preflight
+    from mexa_ray.cli import check as preflight
 
     config = load_config(args.config, overrides_of(args))
     if args.cluster:
@@ -491,7 +491,3 @@ def main(argv: list[str] | None = None) -> int:
         where = f" ({exc.field})" if exc.field else ""
         print(f"error{where}: {exc.message}", file=sys.stderr)
         return 2
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -24,17 +24,17 @@ from typing import Any, Protocol, cast
 
 import numpy as np
 
-from mexa_ray import hf_loading
 from mexa_ray.config import ModelSpec
-from mexa_ray.engines import ENGINES, install_hint
 from mexa_ray.errors import ConfigError
-from mexa_ray.gpu_share import (
+from mexa_ray.models import hf_loading
+from mexa_ray.models.engines import ENGINES, install_hint
+from mexa_ray.models.gpu_share import (
     assigned_share,
     cap_torch_memory,
     llamacpp_engine_args,
     vllm_engine_args,
 )
-from mexa_ray.weights import resolve_model_path
+from mexa_ray.models.weights import resolve_model_path
 
 log = logging.getLogger(__name__)
 

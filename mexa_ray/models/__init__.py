@@ -1,0 +1,1 @@
+"""Model engines and loading: the LLM engines, checkpoints, weights, embeddings, GPU memory."""

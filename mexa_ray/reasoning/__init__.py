@@ -1,0 +1,1 @@
+"""Routing and aggregation: which experts a question needs, and the answer from their reports."""
