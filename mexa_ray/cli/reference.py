@@ -1,5 +1,6 @@
 """The configuration reference (`mexa config-schema`), generated from the pydantic models in
-mexa_ray/config.py: every field with its dotted path, type, default, constraints and description.
+mexa_ray/config/schema.py: every field with its dotted path, type, default, constraints and
+description.
 
 docs/config-reference.md is this module's output; a test keeps the two equal.
 """
@@ -23,7 +24,7 @@ from mexa_ray.config import AppConfig
 HEADER = """\
 # Configuration reference
 
-Every field of the app config, generated from the pydantic models in `mexa_ray/config.py` by
+Every field of the app config, generated from the pydantic models in `mexa_ray/config/schema.py` by
 `mexa config-schema` (do not edit by hand: `mexa config-schema > docs/config-reference.md`
 rewrites it, and a test fails when it is out of date). How configs are written, extended and
 overridden: [configuration.md](configuration.md). `mexa config-schema --format json` prints the
