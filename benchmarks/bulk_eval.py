@@ -140,7 +140,8 @@ def item_parser(doc: str) -> argparse.ArgumentParser:
 
 def standin_items(annotations: Path, n: int, seconds: float = 10.0) -> tuple[list, Path]:
     """The first n items, and a fresh work folder whose media/ holds their stand-in clips."""
-    from mexa_ray.bulk.standin import write_standin
+    from standin import write_standin
+
     from mexa_ray.datasets import get_benchmark
 
     items = get_benchmark("mmau").load(annotations)[:n]

@@ -19,7 +19,6 @@ import pytest
 import yaml
 
 from mexa_ray.bulk.job import evaluate
-from mexa_ray.bulk.standin import media_path, write_standin
 from mexa_ray.bulk.store import predictions_dir, read_predictions
 from mexa_ray.config import load_config
 from mexa_ray.datasets import get_benchmark
@@ -31,6 +30,9 @@ ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "tests" / "data" / "benchmarks"
 MMAU_FILE = DATA / "mmau" / "mmau-test-mini.json"
 SQA3D_FILE = DATA / "sqa3d" / "v1_balanced_questions_test_scannetv2.json"
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+from standin import media_path, write_standin  # noqa: E402 - test support shared with benchmarks/
 
 
 @pytest.fixture(scope="module")

@@ -37,6 +37,10 @@ class Verdict:
     #: how sure the evidence scorer is of a multiple-choice answer, in [0, 1]; None when no
     #: scorer looked (an LRM's own answer, an open question)
     confidence: float | None = None
+    #: which aggregator decided ("evidence-ranking", "lrm:<model>"), and when (epoch seconds)
+    aggregator: str = ""
+    started: float = 0.0
+    ended: float = 0.0
 
 
 def _quote(unit: Unit | Statement) -> str:
@@ -321,10 +325,11 @@ def build_answer(
     reports: list[ExpertReport],
     missing: list[MissingExpert],
     verdict: Verdict,
-    aggregator: str,
     timings: dict[str, float],
     timeline: list[dict] | None = None,
 ) -> Answer:
+    """The one place an Answer is made: the orchestrator's, from its routing, fan-out and the
+    aggregator's verdict (the bulk job writes the same fields as row columns)."""
     notes = selection.answer_notes() + verdict.notes
     return Answer(
         answer=verdict.answer,
@@ -337,7 +342,7 @@ def build_answer(
         timings=timings,
         timeline=timeline or [],
         request_id=query.request_id,
-        aggregator=aggregator,
+        aggregator=verdict.aggregator,
         router=selection.router,
         notes=notes,
     )

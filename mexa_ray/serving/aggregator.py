@@ -10,10 +10,10 @@ from ray import serve
 
 from mexa_ray.config import AppConfig
 from mexa_ray.models.embedding import Embedder
-from mexa_ray.reasoning.aggregation import build_aggregator, build_answer
+from mexa_ray.reasoning.aggregation import Verdict, build_aggregator
 from mexa_ray.serving.observability import adopt_library_logs
 from mexa_ray.serving.placement import forget_replica, record_replica
-from mexa_ray.types import Answer, ExpertReport, MissingExpert, Query, Selection
+from mexa_ray.types import ExpertReport, MissingExpert, Query
 
 log = logging.getLogger("ray.serve")
 
@@ -30,32 +30,27 @@ class Aggregator:
         forget_replica(getattr(self, "replica", None))
 
     async def aggregate(
-        self,
-        query: Query,
-        selection: Selection,
-        reports: list[ExpertReport],
-        missing: list[MissingExpert],
-        timings: dict[str, float],
-        timeline: list[dict] | None = None,
-    ) -> Answer:
+        self, query: Query, reports: list[ExpertReport], missing: list[MissingExpert]
+    ) -> Verdict:
+        """The verdict on the reports, stamped with this aggregator and its time: the
+        orchestrator builds the answer around it."""
         started = time.time()
         # generation is blocking CPU/GPU work: keep the replica's event loop free
         verdict = await asyncio.to_thread(self.aggregator.answer, query, reports, missing)
-        timings = dict(timings, aggregate_s=time.time() - started)
+        verdict.aggregator, verdict.started, verdict.ended = (
+            self.aggregator.name,
+            started,
+            time.time(),
+        )
         log.info(
             "request %s: answered %r from %d reports (%d missing) in %.3fs",
             query.request_id,
             verdict.answer[:80],
             len(reports),
             len(missing),
-            timings["aggregate_s"],
+            verdict.ended - started,
         )
-        timeline = list(timeline or []) + [
-            {"stage": "aggregation", "start": started, "end": time.time()}
-        ]
-        return build_answer(
-            query, selection, reports, missing, verdict, self.aggregator.name, timings, timeline
-        )
+        return verdict
 
     def check_health(self) -> None:
         self.aggregator.check_health()

@@ -13,6 +13,7 @@ from ray.serve.handle import DeploymentHandle
 from mexa_ray.config import AppConfig
 from mexa_ray.media.spool import Spool
 from mexa_ray.models.embedding import Embedder
+from mexa_ray.reasoning.aggregation import Verdict, build_answer
 from mexa_ray.reasoning.routing import build_router
 from mexa_ray.serving import hops
 from mexa_ray.serving.fanout import FanOut
@@ -59,15 +60,18 @@ class Orchestrator:
         timeline = [{"stage": "routing", "start": started, "end": fanout_at}, *gathered.timeline]
         timings = {"select_s": fanout_at - started, "experts_s": time.time() - fanout_at}
         handle = self.aggregator.for_query(query)
-        return await hops.call(
-            lambda _left: handle.aggregate.remote(
-                query, selection, gathered.reports, gathered.missing, timings, timeline
-            ),
+        verdict: Verdict = await hops.call(
+            lambda _left: handle.aggregate.remote(query, gathered.reports, gathered.missing),
             deadline_at,
             what="aggregator",
             request_id=query.request_id,
             retry_after_s=self.config.aggregator.deployment.retry_after_s,
             grace_s=hops.GRACE_S / 2,
+        )
+        timings["aggregate_s"] = verdict.ended - verdict.started
+        timeline.append({"stage": "aggregation", "start": verdict.started, "end": verdict.ended})
+        return build_answer(
+            query, selection, gathered.reports, gathered.missing, verdict, timings, timeline
         )
 
     def check_health(self) -> None:
