@@ -17,7 +17,8 @@ from PIL import Image
 
 from mexa_ray.config import AggregatorSpec, ModelSpec
 from mexa_ray.errors import ConfigError
-from mexa_ray.models.llm import TransformersGenerator, build_generator
+from mexa_ray.models.llm import build_generator
+from mexa_ray.models.transformers_engine import TransformersGenerator
 from mexa_ray.reasoning.aggregation import EvidenceRankingAggregator, LRMAggregator
 from mexa_ray.reasoning.prompts import aggregator_messages, extract_option
 from mexa_ray.types import ExpertReport, Query

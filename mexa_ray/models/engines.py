@@ -20,10 +20,12 @@ class Engine:
 
 
 ENGINES: dict[str, Engine] = {
-    "transformers": Engine("TransformersGenerator", "transformers"),
-    "openai": Engine("OpenAIGenerator", "openai"),
-    "vllm": Engine("VLLMGenerator", "vllm"),
-    "llamacpp": Engine("LlamaCppGenerator", "xllamacpp"),
+    "transformers": Engine(
+        "mexa_ray.models.transformers_engine:TransformersGenerator", "transformers"
+    ),
+    "openai": Engine("mexa_ray.models.openai_engine:OpenAIGenerator", "openai"),
+    "vllm": Engine("mexa_ray.models.vllm_engine:VLLMGenerator", "vllm"),
+    "llamacpp": Engine("mexa_ray.models.llamacpp_engine:LlamaCppGenerator", "xllamacpp"),
 }
 
 #: how a missing package is installed, where mexa-ray has an extra for it
