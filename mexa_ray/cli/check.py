@@ -181,7 +181,7 @@ def check_model(field_: str, spec: ModelSpec, loader: str | None, hub: Hub) -> C
     common: dict[str, Any] = {**hf_loading_kwargs(spec), "local_files_only": True}
     if not local:
         try:
-            hf_loading.load_config(path, common, f"{field_}.model", spec.label)
+            hf_loading.load_model_config(path, common, f"{field_}.model", spec.label)
         except ConfigError:  # not in this machine's hub cache
             return _check_on_hub(field_, spec, loader, hub)
     try:
@@ -202,7 +202,7 @@ def _resolve(
     """What a replica will load, resolved from the folder or cache: classes, template, weights."""
     import transformers
 
-    config = hf_loading.load_config(path, common, f"{field_}.model", spec.label)
+    config = hf_loading.load_model_config(path, common, f"{field_}.model", spec.label)
     if loader and loader != "generator":
         model_cls = getattr(transformers, loader)
         if type(config) not in model_cls._model_mapping:

@@ -41,7 +41,9 @@ def missing_package_error(field: str, label: str, exc: ImportError) -> ConfigErr
     )
 
 
-def load_config(path: str, common: dict[str, Any], field: str, label: str):
+def load_model_config(path: str, common: dict[str, Any], field: str, label: str) -> Any:
+    """A checkpoint's transformers config (config.json), its failures as config errors naming
+    the field (not `mexa_ray.config.load_config`, which loads the app's)."""
     import transformers
 
     try:
@@ -109,7 +111,7 @@ def load_processor(path: str, common: dict[str, Any], field: str, label: str):
     from transformers.models.auto.processing_auto import PROCESSOR_MAPPING
     from transformers.processing_utils import MODALITY_TO_AUTOPROCESSOR_MAPPING, ProcessorMixin
 
-    config = load_config(path, common, field, label)
+    config = load_model_config(path, common, field, label)
     # the lazy mapping is typed for the tokenizer table's (slow, fast) class pairs; the processor
     # table maps a config to one processor class
     cls = cast("type[ProcessorMixin] | None", PROCESSOR_MAPPING.get(type(config), None))

@@ -42,7 +42,7 @@ class TransformersGenerator:
         path = resolve_model_path(spec.model, f"{field}.model")
         self.device, dtype = placement(spec, field)
         common = load_kwargs(spec)
-        config = hf_loading.load_config(path, common, f"{field}.model", spec.label)
+        config = hf_loading.load_model_config(path, common, f"{field}.model", spec.label)
         model_class = hf_loading.model_class(config, spec.kind, spec.auto_class, field)
         try:
             if spec.kind == "text":
