@@ -20,7 +20,22 @@ def connect(quiet: bool = True) -> None:
     if not os.environ.get("RAY_ADDRESS"):
         # small containers: keep the object store off most of /dev/shm
         kwargs["object_store_memory"] = int(os.environ.get("MEXA_OBJECT_STORE_BYTES", 512 * 2**20))
+    if quiet:
+        quiet_driver_logs()
     ray.init(**kwargs)
+
+
+#: driver-side loggers whose lines are Ray's and Serve's own progress, not the user's business
+#: unless asked (`--verbose`): Ray 2.60's notice that token authentication is on, and Serve's
+#: "Started Serve", "Application ... is ready" and router lines
+DRIVER_NOISE = ("ray._private.authentication", "ray.serve")
+
+
+def quiet_driver_logs() -> None:
+    """This process's Ray and Serve progress lines down to errors; a real failure still shows
+    (as an exception), and each replica's log file keeps everything."""
+    for name in DRIVER_NOISE:
+        logging.getLogger(name).setLevel(logging.ERROR)
 
 
 def quiet_ray_data() -> None:
