@@ -120,6 +120,11 @@ def test_per_expert_metrics_reach_prometheus(http):
             text, "ray_mexa_expert_failures_total", expert="sluggish", kind="timeout"
         )
         out["slow-a latency"] = grew(text, "ray_mexa_expert_latency_s_count", expert="slow-a")
+        # a gauge, set from the health checks: a CPU replica's resident high-water mark
+        out["slow-a peak memory"] = (
+            sample(text, "ray_mexa_expert_memory_peak_bytes", expert="slow-a", device="cpu")
+            > 10 * 2**20
+        )
         return out
 
     # each replica exports on its own schedule: wait until every replica's numbers are in

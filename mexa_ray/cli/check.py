@@ -517,7 +517,7 @@ def check_gpu_memory(
     if gpu_memory is not None:
         for node in nodes:
             node.gpu_memory = gpu_memory
-    wanted = [r for r in replicas(config, "min")]
+    wanted = replicas(config, "min")
     if not any(r.gpus for r in wanted):
         return MemoryPlan([], [], [])
     if not nodes or not any(n.gpu_memory for n in nodes if n.gpus):
