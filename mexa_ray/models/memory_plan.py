@@ -132,6 +132,12 @@ def folder_weights(folder: Path, gguf_file: str | None, stored_dtype: str | None
     return None
 
 
+def stored_dtype(config: Any) -> str | None:
+    """The dtype config.json says the checkpoint is stored in ("bfloat16"), if it says."""
+    stored = str(getattr(config, "torch_dtype", None) or getattr(config, "dtype", None) or "")
+    return stored.removeprefix("torch.") or None
+
+
 def meta_weights(config: Any, model_class: Any) -> Weights:
     """Parameters of the architecture config.json describes, built on the meta device (no
     memory, no weights): exact for float checkpoints."""
@@ -141,8 +147,7 @@ def meta_weights(config: Any, model_class: Any) -> Weights:
         model = model_class.from_config(config)
     model.tie_weights()  # as from_pretrained does: a tied output layer is the embedding
     counts: dict[str, int] = {}
-    stored = str(getattr(config, "torch_dtype", None) or getattr(config, "dtype", None) or "")
-    stored = stored.removeprefix("torch.") or "bfloat16"
+    stored = stored_dtype(config) or "bfloat16"
     for p in model.parameters():  # shared (tied) parameters are listed once
         counts[stored] = counts.get(stored, 0) + p.numel()
     return _from_counts(counts, "config.json architecture (meta device)")
@@ -422,10 +427,7 @@ def footprint(
             )
         except (OSError, ValueError):
             config = None
-    stored = None
-    if config is not None:
-        stored = str(getattr(config, "torch_dtype", None) or getattr(config, "dtype", "") or "")
-        stored = stored.removeprefix("torch.") or None
+    stored = stored_dtype(config) if config is not None else None
     weights = folder_weights(folder, spec.gguf_file, stored) if folder else None
     if weights is None and not path.is_dir() and hub.reachable:
         from huggingface_hub import get_safetensors_metadata
