@@ -1,0 +1,88 @@
+"""The sentence-embedding runtimes: the ONNX export answers what sentence-transformers answers,
+is made once per machine, and a model it cannot export fails clearly or falls back."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from mexa_ray.config import EmbeddingSpec, load_config
+from mexa_ray.errors import ConfigError
+from mexa_ray.models import onnx_export
+from mexa_ray.models.embedding import Embedder, OnnxEncoder, TorchEncoder, load_encoder
+from mexa_ray.models.weights import resolve_model_path
+
+pytestmark = pytest.mark.models
+
+
+def texts() -> list[str]:
+    """What the router and the evidence ranking embed: the skill catalogue, the experts' cards,
+    and a text longer than the model's 256 tokens (its truncation must match)."""
+    config = load_config("default")
+    skills = [f"{s.name}: {s.description}" for s in config.skill_catalogue().values()]
+    cards = [e.description for e in config.experts]
+    return [*skills, *cards, "Is it raining?", "UPPER case Words", "long " * 400]
+
+
+def test_onnx_vectors_equal_sentence_transformers(embedder):
+    assert embedder.runtime == "onnx"
+    path = resolve_model_path(EmbeddingSpec().model)
+    reference = TorchEncoder(path, "cpu").encode(texts())
+    got = embedder.encode(texts())
+    assert got.shape == reference.shape == (len(texts()), 384)
+    assert np.abs(got - reference).max() < 1e-5
+    # and what routing compares: the same neighbours for every text
+    assert (
+        np.argsort(got @ got.T, axis=1) == np.argsort(reference @ reference.T, axis=1)
+    ).mean() > 0.999
+
+
+def test_an_onnx_replica_imports_no_torch(embedder):
+    """The point of the export: a process embedding on ONNX never loads torch."""
+    code = (
+        "import sys; from mexa_ray.config import EmbeddingSpec; "
+        "from mexa_ray.models.embedding import Embedder; "
+        "e = Embedder(EmbeddingSpec()); "
+        "print(e.runtime, 'torch' in sys.modules, 'sentence_transformers' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["onnx", "False", "False"]
+
+
+def test_the_export_is_made_once_and_reused(tmp_path, monkeypatch, embedder):
+    monkeypatch.setenv("MEXA_HOME", str(tmp_path))
+    path = resolve_model_path(EmbeddingSpec().model)
+    first = onnx_export.exported(path)
+    made = (first / "model.onnx").stat().st_mtime_ns
+
+    def no_second_export(*args, **kwargs):
+        raise AssertionError("exported again")
+
+    monkeypatch.setattr(onnx_export.subprocess, "run", no_second_export)
+    assert onnx_export.exported(path) == first
+    assert (first / "model.onnx").stat().st_mtime_ns == made
+    encoder = OnnxEncoder(first)
+    assert np.allclose(encoder.encode(["a question"]), embedder.encode(["a question"]), atol=1e-6)
+
+
+def test_a_model_that_cannot_be_exported(tmp_path, monkeypatch):
+    """`runtime: onnx` names the field; `auto` falls back to sentence-transformers, which then
+    loads the model itself (here it cannot either, and says so)."""
+    monkeypatch.setenv("MEXA_HOME", str(tmp_path / "home"))
+    not_a_model = tmp_path / "empty"
+    not_a_model.mkdir()
+    with pytest.raises(ConfigError, match="exporting .* to ONNX failed") as info:
+        load_encoder(EmbeddingSpec(model=str(not_a_model), runtime="onnx"))
+    assert info.value.field == "embedding.runtime"
+    with pytest.raises(Exception) as fallback:
+        load_encoder(EmbeddingSpec(model=str(not_a_model), runtime="auto"))
+    assert not isinstance(fallback.value, ConfigError)  # sentence-transformers' own error
+
+
+def test_torch_runtime_when_asked():
+    embedder = Embedder(EmbeddingSpec(runtime="torch"))
+    assert embedder.runtime == "torch"
+    assert embedder.dim == 384
