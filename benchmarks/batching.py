@@ -93,15 +93,15 @@ def summary(label: str, batch: int | None, wall: float, latencies: list[float]) 
 def served(config: AppConfig, queries: list[Query], concurrency: int, label: str) -> dict:
     spec = config.experts[0]
     app = ExpertDeployment.options(name="vlm", **serve_kwargs(config, spec.deployment)).bind(
-        spec, config.skill_catalogue(), config.spool, config.request_deadline_s
+        [spec], config.skill_catalogue(), config.spool, config.request_deadline_s
     )
     # called the way the orchestrator calls an expert
     handle = by_value(serve.run(app, name=config.name, route_prefix=None))
-    handle.analyse.remote(queries[0], SKILL).result(timeout_s=300)  # warm-up
+    handle.analyse.remote(queries[0], SKILL, spec.name).result(timeout_s=300)  # warm-up
 
     def one(query: Query) -> float:
         started = time.perf_counter()
-        handle.analyse.remote(query, SKILL).result(timeout_s=300)
+        handle.analyse.remote(query, SKILL, spec.name).result(timeout_s=300)
         return time.perf_counter() - started
 
     began = time.perf_counter()

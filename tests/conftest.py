@@ -27,6 +27,9 @@ SYNTHETIC_EXPERTS = [
 ]
 
 
+#: the test app's expert group: a real expert and one that fails on every call
+GROUPED = ("text-reader", "broken")
+
 #: fixtures that start Ray, Serve, a browser, or build or load a model: a test using one is `slow`
 SLOW_FIXTURES = {
     "ray_session", "serve_app", "http", "ray_tmp", "tiny", "gpu_models", "embedder", "browser",
@@ -99,6 +102,11 @@ def app_config_for_tests(media_dir: Path) -> AppConfig:
                 },
             }
         )
+    # two experts share one deployment (`expert_groups`), one of them failing on every call:
+    # every e2e test touching them goes through a group's replica
+    data["expert_groups"] = [
+        {"name": "shared", "experts": list(GROUPED), "deployment": {"num_replicas": 1}}
+    ]
     data["media"]["roots"] = [str(media_dir)]
     return parse_config(data)
 

@@ -382,3 +382,51 @@ def test_a_custom_backend_without_a_settings_model_takes_none():
     assert "Extra inputs" in info.value.message
     fine = parse_config(_data(backend="my.module:Expert")).experts[0]
     assert _NoSettingsExpert(fine, skills).settings == NoSettings()
+
+
+@pytest.mark.parametrize(
+    "group, words",
+    [
+        ({"name": "g", "experts": ["nobody"]}, "no expert named 'nobody'"),
+        ({"name": "g", "experts": ["gpu-one"]}, "asks for GPUs"),
+        ({"name": "g", "experts": ["batcher"]}, "batches its calls"),
+        (
+            {
+                "name": "g",
+                "experts": ["light"],
+                "deployment": {"ray_actor_options": {"num_gpus": 1}},
+            },
+            "give GPU experts their own deployments",
+        ),
+    ],
+)
+def test_expert_groups_hold_cpu_experts_that_exist(group, words):
+    data = load_config("analytic").model_dump()
+    base = {"backend": "synthetic", "modalities": ["text"], "skills": ["T1"], "description": "x"}
+    data["experts"] += [
+        {**base, "name": "light"},
+        {**base, "name": "gpu-one", "deployment": {"ray_actor_options": {"num_gpus": 0.5}}},
+        {**base, "name": "batcher", "batching": {"max_batch_size": 2}},
+    ]
+    data["expert_groups"] = [group]
+    with pytest.raises(ConfigError, match=words) as info:
+        parse_config(data)
+    assert info.value.field.startswith("expert_groups.0")
+
+
+def test_an_expert_is_in_one_group_and_its_deployment_is_the_groups():
+    data = load_config("analytic").model_dump()
+    data["expert_groups"] = [
+        {"name": "a", "experts": ["text-reader", "audio-signal"]},
+        {"name": "b", "experts": ["audio-signal"]},
+    ]
+    with pytest.raises(ConfigError, match="'audio-signal' is in group 'a' already"):
+        parse_config(data)
+    data["expert_groups"].pop()
+    config = parse_config(data)
+    assert config.deployment_of("audio-signal") == config.deployment_of("text-reader")
+    assert config.deployment_of("audio-signal") == "experts-a"
+    assert config.deployment_of("table-profiler") == "expert-table-profiler"
+    names = [name for name, _, _ in config.deployments()]
+    assert "experts-a" in names and "expert-text-reader" not in names
+    assert "expert-table-profiler" in names

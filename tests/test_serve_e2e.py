@@ -34,6 +34,32 @@ def test_health_and_expert_cards(http):
     assert replica["memory"]["device"] == "cpu" and replica["memory"]["peak_bytes"] > 10 * 2**20
 
 
+def test_a_group_serves_its_experts_from_one_replica(http):
+    """`expert_groups`: one deployment, one replica process holding both experts; each call
+    is answered as the expert it names, and the member that fails is missing alone."""
+    from ray import serve
+
+    from tests.conftest import GROUPED
+
+    deployments = serve.status().applications["mexa"].deployments
+    assert "experts-shared" in deployments
+    assert not {f"expert-{name}" for name in GROUPED} & set(deployments)
+    cards = {c["name"]: c for c in http.get("/v1/experts").json()["experts"]}
+    [reader], [broken] = (cards[name]["replicas"] for name in GROUPED)
+    assert reader["replica"] == broken["replica"] and reader["state"] == "RUNNING"
+    body = {
+        "question": "What is the note about?",
+        "options": ["a meeting", "a recipe"],
+        "media": [{"type": "text", "data": "VGhlIG1lZXRpbmcgaXMgYXQgbm9vbi4=", "format": "txt"}],
+        "experts": list(GROUPED),
+    }
+    a = reason(http, body).json()
+    assert [r["expert"] for r in a["reports"]] == ["text-reader"]
+    assert "meeting" in a["reports"][0]["text"]
+    assert [m["expert"] for m in a["missing"]] == ["broken"]
+    assert a["answer"] == "a meeting"
+
+
 def test_table_question_over_http(http, demo_requests):
     r = reason(http, demo_requests[0])
     assert r.status_code == 200, r.text

@@ -17,6 +17,7 @@ from mexa_ray.config.schema import (
     BulkSpec,
     DeploymentSettings,
     EmbeddingSpec,
+    ExpertGroupSpec,
     ExpertSpec,
     IngressSpec,
     MediaSpec,
@@ -28,6 +29,7 @@ from mexa_ray.config.schema import (
     SpoolSpec,
     Transport,
     expert_deployment_name,
+    group_deployment_name,
 )
 
 __all__ = [
@@ -50,7 +52,9 @@ __all__ = [
     "SkillSpec",
     "SpoolSpec",
     "Transport",
+    "ExpertGroupSpec",
     "expert_deployment_name",
+    "group_deployment_name",
     "load_config",
     "merge_configs",
     "packaged_configs",

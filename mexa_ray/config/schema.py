@@ -700,6 +700,29 @@ def expert_deployment_name(expert: str) -> str:
     return f"expert-{expert}"
 
 
+def group_deployment_name(group: str) -> str:
+    """An expert group's one Serve deployment."""
+    return f"experts-{group}"
+
+
+class ExpertGroupSpec(_Strict):
+    """Experts served by one deployment: each replica holds every member's model once, in one
+    process, and answers each call as the expert it names (routing, timeouts, `missing` and
+    metrics stay per expert). Why: a replica's process costs ~120 MB and a second or more to
+    start before any model loads, so light CPU experts packed together make the app a fraction
+    of the memory and start-up. What they share: replicas, autoscaling and a crash (a native
+    library failing in one member restarts the group's replica). GPU experts keep their own
+    deployments, so each keeps its share of a card."""
+
+    name: str = Field(pattern=r"^[a-z0-9][a-z0-9-]*$", description="the group's name")
+    experts: list[str] = Field(min_length=1, description="the names of its experts")
+    deployment: DeploymentSettings = Field(
+        default_factory=DeploymentSettings,
+        description="the group's Serve deployment; its members' own `deployment` blocks are "
+        "not used (their `bulk` blocks are: `mexa eval` runs each expert as its own stage)",
+    )
+
+
 class AppConfig(_Strict):
     """The whole app: its experts, the router and aggregator, the ingress and how Serve runs
     them. A file may start from another with `extends: NAME` and change parts."""
@@ -734,6 +757,11 @@ class AppConfig(_Strict):
         description="the expert cards; names are unique, and each skill must read one of the "
         "expert's modalities",
     )
+    expert_groups: list[ExpertGroupSpec] = Field(
+        default_factory=list,
+        description="experts that share one deployment (CPU experts only); the others each "
+        "have their own",
+    )
 
     @model_validator(mode="after")
     def _consistent(self) -> AppConfig:
@@ -760,19 +788,70 @@ class AppConfig(_Strict):
                         f"skill {sid} reads {list(skill.modalities)}, which "
                         f"this expert's modalities {spec.modalities} lack",
                     )
+        self._groups_hold_cpu_experts(names)
         return self
+
+    def _groups_hold_cpu_experts(self, names: set[str]) -> None:
+        grouped: dict[str, str] = {}
+        for i, group in enumerate(self.expert_groups):
+            where = f"expert_groups.{i}"
+            if any(g.name == group.name for g in self.expert_groups[:i]):
+                raise ConfigFieldError(f"{where}.name", f"duplicate group name {group.name!r}")
+            if float(group.deployment.ray_actor_options.get("num_gpus", 0) or 0) > 0:
+                raise ConfigFieldError(
+                    f"{where}.deployment.ray_actor_options.num_gpus",
+                    "a group shares one CPU process among its experts; give GPU experts "
+                    "their own deployments (each keeps its share of a card)",
+                )
+            for name in group.experts:
+                if name not in names:
+                    raise ConfigFieldError(f"{where}.experts", f"no expert named {name!r}")
+                if name in grouped:
+                    raise ConfigFieldError(
+                        f"{where}.experts", f"{name!r} is in group {grouped[name]!r} already"
+                    )
+                grouped[name] = group.name
+                spec = self.expert(name)
+                if float(spec.deployment.ray_actor_options.get("num_gpus", 0) or 0) > 0:
+                    raise ConfigFieldError(
+                        f"{where}.experts",
+                        f"{name!r} asks for GPUs (its deployment's num_gpus); a group runs on "
+                        "CPU: leave it out of the group, or set its num_gpus to 0",
+                    )
+                if spec.batching is not None:
+                    raise ConfigFieldError(
+                        f"{where}.experts",
+                        f"{name!r} batches its calls (`batching`), which needs a deployment of "
+                        "its own: leave it out of the group",
+                    )
+
+    def group_of(self, expert: str) -> ExpertGroupSpec | None:
+        return next((g for g in self.expert_groups if expert in g.experts), None)
+
+    def deployment_of(self, expert: str) -> str:
+        """The Serve deployment that answers an expert: its group's, else its own."""
+        group = self.group_of(expert)
+        return group_deployment_name(group.name) if group else expert_deployment_name(expert)
 
     def deployments(self) -> list[tuple[str, str, DeploymentSettings]]:
         """(Serve deployment name, config field, settings) of every deployment the app runs, in
         the one order the app, the Serve config file and `mexa check` list them."""
-        return [
-            ("ingress", "ingress", self.ingress.deployment),
-            ("orchestrator", "router", self.router.deployment),
-            ("aggregator", "aggregator", self.aggregator.deployment),
-        ] + [
-            (expert_deployment_name(e.name), f"experts.{e.name}", e.deployment)
-            for e in self.experts
-        ]
+        return (
+            [
+                ("ingress", "ingress", self.ingress.deployment),
+                ("orchestrator", "router", self.router.deployment),
+                ("aggregator", "aggregator", self.aggregator.deployment),
+            ]
+            + [
+                (expert_deployment_name(e.name), f"experts.{e.name}", e.deployment)
+                for e in self.experts
+                if self.group_of(e.name) is None
+            ]
+            + [
+                (group_deployment_name(g.name), f"expert_groups.{g.name}", g.deployment)
+                for g in self.expert_groups
+            ]
+        )
 
     def skill_catalogue(self) -> dict[str, Skill]:
         skills = {s.id: s for s in DEFAULT_SKILLS}

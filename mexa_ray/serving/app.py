@@ -1,4 +1,5 @@
-"""Builds the Serve application from an AppConfig: one deployment per expert, then the
+"""Builds the Serve application from an AppConfig: one deployment per expert (or per expert
+group, answering for each of its members), then the
 aggregator, the orchestrator (given every expert's handle and the aggregator's) and the HTTP
 ingress."""
 
@@ -13,6 +14,7 @@ from mexa_ray.config import (
     DeploymentSettings,
     Overrides,
     expert_deployment_name,
+    group_deployment_name,
     load_config,
 )
 from mexa_ray.serving.aggregator import Aggregator
@@ -25,12 +27,18 @@ def build_app(config: AppConfig) -> Application:
     # @serve.deployment makes each class a Deployment, which has .options; Serve's hints keep the
     # class's own type, hence the attr-defined ignores
     skills = config.skill_catalogue()
-    experts = {
-        spec.name: ExpertDeployment.options(  # type: ignore[attr-defined]
-            name=expert_deployment_name(spec.name), **serve_kwargs(config, spec.deployment)
-        ).bind(spec, skills, config.spool, config.request_deadline_s)
-        for spec in config.experts
-    }
+    experts = {}
+    for spec in config.experts:
+        if config.group_of(spec.name) is None:
+            experts[spec.name] = ExpertDeployment.options(  # type: ignore[attr-defined]
+                name=expert_deployment_name(spec.name), **serve_kwargs(config, spec.deployment)
+            ).bind([spec], skills, config.spool, config.request_deadline_s)
+    for group in config.expert_groups:
+        members = [config.expert(name) for name in group.experts]
+        bound = ExpertDeployment.options(  # type: ignore[attr-defined]
+            name=group_deployment_name(group.name), **serve_kwargs(config, group.deployment)
+        ).bind(members, skills, config.spool, config.request_deadline_s)
+        experts.update(dict.fromkeys(group.experts, bound))
     aggregator = Aggregator.options(  # type: ignore[attr-defined]
         name="aggregator", **serve_kwargs(config, config.aggregator.deployment)
     ).bind(config)

@@ -1,4 +1,5 @@
-"""One generic expert deployment, bound once per expert in the config."""
+"""One generic expert deployment, bound once per expert in the config, or once per expert group
+(`expert_groups`: several experts in each replica, each call naming the expert it is for)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from ray import serve
 from mexa_ray.config import ExpertSpec, SpoolSpec
 from mexa_ray.errors import ExpertOutOfMemory
 from mexa_ray.experts import build_expert
+from mexa_ray.experts.base import Expert
 from mexa_ray.media.spool import Spool
 from mexa_ray.models.gpu_share import is_out_of_memory, memory_report, release_after_oom
 from mexa_ray.models.memory_plan import GiB
@@ -23,36 +25,40 @@ from mexa_ray.types import ExpertReport, Query, Skill
 @serve.deployment
 class ExpertDeployment:
     def __init__(
-        self, spec: ExpertSpec, skills: dict[str, Skill], spool: SpoolSpec, hold_s: float
+        self, specs: list[ExpertSpec], skills: dict[str, Skill], spool: SpoolSpec, hold_s: float
     ) -> None:
         adopt_library_logs()
         self.spool = Spool(spool, hold_s)
         self.metrics = ExpertMetrics()
-        # the model loads here, so the replica is reported ready only once the expert can serve
-        self.expert = build_expert(spec, skills)
-        # batch concurrent calls when the backend generates in batches and the config asks
-        batching = spec.batching if self.expert.batches else None
+        # the models load (and warm) here, so the replica is reported ready only once every
+        # expert it holds can serve
+        self.experts = {spec.name: build_expert(spec, skills) for spec in specs}
+        # batch concurrent calls when the backend generates in batches and the config asks (the
+        # config keeps batching experts out of groups, so a batching replica holds one expert)
+        (spec,) = specs if len(specs) == 1 else (None,)
+        batching = spec.batching if spec and self.experts[spec.name].batches else None
         self.batched = batching is not None
         if batching is not None:
             self._analyse_batch.set_max_batch_size(batching.max_batch_size)
             self._analyse_batch.set_batch_wait_timeout_s(batching.batch_wait_timeout_s)
-        self.replica = record_replica(spec.name)
+        self.replicas = {name: record_replica(name) for name in self.experts}
         self.memory: dict[str, Any] = {}
         self._report_memory()
 
     def __del__(self) -> None:
-        forget_replica(getattr(self, "replica", None))
+        for replica in getattr(self, "replicas", {}).values():
+            forget_replica(replica)
 
-    async def analyse(self, query: Query, skill: str) -> ExpertReport:
-        tags = {"expert": self.expert.name}
+    async def analyse(self, query: Query, skill: str, expert: str) -> ExpertReport:
+        tags = {"expert": expert}
         self.metrics.requests.inc(tags=tags)
         started = time.perf_counter()
         try:
-            return await self._analyse(query, skill)
+            return await self._analyse(query, skill, self.experts[expert])
         finally:  # failures too: a slow failure is as slow for the request
             self.metrics.latency.observe(time.perf_counter() - started, tags=tags)
 
-    async def _analyse(self, query: Query, skill: str) -> ExpertReport:
+    async def _analyse(self, query: Query, skill: str, expert: Expert) -> ExpertReport:
         local = await materialise(query, self.spool)
         try:
             if self.batched:
@@ -61,7 +67,7 @@ class ExpertDeployment:
                     raise result
                 return result
             # the analysis is blocking CPU/GPU work: keep the replica's event loop free
-            return await asyncio.to_thread(self.expert.run, local, skill)
+            return await asyncio.to_thread(expert.run, local, skill)
         except Exception as exc:
             if not is_out_of_memory(exc):
                 raise
@@ -69,7 +75,7 @@ class ExpertDeployment:
             memory = memory_report()
             cap = memory.get("cap_bytes")
             raise ExpertOutOfMemory(
-                f"{self.expert.name} ran out of GPU memory"
+                f"{expert.name} ran out of GPU memory"
                 + (f" within its share ({cap / GiB:.1f} GiB)" if cap else "")
                 + ": raise its num_gpus, or lower its batch size or media size"
             ) from exc
@@ -80,18 +86,23 @@ class ExpertDeployment:
     async def _analyse_batch(
         self, queries: list[Query], skills: list[str]
     ) -> list[ExpertReport | Exception]:
-        return await asyncio.to_thread(self.expert.run_batch, list(zip(queries, skills)))
+        (expert,) = self.experts.values()
+        return await asyncio.to_thread(expert.run_batch, list(zip(queries, skills)))
 
     def check_health(self) -> None:
-        self.expert.check_health()
+        for expert in self.experts.values():
+            expert.check_health()
         self.spool.sweep()  # Serve calls this every few seconds: old copies go, even when idle
         self._report_memory()
 
     def _report_memory(self) -> None:
-        """The peak memory, as a gauge and in `/v1/experts` (written when it grows)."""
+        """The peak memory (the process's: shared by a group's experts), as a gauge and in
+        `/v1/experts` (written when it grows)."""
         memory = memory_report()
-        tags = {"expert": self.expert.name, "device": memory["device"]}
-        self.metrics.memory_peak.set(memory["peak_bytes"], tags=tags)
+        for name in self.replicas:
+            tags = {"expert": name, "device": memory["device"]}
+            self.metrics.memory_peak.set(memory["peak_bytes"], tags=tags)
         if memory["peak_bytes"] != self.memory.get("peak_bytes"):
             self.memory = memory
-            update_replica(self.replica, memory=memory)
+            for replica in self.replicas.values():
+                update_replica(replica, memory=memory)

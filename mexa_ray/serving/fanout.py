@@ -96,7 +96,8 @@ class FanOut:
 
     def _call(self, query: Query, s: SelectedExpert) -> DeploymentResponse:
         # a handle answers with a generator only when called with stream=True: these never are
-        response = self.experts[s.expert].for_query(query).analyse.remote(query, s.skill)
+        handle = self.experts[s.expert].for_query(query)
+        response = handle.analyse.remote(query, s.skill, s.expert)
         return cast(DeploymentResponse, response)
 
     async def _await(

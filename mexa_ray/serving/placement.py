@@ -28,7 +28,7 @@ class PlacementRegistry:
         self.replicas: dict[str, dict[str, Any]] = {}
 
     def put(self, record: dict[str, Any]) -> None:
-        self.replicas[record["replica"]] = record
+        self.replicas[record["key"]] = record
 
     def update(self, replica: str, fields: dict[str, Any]) -> None:
         if replica in self.replicas:
@@ -53,7 +53,8 @@ def registry(app: str):
 
 
 def record_replica(name: str, role: str = "expert") -> str | None:
-    """Record this replica (called in its constructor); its id, or None outside Serve."""
+    """Record this replica as `name`'s (called in its constructor; a group's replica records
+    itself once per expert it holds); the record's key, or None outside Serve."""
     from ray import serve
 
     try:
@@ -62,7 +63,9 @@ def record_replica(name: str, role: str = "expert") -> str | None:
         return None
     runtime = ray.get_runtime_context()
     replica = context.replica_id.unique_id
+    key = f"{replica}/{name}"
     record = {
+        "key": key,
         "name": name,
         "role": role,
         "replica": replica,
@@ -77,7 +80,7 @@ def record_replica(name: str, role: str = "expert") -> str | None:
         ray.get(registry(context.app_name).put.remote(record), timeout=10)
     except Exception as exc:  # noqa: BLE001 - for people; never fail the replica for it
         log.warning("could not record replica %s of %s: %s", replica, name, exc)
-    return replica
+    return key
 
 
 def update_replica(replica: str | None, **fields: Any) -> None:
