@@ -46,8 +46,9 @@ def measure(which: str, root: Path, repeats: int) -> dict:
     import psutil
     import torch  # noqa: F401 - the baseline already holds torch, as every replica does
 
-    from mexa_ray.cli.demo import examples, make_sign, make_speech
+    from mexa_ray.cli.demo import examples
     from mexa_ray.config import load_config
+    from mexa_ray.media.samples import make_sign, make_speech
     from mexa_ray.types import ExpertReport, Media, Query
 
     config = load_config()

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from mexa_ray.cli.demo import make_melody, make_noise, make_scene, make_tone
 from mexa_ray.datasets import Item
+from mexa_ray.media.samples import make_melody, make_noise, make_scene, make_tone
 
 
 def media_path(item: Item, media_root: Path, index: int = 0) -> Path:

@@ -4,7 +4,7 @@ import re
 
 import pytest
 
-from mexa_ray.cli import demo
+from mexa_ray.media import samples
 from mexa_ray.config import load_config, parse_config
 from mexa_ray.errors import SyntheticExpertError
 from mexa_ray.experts import build_expert
@@ -122,10 +122,10 @@ def test_clumps_holding_few_of_the_points_are_not_listed_as_objects():
 @pytest.mark.parametrize(
     "make, expected",
     [
-        (lambda p: demo.make_tone(p, 440.0), ["A4", "steady tone"]),
-        (demo.make_noise, ["noise-like"]),
+        (lambda p: samples.make_tone(p, 440.0), ["A4", "steady tone"]),
+        (samples.make_noise, ["noise-like"]),
         (
-            demo.make_melody,
+            samples.make_melody,
             ["tonal and rhythmic", "Estimated tempo 120 beats per minute", "C4", "E4", "G4", "C5"],
         ),
     ],

@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 from conftest import GPU_AUDIO_REPLY, GPU_VLM_REPLY
 
-from mexa_ray.cli.demo import make_image, make_scene, make_table, make_tone, make_video
 from mexa_ray.config import Overrides, load_config, parse_config
+from mexa_ray.media.samples import make_image, make_scene, make_table, make_tone, make_video
 from mexa_ray.serving.runtime import ask, deploy
 
 pytestmark = pytest.mark.serve

@@ -11,7 +11,6 @@ import pytest
 from conftest import VLM_REPLY, pick_free_port
 from openai_server import ChatServer, running
 
-from mexa_ray.cli.demo import make_scene, make_tone, make_video
 from mexa_ray.config import (
     AggregatorSpec,
     ExpertSpec,
@@ -21,6 +20,7 @@ from mexa_ray.config import (
 )
 from mexa_ray.errors import ConfigError
 from mexa_ray.experts import build_expert
+from mexa_ray.media.samples import make_scene, make_tone, make_video
 from mexa_ray.models.llm import build_generator
 from mexa_ray.reasoning.aggregation import EvidenceRankingAggregator, LRMAggregator
 from mexa_ray.reasoning.routing import EmbeddingRouter, LLMRouter

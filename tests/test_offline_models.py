@@ -10,10 +10,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from mexa_ray.cli.demo import SPOKEN, make_sign, make_speech
 from mexa_ray.config import load_config, parse_config
 from mexa_ray.experts import build_expert
 from mexa_ray.experts.imagenet import ImageNetClassifier
+from mexa_ray.media.samples import SPOKEN, make_sign, make_speech
 from mexa_ray.models.llm import build_generator
 from mexa_ray.models.weights import resolve_model_path
 from mexa_ray.reasoning.routing import build_router

@@ -9,8 +9,8 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from conftest import VLM_REPLY
 
-from mexa_ray.cli.demo import make_tone, make_video
 from mexa_ray.config import load_config, parse_config
+from mexa_ray.media.samples import make_tone, make_video
 from mexa_ray.serving.runtime import ask, deploy
 
 pytestmark = pytest.mark.serve

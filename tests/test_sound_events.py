@@ -11,11 +11,11 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from mexa_ray.cli.demo import make_melody, make_speech
 from mexa_ray.config import AggregatorSpec, load_config, parse_config
 from mexa_ray.errors import ConfigError
 from mexa_ray.experts import build_expert
 from mexa_ray.experts.sound_events import HOP, PATCH, PATCH_HOP, SAMPLE_RATE, log_mel_patches
+from mexa_ray.media.samples import make_melody, make_speech
 from mexa_ray.reasoning.aggregation import EvidenceRankingAggregator
 from mexa_ray.reasoning.routing import build_router
 from mexa_ray.types import Media, Query

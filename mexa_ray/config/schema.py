@@ -66,6 +66,19 @@ class DeploymentSettings(_Strict):
         "control-path deployment's replicas on different nodes, so that losing a "
         "node leaves one to answer",
     )
+    graceful_shutdown_timeout_s: float = Field(
+        default=5.0,
+        ge=0,
+        description="how long a stopping replica (scale-down, redeploy, `mexa serve` on SIGTERM) "
+        "lets its in-flight requests finish before they are cut; Serve's own default is 20 s, "
+        "which with the app's other stops overruns Kubernetes' 30 s grace",
+    )
+    graceful_shutdown_wait_loop_s: float = Field(
+        default=0.5,
+        gt=0,
+        description="how often a stopping replica checks whether its requests are done (Serve's "
+        "default 2 s is the least a replica takes to stop)",
+    )
     ray_actor_options: dict[str, Any] = Field(
         default_factory=dict,
         description="Ray actor options of each replica: num_cpus (unset: "
@@ -96,6 +109,8 @@ class DeploymentSettings(_Strict):
             "max_ongoing_requests": self.max_ongoing_requests,
             "max_queued_requests": self.max_queued_requests,
             "ray_actor_options": dict(self.ray_actor_options),
+            "graceful_shutdown_timeout_s": self.graceful_shutdown_timeout_s,
+            "graceful_shutdown_wait_loop_s": self.graceful_shutdown_wait_loop_s,
         }
         if self.max_queued_requests >= 0:
             opts["backpressure_config"] = {"status_code": 503, "retry_after_s": self.retry_after_s}

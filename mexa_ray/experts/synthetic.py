@@ -19,6 +19,7 @@ class SyntheticExpert(Expert):
 
     settings: SyntheticSettings
     reads_question = True
+    warms_up = False  # its delay and failures are the tests' to time
 
     def describe(self, item: Media, query: Query, skill: Skill) -> str:
         raise NotImplementedError  # run() is overridden: it needs no media

@@ -105,7 +105,7 @@ def load_encoder(spec: EmbeddingSpec) -> Encoder:
         from mexa_ray.models.onnx_export import ExportFailed, exported
 
         try:
-            return OnnxEncoder(exported(path))
+            return OnnxEncoder(exported("sentence-embedding", path))
         except ExportFailed as exc:
             if spec.runtime == "onnx":
                 raise ConfigError(str(exc), field="embedding.runtime") from exc

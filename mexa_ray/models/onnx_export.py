@@ -1,13 +1,14 @@
-"""A sentence-embedding model as an ONNX graph, exported once per machine and model.
+"""Small CPU models as ONNX graphs, exported once per machine and model: the sentence-embedding
+model (router, evidence ranking) and the visual expert's ImageNet classifier.
 
-Why: the embedding router and the evidence ranking each hold the same small model, and running
-it through sentence-transformers costs a replica torch (about 300 MB of private memory and 5 s of
-imports per process) for a 22M-parameter encoder. ONNX Runtime runs the same graph in a tenth of
-the import time and about half the memory. The export needs torch, so it runs in a child process:
-the replica that asks never imports torch. Concurrent replicas on one node wait on a file lock
-and share one export; a folder `model.onnx` + `tokenizer.json` + `export.json` is the cache.
+Why: running them through torch costs each replica torch itself (about 150 MB of private memory
+and a second or more of imports per process, 300 MB with sentence-transformers) for networks of
+5-22M parameters. ONNX Runtime runs the same graphs in a tenth of the import time and about half
+the memory. The export needs torch, so it runs in a child process: the replica that asks never
+imports torch. Concurrent replicas on one node wait on a file lock and share one export; a folder
+with `model.onnx` and `export.json` (and what else the kind needs) is the cache.
 
-    python -m mexa_ray.models.onnx_export MODEL_PATH OUT_DIR
+    python -m mexa_ray.models.onnx_export KIND SOURCE OUT_DIR [OPTIONS_JSON]
 """
 
 from __future__ import annotations
@@ -41,33 +42,35 @@ class ExportFailed(RuntimeError):
     tokenizer); the caller runs it through sentence-transformers instead."""
 
 
-def cache_key(model_path: str) -> str:
-    """Names the export: the model's path, and for a folder each file's size and mtime, so new
-    weights in the same folder export again."""
-    digest = hashlib.sha256(model_path.encode())
-    folder = Path(model_path)
-    if folder.is_dir():
-        for f in sorted(folder.rglob("*")):
-            if f.is_file():
-                st = f.stat()
-                digest.update(f"{f.relative_to(folder)}:{st.st_size}:{st.st_mtime_ns}".encode())
-    return f"{folder.name or 'model'}-{digest.hexdigest()[:16]}"
+def cache_key(kind: str, source: str, options: dict) -> str:
+    """Names the export: its kind, source and options, and each source file's size and mtime, so
+    new weights at the same path export again."""
+    digest = hashlib.sha256(json.dumps([kind, source, options], sort_keys=True).encode())
+    where = Path(source)
+    files = sorted(f for f in where.rglob("*") if f.is_file()) if where.is_dir() else [where]
+    for f in files:
+        if f.is_file():
+            st = f.stat()
+            digest.update(f"{f}:{st.st_size}:{st.st_mtime_ns}".encode())
+    return f"{kind}-{where.stem or 'model'}-{digest.hexdigest()[:16]}"
 
 
-def exported(model_path: str) -> Path:
-    """The folder holding this model's ONNX export, made now in a child process if missing."""
+def exported(kind: str, source: str, options: dict | None = None) -> Path:
+    """The folder holding this model's ONNX export, made now in a child process if missing.
+    `kind` names the exporter (EXPORTERS), `source` the model's folder or file."""
     from filelock import FileLock
 
-    out = mexa_home() / "onnx" / cache_key(model_path)
+    options = options or {}
+    out = mexa_home() / "onnx" / cache_key(kind, source, options)
     if (out / "export.json").is_file():
         return out
     out.parent.mkdir(parents=True, exist_ok=True)
     with FileLock(str(out) + ".lock", timeout=EXPORT_TIMEOUT_S):
         if (out / "export.json").is_file():  # another replica exported it while we waited
             return out
-        log.info("exporting embedding model %s to ONNX in %s", model_path, out)
+        log.info("exporting %s model %s to ONNX in %s", kind, source, out)
         done = subprocess.run(
-            [sys.executable, "-m", __name__, model_path, str(out)],
+            [sys.executable, "-m", __name__, kind, source, str(out), json.dumps(options)],
             capture_output=True,
             text=True,
             timeout=EXPORT_TIMEOUT_S,
@@ -75,11 +78,11 @@ def exported(model_path: str) -> Path:
         )
         if done.returncode != 0:
             tail = (done.stderr or done.stdout).strip().splitlines()[-3:]
-            raise ExportFailed(f"exporting {model_path} to ONNX failed: {' '.join(tail)}")
+            raise ExportFailed(f"exporting {source} to ONNX failed: {' '.join(tail)}")
     return out
 
 
-def export(model_path: str, out: Path) -> None:
+def export_sentence_embedding(model_path: str, out: Path, options: dict) -> None:
     """Trace sentence-transformers' whole pipeline (encoder, pooling, dense, normalise) into one
     graph whose output is the sentence embedding; keep the fast tokenizer and the settings the
     pipeline tokenizes with; check the graph against the pipeline before publishing it."""
@@ -108,8 +111,7 @@ def export(model_path: str, out: Path) -> None:
             return self.model(dict(zip(names, inputs)))["sentence_embedding"]
 
     sample = tokenizer(CHECK_TEXTS[:2], padding=True, return_tensors="pt")
-    tmp = out.with_name(out.name + ".tmp")
-    tmp.mkdir(parents=True, exist_ok=True)
+    tmp = staging(out)
     with torch.inference_mode():
         torch.onnx.export(
             Pipeline(),
@@ -142,6 +144,55 @@ def export(model_path: str, out: Path) -> None:
     tmp.replace(out)
 
 
+def export_imagenet(weights: str, out: Path, options: dict) -> None:
+    """An EfficientNet-Lite classifier (`efficientnet-lite-pytorch`) from its .pth weights, as a
+    graph from a normalised (batch, 3, size, size) picture to its 1000 logits."""
+    import numpy as np
+    import torch
+    from efficientnet_lite_pytorch import EfficientNet
+
+    arch, size = options["arch"], int(options["size"])
+    model = EfficientNet.from_pretrained(arch, weights_path=weights).eval()
+    tmp = staging(out)
+    sample = torch.from_numpy(
+        np.random.default_rng(0).standard_normal((2, 3, size, size)).astype(np.float32)
+    )
+    with torch.inference_mode():
+        torch.onnx.export(
+            model,
+            (sample,),
+            str(tmp / "model.onnx"),
+            input_names=["pixels"],
+            output_names=["logits"],
+            dynamic_axes={"pixels": {0: "batch"}, "logits": {0: "batch"}},
+            dynamo=False,
+            opset_version=17,
+        )
+        expected = model(sample).numpy()
+    import onnxruntime as ort
+
+    got = ort.InferenceSession(str(tmp / "model.onnx"), providers=["CPUExecutionProvider"]).run(
+        None, {"pixels": sample.numpy()}
+    )[0]
+    difference = float(np.abs(expected - got).max())
+    if difference > 1e-3:  # logits of magnitude ~10: float32 rounding stays far below this
+        raise ExportFailed(f"the ONNX graph differs from the model by {difference:.2e}")
+    (tmp / "export.json").write_text(json.dumps({"weights": weights, **options}, indent=1))
+    tmp.replace(out)
+
+
+def staging(out: Path) -> Path:
+    """The folder an export is written to before it is renamed into place whole (a reader never
+    sees half an export)."""
+    tmp = out.with_name(out.name + ".tmp")
+    tmp.mkdir(parents=True, exist_ok=True)
+    return tmp
+
+
+EXPORTERS = {"sentence-embedding": export_sentence_embedding, "imagenet": export_imagenet}
+
+
 if __name__ == "__main__":
     logging.basicConfig(level=logging.WARNING)
-    export(sys.argv[1], Path(sys.argv[2]))
+    kind, source, folder = sys.argv[1:4]
+    EXPORTERS[kind](source, Path(folder), json.loads(sys.argv[4]) if len(sys.argv) > 4 else {})

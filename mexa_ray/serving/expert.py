@@ -4,7 +4,10 @@
 from __future__ import annotations
 
 import asyncio
+import logging
+import tempfile
 import time
+from pathlib import Path
 from typing import Any, cast
 
 from ray import serve
@@ -21,6 +24,8 @@ from mexa_ray.serving.placement import forget_replica, record_replica, update_re
 from mexa_ray.serving.transport import materialise
 from mexa_ray.types import ExpertReport, Query, Skill
 
+log = logging.getLogger("ray.serve")
+
 
 @serve.deployment
 class ExpertDeployment:
@@ -33,6 +38,10 @@ class ExpertDeployment:
         # the models load (and warm) here, so the replica is reported ready only once every
         # expert it holds can serve
         self.experts = {spec.name: build_expert(spec, skills) for spec in specs}
+        with tempfile.TemporaryDirectory(prefix="mexa-warm-up-") as folder:
+            for expert in self.experts.values():
+                took = expert.warm_up(Path(folder))
+                log.info("expert %s warmed up in %.2fs", expert.name, took)
         # batch concurrent calls when the backend generates in batches and the config asks (the
         # config keeps batching experts out of groups, so a batching replica holds one expert)
         (spec,) = specs if len(specs) == 1 else (None,)

@@ -94,9 +94,10 @@ class Ingress:
         """Serve calls this every few seconds: the spool forgets old files even when idle."""
         self.spool_metrics.record(self.spool.sweep())
 
-    async def answer(self, payload: object) -> dict:
-        """Validate a /v1/reason body and answer it; raises MexaError for bad input."""
-        started = time.time()
+    async def answer(self, payload: object, arrived: float | None = None) -> dict:
+        """Validate a /v1/reason body and answer it; raises MexaError for bad input. `arrived`:
+        when the HTTP request reached the replica (a handle call starts here)."""
+        started = arrived or time.time()
         return await self._answer(await self._validated(payload), started)
 
     async def _validated(self, payload: object) -> Query:
@@ -186,8 +187,8 @@ class Ingress:
     async def reason(self, request: Request) -> Response:
         return await answered(request, self._reason_response)
 
-    async def _reason_response(self, payload: object) -> Response:
-        return JSONResponse(await self.answer(payload))
+    async def _reason_response(self, payload: object, arrived: float) -> Response:
+        return JSONResponse(await self.answer(payload, arrived))
 
     @api.post("/v1/chat/completions")
     async def chat_completions(self, request: Request) -> Response:
@@ -195,8 +196,8 @@ class Ingress:
         reports, missing) is in the extra `mexa` field. `stream: true` sends SSE chunks."""
         return await answered(request, self._chat_response)
 
-    async def _chat_response(self, payload: object) -> Response:
-        started, created = time.time(), int(time.time())
+    async def _chat_response(self, payload: object, arrived: float) -> Response:
+        started, created = arrived, int(arrived)
         parsed = parse_chat(payload, self.config.name)
         chat = parsed.chat
         try:  # bad input is a 4xx before any stream starts, naming the chat request's field

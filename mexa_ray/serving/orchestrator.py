@@ -31,8 +31,12 @@ class Orchestrator:
         self.metrics = ExpertMetrics()
         self.config = config
         transport = config.serve.transport
+        # a group's experts share one deployment: one handle (and one Serve router) for it
+        shared: dict[str, Handles] = {}
+        for handle in experts.values():
+            shared.setdefault(handle.deployment_name, Handles(handle, transport))
         self.fanout = FanOut(
-            {name: Handles(h, transport) for name, h in experts.items()},
+            {name: shared[h.deployment_name] for name, h in experts.items()},
             {s.name: s.timeout_s for s in config.experts},
             self.metrics,
         )

