@@ -1,14 +1,18 @@
-"""A bounded load run over HTTP: N concurrent clients for S seconds against the default app.
+"""A bounded load run over HTTP: N concurrent clients for S seconds (or R requests) against an app.
 
-Starts a local Ray with the default app behind Serve's HTTP proxy on loopback, then N client
-threads send the bundled demo questions (table, point cloud, audio, video, image, by path) round
-robin, with an invalid body every tenth request, for S seconds. It reports requests, statuses,
-latency percentiles of the answered requests, and the resident memory of the Serve replica
-processes, sampled every few seconds from after the warm-up to the end: a leak keeps growing
-to the last sample, while a high-water mark (more threads, bigger buffers under concurrency)
-levels off, so the table gives the growth over the run's second half too.
+Starts a local Ray with the app (`--config`, the analytic pipeline unless named) behind Serve's
+HTTP proxy on loopback, then N client threads send the bundled demo questions (table, point
+cloud, audio, video, image, by path) round robin, with an invalid body every tenth request, for S
+seconds or until R requests are sent. It reports requests, statuses, latency percentiles of the
+answered requests, and the resident memory of the Serve replica processes, sampled every few
+seconds from after the warm-up to the end: a leak keeps growing to the last sample, while a
+high-water mark (more threads, bigger buffers under concurrency) levels off, so the table gives
+the growth over the run's second half too. It also prints the PSS of all Serve processes
+(controller, proxy, replicas) before and after: the soak of issue 27 is
 
-    python benchmarks/load.py [--clients 20] [--seconds 30]
+    python benchmarks/load.py --config default --clients 4 --requests 1000
+
+    python benchmarks/load.py [--clients 20] [--seconds 30] [--requests R] [--config NAME]
 
 Prints a table and writes benchmarks/results/load.json. The only statuses expected are 200, the
 422s of the invalid bodies, and documented 503s (overload); anything else is counted as an error.
@@ -48,6 +52,20 @@ def replica_rss_mb() -> dict[str, float]:
     return out
 
 
+def serve_pss_mb() -> float:
+    """The summed PSS of every Serve process (controller, proxies, replicas): shared pages
+    counted once across them, so the sum is what the app holds."""
+    total = 0.0
+    for p in psutil.process_iter(["cmdline"]):
+        cmd = " ".join(p.info["cmdline"] or [])
+        if cmd.startswith(("ray::Serve", "ray::ProxyActor")):
+            try:
+                total += p.memory_full_info().pss / 2**20
+            except psutil.Error:
+                continue
+    return round(total, 1)
+
+
 def rss_of(keys: list[str]) -> dict[str, float]:
     """MB of the given replica processes now (read by pid: no scan, no title to match)."""
     out = {}
@@ -66,10 +84,11 @@ def client(
     offset: int,
     results: list[tuple[int, float]],
     lock: threading.Lock,
+    max_requests: int | None = None,
 ) -> None:
     i = offset
     with httpx.Client(timeout=120) as http:
-        while time.monotonic() < stop_at:
+        while time.monotonic() < stop_at and (max_requests is None or len(results) < max_requests):
             body = INVALID if i % 10 == 9 else bodies[i % len(bodies)]
             started = time.perf_counter()
             try:
@@ -93,6 +112,10 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--clients", type=int, default=20)
     ap.add_argument("--seconds", type=float, default=30.0)
+    ap.add_argument(
+        "--requests", type=int, help="stop after this many requests (the seconds still bound it)"
+    )
+    ap.add_argument("--config", default="analytic", help="a packaged config name or a path")
     ap.add_argument("--port", type=int, default=8431)
     ap.add_argument("--sample-every", type=float, default=5.0)
     ap.add_argument("--out", default=str(RESULTS / "load.json"))
@@ -100,7 +123,9 @@ def main() -> None:
 
     media = Path(tempfile.mkdtemp(prefix="mexa-load-"))
     bodies = examples(media)[:5]  # table, point cloud, audio, video, image
-    data = load_config("analytic").model_dump()
+    if args.requests:
+        args.seconds = max(args.seconds, 3600.0)
+    data = load_config(args.config).model_dump()
     data["media"]["roots"] = [str(media)]
     runtime.start(parse_config(data), http=True, port=args.port)
     url = f"http://127.0.0.1:{args.port}"
@@ -108,11 +133,14 @@ def main() -> None:
         for body in bodies:  # warm-up: every expert has loaded and answered once
             assert httpx.post(f"{url}/v1/reason", json=body, timeout=300).status_code == 200
         rss_start = replica_rss_mb()
+        pss_start = serve_pss_mb()
         results: list[tuple[int, float]] = []
         lock = threading.Lock()
         stop_at = time.monotonic() + args.seconds
         threads = [
-            threading.Thread(target=client, args=(url, bodies, stop_at, i, results, lock))
+            threading.Thread(
+                target=client, args=(url, bodies, stop_at, i, results, lock, args.requests)
+            )
             for i in range(args.clients)
         ]
         began = time.perf_counter()
@@ -126,6 +154,7 @@ def main() -> None:
             t.join()
         wall = time.perf_counter() - began
         rss_end = replica_rss_mb()
+        pss_end = serve_pss_mb()
         healthy = httpx.get(f"{url}/healthz").status_code == 200
     finally:
         runtime.stop()
@@ -136,6 +165,7 @@ def main() -> None:
     growth = {k: rss_end[k] - v for k, v in rss_start.items() if k in rss_end}
     half = sum(next(mb for t, mb in samples if t >= wall / 2).values())
     summary = {
+        "config": args.config,
         "clients": args.clients,
         "seconds": round(wall, 1),
         "requests": len(results),
@@ -155,6 +185,8 @@ def main() -> None:
         },
         "sample_times_s": [round(t, 1) for t, _ in samples],
         "healthy_after": healthy,
+        "serve_pss_mb_start": pss_start,
+        "serve_pss_mb_end": pss_end,
     }
     print(
         "| clients | s | requests | req/s | statuses | errors | p50 s | p99 s | "
@@ -167,6 +199,10 @@ def main() -> None:
         f"{', '.join(f'{k}: {v}' for k, v in summary['statuses'].items())} | {errors} | "
         f"{summary['p50_s']} | {summary['p99_s']} | {summary['replica_rss_mb_start']} -> "
         f"{summary['replica_rss_mb_half']} -> {summary['replica_rss_mb_end']} | {healthy} |"
+    )
+    print(
+        f"\nServe processes' summed PSS: {pss_start} MB after the warm-up -> {pss_end} MB after "
+        f"{len(results)} requests ({pss_end - pss_start:+.1f} MB)"
     )
     write_results(args.out, summary)
 

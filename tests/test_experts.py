@@ -4,10 +4,10 @@ import re
 
 import pytest
 
-from mexa_ray.media import samples
 from mexa_ray.config import load_config, parse_config
 from mexa_ray.errors import SyntheticExpertError
 from mexa_ray.experts import build_expert
+from mexa_ray.media import samples
 from mexa_ray.types import Media, Query
 
 CONFIG = load_config("analytic")
