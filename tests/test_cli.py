@@ -8,6 +8,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -261,6 +262,8 @@ def test_serve_answers_http_and_stops_cleanly_on_sigterm(ray_tmp, media_dir, fre
     import httpx
 
     port = free_port
+    in_flight: list = []
+    thread = None
     proc = subprocess.Popen(
         [sys.executable, "-m", "mexa_ray.cli", "serve", "--port", str(port)],
         cwd=media_dir,
@@ -288,8 +291,29 @@ def test_serve_answers_http_and_stops_cleanly_on_sigterm(ray_tmp, media_dir, fre
         answer = r.json()  # the default app: the evidence ranking answers from the reports
         assert answer["answer"] == "green" and answer["aggregator"] == "evidence-ranking"
         assert len(httpx.get(f"{base}/v1/experts").json()["experts"]) == len(load_config().experts)
+        # SIGTERM (what Kubernetes sends) with a request in flight: it is answered, or refused
+        # with a status, never left hanging; then every Ray process goes
+        thread = threading.Thread(
+            target=lambda: in_flight.append(_status(httpx.post, f"{base}/v1/reason", body))
+        )
+        thread.start()
+        time.sleep(0.05)
     finally:
         proc.send_signal(signal.SIGTERM)
         _, err = proc.communicate(timeout=120)
+    assert thread is not None
+    thread.join(timeout=60)
+    assert in_flight and in_flight[0] in (200, 503, "refused"), in_flight
     assert proc.returncode == 0, err[-2000:]
     assert _ray_processes_under(ray_tmp) == []
+
+
+def _status(post, url: str, body: dict) -> int | str:
+    """The answer's status, or "refused" when the server closed the connection (it was
+    shutting down) before answering."""
+    import httpx
+
+    try:
+        return post(url, json=body, timeout=60).status_code
+    except (httpx.RemoteProtocolError, httpx.ConnectError, httpx.ReadError):
+        return "refused"

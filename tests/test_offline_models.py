@@ -289,3 +289,25 @@ def test_llamacpp_backend_refuses_what_it_cannot_load(patch, field):
     with pytest.raises(ConfigError) as info:
         build_generator(spec, "router.llm")
     assert info.value.field == field
+
+
+@pytest.mark.parametrize("name", [e.name for e in CONFIG.experts])
+def test_every_default_expert_reads_its_warm_up_media(name, tmp_path, caplog):
+    """The small made-up items each replica warms up on are inputs the expert reads: a warm-up
+    that failed would leave the first request paying the first run."""
+    import logging
+
+    from mexa_ray.media.samples import small_media
+
+    expert = build_expert(CONFIG.expert(name), CONFIG.skill_catalogue())
+    with caplog.at_level(logging.WARNING, logger="mexa_ray.experts.base"):
+        expert.warm_up(tmp_path)
+    assert "warm-up" not in caplog.text
+    for kind in expert.spec.modalities:
+        item = small_media(kind, tmp_path)
+        assert item is not None, kind
+        skill = next((s for s, k in expert.skills.items() if kind in k.modalities), None)
+        if skill is None:  # no skill of this expert reads it: the warm-up skips it too
+            continue
+        report = expert.run(Query("What is in it?", media=[item]), skill)
+        assert report.text and "input was given" not in report.text, report.text

@@ -121,3 +121,15 @@ def test_the_default_visual_expert_holds_no_torch():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.split()[-1] == "False"
+
+
+def test_an_unwritable_cache_falls_back_to_torch(tmp_path, monkeypatch):
+    """A $MEXA_HOME that cannot hold the export (read-only, or not a folder) costs the replica
+    torch, not its start."""
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    monkeypatch.setenv("MEXA_HOME", str(blocker / "home"))
+    with pytest.raises(ConfigError, match="to ONNX in .* failed"):
+        load_encoder(EmbeddingSpec(runtime="onnx"))
+    encoder = load_encoder(EmbeddingSpec())
+    assert encoder.runtime == "torch" and encoder.dim == 384

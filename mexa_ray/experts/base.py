@@ -129,25 +129,26 @@ class Expert(ABC):
     warms_up: ClassVar[bool] = True
 
     def warm_up(self, folder: Path) -> float:
-        """Run each skill once on a small item of a type it reads (made in `folder`), so the
+        """Run once on a small item of each media type it reads (made in `folder`), so the
         first request does not pay what a first run pays: lazy imports in the readers, an
-        engine's first allocations and kernel choices, caches. Seconds taken; a failure is
-        logged, never raised (a real request then shows the real error)."""
+        engine's first allocations and kernel choices, caches. One run per type, with the first
+        skill that reads it (a generating model pays one short generation each). Seconds
+        taken; a failure is logged, never raised (a real request then shows the real error)."""
         started = time.perf_counter()
         if not self.warms_up:
             return 0.0
         from mexa_ray.media.samples import small_media
 
-        for sid, skill in self.skills.items():
-            readable = [m for m in skill.modalities if m in self.spec.modalities]
-            item = next(filter(None, (small_media(m, folder) for m in readable)), None)
-            if item is None:
+        for kind in self.spec.modalities:
+            sid = next((s for s, k in self.skills.items() if kind in k.modalities), None)
+            item = small_media(kind, folder)
+            if sid is None or item is None:
                 continue
             query = Query(question="What is in it?", media=[item], request_id="warm-up")
             try:
                 self.run(query, sid)
             except Exception as exc:  # noqa: BLE001 - a warm-up, not a request: log and go on
-                log.warning("expert %s: warm-up of skill %s failed: %s", self.name, sid, exc)
+                log.warning("expert %s: warm-up on %s failed: %s", self.name, kind, exc)
         return time.perf_counter() - started
 
 

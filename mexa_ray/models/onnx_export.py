@@ -58,27 +58,32 @@ def cache_key(kind: str, source: str, options: dict) -> str:
 def exported(kind: str, source: str, options: dict | None = None) -> Path:
     """The folder holding this model's ONNX export, made now in a child process if missing.
     `kind` names the exporter (EXPORTERS), `source` the model's folder or file."""
-    from filelock import FileLock
+    from filelock import FileLock, Timeout
 
     options = options or {}
     out = mexa_home() / "onnx" / cache_key(kind, source, options)
     if (out / "export.json").is_file():
         return out
-    out.parent.mkdir(parents=True, exist_ok=True)
-    with FileLock(str(out) + ".lock", timeout=EXPORT_TIMEOUT_S):
-        if (out / "export.json").is_file():  # another replica exported it while we waited
-            return out
-        log.info("exporting %s model %s to ONNX in %s", kind, source, out)
-        done = subprocess.run(
-            [sys.executable, "-m", __name__, kind, source, str(out), json.dumps(options)],
-            capture_output=True,
-            text=True,
-            timeout=EXPORT_TIMEOUT_S,
-            env={**os.environ, "TOKENIZERS_PARALLELISM": "false"},
-        )
-        if done.returncode != 0:
-            tail = (done.stderr or done.stdout).strip().splitlines()[-3:]
-            raise ExportFailed(f"exporting {source} to ONNX failed: {' '.join(tail)}")
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        with FileLock(str(out) + ".lock", timeout=EXPORT_TIMEOUT_S):
+            if (out / "export.json").is_file():  # another replica exported it while we waited
+                return out
+            log.info("exporting %s model %s to ONNX in %s", kind, source, out)
+            done = subprocess.run(
+                [sys.executable, "-m", __name__, kind, source, str(out), json.dumps(options)],
+                capture_output=True,
+                text=True,
+                timeout=EXPORT_TIMEOUT_S,
+                env={**os.environ, "TOKENIZERS_PARALLELISM": "false"},
+            )
+    # a read-only $MEXA_HOME, a lock held past the timeout, a hung export: the caller falls
+    # back to torch rather than failing the replica
+    except (OSError, Timeout, subprocess.TimeoutExpired) as exc:
+        raise ExportFailed(f"exporting {source} to ONNX in {out} failed: {exc}") from exc
+    if done.returncode != 0:
+        tail = (done.stderr or done.stdout).strip().splitlines()[-3:]
+        raise ExportFailed(f"exporting {source} to ONNX failed: {' '.join(tail)}")
     return out
 
 
