@@ -140,6 +140,7 @@ def routing(configs: list[str]) -> dict[str, dict[str, float]]:
         for order, listing in (("catalogue order", experts), ("reversed", experts[::-1])):
             data = base.model_dump(mode="json")
             data["experts"] = listing
+            data["expert_groups"] = []  # the config's groups name experts this one replaces
             config = parse_config(data, f"{name} with every skill")
             router = build_router(config, shared_embedder(config.embedding))
             hits, chosen = 0, []

@@ -102,7 +102,8 @@ def kill_an_expert(app: str, turn: int) -> str:
     names = sorted(
         a["name"]
         for a in ray.util.list_named_actors(all_namespaces=True)
-        if a["name"].startswith(f"SERVE_REPLICA::{app}#expert-")
+        # an expert's own deployment, or an expert group's (the default's eight share one)
+        if a["name"].startswith((f"SERVE_REPLICA::{app}#expert-", f"SERVE_REPLICA::{app}#experts-"))
     )
     victim = names[turn % len(names)]
     ray.kill(ray.get_actor(victim, namespace="serve"), no_restart=True)
