@@ -113,7 +113,9 @@ def main() -> None:
     ap.add_argument("--clients", type=int, default=20)
     ap.add_argument("--seconds", type=float, default=30.0)
     ap.add_argument(
-        "--requests", type=int, help="stop after this many requests (the seconds still bound it)"
+        "--requests",
+        type=int,
+        help="stop after this many requests (then --seconds is 3600 at least)",
     )
     ap.add_argument("--config", default="analytic", help="a packaged config name or a path")
     ap.add_argument("--port", type=int, default=8431)

@@ -17,7 +17,9 @@ def expert_cards(config: AppConfig) -> list[dict]:
     catalogue = config.skill_catalogue()
     cards = []
     for spec in config.experts:
-        dep = spec.deployment
+        # a grouped expert runs on its group's deployment: its replicas and resources are those
+        group = config.group_of(spec.name)
+        dep = group.deployment if group else spec.deployment
         cards.append(
             {
                 "name": spec.name,
@@ -28,6 +30,7 @@ def expert_cards(config: AppConfig) -> list[dict]:
                 "description": spec.description,
                 "limitations": spec.limitations,
                 "timeout_s": spec.timeout_s,
+                "deployment": config.deployment_of(spec.name),
                 "resources": {
                     "num_cpus": dep.ray_actor_options["num_cpus"],
                     "num_gpus": dep.ray_actor_options.get("num_gpus", 0),

@@ -297,7 +297,7 @@ def test_serve_answers_http_and_stops_cleanly_on_sigterm(ray_tmp, media_dir, fre
             target=lambda: in_flight.append(_status(httpx.post, f"{base}/v1/reason", body))
         )
         thread.start()
-        time.sleep(0.05)
+        time.sleep(0.3)  # sent and taken: the image expert alone takes longer than this
     finally:
         proc.send_signal(signal.SIGTERM)
         _, err = proc.communicate(timeout=120)
@@ -315,5 +315,5 @@ def _status(post, url: str, body: dict) -> int | str:
 
     try:
         return post(url, json=body, timeout=60).status_code
-    except (httpx.RemoteProtocolError, httpx.ConnectError, httpx.ReadError):
+    except (httpx.RemoteProtocolError, httpx.ReadError):  # not ConnectError: it was sent
         return "refused"

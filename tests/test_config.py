@@ -430,3 +430,38 @@ def test_an_expert_is_in_one_group_and_its_deployment_is_the_groups():
     names = [name for name, _, _ in config.deployments()]
     assert "experts-a" in names and "expert-text-reader" not in names
     assert "expert-table-profiler" in names
+
+
+def test_no_gpus_reaches_a_groups_deployment():
+    """`--no-gpus` (a laptop, CI) lifts a group's cluster placement as it does an expert's."""
+    data = load_config("analytic").model_dump()
+    data["expert_groups"] = [
+        {
+            "name": "a",
+            "experts": ["text-reader", "audio-signal"],
+            "deployment": {
+                "max_replicas_per_node": 1,
+                "ray_actor_options": {"num_cpus": 2, "resources": {"expert_slot": 1}},
+            },
+        }
+    ]
+    config = parse_config(Overrides(no_gpus=True).apply(data))
+    group = config.expert_groups[0].deployment
+    assert "resources" not in group.ray_actor_options
+    assert group.max_replicas_per_node is None
+    assert group.ray_actor_options["num_cpus"] <= Overrides(no_gpus=True).cpu_cap
+
+
+def test_a_deployment_without_actor_options_says_its_cpus():
+    """The cards, Serve and `mexa check` read num_cpus from every deployment block, written or
+    not (a group's `deployment: {num_replicas: 1}` once failed the ingress's start)."""
+    from mexa_ray.cards import expert_cards
+
+    data = load_config("analytic").model_dump()
+    data["expert_groups"] = [
+        {"name": "g", "experts": ["text-reader"], "deployment": {"num_replicas": 1}}
+    ]
+    config = parse_config(data)
+    assert config.expert_groups[0].deployment.ray_actor_options["num_cpus"] > 0
+    [card] = [c for c in expert_cards(config) if c["name"] == "text-reader"]
+    assert card["deployment"] == "experts-g" and card["resources"]["replicas"] == "1"

@@ -56,6 +56,9 @@ class Overrides(_Strict):
                 self._model(part, "llm")
         if isinstance(data.get("embedding"), dict):
             self._model(data, "embedding")
+        for group in data.get("expert_groups") or []:
+            if isinstance(group, dict):
+                self._deployment(group)
         for expert in data.get("experts") or []:
             if isinstance(expert, dict):
                 self._deployment(expert)

@@ -67,11 +67,11 @@ class DeploymentSettings(_Strict):
         "node leaves one to answer",
     )
     graceful_shutdown_timeout_s: float = Field(
-        default=5.0,
+        default=20.0,
         ge=0,
         description="how long a stopping replica (scale-down, redeploy, `mexa serve` on SIGTERM) "
-        "lets its in-flight requests finish before they are cut; Serve's own default is 20 s, "
-        "which with the app's other stops overruns Kubernetes' 30 s grace",
+        "lets its in-flight requests finish before they are cut (Serve's default); keep it "
+        "under the pod's grace (Kubernetes: 30 s) less a few seconds for the app's own stop",
     )
     graceful_shutdown_wait_loop_s: float = Field(
         default=0.5,
@@ -81,6 +81,7 @@ class DeploymentSettings(_Strict):
     )
     ray_actor_options: dict[str, Any] = Field(
         default_factory=dict,
+        validate_default=True,  # the default gets num_cpus written too
         description="Ray actor options of each replica: num_cpus (unset: "
         f"{DEFAULT_NUM_CPUS}), num_gpus (a share of one GPU or whole GPUs), resources "
         "(custom resources that pin it to a node type, such as expert_slot), memory, ...",

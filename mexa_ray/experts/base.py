@@ -126,7 +126,7 @@ class Expert(ABC):
         """Raise if the expert cannot serve (model not loaded, device lost)."""
 
     #: whether `warm_up` runs the expert on small made-up media at load
-    warms_up: ClassVar[bool] = True
+    warms_up: bool = True
 
     def warm_up(self, folder: Path) -> float:
         """Run once on a small item of each media type it reads (made in `folder`), so the

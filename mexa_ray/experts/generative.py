@@ -54,6 +54,8 @@ class GenerativeExpert(BatchedExpert):
     def __init__(self, spec: ExpertSpec, skills: dict[str, Skill]) -> None:
         super().__init__(spec, skills)
         self.generator = build_generator(required_model(spec), f"experts.{spec.name}.model")
+        # an endpoint's model is warm already, and each run would be a call someone pays for
+        self.warms_up = required_model(spec).backend != "openai"
         #: per-skill instruction overrides, e.g. {E1: "Read the licence plate."}
         self.instructions: dict[str, str] = dict(self.settings.instructions)
 

@@ -43,7 +43,9 @@ class OnnxEncoder:
         self.dim = int(settings["dim"])
         self.tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
         self.tokenizer.enable_truncation(int(settings["max_seq_length"]))
-        self.tokenizer.enable_padding()
+        self.tokenizer.enable_padding(
+            pad_id=int(settings["pad_token_id"] or 0), pad_token=settings["pad_token"] or "[PAD]"
+        )
         options = ort.SessionOptions()
         # one request's texts are a small batch: one thread each keeps replicas from
         # oversubscribing a node's cores
@@ -102,13 +104,17 @@ def load_encoder(spec: EmbeddingSpec) -> Encoder:
         spec.runtime if spec.runtime != "auto" else ("onnx" if spec.device == "cpu" else "torch")
     )
     if runtime == "onnx":
-        from mexa_ray.models.onnx_export import ExportFailed, exported
+        from mexa_ray.models.onnx_export import exported
 
         try:
             return OnnxEncoder(exported("sentence-embedding", path))
-        except ExportFailed as exc:
+        # an export that failed, or one this runtime cannot read (a damaged cache, a newer
+        # format): `auto` costs the replica torch, never its start
+        except Exception as exc:
             if spec.runtime == "onnx":
-                raise ConfigError(str(exc), field="embedding.runtime") from exc
+                raise ConfigError(
+                    f"embedding.runtime onnx: {exc}", field="embedding.runtime"
+                ) from exc
             log.warning("%s; embedding with sentence-transformers instead", exc)
     return TorchEncoder(path, spec.device)
 

@@ -19,6 +19,7 @@ import logging
 import os
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 from mexa_ray.models.weights import mexa_home
@@ -29,8 +30,10 @@ log = logging.getLogger("ray.serve")
 EXPORT_TIMEOUT_S = 600.0
 #: the largest difference an export may show from sentence-transformers on its check sentences
 MAX_DIFFERENCE = 1e-4
+#: bump when an export's files or their meaning change: older exports are then made again
+EXPORT_FORMAT = 2
 CHECK_TEXTS = [
-    "What colour is the car in the image?",
+    "  What colour is the car in the image?  ",  # spaces at the ends: tokenizers differ there
     "The table lists patients with their age, blood pressure and diagnosis.",
     "a",
     "Transcribes English speech in an audio clip into subtitles with timestamps. " * 12,
@@ -45,7 +48,9 @@ class ExportFailed(RuntimeError):
 def cache_key(kind: str, source: str, options: dict) -> str:
     """Names the export: its kind, source and options, and each source file's size and mtime, so
     new weights at the same path export again."""
-    digest = hashlib.sha256(json.dumps([kind, source, options], sort_keys=True).encode())
+    digest = hashlib.sha256(
+        json.dumps([EXPORT_FORMAT, kind, source, options], sort_keys=True).encode()
+    )
     where = Path(source)
     files = sorted(f for f in where.rglob("*") if f.is_file()) if where.is_dir() else [where]
     for f in files:
@@ -137,6 +142,9 @@ def export_sentence_embedding(model_path: str, out: Path, options: dict) -> None
         "inputs": names,
         "max_seq_length": int(model.max_seq_length or min(tokenizer.model_max_length, 2**16)),
         "do_lower_case": bool(getattr(model[0], "do_lower_case", False)),
+        # the pad token as the model's tokenizer has it (enable_padding would reset it to 0)
+        "pad_token": tokenizer.pad_token,
+        "pad_token_id": tokenizer.pad_token_id,
         "dim": embedding_dimension(model),
     }
     (tmp / "export.json").write_text(json.dumps(settings, indent=1))
@@ -187,11 +195,10 @@ def export_imagenet(weights: str, out: Path, options: dict) -> None:
 
 
 def staging(out: Path) -> Path:
-    """The folder an export is written to before it is renamed into place whole (a reader never
-    sees half an export)."""
-    tmp = out.with_name(out.name + ".tmp")
-    tmp.mkdir(parents=True, exist_ok=True)
-    return tmp
+    """A folder of this export's own, renamed into place whole when done: a reader never sees
+    half an export, and an export orphaned by a replica that died cannot write into another's."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    return Path(tempfile.mkdtemp(prefix=out.name + ".", suffix=".tmp", dir=out.parent))
 
 
 EXPORTERS = {"sentence-embedding": export_sentence_embedding, "imagenet": export_imagenet}

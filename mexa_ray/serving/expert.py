@@ -7,7 +7,6 @@ import asyncio
 import logging
 import tempfile
 import time
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, cast
 
@@ -38,11 +37,10 @@ class ExpertDeployment:
         self.metrics = ExpertMetrics()
         # the models load (and warm) here, so the replica is reported ready only once every
         # expert it holds can serve
+        # one after another: loading them from threads at once gained nothing on 2 cores and
+        # would import big libraries from several threads at once
         with tempfile.TemporaryDirectory(prefix="mexa-warm-up-") as folder:
-            # a group's experts load side by side: their loads are mostly native code (ONNX
-            # Runtime, CTranslate2, open3d) that leaves the GIL, so the replica is up sooner
-            with ThreadPoolExecutor(min(len(specs), 4)) as pool:
-                built = list(pool.map(lambda s: self._ready(s, skills, Path(folder)), specs))
+            built = [self._ready(spec, skills, Path(folder)) for spec in specs]
         self.experts = {expert.name: expert for expert in built}
         # batch concurrent calls when the backend generates in batches and the config asks (the
         # config keeps batching experts out of groups, so a batching replica holds one expert)
@@ -77,12 +75,15 @@ class ExpertDeployment:
         for replica in getattr(self, "replicas", {}).values():
             forget_replica(replica)
 
-    async def analyse(self, query: Query, skill: str, expert: str) -> ExpertReport:
-        tags = {"expert": expert}
+    async def analyse(self, query: Query, skill: str, expert: str | None = None) -> ExpertReport:
+        """`expert`: which of the replica's experts answers (a group's callers name it; None
+        is the only one, as callers from before groups send it)."""
+        held = self.experts[expert] if expert else next(iter(self.experts.values()))
+        tags = {"expert": held.name}
         self.metrics.requests.inc(tags=tags)
         started = time.perf_counter()
         try:
-            return await self._analyse(query, skill, self.experts[expert])
+            return await self._analyse(query, skill, held)
         finally:  # failures too: a slow failure is as slow for the request
             self.metrics.latency.observe(time.perf_counter() - started, tags=tags)
 

@@ -44,7 +44,9 @@ class PlacementRegistry:
 def registry(app: str):
     # @ray.remote makes the class an ActorClass, which Ray's hints do not say
     return PlacementRegistry.options(  # type: ignore[attr-defined]
-        name=f"mexa-placement:{app}",
+        # v2: records keyed by replica and expert (a group's replica holds several); a detached
+        # v1 registry left by an older release keeps its own name and code
+        name=f"mexa-placement-v2:{app}",
         namespace="serve",
         get_if_exists=True,
         lifetime="detached",
