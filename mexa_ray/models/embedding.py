@@ -133,7 +133,8 @@ class Embedder:
         self.model_id = spec.model
         self._model = load_encoder(spec)
         self.runtime = type(self._model).runtime
-        self._lock = threading.Lock()  # neither runtime's sessions are safe from many threads
+        # one call at a time: the memo is shared, and torch modules are not thread-safe
+        self._lock = threading.Lock()
         self._memo: dict[str, np.ndarray] = {}
         self.encode(["warm-up"])  # the first call pays lazy initialisation; not a request's cost
 
