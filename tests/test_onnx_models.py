@@ -41,6 +41,12 @@ def test_onnx_vectors_equal_sentence_transformers(embedder):
     ).mean() > 0.999
 
 
+def child_prints(code: str) -> str:
+    """What `code` prints in a fresh Python process: one whose imports are its own."""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    return out.stdout
+
+
 def test_an_onnx_replica_imports_no_torch(embedder):
     """The point of the export: a process embedding on ONNX never loads torch."""
     code = (
@@ -49,8 +55,7 @@ def test_an_onnx_replica_imports_no_torch(embedder):
         "e = Embedder(EmbeddingSpec()); "
         "print(e.runtime, 'torch' in sys.modules, 'sentence_transformers' in sys.modules)"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.split() == ["onnx", "False", "False"]
+    assert child_prints(code).split() == ["onnx", "False", "False"]
 
 
 def test_the_export_is_made_once_and_reused(tmp_path, monkeypatch, embedder):
@@ -121,8 +126,7 @@ def test_the_default_visual_expert_holds_no_torch():
         "build_expert(c.expert('visual-stats'), c.skill_catalogue()); "
         "print('torch' in sys.modules)"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.split()[-1] == "False"
+    assert child_prints(code).split()[-1] == "False"
 
 
 def test_an_unwritable_cache_falls_back_to_torch(tmp_path, monkeypatch):
