@@ -141,7 +141,8 @@ def measure(label: str, tree_root: Path, args: argparse.Namespace, media: Path) 
         out["memory_ready"] = memory(server.pid)
         with httpx.Client(base_url=url, timeout=300) as http:
             out["experts"] = {}
-            for name, body in per_expert_bodies(media).items():
+            bodies = per_expert_bodies(media)
+            for name, body in bodies.items():
                 first, answer = timed(http, body)
                 later = [timed(http, body) for _ in range(args.repeats)]
                 p50 = statistics.median(t for t, _ in later)
@@ -162,7 +163,7 @@ def measure(label: str, tree_root: Path, args: argparse.Namespace, media: Path) 
                     ),
                 }
             out["media"] = {}
-            rows = {"no media (text)": per_expert_bodies(media)["text-reader"]}
+            rows = {"no media (text)": bodies["text-reader"]}
             for nbytes in MEDIA_BYTES:
                 data = png(nbytes)
                 rows[f"{len(base64.b64decode(data)) // 1000} KB PNG"] = {
@@ -228,21 +229,20 @@ def table(results: list[dict]) -> None:
     row("all Ray processes PSS ready (MB)", lambda r: r["memory_ready"]["all_pss_mb"])
     row("Serve processes PSS after the requests (MB)", lambda r: r["memory_after"]["serve_pss_mb"])
     row("idle CPU (% of the machine)", lambda r: r["memory_ready"]["idle_cpu_pct"])
+
+    def first_vs_p50(name: str, whose: str, prefix: str) -> None:
+        row(
+            f"{name}: first / p50, {whose} (s)",
+            lambda r: (
+                f"{r['experts'][name].get(prefix + 'first_s')} / "
+                f"{r['experts'][name].get(prefix + 'p50_s')} "
+                f"({r['experts'][name].get(prefix + 'ratio')}x)"
+            ),
+        )
+
     for name in results[0]["experts"]:
-        row(
-            f"{name}: first / p50, client (s)",
-            lambda r, n=name: (
-                f"{r['experts'][n]['first_s']} / {r['experts'][n]['p50_s']} "
-                f"({r['experts'][n]['ratio']}x)"
-            ),
-        )
-        row(
-            f"{name}: first / p50, the expert's own (s)",
-            lambda r, n=name: (
-                f"{r['experts'][n].get('expert_first_s')} / {r['experts'][n].get('expert_p50_s')} "
-                f"({r['experts'][n].get('expert_ratio')}x)"
-            ),
-        )
+        first_vs_p50(name, "client", "")
+        first_vs_p50(name, "the expert's own", "expert_")
     for media_row in results[0]["media"]:
         row(
             f"{media_row}: client / chain / outside (ms)",

@@ -44,7 +44,7 @@ from bench_io import RESULTS, start_serve, write_results
 from ray import serve
 from ray.serve.handle import DeploymentHandle
 
-from mexa_ray.config import FAST_REPLICA_ENV, AppConfig, load_config, parse_config
+from mexa_ray.config import DEFAULT_REPLICA_ENV, AppConfig, load_config, parse_config
 from mexa_ray.serving import runtime
 from mexa_ray.serving.transport import by_value
 
@@ -118,7 +118,7 @@ def bare_chain(n: int) -> DeploymentHandle:
     """Serve's floor for our chain's shape: empty deployments in the same places (ingress ->
     orchestrator -> k experts, then the aggregator), with mexa-ray's transport and replica settings
     and no code of ours."""
-    env = {"runtime_env": {"env_vars": FAST_REPLICA_ENV}, "num_cpus": 0.01}
+    env = {"runtime_env": {"env_vars": DEFAULT_REPLICA_ENV}, "num_cpus": 0.01}
     leaf = BareLeaf.options(ray_actor_options=env)
     experts = [leaf.options(name=f"bare-expert-{i}").bind() for i in range(n)]
     orchestrator = BareOrchestrator.options(ray_actor_options=env).bind(

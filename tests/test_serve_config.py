@@ -11,7 +11,7 @@ import pytest
 import yaml
 from ray.serve.schema import ServeDeploySchema
 
-from mexa_ray.config import FAST_REPLICA_ENV, load_config, parse_config
+from mexa_ray.config import DEFAULT_REPLICA_ENV, load_config, parse_config
 from mexa_ray.serving.app import app_builder
 from mexa_ray.serving.serve_config import serve_config
 
@@ -54,7 +54,7 @@ def test_replicas_get_the_serve_settings_and_only_the_ingress_logs_each_call():
         n: n == "ingress" for n in by_name
     }
     assert all(
-        d["ray_actor_options"]["runtime_env"] == {"env_vars": FAST_REPLICA_ENV}
+        d["ray_actor_options"]["runtime_env"] == {"env_vars": DEFAULT_REPLICA_ENV}
         for d in by_name.values()
     )
 

@@ -10,7 +10,7 @@ from mexa_ray.config.loading import load_config, merge_configs, packaged_configs
 from mexa_ray.config.overrides import Overrides
 from mexa_ray.config.schema import (
     DEFAULT_NUM_CPUS,
-    FAST_REPLICA_ENV,
+    DEFAULT_REPLICA_ENV,
     AggregatorSpec,
     AppConfig,
     BatchingSpec,
@@ -34,7 +34,7 @@ from mexa_ray.config.schema import (
 
 __all__ = [
     "DEFAULT_NUM_CPUS",
-    "FAST_REPLICA_ENV",
+    "DEFAULT_REPLICA_ENV",
     "AggregatorSpec",
     "AppConfig",
     "BatchingSpec",

@@ -683,7 +683,7 @@ class IngressSpec(_Strict):
 #: that only grows (left to itself glibc raises that threshold to 32 MB as big blocks are freed).
 #: On the default's experts this holds the group's replica at ~0.5 GB instead of ~1 GB under
 #: load, for ~10% more CPU time in its busiest readers (benchmarks/lean.py, docs/performance.md).
-FAST_REPLICA_ENV = {
+DEFAULT_REPLICA_ENV = {
     "RAY_SERVE_RUN_USER_CODE_IN_SEPARATE_THREAD": "0",
     "RAY_SERVE_RUN_ROUTER_IN_SEPARATE_LOOP": "0",
     "MALLOC_ARENA_MAX": "2",
@@ -711,7 +711,7 @@ class ServeSpec(_Strict):
         "request), or none",
     )
     replica_env: dict[str, str] = Field(
-        default_factory=lambda: dict(FAST_REPLICA_ENV),
+        default_factory=lambda: dict(DEFAULT_REPLICA_ENV),
         description="environment variables of every replica process; the default runs user "
         "code and routing on the replica's own event loop (saving Serve's two "
         "thread hand-offs per call) and has glibc's malloc return freed memory "
