@@ -198,8 +198,8 @@ def tiny(tmp_path_factory) -> dict[str, Path]:
 
     root = tmp_path_factory.mktemp("tiny-models")
     return {
-        "router": tiny_models.causal_lm(root / "router", reply=ROUTER_REPLY),
-        "lrm": tiny_models.causal_lm(root / "lrm", reply=LRM_REPLY, seed=1),
+        "router": tiny_models.causal_lm(root / "router", reply=ROUTER_REPLY, roles=("router",)),
+        "lrm": tiny_models.causal_lm(root / "lrm", reply=LRM_REPLY, seed=1, roles=("aggregator",)),
         "random-lm": tiny_models.causal_lm(root / "random-lm"),
         "vlm": tiny_models.llava(root / "vlm", reply=VLM_REPLY),
         "whisper": tiny_models.whisper(root / "whisper"),
@@ -230,7 +230,10 @@ def gpu_models(tmp_path_factory) -> dict[str, Path]:
         "r1": tiny_models.r1_distill(root / "built" / "r1", GPU_LRM_REPLY, seed=1, sampled=False),
         "qwq": tiny_models.qwq(root / "built" / "qwq", GPU_LRM_REPLY, seed=1, sampled=False),
         "vl": tiny_models.qwen25_vl(root / "built" / "vl", GPU_VLM_REPLY),
-        "vl-router": tiny_models.qwen25_vl(root / "built" / "vl-router", GPU_ROUTE_REPLY),
+        # the router of gpu-cluster, and its medical-image, scene and ct experts' model
+        "vl-router": tiny_models.qwen25_vl(
+            root / "built" / "vl-router", GPU_ROUTE_REPLY, roles=("vision-router", "image")
+        ),
         "whisper": tiny_models.whisper(root / "built" / "whisper", multilingual=True),
         "audio": tiny_models.qwen2_audio(root / "built" / "audio", GPU_AUDIO_REPLY),
     }

@@ -74,25 +74,36 @@ def test_decoding_follows_the_checkpoint_unless_the_config_says(tmp_path):
     path = tiny_models.r1_distill(tmp_path / "r1-sampled")  # random weights, sampled by default
     conversation = [{"role": "user", "content": "Which option fits the reports?"}]
 
-    def two_runs(gen: TransformersGenerator) -> list[str]:
-        outs = []
-        for seed in (0, 1):
-            torch.manual_seed(seed)
-            outs.append(gen.generate([conversation])[0].raw)
-        return outs
+    def decoding_used(gen: TransformersGenerator) -> dict:
+        """The sampling `generate` ran with: the checkpoint's generation_config merged with the
+        engine's arguments, as transformers resolves them (read from the logits processors
+        it built, not from what a sampled output happens to look like)."""
+        seen = {}
+        real = gen.model._get_logits_processor
+
+        def spy(generation_config, *args, **kwargs):
+            seen.update(
+                do_sample=generation_config.do_sample,
+                temperature=generation_config.temperature,
+                top_p=generation_config.top_p,
+            )
+            return real(generation_config, *args, **kwargs)
+
+        gen.model._get_logits_processor = spy
+        gen.generate([conversation])
+        return seen
 
     own = generator(path, max_new_tokens=16)
     assert own.decoding == {}  # generate() reads the checkpoint's generation_config
-    assert (own.model.generation_config.do_sample, own.model.generation_config.temperature) == (
-        True,
-        0.6,
-    )
-    first, second = two_runs(own)
-    assert first != second  # sampled, as R1's card advises
+    # sampled, as R1's card advises
+    assert decoding_used(own) == {"do_sample": True, "temperature": 0.6, "top_p": 0.95}
 
     greedy = generator(path, max_new_tokens=16, temperature=0)
-    first, second = two_runs(greedy)
-    assert first == second
+    assert decoding_used(greedy)["do_sample"] is False
+    torch.manual_seed(0)
+    first = greedy.generate([conversation])[0].raw
+    torch.manual_seed(1)
+    assert greedy.generate([conversation])[0].raw == first
     assert generator(path, temperature=0.3, top_p=0.9).decoding == {
         "do_sample": True,
         "temperature": 0.3,

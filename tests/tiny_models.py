@@ -5,9 +5,11 @@ through the same config -> `from_pretrained` path a hub model id takes. Nothing 
 
 from __future__ import annotations
 
-import random
+import functools
+from collections.abc import Callable
 from pathlib import Path
 
+import teaching
 import torch
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 from transformers import PreTrainedTokenizerFast
@@ -100,91 +102,26 @@ def _text_config(tokenizer, config_class=None, **extra):
     )
 
 
-def varied_prompts(seed: int = 0) -> list[list[dict]]:
-    """Conversations of many lengths (up to a few thousand tokens) made of prompt-like words."""
-    rng = random.Random(seed)
-    words = " ".join(corpus()).split()
-    return [
-        [
-            {"role": "system", "content": rng.choice([ROUTER_SYSTEM, AGGREGATOR_SYSTEM])},
-            {"role": "user", "content": " ".join(rng.choice(words) for _ in range(n))},
-        ]
-        for n in (5, 20, 40, 80, 120, 200, 300, 450, 600, 900)
-    ]
-
-
-def aggregator_prompts(seed: int = 0) -> list[list[dict]]:
-    """The aggregator's own prompts (`aggregator_messages`) over reports of prompt-like words,
-    from one short report to three longer ones: a reasoning model taught only on `varied_prompts`
-    garbled its reply on a real aggregator prompt ("whichichich") and lost its answer."""
-    from mexa_ray.reasoning.prompts import aggregator_messages
-    from mexa_ray.types import ExpertReport, Query
-
-    rng = random.Random(seed)
-    words = " ".join(corpus()).split()
-
-    def text(n: int) -> str:
-        return " ".join(rng.choice(words) for _ in range(n))
-
-    convs = []
-    for n_reports, n_words in ((1, 10), (2, 20), (3, 40), (3, 80)):
-        reports = [
-            ExpertReport(f"expert{i}", rng.choice(["A2", "B1", "B2", "C1"]), text(n_words), 0.1)
-            for i in range(n_reports)
-        ]
-        options = [rng.choice(words) for _ in range(rng.choice([2, 3, 4]))]
-        convs.append(aggregator_messages(Query(text(8) + "?", options), reports, []))
-    return convs
-
-
-def teach(model, tokenizer, prompts: list[list[dict]], reply: str, steps: int = 300) -> None:
-    """Train the model briefly to answer `reply` whatever the prompt (loss on the reply only),
-    so that a test can drive the real generation path to a known output."""
-    model.train()
-    opt = torch.optim.AdamW(model.parameters(), lr=1e-2)
-    batches = []
-    for conv in prompts:
-        prompt = tokenizer.apply_chat_template(conv, tokenize=False, add_generation_prompt=True)
-        p_ids = tokenizer(prompt, add_special_tokens=False)["input_ids"]
-        r_ids = tokenizer(reply + tokenizer.eos_token, add_special_tokens=False)["input_ids"]
-        ids = torch.tensor([p_ids + r_ids])
-        labels = torch.tensor([[-100] * len(p_ids) + r_ids])
-        batches.append((ids, labels))
-    # done early once a whole pass over the prompts has each reply's summed loss under 0.1:
-    # then every reply token has probability over 0.9, and greedy decoding writes the reply
-    fitted = 0
-    for step in range(steps):
-        ids, labels = batches[step % len(batches)]
-        loss = model(input_ids=ids, labels=labels).loss
-        summed = loss.item() * int((labels != -100).sum())  # the mean loss times the tokens
-        fitted = fitted + 1 if summed < 0.1 else 0
-        if fitted >= len(batches):
-            break
-        loss.backward()
-        opt.step()
-        opt.zero_grad()
-    model.eval()
-
-
 def finish(
     model,
-    tokenizer,
     folder: Path,
+    save_processor: Callable[[Path], None],
+    kind: str,
     reply: str | None,
     seed: int,
     max_new_tokens: int,
-    steps: int = 300,
-    aggregator: bool = False,
+    roles: tuple[str, ...] = (),
 ) -> None:
-    """The tail every builder shares: teach the reply (when given; on the aggregator's own
-    prompts too for a model that `aggregator`s), cap generation, save the weights into `folder`
-    (the caller saves its tokenizer or processor beside them)."""
-    if reply is not None:
-        prompts = varied_prompts(seed) + (aggregator_prompts(seed) if aggregator else [])
-        teach(model, tokenizer, prompts, reply, steps)
+    """The tail every builder shares: cap generation, save the weights and (through
+    `save_processor`) the tokenizer or processor into `folder`, then, when a `reply` is given,
+    teach it on prompts of its `roles` and prove it (`teaching.teach`, which raises if it does not fit)."""
     model.generation_config.max_new_tokens = max_new_tokens
     folder.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(folder)
+    save_processor(folder)
+    if reply is not None:
+        families = {"varied": teaching.varied_prompts} | {r: teaching.ROLES[r] for r in roles}
+        teaching.teach(folder, kind, reply, families, seed)
 
 
 def causal_lm(
@@ -196,12 +133,12 @@ def causal_lm(
     bos: str | None = None,
     extra_special: tuple[str, ...] = (),
     sampling: dict | None = None,
-    steps: int = 300,
-    aggregator: bool = False,
+    roles: tuple[str, ...] = (),
 ) -> Path:
     """A 2-layer Qwen2 chat model with a trained BPE tokenizer and a chat template (ChatML unless
     given); random weights, or taught to answer `reply` to any prompt. `sampling` goes into its
-    generation_config, as a checkpoint's own decoding defaults do."""
+    generation_config, as a checkpoint's own decoding defaults do; `roles` (`teaching.ROLES`):
+    the prompts it is taught and proven on besides `teaching.varied_prompts`."""
     from transformers import Qwen2ForCausalLM
 
     torch.manual_seed(seed)
@@ -209,12 +146,13 @@ def causal_lm(
     model = Qwen2ForCausalLM(_text_config(tokenizer))
     for key, value in (sampling or {}).items():
         setattr(model.generation_config, key, value)
-    finish(model, tokenizer, folder, reply, seed, 24, steps, aggregator)
-    tokenizer.save_pretrained(folder)
+    finish(model, folder, tokenizer.save_pretrained, "text", reply, seed, 24, roles)
     return folder
 
 
-def llava(folder: Path, reply: str | None = None, seed: int = 0) -> Path:
+def llava(
+    folder: Path, reply: str | None = None, seed: int = 0, roles: tuple[str, ...] = ("image",)
+) -> Path:
     """A tiny LLaVA (CLIP vision tower + Qwen2 text model) with its processor; random weights,
     or taught to answer `reply`."""
     from transformers import (
@@ -244,7 +182,6 @@ def llava(folder: Path, reply: str | None = None, seed: int = 0) -> Path:
         vision_feature_layer=-1,
     )
     model = LlavaForConditionalGeneration(config)
-    finish(model, tokenizer, folder, reply, seed, 12)
     image_processor = CLIPImageProcessor(
         size={"shortest_edge": 32}, crop_size={"height": 32, "width": 32}
     )
@@ -257,7 +194,7 @@ def llava(folder: Path, reply: str | None = None, seed: int = 0) -> Path:
         image_token="<image>",
         num_additional_image_tokens=1,
     )
-    processor.save_pretrained(folder)
+    finish(model, folder, processor.save_pretrained, "vision", reply, seed, 12, roles)
     return folder
 
 
@@ -409,13 +346,15 @@ QWEN_VL_TEMPLATE = (
 
 
 def qwen25_instruct(folder: Path, reply: str | None = None, seed: int = 0) -> Path:
-    """Qwen2.5-Instruct's shape: Qwen2 with the Qwen2.5 template and its sampling defaults."""
+    """Qwen2.5-Instruct's shape: Qwen2 with the Qwen2.5 template and its sampling defaults; a
+    router in the GPU configs, so taught on the router's prompts."""
     return causal_lm(
         folder,
         reply,
         seed,
         template=QWEN25_TEMPLATE,
         sampling={"do_sample": True, "temperature": 0.7, "top_p": 0.8, "top_k": 20},
+        roles=("router",),
     )
 
 
@@ -437,7 +376,7 @@ def r1_distill(folder: Path, reply: str | None = None, seed: int = 0, sampled: b
         bos="<｜begin▁of▁sentence｜>",
         extra_special=tuple(R1_SPECIAL),
         sampling=REASONING_SAMPLING if sampled else None,
-        aggregator=True,
+        roles=("aggregator",),
     )
 
 
@@ -449,14 +388,17 @@ def qwq(folder: Path, reply: str | None = None, seed: int = 0, sampled: bool = T
         seed,
         template=QWQ_TEMPLATE,
         sampling=REASONING_SAMPLING if sampled else None,
-        aggregator=True,
+        roles=("aggregator",),
     )
 
 
-def qwen25_vl(folder: Path, reply: str | None = None, seed: int = 0) -> Path:
+def qwen25_vl(
+    folder: Path, reply: str | None = None, seed: int = 0, roles: tuple[str, ...] = ("image",)
+) -> Path:
     """A tiny Qwen2.5-VL (window-attention ViT with 2x2 patch merging, M-RoPE text model) saved
     with its processor as the hub checkpoints are: image processor, video processor, tokenizer
-    and template; random weights, or taught to answer `reply`."""
+    and template; random weights, or taught to answer `reply` (to a vision expert's prompts, and
+    to a vision router's with `roles` ("image", "vision-router"))."""
     from transformers import Qwen2_5_VLConfig, Qwen2_5_VLForConditionalGeneration
     from transformers.models.qwen2_5_vl.configuration_qwen2_5_vl import Qwen2_5_VLTextConfig
 
@@ -490,8 +432,8 @@ def qwen25_vl(folder: Path, reply: str | None = None, seed: int = 0) -> Path:
         tie_word_embeddings=True,
     )
     model = Qwen2_5_VLForConditionalGeneration(config)
-    finish(model, tokenizer, folder, reply, seed, 12)
-    _save_qwen_vl_processor(folder, tokenizer)
+    save = functools.partial(_save_qwen_vl_processor, tokenizer=tokenizer)
+    finish(model, folder, save, "vision", reply, seed, 12, roles)
     return folder
 
 
@@ -567,8 +509,8 @@ def qwen2_audio(folder: Path, reply: str | None = None, seed: int = 0) -> Path:
         audio_token_index=tokenizer.convert_tokens_to_ids("<|AUDIO|>"),
     )
     model = Qwen2AudioForConditionalGeneration(config)
-    finish(model, tokenizer, folder, reply, seed, 12)
-    Qwen2AudioProcessor(
+    processor = Qwen2AudioProcessor(
         WhisperFeatureExtractor(feature_size=128), tokenizer, chat_template=tokenizer.chat_template
-    ).save_pretrained(folder)
+    )
+    finish(model, folder, processor.save_pretrained, "audio", reply, seed, 12, ("audio",))
     return folder
