@@ -5,6 +5,7 @@ reported numbers compared with the question's."""
 import pytest
 
 from mexa_ray.config import AggregatorSpec
+from mexa_ray.experts.text_utils import is_yes_no_question
 from mexa_ray.reasoning.aggregation import EvidenceRankingAggregator
 from mexa_ray.reasoning.claims import (
     ABSENT,
@@ -12,7 +13,6 @@ from mexa_ray.reasoning.claims import (
     NOT_MENTIONED,
     STATED,
     check_claim,
-    is_yes_no_question,
     parse_claim,
 )
 from mexa_ray.reasoning.evidence import claim_terms, units_of

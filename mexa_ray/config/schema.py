@@ -513,6 +513,13 @@ class AggregatorSpec(_Strict):
         'option" (llamacpp and openai backends). Off for reasoning models, whose '
         "<think> part it forbids",
     )
+    unsure_below: float = Field(
+        default=0.35,
+        ge=0,
+        le=1,
+        description="an answer whose confidence is below this says in its reasoning that it is "
+        "unsure (and why: what the reports leave open); 0: never",
+    )
     reserve_s: float = Field(
         default=0.0,
         ge=0,

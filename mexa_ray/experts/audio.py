@@ -181,7 +181,8 @@ class AudioExpert(Expert):
         x, sr = read_audio(item.local_path(), max_seconds=self.settings.max_seconds)
         f = analyse_audio(x, sr)
         lines = [
-            f"Audio clip of {fmt_num(round(f.duration_s, 2))} seconds at {f.sample_rate} Hz.",
+            f"Audio clip: duration {fmt_num(round(f.duration_s, 2))} s, sample rate "
+            f"{f.sample_rate} Hz.",
             f"Sound character: {f.character}.",
             f"Overall loudness {fmt_num(round(f.rms_db, 1))} dBFS RMS, "
             f"peak {fmt_num(round(f.peak_db, 1))} dBFS.",

@@ -35,18 +35,21 @@ def _xyz(v: np.ndarray) -> str:
     return "(" + ", ".join(fmt_num(round(float(a), 2)) for a in v) + ")"
 
 
-def _proportions(what: str, extent: np.ndarray, up: int) -> str:
-    """Which side is longest and shortest, in words (width, depth, height by the up axis)."""
+def _proportions(what: str, extent: np.ndarray, up: int, per_unit: float | None) -> str:
+    """Which side is longest and shortest (width, depth, height by the up axis), as extremes
+    with their axis and size."""
     names = {}
     flat = [a for a in range(3) if a != up]
     names[up] = "height"
     names[flat[0]], names[flat[1]] = "width", "depth"
     order = np.argsort(-extent)
     axis = "xyz"
-    return (
-        f"{what}'s longest side is along {axis[order[0]]} (its {names[order[0]]}); its "
-        f"shortest side is along {axis[order[2]]} (its {names[order[2]]})."
-    )
+
+    def side(a: int) -> str:
+        size = _metres(extent[a] * per_unit) if per_unit else f"{fmt_num(extent[a])} units"
+        return f"along {axis[a]} ({names[a]}), {size}"
+
+    return f"Longest side of {what}: {side(order[0])}; shortest side: {side(order[2])}."
 
 
 #: DBSCAN's core points need this many neighbours within its radius
@@ -153,7 +156,7 @@ class PointCloudExpert(Expert):
             f"Scene extent {fmt_num(extent[0])} x {fmt_num(extent[1])} x {fmt_num(extent[2])} "
             f"units (x by y by z), from {_xyz(lo)} to {_xyz(hi)}; up axis "
             f"{self.settings.up_axis}.",
-            _proportions("The scene", extent, up),
+            _proportions("the scene", extent, up, self._per_unit),
             f"Density: {fmt_num(n_raw / volume)} points per cubic unit of the bounding box; "
             f"mean spacing between neighbouring points {fmt_num(nn)} units.",
         ]

@@ -36,6 +36,12 @@ class TableExpert(Expert):
         q = parse(df, query.question, query.options)
         lines = analyse(q, s.max_rows, s.max_groups, s.max_items)
         computed = bool(lines)
+        if not computed and query.question.strip():
+            lines.append(
+                "No computation planned: the question names no column, cell, condition or "
+                "statistic of this table that a filter, a group or a ranking could use; the "
+                "table's profile follows."
+            )
         lines.append(f"Table with {table.num_rows} rows and {table.num_columns} columns.")
         schema = ", ".join(f"{f.name} ({f.type})" for f in table.schema)
         lines.append(f"Columns: {schema}.")

@@ -13,6 +13,7 @@ from __future__ import annotations
 import pandas as pd
 
 from mexa_ray.experts.table_question import TableQuestion, display, fmt, quoted
+from mexa_ray.experts.text_utils import is_yes_no_question
 
 #: what a group statistic is called in a line, by what the question asks
 _AGGREGATES = {
@@ -28,12 +29,11 @@ _AGGREGATES = {
 
 def analyse(q: TableQuestion, max_rows: int, max_groups: int, max_items: int) -> list[str]:
     """The lines that answer what the question asks, most specific first."""
-    mask = pd.Series(True, index=q.df.index)
-    for condition in q.conditions:
-        mask &= condition.mask(q).fillna(False).astype(bool)
-    where = " and ".join(c.text() for c in q.conditions)
-    sub = q.df[mask] if q.conditions else q.df
+    where = q.where()
+    sub = q.df[q.rows()] if q.conditions else q.df
     lines: list[str] = []
+    if q.comparison is not None:
+        lines += _comparison_lines(q, sub, where)
     if q.conditions:
         lines += _condition_lines(q, sub, where, max_rows, max_items)
     lines += _mode_lines(q, sub, where)
@@ -279,4 +279,58 @@ def _extreme_lines(
                 said = q.implied.get(column, which)  # "oldest age": the question's word
                 why = f"{said} {display(column)}{scope}{tie}"
                 lines.append(row_line(q, index, why, [column], max_items, numbered=True))
+    return lines
+
+
+#: the statistic a comparison of two groups is on, by the words that ask for it
+_COMPARED = (("sum", "total"), ("median", "median"), ("std", "standard deviation"))
+
+
+def _comparison_lines(q: TableQuestion, sub: pd.DataFrame, where: str) -> list[str]:
+    """Two groups of one column compared on the statistic the question asks of the numeric
+    column it names (the mean unless it says otherwise; a count of rows when it names none),
+    the result stated, and for a yes/no question the computed answer."""
+    c = q.comparison
+    if c is None:
+        return []
+    numeric = [col for col in q.asked_numeric() if col != c.column]
+    if not numeric and len(q.numeric) == 1 and not {"count", "quantity"} & q.asks:
+        numeric = list(q.numeric)  # the table's one measure, whatever the question calls it
+    stat, label = "mean", "mean"
+    for ask, word in _COMPARED:
+        if ask in q.asks:
+            stat, label = ask, word
+    if "aggregate" in q.asks:  # "the maximum invest": a statistic asked by name
+        stat = label = "max" if "max" in q.asks else "min"
+    groups = sub[c.column]
+    values = {}
+    for value in (c.first, c.second):
+        rows = sub[groups == value]
+        if numeric:
+            values[value] = float(rows[numeric[0]].agg(stat)) if len(rows) else float("nan")
+        else:
+            values[value] = float(len(rows))
+    measure = f"{label} {display(numeric[0])}" if numeric else "number of rows"
+    a, b = values[c.first], values[c.second]
+    scope = f" (rows where {where})" if where else ""
+    if a != a or b != b:  # a group with no rows or no values
+        return [
+            f"Comparison of {display(c.column)} {quoted(c.first)} with {quoted(c.second)}"
+            f"{scope}: one of the groups has no {measure}."
+        ]
+    order = "higher" if a > b else "lower" if a < b else "equal"
+    lines = [
+        f"Comparison of {display(c.column)} {quoted(c.first)} with {quoted(c.second)}{scope}: "
+        f"{measure} {fmt(a)} against {fmt(b)}; {quoted(c.first)} is {order}"
+        + ("." if order == "equal" else f" than {quoted(c.second)}.")
+    ]
+    if is_yes_no_question(q.question):
+        holds = (a > b) if c.op == ">" else (a < b)
+        said = "is" if holds else "is not"
+        lines.insert(
+            0,
+            f"Computed answer: {'yes' if holds else 'no'} (the {measure} where "
+            f"{display(c.column)} is {quoted(c.first)}, {fmt(a)}, {said} {c.word} than where "
+            f"it is {quoted(c.second)}, {fmt(b)}).",
+        )
     return lines

@@ -131,7 +131,8 @@ def name_terms(name: str) -> list[str | float]:
     """The terms of a column name that a question must say to name it: units in parentheses,
     single letters and unit abbreviations ("g", "mm") left out."""
     plain = _CAMEL.sub(" ", _UNIT.sub(" ", name)).replace("_", " ")
-    found = terms(plain)
+    # a name of stop words alone ("value", "year of"): its words are its terms
+    found = terms(plain) or terms(plain, frozenset())
     core = [t for t in found if isinstance(t, float) or len(t) > 2 or t in KEY_NAME_TERMS]
     return list(dict.fromkeys(core or found))
 
@@ -182,6 +183,8 @@ class Condition:
     by_year: bool = False
     #: compares the day of a date column (`values` are Timestamps)
     as_date: bool = False
+    #: where the question states it (a character offset), to read "and" / "or" between them
+    at: int = -1
 
     def mask(self, q: TableQuestion) -> pd.Series:
         col = q.df[self.column]
@@ -206,6 +209,26 @@ class Condition:
         if self.op == "between":
             return f"{name} between {fmt(self.values[0])} and {fmt(self.values[1])}"
         return f"{name} {self.phrase or self.op} {fmt(self.values[0])}"
+
+
+@dataclass
+class GroupComparison:
+    """Two groups of one column compared on a statistic: `first` op `second`."""
+
+    column: str
+    first: object
+    second: object
+    #: ">" when the question asks whether the first is higher, "<" lower
+    op: str
+    #: the word the question compares with ("higher", "fewer")
+    word: str
+
+
+#: comparatives that compare two groups ("higher than where ..."), with the order they ask
+COMPARATIVES = {
+    **dict.fromkeys("higher greater larger bigger more exceed exceeds above".split(), ">"),
+    **dict.fromkeys("lower smaller less fewer below".split(), "<"),
+}
 
 
 @dataclass
@@ -246,6 +269,38 @@ class TableQuestion:
     #: what it asks: keys of ASKS, "aggregate" for "maximum"/"minimum" of a group, "quantity"
     #: for "most"/"fewest" (how many rows, when it names no numeric column)
     asks: set[str] = field(default_factory=set)
+    #: how consecutive conditions (in the question's order) are joined: "and" or "or"
+    joiners: list[str] = field(default_factory=list)
+    #: two groups of one column compared ("mean X where G is 'a' higher than where G is 'b'")
+    comparison: GroupComparison | None = None
+
+    def rows(self) -> pd.Series:
+        """The rows the conditions pick: "and" binds before "or", as in speech and SQL."""
+        if not self.conditions:
+            return pd.Series(True, index=self.df.index)
+        groups: list[pd.Series] = []
+        current = self.conditions[0].mask(self).fillna(False).astype(bool)
+        for joiner, condition in zip(self.joiners, self.conditions[1:]):
+            mask = condition.mask(self).fillna(False).astype(bool)
+            if joiner == "or":
+                groups.append(current)
+                current = mask
+            else:
+                current = current & mask
+        groups.append(current)
+        out = groups[0]
+        for g in groups[1:]:
+            out = out | g
+        return out
+
+    def where(self) -> str:
+        """The conditions as a report line says them, with their joiners."""
+        if not self.conditions:
+            return ""
+        parts = [self.conditions[0].text()]
+        for joiner, condition in zip(self.joiners, self.conditions[1:]):
+            parts += [joiner, condition.text()]
+        return " ".join(parts)
 
     # --- the table's columns ----------------------------------------------------------------
 
@@ -529,12 +584,12 @@ def _option_column(q: TableQuestion) -> str | None:
     return best if best_hits >= max(2, len(options) - 1) else None
 
 
-def _numbers_named(q: TableQuestion, taken: list[tuple[int, int]]) -> list[float]:
+def _numbers_named(q: TableQuestion, taken: list[tuple[int, int]]) -> list[tuple[float, int]]:
     out = []
     for m in _NUMBER.finditer(q.text.lower()):
         if any(a <= m.start() < b for a, b in taken):
             continue
-        out.append(float(m.group().replace(",", "")))
+        out.append((float(m.group().replace(",", "")), m.start()))
     return out
 
 
@@ -554,7 +609,11 @@ def parse(df: pd.DataFrame, question: str, options: list[str]) -> TableQuestion:
     q = TableQuestion(df, question, list(options))
     # "lifeExp" and "gdpPercap" are words to a reader of column names
     q.text = _CAMEL.sub(" ", question)
-    q.spans = term_spans(q.text)
+    # the words of a column named by stop words alone ("value") name it in the question too
+    kept = {
+        w for c in df.columns if not terms(str(c)) for w in re.findall(r"[a-z]+", str(c).lower())
+    }
+    q.spans = term_spans(q.text, STOPWORDS - kept)
     q.terms = {t for t, _, _ in q.spans} | set(terms(question))
     q.mentions = _column_mentions(q)
     q.option_column = _option_column(q)
@@ -582,13 +641,13 @@ def parse(df: pd.DataFrame, question: str, options: list[str]) -> TableQuestion:
             if math.isnan(a) or not 1000 <= a <= 9999:
                 continue
             years = (int(a), int(b)) if op == "between" and b is not None else (int(a),)
-            q.conditions.append(Condition(column, op, years, phrase, by_year=True))
+            q.conditions.append(Condition(column, op, years, phrase, by_year=True, at=start))
             continue
         if math.isnan(a):
             ref = phrase.rsplit(" ", 1)[-1]
             a = float(q.df[column].mean() if ref == "mean" else q.df[column].median())
         bounds = (a, b) if op == "between" else (a,)
-        q.conditions.append(Condition(column, op, bounds, phrase))
+        q.conditions.append(Condition(column, op, bounds, phrase, at=start))
 
     # what it asks, from the words that do not name a column or make a comparison: "temp max"
     # names a column, "at least 3" compares, neither asks for a maximum or a minimum
@@ -610,18 +669,23 @@ def parse(df: pd.DataFrame, question: str, options: list[str]) -> TableQuestion:
         q.asks.add("percent")
     _superlatives(q)
 
-    # cells named: "female", "Biscoe", "N1A1"; options' own values are answers, not conditions
+    # cells named: "female", "Biscoe", "N1A1", and any cell the question quotes ('B');
+    # options' own values are answers, not conditions
     option_cells = {o.strip().lower() for o in options}
     by_column: dict[str, list] = {}
-    for column, value, _ in _value_matches(q):
+    matches = _value_matches(q)
+    named = {(c, str(v).strip().lower()) for c, v, _ in matches}
+    matches += [m for m in _quoted_cells(q) if (m[0], str(m[1]).strip().lower()) not in named]
+    for column, value, _ in matches:
         if column == q.option_column and str(value).strip().lower() in option_cells:
             continue
         by_column.setdefault(column, []).append(value)
     for column, values in by_column.items():
+        at = min(_position(lowered, v) for v in values)
         if len(values) == 1:
-            q.conditions.append(Condition(column, "==", (values[0],)))
+            q.conditions.append(Condition(column, "==", (values[0],), at=at))
         else:
-            q.conditions.append(Condition(column, "in", tuple(values)))
+            q.conditions.append(Condition(column, "in", tuple(values), at=at))
 
     # dates named: "on 2007-11-11"
     for stamp, written, start, end in _dates_named(q):
@@ -631,23 +695,91 @@ def parse(df: pd.DataFrame, question: str, options: list[str]) -> TableQuestion:
                 continue
             if (q.stamps[column].dt.normalize() == stamp).any():
                 # said as the question says it: the line then shares the question's words
-                q.conditions.append(Condition(column, "==", (stamp,), written, as_date=True))
+                q.conditions.append(
+                    Condition(column, "==", (stamp,), written, as_date=True, at=start)
+                )
                 break
 
     # numbers named that are not thresholds or part of a cell named: a year, an id ("in 1987")
     in_cells = {
         t for c in q.conditions if c.column in q.texts for v in c.values for t in terms(str(v))
     }
-    for x in _numbers_named(q, taken):
+    for x, at in _numbers_named(q, taken):
         if x in in_cells:
             continue
         column = _number_column(q, x)
         if column is not None and not any(c.column == column for c in q.conditions):
             if column in q.dates:
-                q.conditions.append(Condition(column, "==", (int(x),), by_year=True))
+                q.conditions.append(Condition(column, "==", (int(x),), by_year=True, at=at))
             else:
-                q.conditions.append(Condition(column, "==", (x,)))
+                q.conditions.append(Condition(column, "==", (x,), at=at))
+    _join(q, lowered)
+    _group_comparison(q, lowered)
     return q
+
+
+def _position(lowered: str, value: object) -> int:
+    """Where the question names a cell (its first word when it is named by its words)."""
+    text = str(value).strip().lower()
+    at = lowered.find(text)
+    if at < 0:
+        words = re.findall(r"[a-z0-9]+", text)
+        at = lowered.find(words[0]) if words else -1
+    return at if at >= 0 else len(lowered)
+
+
+def _quoted_cells(q: TableQuestion) -> list[tuple[str, object, int]]:
+    """Cells the question quotes ("A equal to 'B'"), of any length, matched whole: a quote
+    names a value exactly, however short. The column named nearest before the quote wins."""
+    out = []
+    for m in re.finditer(r"(?<![\w])['\"‘“](?P<v>[^'\"’”]{1,60})['\"’”](?![\w])", q.text):
+        wanted = m.group("v").strip().lower()
+        holders = [c for c in q.texts if (q.cells(c)[1] == wanted).any()]
+        if not holders:
+            continue
+        before = [
+            (q.spans[mention.end][1], mention.column)
+            for mention in q.mentions
+            if mention.column in holders and q.spans[mention.end][1] < m.start()
+        ]
+        column = max(before)[1] if before else holders[0]
+        uniques, strings = q.cells(column)
+        out.append((column, uniques[(strings == wanted).to_numpy()].iloc[0], len(wanted)))
+    return out
+
+
+def _join(q: TableQuestion, lowered: str) -> None:
+    """The conditions in the question's order, and the word between each two: "or" where the
+    question says or (and not and) between them, else "and"."""
+    q.conditions.sort(key=lambda c: c.at if c.at >= 0 else len(lowered))
+    q.joiners = []
+    for a, b in zip(q.conditions, q.conditions[1:]):
+        between = lowered[max(0, a.at) : max(0, b.at)]
+        said_or = re.search(r"\bor\b", between) is not None
+        q.joiners.append("or" if said_or and not re.search(r"\band\b", between) else "and")
+
+
+def _group_comparison(q: TableQuestion, lowered: str) -> None:
+    """ "Is the mean X where G is 'a' higher than where G is 'b'?": two cells of one column
+    and a comparative that no number follows make a comparison of two groups, not a filter
+    of the rows in either."""
+    numeric_spans = [(start, end) for *_, start, end in comparisons(q.text)]
+    said = [
+        (m.start(), m.group())
+        for m in re.finditer(r"[a-z]+", lowered)
+        if m.group() in COMPARATIVES and not any(a <= m.start() < b for a, b in numeric_spans)
+    ]
+    if not said:
+        return
+    for i, condition in enumerate(q.conditions):
+        if condition.op != "in" or len(condition.values) != 2 or condition.column not in q.texts:
+            continue
+        first, second = sorted(condition.values, key=lambda v: _position(lowered, v))
+        word = said[0][1]
+        q.comparison = GroupComparison(condition.column, first, second, COMPARATIVES[word], word)
+        del q.conditions[i]
+        _join(q, lowered)
+        return
 
 
 def _superlatives(q: TableQuestion) -> None:

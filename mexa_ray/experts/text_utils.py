@@ -381,3 +381,18 @@ def comparisons(text: str) -> list[tuple[str, float, float | None, str, int, int
             op = COMPARISON_SUFFIXES[suffix]
             found.append((op, _number(m.group("pnum")), None, suffix, m.start(), m.end()))
     return found
+
+
+#: how a yes/no question opens; a question with yes/no options that opens otherwise ("Which
+#: value is most frequent?" over a column of Yes and No) asks for a value, not about a claim
+YES_NO_OPENERS = frozenset(
+    """
+is are was were am do does did can could has have had will would should shall may might must
+isn't aren't wasn't weren't don't doesn't didn't can't couldn't hasn't haven't won't wouldn't
+""".split()
+)
+
+
+def is_yes_no_question(question: str) -> bool:
+    first = re.findall(r"[a-z']+", question.lower())[:1]
+    return bool(first) and first[0] in YES_NO_OPENERS

@@ -128,7 +128,7 @@ def _histogram(frame: np.ndarray) -> np.ndarray:
 
 def video_lines(v: Frames, cut_threshold: float = 0.5) -> list[str]:
     lines = [
-        f"Video of {fmt_num(round(v.duration_s, 2))} seconds, {v.frame_count} frames at "
+        f"Video: duration {fmt_num(round(v.duration_s, 2))} s, {v.frame_count} frames at "
         f"{fmt_num(round(v.fps, 2))} fps, {v.width} x {v.height} pixels, "
         + ("with an audio track." if v.has_audio else "without audio.")
     ]

@@ -21,7 +21,9 @@ from mexa_ray.models.embedding import Embedder
 from mexa_ray.models.llm import Generation, Generator, build_generator, first_line
 from mexa_ray.reasoning.claims import Claim, ClaimCheck, Statement
 from mexa_ray.reasoning.evidence import OptionScorer, Unit, asked_terms, relevance, terms, units_of
+from mexa_ray.reasoning.lexicon import lexicon
 from mexa_ray.reasoning.prompts import LETTERS, aggregator_messages, answer_schema, extract_option
+from mexa_ray.reasoning.reading import open_answer, read_answer
 from mexa_ray.types import Answer, ExpertReport, MissingExpert, Query, Selection
 
 #: one item to answer: the query, its experts' reports, and the experts that failed
@@ -87,10 +89,22 @@ class EvidenceRankingAggregator:
         self.embedder = embedder
         self.scorer = OptionScorer(embedder.encode)
         self.scorer.semantic_weight = spec.semantic_weight
+        self.unsure_below = spec.unsure_below
+        lexicon()  # read once at load (about 0.5 s), not on the first request that needs it
 
     def answer(
         self, query: Query, reports: list[ExpertReport], missing: list[MissingExpert] | None = None
     ) -> Verdict:
+        verdict = self._answer(query, reports)
+        sure = verdict.confidence
+        if sure is not None and sure < self.unsure_below and verdict.answer != "unknown":
+            verdict.reasoning += (
+                f" Unsure: the confidence {sure:.2f} is below {self.unsure_below:g}; the reports "
+                "do not settle the question, so treat this answer as a guess."
+            )
+        return verdict
+
+    def _answer(self, query: Query, reports: list[ExpertReport]) -> Verdict:
         units = units_of(reports)
         preface = (
             "Evidence ranking, not an LRM: each option was scored by how well the expert "
@@ -107,6 +121,15 @@ class EvidenceRankingAggregator:
             )
         if query.options:
             return self._choose_option(query, units, preface)
+        composed = open_answer(query.question, units)
+        if composed is not None:
+            quote = f" {_quote(composed.evidence)}." if composed.evidence is not None else ""
+            return Verdict(
+                composed.answer,
+                None,
+                f"{preface} Composed from the reports' facts: {composed.why}.{quote}",
+                confidence=composed.confidence,
+            )
         q = self.embedder.encode([query.question])[0]
         vecs = self.embedder.encode([u.text for u in units])
         wanted = asked_terms(terms(query.question))
@@ -129,6 +152,18 @@ class EvidenceRankingAggregator:
         self.embedder.check_health()
 
     def _choose_option(self, query: Query, units: list[Unit], preface: str) -> Verdict:
+        reading = read_answer(query.question, query.options, units)
+        if reading is not None:
+            chosen = reading.index
+            label = f"({LETTERS[chosen]}) {query.options[chosen]}"
+            quote = f" {_quote(reading.evidence)}." if reading.evidence is not None else ""
+            why = f"Read from the reports' facts ({reading.kind}): {reading.why}."
+            return Verdict(
+                query.options[chosen],
+                chosen,
+                f"{preface} {why} For {label}:{quote}",
+                confidence=reading.confidence,
+            )
         scored = self.scorer.score(query.question, query.options, units)
         top = scored.ranked[0]
         chosen = top.index

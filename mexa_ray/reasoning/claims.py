@@ -28,14 +28,6 @@ from mexa_ray.experts.text_utils import comparisons, term, terms
 
 #: words that negate what a question asks ("Is there no ...", "Does it not ...")
 NEGATION_WORDS = frozenset({"not", "no", "none", "never", "nothing", "neither", "nor", "without"})
-#: how a yes/no question opens; a question with yes/no options that opens otherwise ("Which
-#: value is most frequent?" over a column of Yes and No) asks for a value, not about a claim
-YES_NO_OPENERS = frozenset(
-    """
-is are was were am do does did can could has have had will would should shall may might must
-isn't aren't wasn't weren't don't doesn't didn't can't couldn't hasn't haven't won't wouldn't
-""".split()
-)
 #: how many terms before the claim's words a reported number may stand ("3 red circles")
 NUMBER_REACH = 3
 
@@ -95,11 +87,6 @@ class Claim:
         if op == "between":
             return number <= value <= (upper if upper is not None else number)
         return _OPS[op](value, number)
-
-
-def is_yes_no_question(question: str) -> bool:
-    first = re.findall(r"[a-z']+", question.lower())[:1]
-    return bool(first) and first[0] in YES_NO_OPENERS
 
 
 def parse_claim(question: str, drop: Callable[[list[str | float]], list[str | float]]) -> Claim:

@@ -27,14 +27,14 @@ from typing import cast
 
 import numpy as np
 
-from mexa_ray.experts.text_utils import UNITS, term, terms
+from mexa_ray.experts.text_utils import UNITS, is_yes_no_question, term, terms
 from mexa_ray.reasoning.claims import (
     Claim,
     ClaimCheck,
     check_claim,
-    is_yes_no_question,
     parse_claim,
 )
+from mexa_ray.reasoning.lexicon import compounds
 from mexa_ray.types import ExpertReport
 
 #: words that name the medium, not what is asked ("... in the picture?"): no relevance
@@ -99,6 +99,8 @@ class Unit:
     aside: set = field(default_factory=set)
     #: which line of its report it comes from (-1: the whole report)
     line: int = -1
+    #: which report it comes from (its place in the list the units were made of)
+    report: int = 0
     #: its numbers with the base unit each carries ("height 0.92 m" -> (0.92, "m"))
     quantities: list[tuple[float, str | None]] = field(default_factory=list)
 
@@ -116,7 +118,21 @@ class Unit:
     def has(self, term: str | float) -> bool:
         if isinstance(term, float):
             return any(numbers_match(term, n) for n in self.numbers)
+        if " " in term:  # a compound ("sea lion"): one thing, named whole or not at all
+            return term in compounds(self.text)
         return term in self.words
+
+
+def option_terms(option: str) -> list[str | float]:
+    """An option's terms, with each compound the lexicon knows kept whole ("sea lion" is one
+    term, so it is not met by a report of lions), the rest as `terms` reads them."""
+    found = compounds(option)
+    if not found:
+        return terms(option) or [option.lower()]
+    rest = option.lower()
+    for name in found:
+        rest = re.sub(r"\b" + r"\s+".join(map(re.escape, name.split())) + r"\w*", " ", rest)
+    return [*found, *terms(rest)]
 
 
 def quantities_of(ts: list[str | float]) -> list[tuple[float, str | None]]:
@@ -185,11 +201,13 @@ def units_of(reports: list[ExpertReport]) -> list[Unit]:
     and comma-separated items, each keeping its line's head. Only the smallest pieces (an item,
     or a clause or line that is not split further) are atomic: evidence of one statement."""
     units: list[Unit] = []
-    for r in reports:
+    for index, r in enumerate(reports):
         lines = [ln.strip().lstrip("-* ").strip() for ln in r.text.splitlines()]
         lines = [ln for ln in lines if ln]
         if len(lines) > 1:
-            units.append(Unit(r.expert, r.skill, " ".join(lines), whole=True, atomic=False))
+            units.append(
+                Unit(r.expert, r.skill, " ".join(lines), whole=True, atomic=False, report=index)
+            )
         for number, line in enumerate(lines):
             head, clauses = _clauses(line)
             leaves: list[tuple[str, int]] = []
@@ -202,7 +220,9 @@ def units_of(reports: list[ExpertReport]) -> list[Unit]:
                 else:
                     leaves.append((clause, 0))
             whole_line = len(leaves) == 1
-            units.append(Unit(r.expert, r.skill, line, atomic=whole_line, line=number))
+            units.append(
+                Unit(r.expert, r.skill, line, atomic=whole_line, line=number, report=index)
+            )
             if whole_line:
                 continue
             pieces = [(c, 0, False) for c in split if len(clauses) > 1]
@@ -216,6 +236,7 @@ def units_of(reports: list[ExpertReport]) -> list[Unit]:
                         atomic=atomic,
                         rank=rank,
                         line=number,
+                        report=index,
                     )
                 )
     return units
@@ -351,7 +372,7 @@ class OptionScorer:
         if is_yes_no(options) and is_yes_no_question(question):
             return self._claim(question, options, units)
         q_terms = terms(question)
-        opt_terms = [terms(o) or [o.lower()] for o in options]
+        opt_terms = [option_terms(o) for o in options]
         weights = _weights(opt_terms)
         # a unit that holds many statements (a whole report, a line of several clauses) can
         # support a long option such as a sentence, but is not evidence that it is relevant
