@@ -193,7 +193,7 @@ def test_default_extends_analytic_with_models_and_keeps_its_experts():
     assert small.aggregator.verify_confidence == 0.5 and small.experts == default.experts
     names = [e.name for e in default.experts]
     assert names[:5] == [e.name for e in analytic.experts]  # replaced in place, new ones appended
-    assert names[5:] == ["speech-transcriber", "sound-events", "text-in-image"]
+    assert names[5:] == ["speech-transcriber", "sound-events", "text-in-image", "chart-reader"]
     assert default.expert("visual-stats").settings["classifier"]["arch"] == "efficientnet-lite0"
     assert default.expert("table-profiler") == analytic.expert("table-profiler")
     assert default.router.deployment == analytic.router.deployment  # merged, not replaced

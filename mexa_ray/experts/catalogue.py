@@ -16,6 +16,7 @@ from mexa_ray.experts.settings import (
     AudioLMSettings,
     AudioSettings,
     BackendSettings,
+    ChartSettings,
     CTSettings,
     FasterWhisperSettings,
     OCRSettings,
@@ -65,6 +66,11 @@ BACKENDS: dict[str, Backend] = {
     ),
     "ocr": Backend(
         "mexa_ray.experts.ocr:OCRExpert", OCRSettings, requires=("rapidocr_onnxruntime",)
+    ),
+    "chart": Backend(
+        "mexa_ray.experts.chart:ChartExpert",
+        ChartSettings,
+        requires=("rapidocr_onnxruntime", "cv2"),
     ),
     "sound-events": Backend(
         "mexa_ray.experts.sound_events:SoundEventExpert",

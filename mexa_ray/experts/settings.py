@@ -213,6 +213,30 @@ class FasterWhisperSettings(BackendSettings):
     )
 
 
+class ChartSettings(BackendSettings):
+    max_side: int = Field(
+        default=1200,
+        ge=200,
+        description="a larger picture is shrunk to this many pixels a side before it is read",
+    )
+    min_text_side: int = Field(
+        default=900,
+        ge=100,
+        description="a smaller picture is enlarged (at most 3x) to this many pixels a side for "
+        "reading its text: small tick labels are missed at their own size",
+    )
+    min_confidence: float = Field(
+        default=0.5, ge=0, le=1, description="text the reader is less sure of is ignored"
+    )
+    max_rows: int = Field(
+        default=5, ge=0, description="rows of the chart's data quoted by the table analysis"
+    )
+    max_groups: int = Field(
+        default=30, ge=2, description="categories listed in a ranked statistic of the data"
+    )
+    max_items: int = Field(default=12, ge=1, description="cells quoted per row")
+
+
 class OCRSettings(BackendSettings):
     frames: int = Field(default=4, ge=1, description="video keyframes read")
     max_side: int = Field(default=960, ge=1, description="frames are read at this size")
