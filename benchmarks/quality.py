@@ -29,14 +29,20 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import quality_sets as sets
+import quality_sets_charts as charts
+import quality_sets_facts as facts
 import quality_sets_more as more
 from bench_io import RESULTS, write_results
 
 ROUTING_SET = Path(__file__).resolve().parents[1] / "tests" / "data" / "routing.jsonl"
 
 
-def build(data: Path, cache: Path, per_category: int, seed: int) -> list[dict[str, Any]]:
-    """Every category's items, written to data/items.jsonl (and the media beside it)."""
+def build(
+    data: Path, cache: Path, per_category: int, seed: int, only: list[str] | None = None
+) -> list[dict[str, Any]]:
+    """Every category's items (or those of `only`), written to data/items.jsonl (and the media
+    beside it). Each builder has its own seed, so a category's items are the same whichever
+    others are built."""
     builders = [
         lambda r: sets.emoji_items(data, per_category, r),
         lambda r: sets.photo_items(data, per_category, r),
@@ -52,10 +58,26 @@ def build(data: Path, cache: Path, per_category: int, seed: int) -> list[dict[st
         lambda r: more.yes_no_scene_items(data, per_category, r),
         lambda r: more.size_items(data, per_category, r),
         lambda r: more.foreign_digit_items(data, per_category, r, cache),
+        # facts read off the data itself: ranges, axes, extremes, comparisons, compound counts,
+        # spoken letters and numbers, kinds of things, and open (option-less) names
+        lambda r: facts.range_items(data, per_category, r, cache),
+        lambda r: facts.axis_items(data, per_category, r, cache),
+        lambda r: facts.extreme_items(data, per_category, r, cache),
+        lambda r: facts.compare_items(data, per_category, r, cache),
+        lambda r: facts.compound_items(data, per_category, r, cache),
+        lambda r: facts.spoken_items(data, per_category, r, cache),
+        lambda r: facts.kind_items(data, per_category, r, cache),
+        lambda r: facts.open_items(data, per_category, r, cache),
+        # charts of real data drawn by matplotlib and Vega-Lite: bars, lines, pies
+        lambda r: charts.bar_items(data, per_category, r, cache),
+        lambda r: charts.line_items(data, per_category, r, cache),
+        lambda r: charts.pie_items(data, per_category, r, cache),
     ]
     items: list[dict[str, Any]] = []
     for i, make in enumerate(builders):
         items += make(random.Random(seed + i))
+    if only:
+        items = [item for item in items if item["category"] in only]
     data.mkdir(parents=True, exist_ok=True)
     with (data / "items.jsonl").open("w") as f:
         for item in items:
@@ -86,9 +108,10 @@ def run_config(config: str, annotations: Path, data: Path, out: Path, cache: Pat
 
 
 def chance(items: list[dict[str, Any]]) -> dict[str, float]:
+    """The accuracy of picking an option at random (0 for open questions: nothing to pick)."""
     groups: dict[str, list[float]] = defaultdict(list)
     for item in items:
-        p = 1 / len(item["options"])
+        p = 1 / len(item["options"]) if item["options"] else 0.0
         groups[item["category"]].append(p)
         groups["overall"].append(p)
     return {k: sum(v) / len(v) for k, v in groups.items()}
@@ -100,6 +123,28 @@ def accuracy(rows: dict[str, dict[str, Any]]) -> dict[str, float]:
         groups[r["category"]].append(bool(r["correct"]))
         groups["overall"].append(bool(r["correct"]))
     return {k: sum(v) / len(v) for k, v in groups.items()}
+
+
+def calibration(rows: dict[str, dict[str, Any]], bins: int = 10) -> dict[str, float | int]:
+    """Expected calibration error of the answers that carry a confidence: the mean gap between
+    confidence and accuracy over equal-width confidence bins, weighted by the answers in each;
+    with the share of answers that say how sure they are."""
+    scored = [
+        (float(r["confidence"]), bool(r["correct"]))
+        for r in rows.values()
+        if r.get("confidence") is not None and r.get("correct") is not None
+    ]
+    if not scored:
+        return {"ece": float("nan"), "answers with a confidence": 0}
+    total, gap = len(scored), 0.0
+    for b in range(bins):
+        lo, hi = b / bins, (b + 1) / bins
+        inside = [(c, ok) for c, ok in scored if lo <= c < hi or (b == bins - 1 and c == 1.0)]
+        if inside:
+            conf = sum(c for c, _ in inside) / len(inside)
+            acc = sum(ok for _, ok in inside) / len(inside)
+            gap += len(inside) / total * abs(conf - acc)
+    return {"ece": round(gap, 4), "answers with a confidence": total}
 
 
 def changed_by_shuffle(a: dict[str, dict], b: dict[str, dict]) -> tuple[int, int]:
@@ -195,6 +240,7 @@ def main() -> int:
     )
     p.add_argument("--out", type=Path, default=RESULTS / "quality")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--categories", nargs="*", help="only these categories (default: every one)")
     p.add_argument(
         "--routing-configs",
         nargs="*",
@@ -204,7 +250,7 @@ def main() -> int:
     args = p.parse_args()
 
     data = args.data / "items"
-    items = build(data, args.data / "packages", args.per_category, args.seed)
+    items = build(data, args.data / "packages", args.per_category, args.seed, args.categories)
     print(f"{len(items)} items in {data}")
     runs = args.out / "runs"
     report_cache = args.out / "report-cache"
@@ -215,6 +261,7 @@ def main() -> int:
         rows[config] = predictions(runs / config)
         results["configs"][config] = {
             "accuracy": accuracy(rows[config]),
+            "calibration": calibration(rows[config]),
             "aggregate ms per item": summary["stages"].get("aggregate", {}).get("mean_ms"),
             "stages": summary["stages"],
             "status": summary["status"],
@@ -257,7 +304,9 @@ def main() -> int:
         r = results["configs"][k]
         print(
             f"{k}: aggregate stage {r['aggregate ms per item']} ms per item; "
-            f"{r['items per s']} items/s end to end; statuses {r['status']}"
+            f"{r['items per s']} items/s end to end; statuses {r['status']}; expected "
+            f"calibration error {r['calibration']['ece']} over "
+            f"{r['calibration']['answers with a confidence']} answers with a confidence"
         )
     if "shuffle" in results:
         s = results["shuffle"]

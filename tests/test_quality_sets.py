@@ -65,28 +65,14 @@ def test_items_are_written_with_a_shuffled_twin(tmp_path, monkeypatch):
     import quality
 
     # the runner's build with only the table builder (the others need packages and fonts)
-    monkeypatch.setattr(
-        quality,
-        "sets",
-        type(
-            "S",
-            (),
-            {
-                name: staticmethod(lambda *a, **k: [])
-                for name in (
-                    "emoji_items",
-                    "photo_items",
-                    "text_items",
-                    "digit_items",
-                    "speech_items",
-                    "sound_items",
-                    "points_items",
-                    "video_items",
-                )
-            }
-            | {"table_items": sets.table_items},
-        ),
-    )
+    def none(module, keep=()):
+        builders = [n for n in dir(module) if n.endswith("_items") and n not in keep]
+        stub = {n: staticmethod(lambda *a, **k: []) for n in builders}
+        return type("S", (), stub | {n: getattr(module, n) for n in keep})
+
+    monkeypatch.setattr(quality, "sets", none(sets, keep=("table_items",)))
+    for name in ("more", "facts", "charts"):
+        monkeypatch.setattr(quality, name, none(getattr(quality, name)))
     items = quality.build(tmp_path, tmp_path / "cache", 30, 0)
     plain = [json.loads(x) for x in (tmp_path / "items.jsonl").read_text().splitlines()]
     shuffled = [json.loads(x) for x in (tmp_path / "items-shuffled.jsonl").read_text().splitlines()]

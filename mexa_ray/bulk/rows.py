@@ -39,6 +39,8 @@ ROW_SCHEMA = pa.schema(
         ("question", pa.string()),
         ("options", pa.list_(pa.string())),
         ("answer", pa.string()),
+        #: other answers an open question accepts (the labelled thing's names and kinds)
+        ("accept", pa.list_(pa.string())),
         ("task", pa.string()),
         #: the adapter's media references, then (after the query stage) the resolved files
         ("media", pa.string()),
@@ -56,6 +58,8 @@ ROW_SCHEMA = pa.schema(
         ("missing", pa.string()),
         ("prediction", pa.string()),
         ("option_index", pa.int64()),
+        #: how sure the aggregator is of its answer, in [0, 1] (null where none says)
+        ("confidence", pa.float64()),
         ("reasoning", pa.string()),
         ("aggregator", pa.string()),
         ("notes", pa.list_(pa.string())),

@@ -290,6 +290,7 @@ class Aggregate:
             row.update(
                 prediction=verdict.answer,
                 option_index=verdict.option_index,
+                confidence=verdict.confidence,
                 reasoning=verdict.reasoning,
                 aggregator=self.aggregator.name,
                 notes=list(row["notes"] or []) + verdict.notes,

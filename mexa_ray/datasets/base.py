@@ -37,6 +37,9 @@ class Item:
     media: list[MediaRef] = field(default_factory=list)
     #: what the router is told the task is
     task: str | None = None
+    #: for an open question, other answers that count as right besides `answer` (a labelled
+    #: thing's synonyms and kinds: "giraffe" accepts "ruminant" and "mammal")
+    accept: list[str] = field(default_factory=list)
 
     def to_row(self, benchmark: str) -> dict[str, Any]:
         """The job's input row: plain columns, media as JSON (one Arrow type for every format)."""

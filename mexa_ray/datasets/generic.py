@@ -1,9 +1,10 @@
 """The generic format for any other data set: JSON Lines or Parquet (or a JSON list) with
 `id`, `question`, `options` (optional), `answer`, `media` (a list of `{type, path}`) and
-optional `category`, `subcategory` and `task`.
+optional `category`, `subcategory`, `task` and `accept`.
 
-With options, the answer may be a letter or an option's text and is scored by option;
-without, by exact match after normalisation.
+With options, the answer may be a letter or an option's text and is scored by option; without,
+by exact match after normalisation, or, where the item lists `accept` (other names that count:
+a labelled thing's synonyms and kinds), by whether the answer names the answer or one of them.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from mexa_ray.datasets.base import (
     RecordBenchmark,
     require,
 )
-from mexa_ray.datasets.scoring import option_or_exact
+from mexa_ray.datasets.scoring import names_any, option_or_exact
 from mexa_ray.errors import BenchmarkError
 from mexa_ray.types import MEDIA_TYPES
 
@@ -48,6 +49,9 @@ class Generic(RecordBenchmark):
         options = rec.get("options") or []
         if not isinstance(options, list):
             raise BenchmarkError(f"{where}: 'options' must be a list", field="options")
+        accept = rec.get("accept") or []
+        if not isinstance(accept, list):
+            raise BenchmarkError(f"{where}: 'accept' must be a list of answers", field="accept")
         return Item(
             id=str(require(rec, "id", where)),
             question=str(require(rec, "question", where)),
@@ -57,7 +61,10 @@ class Generic(RecordBenchmark):
             subcategory=str(rec.get("subcategory") or ""),
             media=_media(rec.get("media"), where),
             task=rec.get("task") or None,
+            accept=[str(a) for a in accept],
         )
 
     def score(self, item: dict[str, Any], prediction: str, option_index: int | None) -> bool:
+        if not item["options"] and item.get("accept"):
+            return names_any(prediction, [item["answer"], *item["accept"]])
         return option_or_exact(item["answer"], item["options"], prediction, option_index)

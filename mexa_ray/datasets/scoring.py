@@ -72,3 +72,14 @@ def option_or_exact(
     if options:
         return option_match(answer, options, prediction, option_index)
     return exact_match(prediction, answer)
+
+
+def names_any(prediction: str, names: list[str]) -> bool:
+    """An open answer that names one of `names` as whole words ("Probably a giraffe (91%)" names
+    "giraffe"; "giraffes" names it too, by its plural). Nothing is named by an empty answer."""
+    said = f" {normalise(prediction)} "
+    for name in names:
+        wanted = normalise(name)
+        if wanted and any(f" {form} " in said for form in (wanted, wanted + "s", wanted + "es")):
+            return True
+    return False
