@@ -7,6 +7,7 @@ from pathlib import Path
 
 from mexa_ray.media.samples import (
     make_busy_signal,
+    make_chart,
     make_image,
     make_melody,
     make_scene,
@@ -35,6 +36,7 @@ def examples(root: Path | None = None) -> list[dict]:
         "red_square.mp4": make_video,
         "green_disc.png": make_image,
         "exit_sign.png": make_sign,
+        "iris_chart.png": make_chart,
     }
     speech = shutil.which("espeak-ng") is not None  # the spoken example needs a synthesiser
     if speech:
@@ -80,6 +82,12 @@ def examples(root: Path | None = None) -> list[dict]:
             "options": ["17", "42", "96"],
             "task": "scene text question answering",
             "media": [{"type": "image", "path": str(root / "exit_sign.png")}],
+        },
+        {
+            "question": "According to the chart, which iris species has the longest petals?",
+            "options": ["setosa", "versicolor", "virginica"],
+            "task": "chart question answering",
+            "media": [{"type": "image", "path": str(root / "iris_chart.png")}],
         },
         {
             "question": "What kind of sound is this?",

@@ -23,7 +23,13 @@ import pandas as pd
 from mexa_ray.config import ExpertSpec
 from mexa_ray.errors import ConfigError
 from mexa_ray.experts.base import Expert
-from mexa_ray.experts.chart_geometry import TextBox
+from mexa_ray.experts.chart_geometry import (
+    TextBox,
+    axis_lines,
+    calibrate,
+    marks_box,
+    text_lines,
+)
 from mexa_ray.experts.chart_reading import ChartData, read_chart
 from mexa_ray.experts.settings import ChartSettings
 from mexa_ray.experts.table_analysis import analyse
@@ -156,8 +162,9 @@ def aligned(names: list[str], question: str, options: list[str]) -> dict[str, st
         if key in by_plain:
             out[name] = by_plain[key]
             continue
-        if len(key) >= 4:
-            # a letter misread (or two, in a long name): "lowa" is "Iowa"
+        if len(key) >= 4 and not key.isdigit():
+            # a letter misread (or two, in a long name): "lowa" is "Iowa"; never a digit:
+            # 2002 is not 2003
             slips = 1 if len(key) < 8 else 2
             cutoff = (len(key) - slips) / len(key) - 1e-9
             close = difflib.get_close_matches(key, list(by_plain), n=1, cutoff=cutoff)
@@ -180,6 +187,12 @@ def respelled(data: ChartData, question: str, options: list[str]) -> ChartData:
     data.peaks = {renames.get(s, s): p for s, p in data.peaks.items()}
     data.troughs = {renames.get(s, s): p for s, p in data.troughs.items()}
     return data
+
+
+def _merged_numbers(b: TextBox) -> bool:
+    """A box of digits far wider than the digits of one label ("50001000015000")."""
+    text = b.text.strip()
+    return len(text) >= 8 and text.isdigit()  # "1,000,000" has its separators
 
 
 def _resized(rgb: np.ndarray, scale: float) -> np.ndarray:
@@ -272,12 +285,48 @@ class ChartExpert(Expert):
             )
         return out
 
+    def margin_boxes(self, rgb: np.ndarray, boxes: list[TextBox]) -> list[TextBox]:
+        """Labels beside the marks (left of them, below them) that the detector missed (short
+        tick labels such as "0" or "5"), found as strokes and read one by one."""
+        marks = marks_box(rgb)
+        if marks is None:
+            return []
+        h, w = rgb.shape[:2]
+        mx0, my0, mx1, my1 = marks
+        row, col = axis_lines(rgb)
+        left = (0, my0 - 30, (col if col is not None else mx0) - 1, my1 + 30)
+        below = (max(0, mx0 - 40), (row if row is not None else my1) + 2, w, h)
+        found = []
+        # below the marks, only text set across: labels turned upright are read elsewhere,
+        # and their single glyphs would read as stray digits
+        across = [t for t in text_lines(rgb, below) if t[2] - t[0] >= 0.8 * (t[3] - t[1])]
+        for x0, y0, x1, y1 in text_lines(rgb, left) + across:
+            if any(b.x0 <= (x0 + x1) / 2 <= b.x1 and b.y0 <= (y0 + y1) / 2 <= b.y1 for b in boxes):
+                continue  # the detector read it already
+            pad = 3
+            crop = rgb[max(0, y0 - pad) : y1 + pad, max(0, x0 - pad) : x1 + pad]
+            if crop.shape[0] < 24:
+                crop = _resized(crop, 32 / crop.shape[0])
+            with self._lock:
+                read, _ = self.engine(
+                    np.ascontiguousarray(crop[..., ::-1]), use_det=False, use_cls=False
+                )
+            text, score = (read or [["", 0.0]])[0]
+            if text and float(score) >= self.settings.min_confidence:
+                found.append(TextBox(str(text), x0, y0, x1, y1, float(score)))
+        return found
+
     def read(self, rgb: np.ndarray) -> ChartData | None:
         """The chart's data, from a picture shrunk to at most `max_side` pixels a side."""
         h, w = rgb.shape[:2]
         if max(h, w) > self.settings.max_side:
             rgb = _resized(rgb, self.settings.max_side / max(h, w))
         boxes = self.boxes(rgb)
+        # tick labels set close together are read as one run of digits: no number of its own
+        boxes = [b for b in boxes if not _merged_numbers(b)]
+        ticks = [calibrate(boxes, d) for d in ("y", "x")]
+        if all(t is None or len(t[1]) < 3 for t in ticks):
+            boxes += self.margin_boxes(rgb, boxes)
         data = read_chart(rgb, boxes)
         if data is not None and data.label_band is not None:
             upright = self.upright_boxes(rgb, data.label_band)

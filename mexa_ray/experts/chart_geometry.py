@@ -134,8 +134,8 @@ def calibrate(boxes: list[TextBox], direction: str) -> tuple[Axis, list[TextBox]
         # ticks stand in order: keep the longest run of labels whose values rise (or fall)
         # steadily along the pixels; a stray number read nearby (a misread "0") drops out
         group = _monotonic(sorted(group, key=lambda bv: where[id(bv[0])]))
-        if len(group) < 2:
-            continue
+        if len(group) < 3:
+            continue  # two numbers side by side are no axis: a misread pair could scale it
         points = [(where[id(b)], v) for b, v in group]
         a, b, worst = _fit(points, log=False)
         log = False
@@ -401,3 +401,54 @@ def axis_lines(rgb: np.ndarray) -> tuple[int | None, int | None]:
     row = int(rows.max()) if len(rows) and rows.max() > 0.5 * h else None
     col = int(cols.min()) if len(cols) and cols.min() < 0.5 * w else None
     return row, col
+
+
+def marks_box(rgb: np.ndarray) -> tuple[int, int, int, int] | None:
+    """The box round the chart's coloured marks (bars, lines, wedges), or None."""
+    bg = background(rgb)
+    coloured = (saturation(rgb) > INK_SATURATION) & (
+        np.linalg.norm(rgb.astype(np.float32) - bg, axis=-1) > 30
+    )
+    ys, xs = np.nonzero(coloured)
+    if len(xs) < 50:
+        return None
+    return int(np.percentile(xs, 0.5)), int(ys.min()), int(np.percentile(xs, 99.5)), int(ys.max())
+
+
+def text_lines(rgb: np.ndarray, region: tuple[int, int, int, int]) -> list[tuple[int, ...]]:
+    """Boxes of dark text in a region of the picture (x0, y0, x1, y1), found as connected
+    dark strokes joined into lines: where a text detector misses short labels (a single digit
+    beside an axis), their strokes are still there. Tick marks (strokes one or two pixels
+    thin) are left out."""
+    import cv2
+
+    x0, y0, x1, y1 = (max(0, v) for v in region)
+    x1, y1 = min(x1, rgb.shape[1]), min(y1, rgb.shape[0])
+    if x1 - x0 < 4 or y1 - y0 < 4:
+        return []
+    sub = rgb[y0:y1, x0:x1].astype(np.float32)
+    dark = (sub @ np.array([0.299, 0.587, 0.114], dtype=np.float32)) < 150
+    n, _, stats, _ = cv2.connectedComponentsWithStats(dark.astype(np.uint8), 8)
+    strokes = []
+    for i in range(1, n):
+        bx, by, bw, bh, area = (int(v) for v in stats[i])
+        if bh < 5 or bh > 60 or (bw <= 2 and bh <= 6) or bw > 8 * bh:
+            continue  # a tick mark, an axis line, a long rule
+        strokes.append([bx, by, bx + bw, by + bh])
+    strokes.sort()
+    lines: list[list[int]] = []
+    for s in strokes:
+        for line in lines:
+            overlap = min(line[3], s[3]) - max(line[1], s[1])
+            height = max(line[3] - line[1], s[3] - s[1])
+            if overlap > 0.4 * min(line[3] - line[1], s[3] - s[1]) and s[0] - line[2] <= height:
+                line[:] = [
+                    min(line[0], s[0]),
+                    min(line[1], s[1]),
+                    max(line[2], s[2]),
+                    max(line[3], s[3]),
+                ]
+                break
+        else:
+            lines.append(list(s))
+    return [(a + x0, b + y0, c + x0, d + y0) for a, b, c, d in lines]

@@ -439,6 +439,15 @@ def _whole_steps(x_axis: Axis, first: float, last: float) -> list[tuple[str, flo
     return [(str(int(x)), (x - x_axis.offset) / x_axis.scale) for x in xs]
 
 
+def _title_like(b: TextBox, found: Pie) -> bool:
+    """A text above the pie, centred over it and wide: its title, not a wedge's label."""
+    return (
+        b.y1 < found.cy - found.radius
+        and abs(b.cx - found.cx) < 0.3 * found.radius
+        and (b.x1 - b.x0) > 0.8 * found.radius
+    )
+
+
 def _read_pie(rgb, boxes, found: Pie, used) -> ChartData:
     kind = "donut" if found.inner > 0.15 * found.radius else "pie"
     data = ChartData(kind)
@@ -471,6 +480,7 @@ def _read_pie(rgb, boxes, found: Pie, used) -> ChartData:
                 and number(b.text) is None
                 and math.hypot(b.cx - found.cx, b.cy - found.cy) > 0.5 * found.radius
                 and within(angle(b), wedge)
+                and not _title_like(b, found)
             ]
             if outside:
                 pick = min(outside, key=lambda b: math.hypot(b.cx - found.cx, b.cy - found.cy))

@@ -25,6 +25,28 @@ def make_table(path: Path) -> Path:
     return path
 
 
+def make_chart(path: Path) -> Path:
+    """A bar chart of real numbers: the mean petal length of scikit-learn's bundled iris
+    flowers (Fisher, 1936), per species, drawn by matplotlib."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from sklearn.datasets import load_iris
+
+    ds = load_iris()
+    species = [str(n) for n in ds.target_names]
+    means = [float(ds.data[ds.target == i, 2].mean()) for i in range(len(species))]
+    fig, ax = plt.subplots(figsize=(5, 3.5), dpi=100)
+    ax.bar(species, means, color="#4c72b0")
+    ax.set_title("Mean petal length of iris flowers")
+    ax.set_ylabel("petal length (cm)")
+    fig.tight_layout()
+    fig.savefig(path, format="png")
+    plt.close(fig)
+    return path
+
+
 def make_scene(path: Path, seed: int = 0, density: float = 1.0) -> Path:
     """A 4 x 3 m room (z up): floor, back wall, a table, a ball and a lamp, as a PLY point cloud
     (52k points at density 1)."""
