@@ -155,6 +155,7 @@ DEMO_ANSWERS = {
     "In which direction": "rightwards",
     "What colour": "green",
     "Which exit": "42",
+    "According to the chart": "virginica",
     "What kind of sound": "a telephone signal",
     "At what time": "seven o'clock",
 }
@@ -209,6 +210,24 @@ def test_ask_in_process(ray_tmp, media_dir):
 
 
 @pytest.mark.serve
+def test_ask_what_a_photo_shows_names_what_the_classifier_recognised(ray_tmp, tmp_path):
+    """An open question about a photo, on the default: the answer names the recognised thing
+    (scikit-image's coffee photograph: an espresso), not the picture's colours."""
+    import skimage.data
+    from PIL import Image
+
+    photo = tmp_path / "coffee.png"
+    Image.fromarray(skimage.data.coffee()).save(photo)
+    out = run_mexa(
+        "ask", "--image", str(photo), "What is shown in this photo?",
+        env={"RAY_TMPDIR": str(ray_tmp)},
+    )  # fmt: skip
+    assert out.returncode == 0, out.stderr[-3000:]
+    answer = json.loads(out.stdout)
+    assert "espresso" in answer["answer"].lower(), answer["answer"]
+    assert answer["option_index"] is None and "recognised class" in answer["reasoning"]
+
+
 def test_ask_against_a_running_server(serve_app, media_dir, capsys):
     _, url = serve_app
     code = main(

@@ -37,10 +37,8 @@ from mexa_ray.experts.table_question import parse
 from mexa_ray.media.image import read_image
 from mexa_ray.types import Media, Query, Skill
 
-NO_CHART = (
-    "No chart could be read in the image: it has no axis with numeric tick labels that bars or "
-    "lines stand against, and no pie or donut."
-)
+#: few words, so that a picture routed here by mistake adds nothing an option could meet
+NO_CHART = "No chart was found in the image."
 
 
 def _digits(resolution: float | None) -> int:
