@@ -9,9 +9,9 @@ must not pay the load), the median of the next `--repeats`, and the resident mem
 a process that has already imported torch. Requests: the router's and aggregator's real
 prompts for the demo's image question; Whisper on a 3.5 s sentence from espeak-ng; OCR on a
 sign; the visual expert (with its ImageNet classifier) on the demo's image; YAMNet on the same
-3.5 s sentence. The quality part runs the demo questions in-process through each config's
-router, experts and aggregator (the library code the Serve deployments call) and reports each
-answer. Prints tables; writes
+3.5 s sentence; the chart reader (RapidOCR and OpenCV) on the demo's bar chart. The quality
+part runs the demo questions in-process through each config's router, experts and aggregator
+(the library code the Serve deployments call) and reports each answer. Prints tables; writes
 benchmarks/results/offline_models.json.
 """
 
@@ -36,9 +36,20 @@ MODELS = [
     "text-in-image",
     "visual-stats",
     "sound-events",
+    "chart-reader",
 ]
 #: the right option of each demo question, in `examples()` order
-TRUTH = ["benign", "3", "music", "rightwards", "green", "42", "a telephone signal", "seven o'clock"]
+TRUTH = [
+    "benign",
+    "3",
+    "music",
+    "rightwards",
+    "green",
+    "42",
+    "virginica",
+    "a telephone signal",
+    "seven o'clock",
+]
 
 
 def measure(which: str, root: Path, repeats: int) -> dict:
@@ -110,6 +121,9 @@ def measure(which: str, root: Path, repeats: int) -> dict:
             media, skill = Media("audio", path=str(make_speech(root / "s.wav")), format="wav"), "B1"
         elif which == "sound-events":
             media, skill = Media("audio", path=str(make_speech(root / "s.wav")), format="wav"), "B2"
+        elif which == "chart-reader":
+            chart = examples(root)[6]
+            media, skill = Media("image", path=chart["media"][0]["path"], format="png"), "F1"
         elif which == "text-in-image":
             media, skill = (
                 Media("image", path=str(make_sign(root / "sign.png")), format="png"),

@@ -204,3 +204,19 @@ def test_open_answers_of_other_kinds_come_from_their_facts():
     tall = open_answer("How tall is the object?", reports(POINTS))
     assert tall is not None and tall.answer == "height 0.321 m"
     assert open_answer("What colour is it?", reports(POINTS)) is None
+
+
+def test_an_approximate_value_is_the_option_nearest_the_named_data_point():
+    data = "Data (category: value): 2002 75.5; 2003 77.8; 2004 84."
+    options = ["130", "77", "27", "2.1"]
+    assert decided("About what was the mean price in 2003?", options, data) == "77"
+    # a count is not read as the nearest number: "Object 1" says nothing of how many
+    objects = "3 separate objects apart from the planes.\nObject 1: 6284 points."
+    assert read_answer("How many objects are there?", ["1", "3", "5"], reports(objects)) is None
+
+
+def test_a_trend_answers_how_a_named_series_moves():
+    text = "Trend of 'AAPL': falling, then rising.\nTrend of 'MSFT': falling."
+    options = ["it rises", "it falls", "it rises, then falls", "it falls, then rises"]
+    assert decided("How does AAPL change over the years?", options, text) == "it falls, then rises"
+    assert decided("How does MSFT change over the years?", options, text) == "it falls"

@@ -250,12 +250,20 @@ def _number(option: str, question: str) -> tuple[float, str | None] | None:
     return (float(m.group(1)), "%") if m else None
 
 
+#: how a question asks for a value read off a scale rather than an exact one
+_APPROXIMATE = re.compile(
+    r"\b(?:about|approximately|roughly|around|nearly|close to|estimated?|how much)\b"
+)
+
+
 def _values(question: str, options: list[str], facts: Facts) -> Reading | None:
     """Options that are numbers: the one nearest the value stated for what the question names
     ("About what was the price in 2003?": the number after 2003 in the series' data)."""
     numbers = [_number(o, question) for o in options]
     if any(n is None for n in numbers) or not facts.quantities:
         return None
+    if not _APPROXIMATE.search(question.lower()):
+        return None  # a count or an exact value is the words' to match, not the nearest number
     wanted = asked_measures(question)
     scored = [(_relevance(q, wanted), i, q) for i, q in enumerate(facts.quantities)]
     top = max(s for s, _, _ in scored)
