@@ -127,7 +127,8 @@ def test_lookup_by_two_cells_of_text_columns(aggregator, tables):
     options = others(as_option(gold), [as_option(v) for v in df["Body Mass (g)"].dropna()])
     question = "What is the body mass of penguin N50A1 in study PAL0809?"
     text = check(aggregator, tables["penguins_raw"], question, options, options[0])
-    line = line_with(text, "where studyName is 'PAL0809' and Individual ID is 'N50A1'")
+    # the conditions in the question's order, joined as it joins them
+    line = line_with(text, "where Individual ID is 'N50A1' and studyName is 'PAL0809'")
     assert line.startswith("Row where") and f"Body Mass (g)={fmt(gold)}" in line
 
 
@@ -494,3 +495,37 @@ def test_ten_thousand_rows_take_well_under_100_ms(tables, tmp_path):
     print(
         f"\ntable expert on {n} rows: {1000 * np.mean(times):.1f} ms per item (mean of {len(times)})"
     )
+
+
+# --- plans: filters joined by and / or, quoted cells, two groups compared -----------------------
+
+
+def test_conditions_are_joined_as_the_question_joins_them(tables, tmp_path):
+    df = frame(tables, "penguins")
+    both = df[(df["island"] == "Dream") & (df["body_mass_g"] > 4000)]
+    either = df[(df["island"] == "Dream") | (df["body_mass_g"] > 5000)]
+    text = report(
+        tables["penguins"], "How many penguins live on Dream and have a body mass above 4000?", []
+    )
+    assert f"Rows where island is 'Dream' and body mass g above 4000: {len(both)} " in text
+    question = "How many penguins live on Dream or have a body mass above 5000?"
+    text = report(tables["penguins"], question, [])
+    assert f"Rows where island is 'Dream' or body mass g above 5000: {len(either)} " in text
+    # a quoted cell is a condition however short: 'B' is a cell, not a stray letter
+    small = tmp_path / "ab.csv"
+    small.write_text("A,C\nA,1\nB,6\nA,7\nB,8\nA,2\nB,9.5\n")
+    text = report(small, "How many rows have A equal to 'B' and C greater than 5.9?", [])
+    assert "Rows where A is 'B' and C greater than 5.9: 3 (of 6 rows)" in text
+
+
+def test_two_groups_are_compared_and_the_answer_computed(tables):
+    df = frame(tables, "penguins")
+    means = df.groupby("species")["body_mass_g"].mean()
+    question = (
+        "Is the mean body mass g where species is 'Adelie' higher than where species is 'Gentoo'?"
+    )
+    text = report(tables["penguins"], question, ["yes", "no"])
+    assert text.splitlines()[0].startswith("Computed answer: no (the mean body mass g where "), text
+    assert f"{fmt(means['Adelie'])} against {fmt(means['Gentoo'])}" in text
+    # the groups are compared, not pooled into one filter
+    assert "Rows where species is 'Adelie' or 'Gentoo'" not in text

@@ -215,9 +215,11 @@ def _quantities(unit: Unit, head_terms: list[str | float]) -> list[Quantity]:
 
 def _extreme(unit: Unit, clause: str) -> Extreme | None:
     lowered = clause.lower().strip().rstrip(".")
-    m = _EXTREME_HEAD.match(lowered) or _EXTREME_IS.search(lowered)
-    if m is None or m.group("sup") not in SUPERLATIVE_ENDS:
+    found = [m for m in (_EXTREME_HEAD.match(lowered), _EXTREME_IS.search(lowered)) if m]
+    found = [m for m in found if m.group("sup") in SUPERLATIVE_ENDS]
+    if not found:
         return None
+    m = found[0]
     argument = m.group("arg").strip()
     what = [term(w) for w in m.group("what").split() if w not in STOPWORDS]
     return Extreme(
@@ -272,7 +274,8 @@ def read_facts(units: list[Unit]) -> Facts:
         head_terms = terms(head) if head_l else []
         facts.quantities += _quantities(u, head_terms)
         clauses = split_outside(u.text, "; ")
-        if head_l and not _EXTREME_HEAD.match(u.text.lower()):
+        head_match = _EXTREME_HEAD.match(u.text.lower())
+        if head_l and not (head_match and head_match.group("sup") in SUPERLATIVE_ENDS):
             clauses = split_outside(body, "; ")
         for clause in clauses:
             found = _extreme(u, clause)

@@ -228,7 +228,12 @@ def _extremes(question: str, options: list[str], facts: Facts) -> Reading | None
     end, word = asked
     wanted = asked_measures(question)
     lowered = [o.strip().lower() for o in options]
-    for fact in facts.extremes:
+    # the extreme stated under the question's own conditions first ("Where species is
+    # 'Adelie': the least common island ..."), then in report order
+    ranked = sorted(
+        enumerate(facts.extremes), key=lambda f: (-len(set(f[1].unit_of.terms) & wanted), f[0])
+    )
+    for _, fact in ranked:
         if fact.end != end or not (set(fact.what) & wanted):
             continue
         argument = terms(fact.argument)
