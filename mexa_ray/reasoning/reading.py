@@ -8,11 +8,14 @@ says why in one sentence; when none applies, the ranking by words answers (`evid
 
 - computed: an expert computed the answer (a comparison of two groups of a table);
 - ranges: the quantity the question asks about falls in one option's interval;
+- trends: the option says how the named series moves, as a report states it;
 - axes: the extreme the question asks about lies along one option's axis;
 - spoken: an option sounds as the transcript does;
 - kinds: an option names a recognised thing or a kind of it (the lexicon's hypernyms), weighted
   by how sure the recogniser was;
-- extremes: an option is what a report names as the highest or lowest of what is asked.
+- extremes: an option is what a report names as the highest or lowest of what is asked;
+- values: for a question that asks about how much, the option nearest the value stated for
+  what it names.
 """
 
 from __future__ import annotations
