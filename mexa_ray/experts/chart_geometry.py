@@ -109,10 +109,10 @@ def _fit(points: list[tuple[float, float]], log: bool) -> tuple[float, float, fl
 def calibrate(boxes: list[TextBox], direction: str) -> tuple[Axis, list[TextBox]] | None:
     """The numeric tick labels that line up along one axis (a column of them for "y", a row
     for "x") and the axis they calibrate: linear, or logarithmic when the values grow by a
-    constant factor. None when no three labels (two, if nothing else) line up."""
-    numeric = [(b, number(b.text)) for b in boxes]
-    numeric = [(b, v) for b, v in numeric if v is not None]
-    if len(numeric) < 2:
+    constant factor. None when no three labels line up."""
+    read = [(b, number(b.text)) for b in boxes]
+    numeric = [(b, v) for b, v in read if v is not None]
+    if len(numeric) < 3:
         return None
     groups: list[list[tuple[TextBox, float]]] = []
     for b, v in numeric:
@@ -136,18 +136,19 @@ def calibrate(boxes: list[TextBox], direction: str) -> tuple[Axis, list[TextBox]
         group = _monotonic(sorted(group, key=lambda bv: where[id(bv[0])]))
         if len(group) < 3:
             continue  # two numbers side by side are no axis: a misread pair could scale it
-        points = [(where[id(b)], v) for b, v in group]
-        a, b, worst = _fit(points, log=False)
+        points = [(where[id(box)], v) for box, v in group]
+        slope, intercept, worst = _fit(points, log=False)
         log = False
         if worst > 0.03 and all(v > 0 for _, v in points) and len(points) >= 3:
-            la, lb, lworst = _fit(points, log=True)
-            if lworst < worst:
-                a, b, worst, log = la, lb, lworst, True
+            log_slope, log_intercept, log_worst = _fit(points, log=True)
+            if log_worst < worst:
+                slope, intercept, worst, log = log_slope, log_intercept, log_worst, True
         if worst > 0.05:
             continue
         score = (len(group), -worst)
         if best is None or score > best[0]:
-            best = (score, Axis(direction, a, b, log, points), [g for g, _ in group])
+            axis = Axis(direction, slope, intercept, log, points)
+            best = (score, axis, [g for g, _ in group])
     if best is None:
         return None
     return best[1], best[2]
@@ -268,7 +269,7 @@ def bars(
         mask = colour_mask(rgb, colour)
         window = np.zeros_like(mask)
         window[y0:y1, x0:x1] = mask[y0:y1, x0:x1]
-        n, _, stats, _ = cv2.connectedComponentsWithStats(window.astype(np.uint8), 8)
+        n, _, stats, _ = cv2.connectedComponentsWithStats(window.astype(np.uint8), connectivity=8)
         for i in range(1, n):
             bx, by, bw, bh, area = (int(v) for v in stats[i])
             if bw < 5 or bh < 5 or area < 0.85 * bw * bh:
@@ -336,7 +337,7 @@ def pie(rgb: np.ndarray, min_fraction: float = 0.05) -> Pie | None:
 
     bg = background(rgb)
     solid = (np.linalg.norm(rgb.astype(np.float32) - bg, axis=-1) > 40).astype(np.uint8)
-    n, labels, stats, _ = cv2.connectedComponentsWithStats(solid, 8)
+    n, labels, stats, _ = cv2.connectedComponentsWithStats(solid, connectivity=8)
     h, w = solid.shape
     best = None
     for i in range(1, n):
@@ -428,7 +429,7 @@ def text_lines(rgb: np.ndarray, region: tuple[int, int, int, int]) -> list[tuple
         return []
     sub = rgb[y0:y1, x0:x1].astype(np.float32)
     dark = (sub @ np.array([0.299, 0.587, 0.114], dtype=np.float32)) < 150
-    n, _, stats, _ = cv2.connectedComponentsWithStats(dark.astype(np.uint8), 8)
+    n, _, stats, _ = cv2.connectedComponentsWithStats(dark.astype(np.uint8), connectivity=8)
     strokes = []
     for i in range(1, n):
         bx, by, bw, bh, area = (int(v) for v in stats[i])

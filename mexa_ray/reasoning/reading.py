@@ -133,7 +133,7 @@ def _axes(question: str, options: list[str], facts: Facts) -> Reading | None:
         if fact.end == end and fact.axis in axes:
             rel = sum(1 for t in set(fact.what) if t in wanted)
             said = f"the {fact.word} {' '.join(str(t) for t in fact.what)} is {fact.argument}"
-            found.append((rel, 1, fact.axis, fact.unit_of, said))
+            found.append((rel, 1, str(fact.axis), fact.unit_of, said))
     by_line: dict[int, list[Quantity]] = {}
     for q in facts.quantities:
         if q.axis is not None and q.unit is not None:
@@ -219,9 +219,9 @@ def _kinds(question: str, options: list[str], facts: Facts) -> Reading | None:
         rel = lex.relation(things[a], things[b])
         if rel is not None and rel.kind in ("kind", "narrower"):
             support[b if rel.kind == "kind" else a] += 1e-3
-    best = max(range(len(options)), key=lambda i: support[i])
-    why = f"the recognised {via[best]}" if via[best] else ""
-    return _pick("kinds", support, evidence[best], why, 0.9)
+    top = max(range(len(options)), key=lambda i: support[i])
+    why = f"the recognised {via[top]}" if via[top] else ""
+    return _pick("kinds", support, evidence[top], why, 0.9)
 
 
 def _extremes(question: str, options: list[str], facts: Facts) -> Reading | None:
@@ -445,9 +445,9 @@ def open_answer(question: str, units: list[Unit]) -> OpenAnswer | None:
     if kind in ("quantity", "count") and facts.quantities:
         wanted = asked_measures(question)
         scored = [(_relevance(q, wanted), -i, q) for i, q in enumerate(facts.quantities)]
-        rel, _, best = max(scored, key=lambda s: (s[0], s[1]))
+        rel, _, stated = max(scored, key=lambda s: (s[0], s[1]))
         if rel == 0:
             return None
-        value = f"{best.value:g}" if kind == "count" else best.said
-        return OpenAnswer(value, f'the reports state "{best.said}"', 0.7, best.unit_of)
+        value = f"{stated.value:g}" if kind == "count" else stated.said
+        return OpenAnswer(value, f'the reports state "{stated.said}"', 0.7, stated.unit_of)
     return None
