@@ -123,6 +123,10 @@ def test_the_axis_of_an_extreme_answers_which_axis():
     # from the sizes per axis alone, when no extreme is named
     sizes = "Object 1: height 1.2 m (z), width 0.3 m (x), depth 0.5 m (y)."
     assert decided("Along which axis is object 1 longest?", ["x", "y", "z"], sizes) == "z"
+    # superlatives English forms by its spelling rules ask for their end of the scale too
+    assert decided("In which direction is the scan thinnest?", ["x", "y", "z"], POINTS) == "z"
+    assert decided("Along which axis is object 1 slimmest?", options, sizes) == "width (x)"
+    assert decided("Along which axis is object 1 biggest?", options, sizes) == "height (z)"
 
 
 def test_a_spoken_letter_is_matched_by_sound_not_spelling():

@@ -29,24 +29,43 @@ from functools import lru_cache
 from mexa_ray.experts.text_utils import STOPWORDS, UNITS, term, terms
 from mexa_ray.reasoning.evidence import Unit, split_outside
 
-#: superlatives and the end each one asks for; what they measure where the word says it
+#: adjectives of size, amount, time and degree by the end of the scale their superlative asks
+#: for; their superlatives are formed by English spelling rules below ("thin" -> "thinnest")
+_MAX_ADJECTIVES = (
+    "long tall high large big great wide broad deep thick heavy old late fast strong loud "
+    "hot warm bright dark rich full"
+)
+_MIN_ADJECTIVES = (
+    "short low small little tiny narrow thin slim slender shallow light young early near close "
+    "slow weak quiet cold cool dim poor empty few"
+)
+
+
+def _superlative(adjective: str) -> str:
+    """The "-est" form English spelling gives an adjective (large -> largest, thin -> thinnest,
+    heavy -> heaviest)."""
+    if adjective.endswith("e"):
+        return adjective + "st"
+    if adjective.endswith("y") and adjective[-2] not in "aeiou":
+        return adjective[:-1] + "iest"
+    if re.fullmatch(r"[^aeiou]*[aeiou][bdgmnpt]", adjective):
+        return adjective + adjective[-1] + "est"  # one short vowel before one consonant
+    return adjective + "est"
+
+
+#: superlatives and the end each one asks for
 SUPERLATIVE_ENDS: dict[str, str] = {
-    **dict.fromkeys(
-        "longest tallest highest largest biggest greatest widest deepest heaviest oldest latest "
-        "most maximum max peak top".split(),
-        "max",
-    ),
-    **dict.fromkeys(
-        "shortest lowest smallest narrowest shallowest lightest youngest earliest least fewest "
-        "minimum min bottom".split(),
-        "min",
-    ),
+    **{_superlative(a): "max" for a in _MAX_ADJECTIVES.split()},
+    **dict.fromkeys("most maximum max peak top farthest furthest".split(), "max"),
+    **{_superlative(a): "min" for a in _MIN_ADJECTIVES.split()},
+    **dict.fromkeys("least fewest minimum min bottom".split(), "min"),
 }
 #: what a superlative measures when the word says it ("tallest": a height)
 SUPERLATIVE_MEASURES: dict[str, str] = {
     "tallest": "height", "shortest": "length", "longest": "length", "widest": "width",
     "narrowest": "width", "deepest": "depth", "shallowest": "depth", "heaviest": "weight",
-    "lightest": "weight", "oldest": "age", "youngest": "age",
+    "lightest": "weight", "oldest": "age", "youngest": "age", "thickest": "thickness",
+    "thinnest": "thickness", "broadest": "width", "slimmest": "width",
 }  # fmt: skip
 _AXIS = re.compile(
     r"\(\s*(?:its\s+)?(?:[a-z]+\s+)?\(?([xyz])\)?\s*\)|\balong\s+([xyz])\b|\b([xyz])[- ]axis\b"
