@@ -88,6 +88,12 @@ class Lexicon:
     def knows(self, name: str) -> bool:
         return bool(self.synsets(name))
 
+    def is_a(self, name: str, kind: str) -> bool:
+        """Whether some sense of `name` is `kind` or a kind of it, however broad ("sea lion" is
+        an animal; "triangle", an instrument, is no physical sense of "shape")."""
+        kinds = set(self.synsets(kind))
+        return any(kinds.intersection(self.ancestors(s)) for s in self.synsets(name))
+
     @lru_cache(maxsize=65536)  # noqa: B019 - one lexicon per process, never freed
     def ancestors(self, synset: int) -> dict[int, int]:
         """Every hypernym of a synset (itself included) with its distance in steps."""

@@ -33,6 +33,7 @@ from mexa_ray.reasoning.spoken import sounds_like
 from mexa_ray.reasoning.typed_options import (
     Interval,
     asked_end,
+    asked_noun,
     asked_measures,
     axis,
     interval,
@@ -185,6 +186,12 @@ def _kinds(question: str, options: list[str], facts: Facts) -> Reading | None:
     lex = lexicon()
     things = [_thing(o) for o in options]
     known = [lex.knows(t) for t in things]
+    noun = asked_noun(question)
+    if noun is not None and lex.knows(noun):
+        # a question that names what it asks for ("Which animal", "What colour") is about
+        # things only where the options are of that kind: "white" and "triangle" have
+        # physical senses (a chess side, an instrument), but not as a colour or a shape
+        known = [k and lex.is_a(t, noun) for k, t in zip(known, things)]
     if sum(known) < max(2, math.ceil(len(options) / 2)):
         return None
     support = [0.0] * len(options)

@@ -181,6 +181,28 @@ def asked_end(question: str) -> tuple[str, str] | None:
     return None
 
 
+_ASKED_NOUN = re.compile(
+    r"\bwhat\s+(?:is|are|was|were)\s+the\s+([a-z]+)\s+of\b|"
+    r"\b(?:what|which)\s+(?:(?:kinds?|sorts?|types?)\s+of\s+|of\s+(?:these|the|those)\s+)?"
+    r"([a-z]+)"
+)
+#: words after "what" or "which" that are not what the question asks for
+_NOT_ASKED = frozenset(
+    "is are was were does do did can could would will should has have of one ones the this "
+    "that these those it its kind kinds sort sorts type types name".split()
+)
+
+
+def asked_noun(question: str) -> str | None:
+    """The noun a question asks for by name ("Which animal ...", "What kind of bird ...",
+    "What is the colour of ..."), or None where it names none ("What is shown?")."""
+    for m in _ASKED_NOUN.finditer(question.lower()):
+        word = m.group(1) or m.group(2)
+        if word and word not in _NOT_ASKED:
+            return word
+    return None
+
+
 def asked_measures(question: str) -> set[str | float]:
     """The measures a question asks for, as terms: its own words ("height", "mean body mass")
     and the measures its "how" and superlative words name ("How tall" -> height)."""
