@@ -56,6 +56,18 @@ def test_text_must_be_utf8(tmp_path):
         media.probe("text", bad, "txt", "f")
 
 
+def test_an_oga_file_is_read_as_the_ogg_audio_it_is(tmp_path):
+    import numpy as np
+    import soundfile as sf
+
+    clip = tmp_path / "beep.oga"
+    tone = np.sin(np.linspace(0, 2 * np.pi * 440, 16000)).astype(np.float32)
+    sf.write(clip, tone, 16000, format="OGG", subtype="VORBIS")
+    fmt = media.resolve_format(Media(type="audio", path=str(clip)), "f")
+    assert fmt == "ogg"
+    assert media.probe("audio", clip, fmt, "f")["duration_s"] == pytest.approx(1.0, abs=0.01)
+
+
 def test_unsupported_format_and_type():
     with pytest.raises(UnsupportedMedia, match="not supported for audio"):
         media.resolve_format(Media(type="audio", path="/x/clip.docx"), "media.0.format")

@@ -27,7 +27,8 @@ _MODULES = {
 }
 
 #: file extensions that mean the same format
-_ALIASES = {"jpeg": "jpg", "tif": "tiff", "mpg": "mpeg", "htm": "txt"}
+#: other names of a format; ".oga" is the Ogg audio extension (freedesktop sounds use it)
+_ALIASES = {"jpeg": "jpg", "tif": "tiff", "mpg": "mpeg", "htm": "txt", "oga": "ogg"}
 
 
 def module_for(media_type: str) -> ModuleType:

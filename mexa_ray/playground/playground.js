@@ -4,7 +4,7 @@
 
 const KINDS = {
   image: ["png", "jpg", "jpeg", "gif", "bmp", "webp", "tif", "tiff"],
-  audio: ["wav", "mp3", "flac", "ogg", "m4a", "aac"],
+  audio: ["wav", "mp3", "flac", "ogg", "oga", "m4a", "aac"],
   video: ["mp4", "webm", "mov", "avi", "mkv", "m4v"],
   table: ["csv", "tsv", "parquet"],
   points: ["ply", "pcd", "xyz", "pts"],
