@@ -34,6 +34,10 @@ def _brightness_word(v: float) -> str:
     return "dark" if v < 70 else "bright" if v > 180 else "medium-bright"
 
 
+#: at most this many shapes in the short caption of a drawing
+_CAPTION_SHAPES = 8
+
+
 def image_lines(img: np.ndarray, detailed: bool) -> list[str]:
     """Facts about one RGB frame; the short form is one sentence (A3)."""
     small = _small(img)
@@ -47,9 +51,16 @@ def image_lines(img: np.ndarray, detailed: bool) -> list[str]:
     else:  # a photograph: name the grid cells whose colour differs from the main one
         places = _cells(small, background)
     if plain is not None:  # what is on it first: the background is not what a picture shows
+        # the short form names every shape on a plain background (a question routed to it may
+        # count them: "Are there more than 2 circles?"); the detailed one lists them below, so
+        # its first line names one, and no shape is counted twice
+        shown = places[: 1 if detailed else _CAPTION_SHAPES]
         short = (
             f"A {_brightness_word(luma)} picture of "
-            + (places[0] if places else "nothing")
+            + (
+                " and ".join([", ".join(shown[:-1]), shown[-1]] if len(shown) > 1 else shown)
+                or "nothing"
+            )
             + f", on a plain {background} background."
         )
     else:
