@@ -529,3 +529,18 @@ def test_two_groups_are_compared_and_the_answer_computed(tables):
     assert f"{fmt(means['Adelie'])} against {fmt(means['Gentoo'])}" in text
     # the groups are compared, not pooled into one filter
     assert "Rows where species is 'Adelie' or 'Gentoo'" not in text
+
+
+def test_groups_keyed_by_numbers_are_compared_each_side_read_apart(tables):
+    """A group key that is a number ("year equal to 2008"), on both sides of the comparative:
+    the second side's key stays with its column instead of going to the column named before it."""
+    df = frame(tables, "penguins")
+    means = df.groupby("year")["flipper_length_mm"].mean()
+    question = (
+        "Do rows with year equal to 2007 have a lower mean flipper length mm than rows with "
+        "year equal to 2009?"
+    )
+    text = report(tables["penguins"], question, ["yes", "no"])
+    said = "yes" if means[2007] < means[2009] else "no"
+    assert text.splitlines()[0].startswith(f"Computed answer: {said} ("), text
+    assert f"{fmt(means[2007])} against {fmt(means[2009])}" in text

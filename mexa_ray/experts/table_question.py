@@ -780,6 +780,33 @@ def _group_comparison(q: TableQuestion, lowered: str) -> None:
         del q.conditions[i]
         _join(q, lowered)
         return
+    _halves_compared(q, *said[0])
+
+
+def _halves_compared(q: TableQuestion, at: int, word: str) -> None:
+    """ "Do rows with G equal to 3 have a lower mean X than rows with G equal to 5?": a group
+    key of any type (a number too) on each side of the comparative, each side read as a
+    question of its own, so that the second side's condition is not given to another column."""
+    if q.comparison is not None:
+        return
+    sides = [parse(q.df, q.text[:at], []), parse(q.df, q.text[at + len(word) :], [])]
+    keys = [{c.column: c.values[0] for c in side.conditions if _one_value(c)} for side in sides]
+    shared = [c for c in keys[0] if c in keys[1] and keys[0][c] != keys[1][c]]
+    if not shared:
+        return
+    column = shared[0]
+    q.comparison = GroupComparison(
+        column, keys[0][column], keys[1][column], COMPARATIVES[word], word
+    )
+    # the conditions the two sides name are the groups, not filters of the rows
+    q.conditions = [c for c in q.conditions if c.at < at and c.column != column]
+    _join(q, q.text.lower())
+
+
+def _one_value(c: Condition) -> bool:
+    return (c.op == "==" or (c.op == "in" and len(c.values) == 1)) and not (
+        c.by_year or c.as_date
+    )
 
 
 def _superlatives(q: TableQuestion) -> None:
