@@ -804,9 +804,7 @@ def _halves_compared(q: TableQuestion, at: int, word: str) -> None:
 
 
 def _one_value(c: Condition) -> bool:
-    return (c.op == "==" or (c.op == "in" and len(c.values) == 1)) and not (
-        c.by_year or c.as_date
-    )
+    return (c.op == "==" or (c.op == "in" and len(c.values) == 1)) and not (c.by_year or c.as_date)
 
 
 def _superlatives(q: TableQuestion) -> None:

@@ -33,8 +33,8 @@ from mexa_ray.reasoning.spoken import sounds_like
 from mexa_ray.reasoning.typed_options import (
     Interval,
     asked_end,
-    asked_noun,
     asked_measures,
+    asked_noun,
     axis,
     interval,
     spoken_question,
