@@ -53,15 +53,14 @@ def image_lines(img: np.ndarray, detailed: bool) -> list[str]:
     if plain is not None:  # what is on it first: the background is not what a picture shows
         # the short form names every shape on a plain background (a question routed to it may
         # count them: "Are there more than 2 circles?"); the detailed one lists them below, so
-        # its first line names one, and no shape is counted twice
+        # its first line names one and no shape is counted twice. "; " between them, as in the
+        # list of shapes, so that each is a clause of its own ("a blue triangle; a red circle"
+        # names no blue circle)
         shown = places[: 1 if detailed else _CAPTION_SHAPES]
         short = (
             f"A {_brightness_word(luma)} picture of "
-            + (
-                " and ".join([", ".join(shown[:-1]), shown[-1]] if len(shown) > 1 else shown)
-                or "nothing"
-            )
-            + f", on a plain {background} background."
+            + ("; ".join(shown) or "nothing")
+            + f"{';' if len(shown) > 1 else ','} on a plain {background} background."
         )
     else:
         short = (
