@@ -55,12 +55,12 @@ def image_lines(img: np.ndarray, detailed: bool) -> list[str]:
         # count them: "Are there more than 2 circles?"); the detailed one lists them below, so
         # its first line names one and no shape is counted twice. "; " between them, as in the
         # list of shapes, so that each is a clause of its own ("a blue triangle; a red circle"
-        # names no blue circle)
+        # names no blue circle); the background stays with the last, as in a one-shape caption
         shown = places[: 1 if detailed else _CAPTION_SHAPES]
         short = (
             f"A {_brightness_word(luma)} picture of "
             + ("; ".join(shown) or "nothing")
-            + f"{';' if len(shown) > 1 else ','} on a plain {background} background."
+            + f", on a plain {background} background."
         )
     else:
         short = (
