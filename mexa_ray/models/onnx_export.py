@@ -100,7 +100,7 @@ def export_sentence_embedding(model_path: str, out: Path, options: dict) -> None
     import torch
     from sentence_transformers import SentenceTransformer
 
-    from mexa_ray.models.embedding import OnnxEncoder, embedding_dimension
+    from mexa_ray.models.onnx_encoder import OnnxEncoder, embedding_dimension
 
     model = SentenceTransformer(model_path, device="cpu").eval()
     tokenizer = model.tokenizer
