@@ -179,7 +179,23 @@ def test_an_open_question_about_a_photo_names_what_was_recognised():
     assert found.answer.startswith("Probably") and "bell cote" in found.answer
     assert "monastery" in found.answer and "36%" in found.answer
     sure = open_answer("What is this?", reports(IMAGENET.replace("36%", "91%")))
+    # a listed kind the lexicon does not hold the name to be of (WordNet's bell cote is a
+    # shelter) goes unsaid
     assert sure is not None and sure.answer == "A bell cote (91%)."
+    # a rarer name comes with the nearest kind it is of, unless the name says it already
+    ram = "Closest ImageNet classes (efficientnet-lite0): ram 75% (sheep, bovid, mammal, animal)."
+    assert open_answer("What is this?", reports(ram)).answer == "A ram, a kind of sheep (75%)."
+    bear = "Closest ImageNet classes (efficientnet-lite0): polar bear 98% (bear, carnivore)."
+    assert open_answer("What is this?", reports(bear)).answer == "A polar bear (98%)."
+
+
+def test_a_sound_is_not_called_a_kind_of_its_category():
+    clap = (
+        "Sound events (AudioSet classes, peak score over the 2.0 s clip): Clapping 0.81 "
+        "(hands; human group actions)."
+    )
+    found = open_answer("What sound is this?", reports(clap))
+    assert found is not None and found.answer == "A clapping (81%)."
 
 
 @pytest.mark.parametrize(

@@ -407,7 +407,9 @@ def _things(facts: Facts) -> OpenAnswer | None:
     top = ranked[0]
     name = _name(top)
     if top.score >= 0.6 or len(ranked) == 1:
-        answer = f"{_article(name).capitalize()} ({top.score:.0%})."
+        kind = _nearest_kind(top, name)
+        said = f"{_article(name)}, a kind of {kind}" if kind else _article(name)
+        answer = f"{said[0].upper()}{said[1:]} ({top.score:.0%})."
     else:
         second = ranked[1]
         other = _name(second)
@@ -418,6 +420,19 @@ def _things(facts: Facts) -> OpenAnswer | None:
         )
     why = f"the best recognised class is {top.label} ({top.score:.0%})"
     return OpenAnswer(answer, why, round(min(1.0, top.score), 3), top.unit_of)
+
+
+def _nearest_kind(fact, name: str) -> str | None:
+    """The nearest kind a recognised class is of, where its name does not say it already: a
+    class name is often rarer than the word a person would use ("a wallaby, a kind of
+    kangaroo"; "a ram, a kind of sheep"), but "a polar bear" needs no "kind of bear". Only a
+    kind the lexicon holds the name to be of: a sound's listed parent ("Clapping": "Hands") is
+    a category, not a kind."""
+    head = name.lower().split()[-1] if name.split() else ""
+    if not fact.kinds or any(k.lower().split()[-1] == head for k in fact.kinds if k.split()):
+        return None
+    kind = fact.kinds[0]
+    return kind if lexicon().is_a(name, kind) else None
 
 
 def _shared_kind(a, b) -> str | None:
