@@ -14,7 +14,7 @@ from PIL import Image
 
 from mexa_ray.config import load_config
 from mexa_ray.experts import build_expert
-from mexa_ray.experts.chart import NO_CHART, aligned, trend
+from mexa_ray.experts.chart import NO_CHART, aligned, same_case, trend
 from mexa_ray.experts.chart_geometry import number
 from mexa_ray.types import Media, Query
 
@@ -196,3 +196,12 @@ def test_a_huge_chart_is_read_shrunk(expert, tmp_path):
     assert text.startswith("Chart: vertical bar chart; 4 categories;"), text
     read = data_line(text, "Data (category: value)")
     assert read["Gentoo"] == pytest.approx(5076, rel=0.03), text
+
+
+def test_a_misread_small_letter_takes_the_case_of_the_charts_other_labels():
+    # "W" and "w" differ only in size: a line read alone comes back either way
+    assert same_case(["Coal", "Gas", "wind", "Solar"]) == {"wind": "Wind"}
+    # a small letter of another shape is the chart's own style, and so is a chart in lower case
+    assert same_case(["Coal", "gas", "wind", "Solar"]) == {}
+    assert same_case(["coal", "wind", "solar"]) == {}
+    assert same_case(["1990", "2000", "Sales", "volume"]) == {}

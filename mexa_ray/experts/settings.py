@@ -228,6 +228,12 @@ class ChartSettings(BackendSettings):
     min_confidence: float = Field(
         default=0.5, ge=0, le=1, description="text the reader is less sure of is ignored"
     )
+    rec_batch: int = Field(
+        default=3,
+        ge=1,
+        description="text lines recognised per OCR call; a batch is padded to its widest line, "
+        "so small batches of short tick labels waste less",
+    )
     max_rows: int = Field(
         default=5, ge=0, description="rows of the chart's data quoted by the table analysis"
     )
