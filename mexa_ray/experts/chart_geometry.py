@@ -420,9 +420,7 @@ def axis_lines(rgb: np.ndarray) -> tuple[int | None, int | None]:
 def marks_box(rgb: np.ndarray) -> tuple[int, int, int, int] | None:
     """The box round the chart's coloured marks (bars, lines, wedges), or None."""
     bg = background(rgb)
-    coloured = (saturation(rgb) > INK_SATURATION) & (
-        colour_distance(rgb, bg) > 30
-    )
+    coloured = (saturation(rgb) > INK_SATURATION) & (colour_distance(rgb, bg) > 30)
     ys, xs = np.nonzero(coloured)
     if len(xs) < 50:
         return None
