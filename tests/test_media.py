@@ -91,3 +91,22 @@ def test_paths_outside_the_roots_are_refused(tmp_path):
             media.check_under_roots(attempt, [root], "media.0.path")
     with pytest.raises(MediaError, match="no such file"):
         media.check_under_roots(root / "missing.wav", [root], "f")
+
+
+def test_the_playground_offers_each_type_the_extensions_the_server_reads():
+    """The page picks a file's type by its extension: one the server refuses would fail only
+    after the upload, and one it reads but the page does not know could not be picked."""
+    import json
+    import re
+
+    script = (Path(media.__file__).parents[1] / "playground" / "playground.js").read_text()
+    body = re.search(r"const KINDS = (\{.*?\});", script, re.S).group(1)
+    kinds = json.loads(re.sub(r"(\w+):", r'"\1":', body).replace(",\n}", "\n}"))
+    assert set(kinds) == set(media.MEDIA_TYPES)
+    for kind, offered in kinds.items():
+        reads = set(media.extensions(kind))
+        if kind == "points":
+            reads.discard("npy")  # a .npy is a volume on the page; a client may say points
+        if kind == "volume":
+            reads.add("gz")  # .nii.gz
+        assert set(offered) == reads, kind

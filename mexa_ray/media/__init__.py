@@ -26,7 +26,6 @@ _MODULES = {
     "volume": "volume",
 }
 
-#: file extensions that mean the same format
 #: other names of a format; ".oga" is the Ogg audio extension (freedesktop sounds use it)
 _ALIASES = {"jpeg": "jpg", "tif": "tiff", "mpg": "mpeg", "htm": "txt", "oga": "ogg"}
 
@@ -41,6 +40,13 @@ def module_for(media_type: str) -> ModuleType:
 
 def formats(media_type: str) -> tuple[str, ...]:
     return module_for(media_type).FORMATS
+
+
+def extensions(media_type: str) -> tuple[str, ...]:
+    """Every file extension read as a format of `media_type`: its formats and their other names
+    (a ".nii.gz" volume is read as "nii" too)."""
+    own = formats(media_type)
+    return own + tuple(alias for alias, fmt in _ALIASES.items() if fmt in own and alias not in own)
 
 
 def sniff_format(media_type: str, head: bytes) -> str | None:

@@ -2,13 +2,15 @@
 // It talks to the same /v1/reason and /v1/experts routes as any client, with the same key.
 "use strict";
 
+// the extensions the server reads as each type (tests/test_media.py holds it to
+// mexa_ray.media.extensions); ".nii.gz" ends in "gz"
 const KINDS = {
   image: ["png", "jpg", "jpeg", "gif", "bmp", "webp", "tif", "tiff"],
-  audio: ["wav", "mp3", "flac", "ogg", "oga", "m4a", "aac"],
-  video: ["mp4", "webm", "mov", "avi", "mkv", "m4v"],
+  audio: ["wav", "mp3", "flac", "ogg", "oga"],
+  video: ["mp4", "webm", "mov", "avi", "mkv", "mpeg", "mpg"],
   table: ["csv", "tsv", "parquet"],
-  points: ["ply", "pcd", "xyz", "pts"],
-  text: ["txt", "md", "srt", "vtt", "json"],
+  points: ["ply", "pcd", "xyz", "xyzn", "xyzrgb", "pts"],
+  text: ["txt", "md", "srt", "vtt", "htm"],
   volume: ["nii", "gz", "npy"],
 };
 const $ = (id) => document.getElementById(id);
