@@ -257,8 +257,9 @@ class ChartExpert(Expert):
         # chart text is upright, and the defaults upscale a small chart to 736 px first.
         # Recognition pads every line to at least 320 px wide (PaddleOCR's default shape) and
         # batches six: a chart's text is mostly short tick labels ("0", "1950"), so no minimum
-        # width and small batches, each padded only to its own widest line, cut the time
-        # recognition takes by about a third (benchmarks/offline_models.py)
+        # width and small batches, each padded only to its own widest line, took a chart's
+        # reading from 840 to 517 ms median with the channel-wise colour maths of
+        # chart_geometry (docs/performance.md)
         self.engine = RapidOCR(
             det_limit_side_len=self.settings.max_side,
             det_limit_type="max",

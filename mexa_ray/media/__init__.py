@@ -44,7 +44,7 @@ def formats(media_type: str) -> tuple[str, ...]:
 
 def extensions(media_type: str) -> tuple[str, ...]:
     """Every file extension read as a format of `media_type`: its formats and their other names
-    (a ".nii.gz" volume is read as "nii" too)."""
+    (".nii.gz", told by its double suffix in `resolve_format`, is not among them)."""
     own = formats(media_type)
     return own + tuple(alias for alias, fmt in _ALIASES.items() if fmt in own and alias not in own)
 
