@@ -100,6 +100,8 @@ REPORT_SHAPES = [
     ("vision", "A2", "{w} {w} {w}"),
     ("speech", "B1", "Subtitles:\n[0.00s -> {n}.00s] {w} {w} {w} {w}"),
     ("speech", "B1", "No speech was recognised."),
+    # a random-weight ASR twin decodes random tokens of its vocabulary: word pieces run together
+    ("speech", "B1", "Subtitles:\n[0.00s -> {n}.00s]{t}\n[{n}.00s -> {n}.00s]{t}"),
     ("audio", "B2", "a {w} {w} {w}"),
     (
         "table",
@@ -123,12 +125,23 @@ def aggregator_prompts(seed: int = 0) -> list[Conversation]:
     taught only on `varied_prompts` garbled its reply on a real aggregator prompt."""
     rng, words = _words(seed)
 
+    def pieces() -> str:
+        """Word pieces run together, some after a space: what random token ids decode to."""
+        out = ""
+        for _ in range(rng.randint(3, 14)):
+            word = rng.choice(words)
+            start = rng.randrange(len(word))
+            piece = word[start : start + rng.randint(1, 4)]
+            out += (" " if rng.random() < 0.35 else "") + piece
+        return out
+
     def fill(shape: str) -> str:
         out = shape
-        while "{w}" in out or "{n}" in out:
+        while "{w}" in out or "{n}" in out or "{t}" in out:
             out = out.replace("{w}", rng.choice(words), 1).replace(
                 "{n}", str(rng.randint(1, 99)), 1
             )
+            out = out.replace("{t}", pieces(), 1)
         return out
 
     convs = []
