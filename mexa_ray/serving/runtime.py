@@ -7,8 +7,10 @@ import os
 import re
 import sys
 import tempfile
+import time
 from collections.abc import Iterator
 
+import httpx
 import ray
 from ray import serve
 from ray.exceptions import RayTaskError
@@ -36,14 +38,40 @@ def start(
     connect(quiet)
     logging_config = {"log_level": "WARNING" if quiet else "INFO"}
     if http:
-        serve.start(
-            proxy_location=proxy_location,
-            http_options=http_options(config, host, port),
-            logging_config=logging_config,
-        )
+        try:
+            serve.start(
+                proxy_location=proxy_location,
+                http_options=http_options(config, host, port),
+                logging_config=logging_config,
+            )
+        except (TimeoutError, ray.exceptions.ActorDiedError) as exc:
+            # Serve waits a fixed 60 s (a constant of Ray's) for its first HTTP proxy, and fails
+            # if the controller restarts it meanwhile; on a loaded machine a proxy's worker can
+            # take that long to start. The controller keeps starting proxies, so deploying goes
+            # on and HTTP answers once one is up.
+            reason = str(exc).splitlines()[0]
+            print(
+                f"mexa-ray: HTTP proxy not up yet ({reason}); deploying meanwhile", file=sys.stderr
+            )
     else:
         serve.start(proxy_location="Disabled", logging_config=logging_config)
     return deploy(config)
+
+
+def wait_ready(url: str, poll_s: float = 0.5) -> dict:
+    """Poll the app's readiness route over HTTP (through Serve's proxy, as a load balancer
+    would) until it answers 200; its body. Waits as long as it takes: the experts' models load
+    at their own pace, and Ctrl-C interrupts."""
+    local = re.sub(r"//(0\.0\.0\.0|\[?::\]?)(?=:)", "//127.0.0.1", url)  # bound everywhere
+    with httpx.Client(base_url=local, timeout=10) as http:
+        while True:
+            try:
+                r = http.get("/readyz")
+                if r.status_code == 200:
+                    return r.json()
+            except httpx.HTTPError:
+                pass  # the proxy is not up yet
+            time.sleep(poll_s)
 
 
 def deploy(config: AppConfig, route_prefix: str | None = "/") -> DeploymentHandle:
