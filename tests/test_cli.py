@@ -293,13 +293,18 @@ def test_serve_answers_http_and_stops_cleanly_on_sigterm(ray_tmp, media_dir, fre
     )
     try:
         base = f"http://127.0.0.1:{port}"
-        deadline = time.time() + 180
+        deadline = time.time() + 300
         while time.time() < deadline:
+            if proc.poll() is not None:
+                pytest.fail(f"mexa serve exited:\n{proc.stderr.read()[-3000:]}")
             try:
-                if httpx.get(f"{base}/healthz", timeout=2).status_code == 200:
+                if httpx.get(f"{base}/readyz", timeout=2).status_code == 200:
                     break
             except httpx.HTTPError:
-                time.sleep(1)
+                pass
+            time.sleep(1)
+        else:
+            pytest.fail("mexa serve's /readyz did not answer 200 within 300 s")
         body = {
             "question": "What colour is the shape in the centre?",
             "options": ["red", "green"],
@@ -308,15 +313,20 @@ def test_serve_answers_http_and_stops_cleanly_on_sigterm(ray_tmp, media_dir, fre
         r = httpx.post(f"{base}/v1/reason", json=body, timeout=120)  # path relative to the cwd root
         assert r.status_code == 200, r.text
         answer = r.json()  # the default app: the evidence ranking answers from the reports
-        assert answer["answer"] == "green" and answer["aggregator"] == "evidence-ranking"
+        assert answer["answer"] == "green" and answer["aggregator"] == "evidence-ranking", (
+            answer["missing"],
+            answer["reports"],
+        )
         assert len(httpx.get(f"{base}/v1/experts").json()["experts"]) == len(load_config().experts)
         # SIGTERM (what Kubernetes sends) with a request in flight: it is answered, or refused
         # with a status, never left hanging; then every Ray process goes
+        sent = threading.Event()
         thread = threading.Thread(
-            target=lambda: in_flight.append(_status(httpx.post, f"{base}/v1/reason", body))
+            target=lambda: in_flight.append(_status_of_sent(port, "/v1/reason", body, sent))
         )
         thread.start()
-        time.sleep(0.3)  # sent and taken: the image expert alone takes longer than this
+        assert sent.wait(timeout=30)  # on the wire before the signal, however busy the machine
+        time.sleep(0.3)  # and taken: the image expert alone takes longer than this
     finally:
         proc.send_signal(signal.SIGTERM)
         _, err = proc.communicate(timeout=120)
@@ -324,15 +334,23 @@ def test_serve_answers_http_and_stops_cleanly_on_sigterm(ray_tmp, media_dir, fre
     thread.join(timeout=60)
     assert in_flight and in_flight[0] in (200, 503, "refused"), in_flight
     assert proc.returncode == 0, err[-2000:]
+    assert "mexa-ray: ready (" in err, err[-2000:]
     assert _ray_processes_under(ray_tmp) == []
 
 
-def _status(post, url: str, body: dict) -> int | str:
-    """The answer's status, or "refused" when the server closed the connection (it was
-    shutting down) before answering."""
-    import httpx
+def _status_of_sent(port: int, path: str, body: dict, sent: threading.Event) -> int | str:
+    """POST `body`, set `sent` once the request is written, then return the answer's status,
+    or "refused" when the server closed the connection (it was shutting down) before
+    answering. A connection that could not be made raises: the request was never sent."""
+    import http.client
 
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
     try:
-        return post(url, json=body, timeout=60).status_code
-    except (httpx.RemoteProtocolError, httpx.ReadError):  # not ConnectError: it was sent
-        return "refused"
+        conn.request("POST", path, json.dumps(body), {"Content-Type": "application/json"})
+        sent.set()
+        try:
+            return conn.getresponse().status
+        except (http.client.RemoteDisconnected, ConnectionResetError):
+            return "refused"
+    finally:
+        conn.close()

@@ -22,6 +22,13 @@ def reason(http, body: dict) -> httpx.Response:
 def test_health_and_expert_cards(http):
     r = http.get("/healthz")
     assert r.status_code == 200 and r.json()["status"] == "ok"
+    # every deployment of the running app has a replica: ready
+    ready = http.get("/readyz")
+    assert ready.status_code == 200 and ready.json() == {
+        "ready": True,
+        "app": "mexa",
+        "waiting": {},
+    }
     cards = {c["name"]: c for c in http.get("/v1/experts").json()["experts"]}
     assert {"table-profiler", "scene-geometry", "audio-signal", "visual-stats"} <= set(cards)
     assert cards["table-profiler"]["skills"] == [{"id": "F2", "name": "Table Description"}]

@@ -71,8 +71,9 @@ def note(question: str = "What does the note say?") -> dict:
     }
 
 
-def test_every_route_but_healthz_needs_a_key(guarded):
+def test_every_route_but_the_probes_needs_a_key(guarded):
     assert httpx.get(f"{guarded}/healthz").status_code == 200
+    assert httpx.get(f"{guarded}/readyz").json()["ready"] is True  # probes carry no key
     for headers in (
         {},
         {"authorization": "Bearer wrong"},

@@ -120,10 +120,15 @@ def cmd_serve(args: argparse.Namespace) -> int:
             quiet=not args.verbose,
             proxy_location=args.proxy_location,
         )
+        url = f"http://{args.host}:{args.port}"
         print(
-            f"mexa-ray serving {config.name} on http://{args.host}:{args.port} "
-            "(POST /v1/reason, GET /v1/experts, GET /healthz); Ctrl-C stops",
+            f"mexa-ray serving {config.name} on {url} (POST /v1/reason, GET /v1/experts, "
+            "GET /healthz, GET /readyz); Ctrl-C stops",
             file=sys.stderr,
+        )
+        runtime.wait_ready(url)
+        print(
+            f"mexa-ray: ready ({url}/readyz answers 200: every expert is loaded)", file=sys.stderr
         )
         while True:
             time.sleep(3600)

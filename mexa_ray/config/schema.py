@@ -662,7 +662,7 @@ class IngressSpec(_Strict):
     api_keys_env: str = Field(
         default="MEXA_API_KEYS",
         description="environment variable holding the accepted bearer tokens, comma-separated; "
-        "when it is set and not empty every route but /healthz needs "
+        "when it is set and not empty every route but /healthz and /readyz needs "
         "`Authorization: Bearer <token>`. Keys are never written in the config: "
         "`mexa serve` forwards the variable to the ingress replicas",
     )

@@ -144,6 +144,9 @@ class VisualSettings(BackendSettings):
 
 class SyntheticSettings(BackendSettings):
     delay_s: float = Field(default=0.0, ge=0, description="sleep per call, seconds")
+    load_s: float = Field(
+        default=0.0, ge=0, description="sleep when built, seconds: a model's load, for readiness"
+    )
     fail: bool | Literal["out_of_memory"] = Field(
         default=False,
         description="raise instead of answering; out_of_memory: raise torch's CUDA "

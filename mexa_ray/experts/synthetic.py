@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import time
 
+from mexa_ray.config import ExpertSpec
 from mexa_ray.errors import SyntheticExpertError
 from mexa_ray.experts.base import Expert
 from mexa_ray.experts.settings import SyntheticSettings
@@ -20,6 +21,10 @@ class SyntheticExpert(Expert):
     settings: SyntheticSettings
     reads_question = True
     warms_up = False  # its delay and failures are the tests' to time
+
+    def __init__(self, spec: ExpertSpec, skills: dict[str, Skill]) -> None:
+        super().__init__(spec, skills)
+        time.sleep(self.settings.load_s)  # where a real expert loads its model
 
     def describe(self, item: Media, query: Query, skill: Skill) -> str:
         raise NotImplementedError  # run() is overridden: it needs no media

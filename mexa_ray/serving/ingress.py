@@ -37,6 +37,7 @@ from mexa_ray.serving.http.rate_limit import RateLimiter
 from mexa_ray.serving.http.schemas import MediaIn, ReasonRequest, check_request, parse_request
 from mexa_ray.serving.observability import SpoolMetrics, adopt_library_logs, current_request_id
 from mexa_ray.serving.placement import placements
+from mexa_ray.serving.readiness import readiness
 from mexa_ray.serving.transport import Handles, publish
 from mexa_ray.types import Media, Query
 
@@ -256,4 +257,12 @@ class Ingress:
 
     @api.get("/healthz")
     async def healthz(self) -> dict:
+        """Liveness: the ingress answers (its experts may still be loading; see /readyz)."""
         return {"status": "ok", "app": self.config.name, "experts": len(self.cards)}
+
+    @api.get("/readyz")
+    async def readyz(self) -> JSONResponse:
+        """Readiness: 200 once every deployment of the app has a running replica (experts
+        loaded and warmed), else 503 naming those still waiting and why."""
+        state = await readiness(serve.get_replica_context().app_name)
+        return JSONResponse(state, status_code=200 if state["ready"] else 503)

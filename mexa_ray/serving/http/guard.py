@@ -62,15 +62,16 @@ PLAYGROUND_FILES = {"playground.js": "text/javascript", "playground.css": "text/
 
 
 def _public(request: Request) -> bool:
-    """Routes that need no key: health, and the playground page with its two static files
-    (paths taken below the app's route prefix, which Serve passes as the root path)."""
+    """Routes that need no key: liveness and readiness (probes carry none), and the playground
+    page with its two static files (paths taken below the app's route prefix, which Serve
+    passes as the root path)."""
     path = request.url.path
     root = request.scope.get("root_path", "")
     if root and path.startswith(root):
         path = path[len(root) :]
     path = path.rstrip("/")
     return (
-        path.endswith("/healthz")
+        path.endswith(("/healthz", "/readyz"))
         or path == ""
         or path.removeprefix("/playground/") in PLAYGROUND_FILES
     )
@@ -86,9 +87,10 @@ def _client(request: Request) -> str:
 
 
 class Guard:
-    """Bearer-token check (every route but /healthz, when keys are configured) and the body-size
-    limit, before any route reads the body. A plain ASGI middleware: Starlette's
-    `@app.middleware("http")` would stream every response through an extra task."""
+    """Bearer-token check (every route but the probes and the playground page, when keys are
+    configured) and the body-size limit, before any route reads the body. A plain ASGI
+    middleware: Starlette's `@app.middleware("http")` would stream every response through an
+    extra task."""
 
     def __init__(self, app: Callable) -> None:
         self.app = app
