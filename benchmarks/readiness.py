@@ -36,18 +36,20 @@ def numbered(body: dict, n: int) -> dict:
 
 def start_and_ask(probe: str, body: dict, media: Path, port: int, repeats: int) -> dict:
     started = time.perf_counter()
+    log = tempfile.TemporaryFile(mode="w+")  # a pipe nobody reads would fill and block it
     server = subprocess.Popen(
         [sys.executable, "-m", "mexa_ray.cli", "serve", "--port", str(port)],
         cwd=media,  # media.roots ".": the demo files are readable by path
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
+        stderr=log,
         start_new_session=True,
     )
     try:
         with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=300) as http:
             while True:
                 if server.poll() is not None:
-                    raise RuntimeError(f"mexa serve exited: {server.stderr.read()[-2000:]!r}")
+                    log.seek(0)
+                    raise RuntimeError(f"mexa serve exited: {log.read()[-2000:]!r}")
                 try:
                     if http.get(probe).status_code == 200:
                         break
@@ -77,6 +79,7 @@ def start_and_ask(probe: str, body: dict, media: Path, port: int, repeats: int) 
     finally:
         os.killpg(server.pid, signal.SIGTERM)
         server.wait(120)
+        log.close()
 
 
 def main() -> None:

@@ -22,8 +22,9 @@ def connect(quiet: bool = True) -> None:
         kwargs["object_store_memory"] = int(os.environ.get("MEXA_OBJECT_STORE_BYTES", 512 * 2**20))
         # Serve gives a new HTTP proxy 5 s to answer its first ready check, and that time
         # includes starting its worker process: on a busy 2-core machine it takes longer, the
-        # controller kills the proxy as unhealthy and `serve.start` fails. The local Ray's
-        # processes inherit this environment (a cluster's nodes set their own).
+        # controller kills the proxy as unhealthy and `serve.start` fails. A Ray this process
+        # starts inherits this environment (a cluster's nodes, or a Ray already started here
+        # with `ray start`, keep their own).
         os.environ.setdefault("RAY_SERVE_PROXY_READY_CHECK_TIMEOUT_S", "60")
     if quiet:
         quiet_driver_logs()

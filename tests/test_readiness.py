@@ -47,3 +47,11 @@ def test_never_asked_and_failing_is_not_ready(monkeypatch):
     monkeypatch.setattr(readiness, "_asking", {})
     answer = asyncio.run(readiness.readiness("b"))
     assert answer["ready"] is False and "the head node is gone" in answer["stale"]
+
+
+def test_a_deployment_autoscaled_to_zero_is_ready_and_a_replacing_one_is_not():
+    assert readiness._ready("HEALTHY", {"RUNNING": 1})
+    assert readiness._ready("HEALTHY", {})  # min_replicas 0, idle: Serve starts one on demand
+    assert not readiness._ready("UPDATING", {"STARTING": 1})  # loading its models
+    assert not readiness._ready("HEALTHY", {"STARTING": 1})  # a lost replica's replacement
+    assert not readiness._ready("UNHEALTHY", {"RUNNING": 0, "STOPPING": 1})

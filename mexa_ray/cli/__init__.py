@@ -128,7 +128,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
         )
         runtime.wait_ready(url)
         print(
-            f"mexa-ray: ready ({url}/readyz answers 200: every expert is loaded)", file=sys.stderr
+            f"mexa-ray: ready ({url}/readyz answers 200: every deployment has a running replica)",
+            file=sys.stderr,
         )
         while True:
             time.sleep(3600)

@@ -23,16 +23,25 @@ def _readiness(app: str) -> dict[str, Any]:
         name: {
             "status": _name(d.status),
             "replicas": {_name(state): n for state, n in d.replica_states.items()},
-            "message": d.message,
+            # the first line: a failed constructor's message holds its traceback, and the
+            # route needs no key
+            "message": (d.message or "").strip().split("\n", 1)[0][:200],
         }
         for name, d in sorted(status.deployments.items())
-        if not any(n for state, n in d.replica_states.items() if _name(state) == "RUNNING")
+        if not _ready(_name(d.status), {_name(s): n for s, n in d.replica_states.items()})
     }
     return {"ready": not waiting, "app": app, "waiting": waiting}
 
 
+def _ready(status: str, replicas: dict[str, int]) -> bool:
+    """A running replica, or none at all and none wanted (autoscaled to zero: Serve starts one
+    for the first request)."""
+    return replicas.get("RUNNING", 0) > 0 or (status == "HEALTHY" and not any(replicas.values()))
+
+
 def _name(value: object) -> str:
-    """A status's name: Serve types them as str enums and hands out plain strings."""
+    """A status's name: a deployment's status is a str enum, its replica states' keys plain
+    strings (though typed as enums)."""
     return str(getattr(value, "value", value))
 
 

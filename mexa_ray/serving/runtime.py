@@ -63,7 +63,7 @@ def wait_ready(url: str, poll_s: float = 0.5) -> dict:
     would) until it answers 200; its body. Waits as long as it takes: the experts' models load
     at their own pace, and Ctrl-C interrupts."""
     local = re.sub(r"//(0\.0\.0\.0|\[?::\]?)(?=:)", "//127.0.0.1", url)  # bound everywhere
-    with httpx.Client(base_url=local, timeout=10) as http:
+    with httpx.Client(base_url=local, timeout=10, trust_env=False) as http:  # no HTTP_PROXY
         while True:
             try:
                 r = http.get("/readyz")
