@@ -19,17 +19,14 @@ def _readiness(app: str) -> dict[str, Any]:
     status = serve.status().applications.get(app)
     if status is None:
         return {"ready": False, "app": app, "waiting": {}}
-    waiting = {
-        name: {
-            "status": _name(d.status),
-            "replicas": {_name(state): n for state, n in d.replica_states.items()},
-            # the first line: a failed constructor's message holds its traceback, and the
+    waiting = {}
+    for name, d in sorted(status.deployments.items()):
+        state, replicas = _name(d.status), {_name(s): n for s, n in d.replica_states.items()}
+        if not _ready(state, replicas):
+            # the message's first line: a failed constructor's holds its traceback, and the
             # route needs no key
-            "message": (d.message or "").strip().split("\n", 1)[0][:200],
-        }
-        for name, d in sorted(status.deployments.items())
-        if not _ready(_name(d.status), {_name(s): n for s, n in d.replica_states.items()})
-    }
+            message = (d.message or "").strip().split("\n", 1)[0][:200]
+            waiting[name] = {"status": state, "replicas": replicas, "message": message}
     return {"ready": not waiting, "app": app, "waiting": waiting}
 
 
